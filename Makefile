@@ -1,0 +1,43 @@
+# dockerweb: `make run` and `make test` do all set-up on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv \
+                python3-dev gcc
+VENV := .venv
+PY := $(VENV)/bin/python
+export DOCKERWEB_STATE_ROOT ?= /var/lib/dockerweb
+
+.PHONY: run test deps lint bench migrate
+
+deps: $(VENV)/.installed
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	@test -x /usr/bin/python3 && /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
+	test -d $(VENV) || /usr/bin/python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+migrate: deps
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py setup
+
+run: migrate
+	bin/run
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+test: deps
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -v
+
+bench: deps
+	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done

@@ -1,0 +1,91 @@
+"""Request parsing and response shapes of the native REST API."""
+
+from __future__ import annotations
+
+import shlex
+
+from rest_framework import serializers
+
+from containers.engine.spec import ContainerSpec
+from containers.lifecycle import describe_exit
+from containers.models import Container, Event, Image
+
+
+class CommandField(serializers.Field):
+    """A list of strings, or one string split like a shell would."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                return shlex.split(data)
+            except ValueError as err:
+                raise serializers.ValidationError(f"cannot parse command: {err}") from None
+        if isinstance(data, list) and all(isinstance(x, str) for x in data):
+            return data
+        raise serializers.ValidationError("expected a list of strings or a string")
+
+    def to_representation(self, value):
+        return value
+
+
+class ContainerCreateSerializer(serializers.Serializer):
+    image = serializers.CharField(max_length=255)
+    cmd = CommandField(required=False, default=list)
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    hostname = serializers.CharField(required=False, allow_blank=True, default="", max_length=253)
+    user = serializers.CharField(required=False, allow_blank=True, default="", max_length=65)
+    env = serializers.ListField(child=serializers.CharField(allow_blank=False, trim_whitespace=False),
+                                required=False, default=list)
+    working_dir = serializers.CharField(required=False, allow_blank=True, default="", max_length=4096)
+    memory = serializers.IntegerField(required=False, default=0, min_value=0)
+    memory_swap = serializers.IntegerField(required=False, default=0, min_value=-1)
+    tty = serializers.BooleanField(required=False, default=False)
+    open_stdin = serializers.BooleanField(required=False, default=False)
+    stdin_once = serializers.BooleanField(required=False, default=False)
+    ports = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+
+    def spec(self) -> ContainerSpec:
+        data = dict(self.validated_data)
+        data.pop("name")
+        return ContainerSpec(**data)
+
+
+class ContainerSerializer(serializers.ModelSerializer):
+    """Inspect: config, state and exit info."""
+
+    image_id = serializers.CharField(source="image.id")
+    image = serializers.CharField(source="image_ref")
+    config = serializers.JSONField(source="spec")
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Container
+        fields = ["id", "name", "image", "image_id", "hostname", "host", "created", "config",
+                  "state", "restart_count"]
+
+    def get_state(self, c: Container) -> dict:
+        return {
+            "status": c.state,
+            "running": c.running,
+            "pid": c.init_pid if c.running else None,
+            "started_at": c.started_at,
+            "finished_at": c.finished_at,
+            **describe_exit(c),
+        }
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    repo_tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = ["id", "repo_tags", "created", "size", "config", "layers", "comment"]
+
+    def get_repo_tags(self, img: Image) -> list[str]:
+        return img.tags()
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["seq", "time", "type", "action", "actor_id", "actor_name", "attributes"]

@@ -1,0 +1,173 @@
+"""Native REST API. Views are thin: parse, look up, one service (or worker) call, respond."""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from containers import events, lifecycle, lookup, rpc
+from containers.api import params
+from containers.api.serializers import (
+    ContainerCreateSerializer,
+    ContainerSerializer,
+    EventSerializer,
+    ImageSerializer,
+)
+from containers.engine import logs
+from containers.engine.state import ACTIVE
+from containers.models import Container, Image
+from containers.runtime import engine
+
+RPC_MARGIN = 30.0
+
+
+def _inspect(ref: str) -> Response:
+    return Response(ContainerSerializer(lookup.container(ref)).data)
+
+
+class ContainerList(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("all", bool), OpenApiParameter("state", str),
+                    OpenApiParameter("name", str)],
+        responses=ContainerSerializer(many=True),
+    )
+    def get(self, request):
+        qs = Container.objects.select_related("image")
+        if not params.boolean(request.query_params, "all", False):
+            qs = qs.filter(state__in=[s.value for s in ACTIVE])
+        if state := request.query_params.get("state"):
+            qs = qs.filter(state=state)
+        if name := request.query_params.get("name"):
+            qs = qs.filter(name__contains=name)
+        return Response(ContainerSerializer(qs, many=True).data)
+
+    @extend_schema(request=ContainerCreateSerializer, responses={201: ContainerSerializer})
+    def post(self, request):
+        ser = ContainerCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        c = lifecycle.create(ser.spec(), ser.validated_data["name"])
+        return Response(ContainerSerializer(c).data, status=status.HTTP_201_CREATED)
+
+
+class ContainerDetail(APIView):
+    @extend_schema(responses=ContainerSerializer)
+    def get(self, request, ref):
+        return _inspect(ref)
+
+    @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
+    def delete(self, request, ref):
+        force = params.boolean(request.query_params, "force", False)
+        rpc.call("remove", ref=lookup.container(ref).id, force=force)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ContainerStart(APIView):
+    @extend_schema(request=None, responses=ContainerSerializer)
+    def post(self, request, ref):
+        rpc.call("start", ref=lookup.container(ref).id)
+        return _inspect(ref)
+
+
+class ContainerStop(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float),
+                                             OpenApiParameter("signal", str)],
+                   responses=ContainerSerializer)
+    def post(self, request, ref):
+        q = request.query_params
+        timeout = params.number(q, "timeout", params.number(q, "t", 10.0, 0), 0)
+        rpc.call("stop", rpc_timeout=timeout + RPC_MARGIN, ref=lookup.container(ref).id,
+                signal=q.get("signal"), timeout=timeout)
+        return _inspect(ref)
+
+
+class ContainerKill(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("signal", str)],
+                   responses=ContainerSerializer)
+    def post(self, request, ref):
+        rpc.call("kill", ref=lookup.container(ref).id, signal=request.query_params.get("signal"))
+        return _inspect(ref)
+
+
+class ContainerRestart(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)],
+                   responses=ContainerSerializer)
+    def post(self, request, ref):
+        timeout = params.number(request.query_params, "timeout", 10.0, 0)
+        rpc.call("restart", rpc_timeout=2 * timeout + RPC_MARGIN, ref=lookup.container(ref).id,
+                 timeout=timeout)
+        return _inspect(ref)
+
+
+class ContainerWait(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)])
+    def post(self, request, ref):
+        timeout = params.number(request.query_params, "timeout", None, 0)
+        c = lifecycle.wait(ref, timeout)
+        if c.status in ACTIVE:
+            return Response({"message": "timed out waiting for the container"}, status=408)
+        return Response(lifecycle.describe_exit(c))
+
+    get = post
+
+
+class ContainerLogs(APIView):
+    @extend_schema(parameters=[OpenApiParameter(n, t) for n, t in (
+        ("stdout", bool), ("stderr", bool), ("follow", bool), ("tail", str), ("since", str),
+        ("until", str), ("timestamps", bool), ("format", str))], responses={200: str})
+    def get(self, request, ref):
+        c = lookup.container(ref)
+        q = request.query_params
+        query = logs.LogQuery(
+            stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
+            tail=params.tail(q), since=params.timestamp(q, "since"),
+            until=params.timestamp(q, "until"),
+        )
+        stamps = params.boolean(q, "timestamps", False)
+        as_json = q.get("format", "text") == "json"
+        path = engine().paths(c.id).log
+        if params.boolean(q, "follow", False):
+            records = logs.follow(path, query, lambda: engine().status(c.id).kind != "running")
+        else:
+            records = iter(logs.read(path, query)[0])
+        body = (_json_line(r) if as_json else _text_line(r, stamps) for r in records)
+        ctype = "application/x-ndjson" if as_json else "text/plain; charset=utf-8"
+        return StreamingHttpResponse(body, content_type=ctype)
+
+
+def _text_line(r: logs.Record, stamps: bool) -> bytes:
+    return (r.time.encode() + b" " + r.data) if stamps else r.data
+
+
+def _json_line(r: logs.Record) -> bytes:
+    import json
+
+    return (json.dumps({"stream": r.stream, "time": r.time,
+                        "log": r.data.decode("utf-8", "replace")}) + "\n").encode()
+
+
+class ImageList(APIView):
+    @extend_schema(responses=ImageSerializer(many=True))
+    def get(self, request):
+        return Response(ImageSerializer(Image.objects.prefetch_related("tag_set"), many=True).data)
+
+
+class ImageDetail(APIView):
+    @extend_schema(responses=ImageSerializer)
+    def get(self, request, ref):
+        return Response(ImageSerializer(lookup.image(ref)).data)
+
+
+class EventList(APIView):
+    @extend_schema(parameters=[OpenApiParameter("since", int), OpenApiParameter("limit", int),
+                               OpenApiParameter("container", str)],
+                   responses=EventSerializer(many=True))
+    def get(self, request):
+        q = request.query_params
+        since = params.integer(q, "since", 0, 0)
+        limit = params.integer(q, "limit", 1000, 1)
+        filters = {"actor_id": q["container"]} if q.get("container") else {}
+        return Response(EventSerializer(events.since(since, min(limit, 10000), **filters),
+                                        many=True).data)

@@ -1,0 +1,101 @@
+"""Container cgroups (v1 hierarchies of this host) under a dockerweb parent.
+
+Layout per container, in every mounted v1 controller:
+  <parent>/<id>/          ours: limits (memory) and the OOM eventfd live here
+  <parent>/<id>/payload/  LXC's container cgroup (lxc.cgroup.dir.container)
+  <parent>/<id>.monitor/  LXC's monitor cgroup  (lxc.cgroup.dir.monitor), outside the limit
+The supervisor creates <parent>/<id> in the memory controller before start and removes all
+of it after exit; `remove` here is the fallback when a supervisor died.
+"""
+
+from __future__ import annotations
+
+import os
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def controllers() -> list[str]:
+    """Mounted controller directories (v1 hierarchies plus the unified one)."""
+    try:
+        names = sorted(os.listdir(CGROUP_ROOT))
+    except FileNotFoundError:
+        return []
+    return [
+        os.path.join(CGROUP_ROOT, n)
+        for n in names
+        if os.path.isdir(os.path.join(CGROUP_ROOT, n)) and not os.path.islink(os.path.join(CGROUP_ROOT, n))
+    ]
+
+
+def container_dir(parent: str, cid: str, controller: str = "memory") -> str:
+    return os.path.join(CGROUP_ROOT, controller, parent, cid)
+
+
+def container_dirs(parent: str, cid: str) -> list[str]:
+    """Every existing cgroup directory that belongs to container `cid`."""
+    out = []
+    for ctrl in controllers():
+        for name in (cid, f"{cid}.monitor"):
+            path = os.path.join(ctrl, parent, name)
+            if os.path.isdir(path):
+                out.append(path)
+    return out
+
+
+def pids(parent: str, cid: str) -> list[int]:
+    """Pids in the container's payload cgroup (memory controller)."""
+    path = os.path.join(container_dir(parent, cid), "payload", "cgroup.procs")
+    try:
+        with open(path) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def remove_tree(path: str) -> None:
+    """rmdir `path` and its sub-cgroups bottom-up; ignore what is gone or busy."""
+    for dirpath, dirnames, _ in os.walk(path, topdown=False):
+        for d in dirnames:
+            try:
+                os.rmdir(os.path.join(dirpath, d))
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def remove(parent: str, cid: str) -> None:
+    """Remove all of the container's cgroups (they must be empty of processes)."""
+    for path in container_dirs(parent, cid):
+        remove_tree(path)
+
+
+def remove_parent(parent: str) -> None:
+    """Remove the empty dockerweb parent cgroup everywhere (test teardown, uninstall)."""
+    for ctrl in controllers():
+        path = os.path.join(ctrl, parent)
+        if os.path.isdir(path):
+            remove_tree(path)
+
+
+def leftovers(parent: str) -> list[str]:
+    """Cgroup directories still present below `parent` (for leak checks)."""
+    out = []
+    for ctrl in controllers():
+        path = os.path.join(ctrl, parent)
+        if os.path.isdir(path):
+            out.extend(
+                os.path.join(path, d) for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))
+            )
+    return out
+
+
+def read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,52 @@
+"""Find the container's command inside its root before launch (exit 127 / 126 as Docker)."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+
+from .errors import CommandNotFound
+from .rootpath import secure_join
+
+
+def _executable(host_path: str) -> bool | None:
+    """True: runnable file; False: exists but not runnable; None: absent."""
+    try:
+        st = os.stat(host_path)  # secure_join resolved every symlink inside the root
+    except OSError:
+        return None
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
+
+
+def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
+    """Raise CommandNotFound (carrying exit code 127 or 126) unless `argv0` can run."""
+    if "/" in argv0:
+        full = argv0 if argv0.startswith("/") else posixpath.join(working_dir, argv0)
+        found = _executable(secure_join(root, full))
+        if found is None:
+            raise CommandNotFound(f'exec: "{argv0}": stat {argv0}: no such file or directory')
+        if not found:
+            raise _denied(argv0)
+        return
+    seen_denied = False
+    for d in (path_env or "").split(":"):
+        if not d:
+            continue
+        found = _executable(secure_join(root, posixpath.join(d, argv0)))
+        if found:
+            return
+        seen_denied = seen_denied or found is False
+    if seen_denied:
+        raise _denied(argv0)
+    raise CommandNotFound(f'exec: "{argv0}": executable file not found in $PATH')
+
+
+def _denied(argv0: str) -> CommandNotFound:
+    err = CommandNotFound(f'exec: "{argv0}": permission denied')
+    err.exit_code = 126  # type: ignore[attr-defined]
+    return err
+
+
+def exit_code_of(err: CommandNotFound) -> int:
+    return getattr(err, "exit_code", 127)

@@ -1,0 +1,79 @@
+"""Typed engine errors. The HTTP mapping lives in one place: containers/api/errors.py."""
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    kind = "engine_error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(EngineError):
+    """The caller passed a value the engine refuses (maps to 400)."""
+
+    kind = "invalid_argument"
+
+
+class NotFound(EngineError):
+    """No such container, image or resource (maps to 404)."""
+
+    kind = "not_found"
+
+
+class Ambiguous(EngineError):
+    """A prefix matches more than one object (maps to 400)."""
+
+    kind = "ambiguous"
+
+
+class Conflict(EngineError):
+    """The request clashes with current state, e.g. a name in use (maps to 409)."""
+
+    kind = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """The container's state does not allow the action (maps to 409)."""
+
+    kind = "illegal_transition"
+
+
+class NotModified(EngineError):
+    """The action had nothing to do, e.g. stop of a stopped container (maps to 304)."""
+
+    kind = "not_modified"
+
+
+class StartFailed(EngineError):
+    """LXC or the supervisor could not start the container (maps to 500)."""
+
+    kind = "start_failed"
+
+
+class CommandNotFound(StartFailed):
+    """The command does not exist in the container (exit code 127, maps to 400)."""
+
+    kind = "command_not_found"
+
+
+class Unavailable(EngineError):
+    """The worker did not answer in time (maps to 503)."""
+
+    kind = "unavailable"
+
+
+ERRORS_BY_KIND: dict[str, type[EngineError]] = {
+    cls.kind: cls
+    for cls in (
+        EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
+        NotModified, StartFailed, CommandNotFound, Unavailable,
+    )
+}
+
+
+def from_kind(kind: str, message: str) -> EngineError:
+    """Rebuild a typed error from its `kind` (errors cross the worker RPC as data)."""
+    return ERRORS_BY_KIND.get(kind, EngineError)(message)

@@ -1,0 +1,113 @@
+"""Read the supervisor's log records (Docker json-file style, one JSON object per line).
+
+Records are {"log": str, "stream": "stdout"|"stderr", "time": RFC3339Nano}; undecodable
+output bytes are kept as surrogate escapes, so `record_bytes` returns exactly what the
+container wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class Record:
+    stream: str
+    time: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    stdout: bool = True
+    stderr: bool = True
+    tail: int | None = None  # None = all
+    since: float | None = None  # unix seconds
+    until: float | None = None
+
+    def accepts(self, rec: Record) -> bool:
+        if rec.stream == "stdout" and not self.stdout:
+            return False
+        if rec.stream == "stderr" and not self.stderr:
+            return False
+        if self.since is not None or self.until is not None:
+            t = parse_time(rec.time)
+            if self.since is not None and t < self.since:
+                return False
+            if self.until is not None and t > self.until:
+                return False
+        return True
+
+
+def parse_time(text: str) -> float:
+    """RFC3339(Nano) 'Z' timestamp -> unix seconds (float)."""
+    base, _, frac = text.rstrip("Z").partition(".")
+    dt = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return dt.timestamp() + (float("0." + frac) if frac else 0.0)
+
+
+def _parse(line: bytes) -> Record | None:
+    try:
+        doc = json.loads(line)
+        return Record(doc["stream"], doc["time"], doc["log"].encode("utf-8", "surrogateescape"))
+    except (ValueError, KeyError, AttributeError):
+        return None  # a torn last line is completed on the next read
+
+
+def read(path: str, query: LogQuery) -> tuple[list[Record], int]:
+    """Records matching `query` and the file offset after the last complete line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return [], 0
+    end = data.rfind(b"\n") + 1
+    recs = (r for r in map(_parse, data[:end].splitlines()) if r and query.accepts(r))
+    if query.tail is not None:
+        out = list(deque(recs, maxlen=query.tail)) if query.tail > 0 else []
+    else:
+        out = list(recs)
+    return out, end
+
+
+def follow(path: str, query: LogQuery, done: Callable[[], bool],
+           poll_s: float = 0.05) -> Iterator[Record]:
+    """Yield matching records, then new ones as they are written, until `done()` is true
+    and the file holds nothing more (the supervisor writes exit.json after the last line).
+    """
+    records, offset = read(path, query)
+    yield from records
+    live = LogQuery(query.stdout, query.stderr, None, query.since, query.until)
+    buf = b""
+    while True:
+        finished = done()  # check before reading so no line written before exit is missed
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except FileNotFoundError:
+            chunk = b""
+        offset += len(chunk)
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            rec = _parse(line)
+            if rec and live.accepts(rec):
+                yield rec
+        if finished and not chunk:
+            return
+        if not chunk:
+            time.sleep(poll_s)
+
+
+def size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,216 @@
+"""The engine facade: what the Django side (the worker) calls. No Django imports.
+
+Each method does one host operation for one container and returns plain data; errors are
+typed (errors.py). The database is not touched here: callers record the results.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from . import cgroups, command, lxcconf, procs, rootfs, supervision, users
+from .errors import CommandNotFound, EngineError, InvalidArgument
+from .images import DEFAULT_PATH, ImageInfo, ImageStore
+from .layout import ContainerPaths, Layout
+from .rootpath import secure_join
+from .spec import ContainerSpec
+from .supervision import RunState
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    state_root: str
+    cgroup_parent: str = "dockerweb"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What is really going on with a container on this host."""
+
+    kind: str  # "running" | "exited" | "dead" | "absent"
+    run: RunState | None = None
+    exit: dict[str, Any] | None = None
+    reason: str = ""
+
+
+class Engine:
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self.layout = Layout(config.state_root)
+        self.images = ImageStore(self.layout)
+
+    def paths(self, cid: str) -> ContainerPaths:
+        return self.layout.container(cid)
+
+    # ---- start ------------------------------------------------------------------------
+    def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str) -> RunState:
+        """Mount, render, launch. Returns the supervisor's RunState once the container runs.
+
+        Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
+        failure nothing stays mounted.
+        """
+        p = self.paths(cid)
+        os.makedirs(p.dir, mode=0o700, exist_ok=True)
+        rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+        try:
+            lxc_spec = self._prepare(cid, p, spec, image, hostname)
+            return supervision.launch(p, lxc_spec)
+        except BaseException:
+            rootfs.unmount(p.rootfs)
+            cgroups.remove(self.config.cgroup_parent, cid)
+            raise
+
+    def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
+                 hostname: str) -> dict[str, Any]:
+        cfg = image.config
+        user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
+        cmd = list(spec.cmd or cfg.get("Cmd") or [])
+        if not cmd:
+            raise InvalidArgument("no command specified")
+        workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
+        env = build_env(cfg.get("Env") or [], spec.env, hostname, user.home, spec.tty)
+        path_env = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
+        self._ensure_workdir(p.rootfs, workdir, user)
+        command.check(p.rootfs, cmd[0], path_env, workdir)
+        parent = self.config.cgroup_parent
+        text = lxcconf.render(lxcconf.LxcParams(
+            hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
+            cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
+            hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
+            environment=env,
+        ))
+        with open(p.lxc_config, "w") as f:
+            f.write(text)
+        try:
+            os.unlink(p.lxc_log)
+        except FileNotFoundError:
+            pass
+        return {
+            "name": cid, "lxcpath": self.layout.lxc, "config": p.lxc_config, "cmd": cmd,
+            "tty": spec.tty, "open_stdin": spec.open_stdin, "stdin_once": spec.stdin_once,
+            "console_size": None, "memory_cgroup": cgroups.container_dir(parent, cid),
+            "cgroup_limits": memory_limits(spec),
+            "cgroup_dirs": [d for ctrl in cgroups.controllers()
+                            for d in (os.path.join(ctrl, parent, cid),
+                                      os.path.join(ctrl, parent, f"{cid}.monitor"))],
+            "rootfs": p.rootfs, "hook_fifo": p.hook_fifo, "state_path": p.state,
+            "exit_path": p.exit, "log_path": p.log, "attach_path": p.attach, "lxc_log": p.lxc_log,
+        }
+
+    @staticmethod
+    def _ensure_workdir(root: str, workdir: str, user: users.ResolvedUser) -> None:
+        host = secure_join(root, workdir)
+        if os.path.isdir(host):
+            return
+        if os.path.lexists(host):
+            raise InvalidArgument(f"working_dir {workdir} exists and is not a directory")
+        os.makedirs(host, mode=0o755)
+        os.chown(host, user.uid, user.gid)
+
+    # ---- observe ----------------------------------------------------------------------
+    def status(self, cid: str) -> Status:
+        """The truth for `cid`: exit.json wins; else a live supervisor means running."""
+        p = self.paths(cid)
+        info = supervision.read_exit(p)
+        if info is not None:
+            return Status("exited", exit=info)
+        run = supervision.read_state(p)
+        if run is None:
+            return Status("absent")
+        if run.supervisor_alive():
+            return Status("running", run=run)
+        info = supervision.read_exit(p)  # it may have finished between the two reads
+        if info is not None:
+            return Status("exited", exit=info)
+        return Status("dead", run=run, reason=f"supervisor (pid {run.supervisor_pid}) vanished "
+                                              "without recording an exit status")
+
+    def wait(self, cid: str, timeout: float | None = None) -> Status:
+        """Block until the container is not running (or timeout); return its status."""
+        st = self.status(cid)
+        if st.kind == "running" and st.run is not None:
+            supervision.wait_supervisor(st.run, timeout)
+            st = self.status(cid)
+        return st
+
+    # ---- act --------------------------------------------------------------------------
+    def kill(self, cid: str, sig: int) -> bool:
+        """Deliver `sig`; False when the container does not run."""
+        st = self.status(cid)
+        return st.kind == "running" and st.run is not None and supervision.deliver(st.run, sig)
+
+    def stop(self, cid: str, timeout: float, sig: int = signal.SIGTERM) -> Status:
+        """`sig` (SIGTERM), wait up to `timeout` seconds, then SIGKILL; wait for the exit."""
+        st = self.status(cid)
+        if st.kind != "running" or st.run is None:
+            return st
+        if supervision.deliver(st.run, sig) and supervision.wait_supervisor(st.run, timeout):
+            return self.status(cid)
+        supervision.deliver(st.run, signal.SIGKILL)
+        supervision.wait_supervisor(st.run, 30)
+        return self.status(cid)
+
+    def reap_dead(self, cid: str) -> None:
+        """Clean up after a supervisor that died: kill what is left, unmount, rm cgroups."""
+        parent = self.config.cgroup_parent
+        for _ in range(50):
+            pids = cgroups.pids(parent, cid)
+            st = supervision.read_state(self.paths(cid))
+            if st and procs.alive(st.lxc_pid, procs.start_time(st.lxc_pid)):
+                procs_to_kill = [st.lxc_pid, *pids]
+            else:
+                procs_to_kill = pids
+            if not procs_to_kill:
+                break
+            for pid in procs_to_kill:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            import time
+
+            time.sleep(0.02)
+        rootfs.unmount(self.paths(cid).rootfs)
+        cgroups.remove(parent, cid)
+
+    def remove(self, cid: str) -> None:
+        """Delete the container's files. The caller guarantees it does not run."""
+        p = self.paths(cid)
+        if self.status(cid).kind == "running":
+            raise EngineError("container is still running")
+        rootfs.unmount(p.rootfs)
+        cgroups.remove(self.config.cgroup_parent, cid)
+        shutil.rmtree(p.dir, ignore_errors=True)
+        shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+
+
+def build_env(image_env: list[str], user_env: list[str], hostname: str, home: str,
+              tty: bool) -> list[str]:
+    """Docker's order: PATH default, HOSTNAME, image env, user env, HOME and TERM if unset."""
+    merged: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    for item in [*image_env, *user_env]:
+        k, _, v = item.partition("=")
+        merged[k] = v
+    merged.setdefault("HOME", home or "/")
+    if tty:
+        merged.setdefault("TERM", "xterm")
+    return [f"{k}={v}" for k, v in merged.items()]
+
+
+def memory_limits(spec: ContainerSpec) -> list[tuple[str, int]]:
+    """cgroup v1 memory files to write, in a valid order (memsw must stay >= limit)."""
+    if spec.memory <= 0:
+        return []
+    limits = [("memory.limit_in_bytes", spec.memory), ("memory.soft_limit_in_bytes", spec.memory)]
+    swap = spec.swap_limit
+    if swap and os.path.exists(os.path.join(cgroups.CGROUP_ROOT, "memory", "memory.memsw.limit_in_bytes")):
+        limits.append(("memory.memsw.limit_in_bytes", swap))
+    return limits
+
+
+__all__ = ["Engine", "EngineConfig", "Status", "CommandNotFound", "command"]

@@ -1,0 +1,156 @@
+"""The engine's side of the per-container supervisor: launch it, find it, signal through it.
+
+The supervisor (supervisor.py) runs as a fresh `python3 -I -S` in its own session. The
+files it writes in the container directory are the truth about a container:
+  state.json  written once the container's init exists (pids and their start times)
+  exit.json   written atomically after the container exited and was cleaned up
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import select
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from . import procs
+from .errors import StartFailed
+from .layout import ContainerPaths
+
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
+PYTHON = "/usr/bin/python3"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What state.json says about a running container."""
+
+    supervisor_pid: int
+    supervisor_start: int
+    lxc_pid: int
+    init_pid: int
+    init_start: int
+    started_at: str
+
+    def supervisor_alive(self) -> bool:
+        return procs.alive(self.supervisor_pid, self.supervisor_start)
+
+
+def read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        return None  # only complete files are renamed into place; treat junk as absent
+
+
+def read_state(paths: ContainerPaths) -> RunState | None:
+    doc = read_json(paths.state)
+    return RunState(**doc) if doc else None
+
+
+def read_exit(paths: ContainerPaths) -> dict[str, Any] | None:
+    return read_json(paths.exit)
+
+
+def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -> RunState:
+    """Start a supervisor for `spec` and return once the container runs.
+
+    Raises StartFailed with LXC's own error text when the container did not start.
+    """
+    for stale in (paths.state, paths.exit):
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            pass
+    tmp = paths.spec + ".tmp"
+    with open(tmp, "wb") as f:
+        marshal.dump(spec, f)
+    os.rename(tmp, paths.spec)
+    r, w = os.pipe()
+    with open(paths.supervisor_log, "ab") as err:
+        proc = subprocess.Popen(
+            [PYTHON, "-I", "-S", SUPERVISOR, paths.dir, str(w)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            pass_fds=(w,), start_new_session=True, close_fds=True,
+        )
+    os.close(w)
+    try:
+        word = _read_word(r, timeout)
+    finally:
+        os.close(r)
+        proc.wait()
+    if word == "started":
+        state = read_state(paths)
+        if state is not None:
+            return state
+    info = read_exit(paths) or {}
+    text = info.get("error") or _tail(paths.supervisor_log) or "supervisor failed to start"
+    raise StartFailed(text)
+
+
+def _read_word(fd: int, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return "timeout"
+        chunk = os.read(fd, 64)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode().strip()
+
+
+def _tail(path: str, n: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:]).strip()
+    except OSError:
+        return ""
+
+
+def main_pid(state: RunState) -> int | None:
+    """The container's main process (the child of LXC's init), when it exists."""
+    kids = procs.children(state.init_pid)
+    return kids[0] if kids else None
+
+
+def deliver(state: RunState, sig: int) -> bool:
+    """Send `sig` to the container. Returns False when it no longer runs.
+
+    SIGKILL goes to the container's init (killing the whole pid namespace); other signals
+    go straight to the main process, since LXC's init swallows some (e.g. SIGHUP).
+    """
+    import signal as _signal
+
+    if not procs.alive(state.init_pid, state.init_start):
+        return False
+    if sig != _signal.SIGKILL:
+        pid = main_pid(state)
+        started = procs.start_time(pid) if pid else None
+        if pid and started is not None and procs.send_signal(pid, started, sig):
+            return True
+    return procs.send_signal(state.init_pid, state.init_start, sig)
+
+
+def wait_supervisor(state: RunState, timeout: float | None) -> bool:
+    """Block until the supervisor exited (True) or `timeout` seconds passed (False)."""
+    try:
+        fd = os.pidfd_open(state.supervisor_pid)
+    except (ProcessLookupError, OSError):
+        return True
+    try:
+        if not state.supervisor_alive():
+            return True
+        ready, _, _ = select.select([fd], [], [], timeout)
+        return bool(ready)
+    finally:
+        os.close(fd)

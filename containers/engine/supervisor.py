@@ -1,0 +1,592 @@
+"""dockerweb's per-container supervisor (in the manner of Podman's conmon).
+
+Run as `python3 -I -S supervisor.py CONTAINER_DIR STATUS_FD` by containers/engine/
+supervision.py. Standard library only, and the heavy modules (json, socket) are imported
+only after the container has been launched, to keep start latency low.
+
+Contract:
+- Forks once and lives in its own session, so it outlives the worker and the web server.
+- Owns `lxc-execute`; holds the container's stdin/stdout/stderr as pipes, or a pty (tty).
+- Writes every output line as a JSON record {"log", "stream", "time"} to container.log as
+  it arrives (binary-safe: undecodable bytes survive as surrogate escapes).
+- Serves attach on CONTAINER_DIR/attach.sock with the framing defined below.
+- Reports "started" or "failed" on STATUS_FD, after writing state.json.
+- After the container exits: drains output, unmounts the rootfs, removes the container's
+  cgroups, then writes exit.json atomically (fsync + rename) *before* it exits itself.
+
+Attach framing, both ways: 1-byte type + 4-byte big-endian length + payload.
+  client -> supervisor: HELLO (JSON {"stdin": bool, "scrollback": bool}), STDIN bytes,
+                        CLOSE_STDIN, RESIZE (">HH" rows, cols)
+  supervisor -> client: STDOUT bytes, STDERR bytes, EXIT (JSON of exit.json)
+"""
+
+import marshal
+import os
+import select
+import signal
+import struct
+import sys
+import time
+
+FRAME = struct.Struct(">BI")
+STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, RESIZE, HELLO = range(7)
+STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
+SCROLLBACK_BYTES = 256 * 1024
+MAX_RECORD = 16 * 1024
+MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
+READ_SIZE = 256 * 1024
+DRAIN_GRACE_S = 2.0
+
+
+def rfc3339_now() -> str:
+    ns = time.time_ns()
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def proc_start_time(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rindex(b")") + 2:].split()[19])
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class Client:
+    """One attached connection."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.inbuf = b""
+        self.outbuf = bytearray()
+        self.wants_stdin = False
+        self.sent_stdin = False
+
+
+class Supervisor:
+    def __init__(self, spec: dict, status_fd: int):
+        self.spec = spec
+        self.status_fd = status_fd
+        self.tty = bool(spec["tty"])
+        self.poller = select.poll()
+        self.outputs: dict[int, int] = {}  # fd -> stream type
+        self.partial: dict[int, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+        self.stdin_fd: int | None = None
+        self.stdin_pending = bytearray()
+        self.stdin_close_requested = False
+        self.pty_master: int | None = None
+        self.clients: dict[int, Client] = {}
+        self.listener = None
+        self.scrollback: list[tuple[int, bytes]] = []
+        self.scrollback_size = 0
+        self.log_fd = -1
+        self.child_pid = 0
+        self.init_pid = 0
+        self.started = False
+        self.oom_efd = -1
+        self.json = None
+
+    # ---- set-up -------------------------------------------------------------------------
+    def prepare_cgroup(self) -> None:
+        """Create our per-container memory cgroup, apply limits, arm the OOM eventfd."""
+        cg = self.spec["memory_cgroup"]
+        os.makedirs(cg, exist_ok=True)
+        for key, value in self.spec["cgroup_limits"]:
+            with open(os.path.join(cg, key), "w") as f:
+                f.write(str(value))
+        self.oom_efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        ofd = os.open(os.path.join(cg, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+        with open(os.path.join(cg, "cgroup.event_control"), "w") as f:
+            f.write(f"{self.oom_efd} {ofd}")
+        os.close(ofd)
+
+    def spawn(self) -> None:
+        """Fork and exec lxc-execute with the container's stdio."""
+        spec = self.spec
+        argv = ["lxc-execute", "-n", spec["name"], "-P", spec["lxcpath"], "-f",
+                spec["config"], "--", *spec["cmd"]]
+        if self.tty:
+            master, slave = os.openpty()
+            self.pty_master = master
+            rows, cols = spec.get("console_size") or (24, 80)
+            self.resize(rows, cols)
+            child_fds = (slave, slave, slave)
+            self.outputs[master] = STDOUT
+            self.stdin_fd = master if spec["open_stdin"] else None
+            close_after = [slave]
+        else:
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            if spec["open_stdin"]:
+                in_r, in_w = os.pipe()
+                self.stdin_fd = in_w
+            else:
+                in_r = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+            child_fds = (in_r, out_w, err_w)
+            self.outputs[out_r] = STDOUT
+            self.outputs[err_r] = STDERR
+            close_after = [in_r, out_w, err_w]
+        pid = os.fork()
+        if pid == 0:  # child
+            try:
+                # No TIOCSCTTY here: LXC's init takes the pty as the container's controlling
+                # terminal (lxc.console.path = none), so SIGWINCH reaches the foreground job.
+                os.setsid()
+                for target, fd in enumerate(child_fds):
+                    os.dup2(fd, target)
+                for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE,
+                            signal.SIGQUIT, signal.SIGTTOU, signal.SIGTTIN):
+                    signal.signal(sig, signal.SIG_DFL)
+                os.execvp(argv[0], argv)
+            finally:
+                os._exit(127)
+        self.child_pid = pid
+        for fd in close_after:
+            os.close(fd)
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+            self.poller.register(fd, select.POLLIN)
+        if self.stdin_fd is not None and not self.tty:
+            os.set_blocking(self.stdin_fd, False)
+
+    def wait_started(self, pidfd: int) -> bool:
+        """Wait for the start-host hook (container init pid) or an early exit of lxc."""
+        fifo = os.open(self.spec["hook_fifo"], os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        p = select.poll()
+        p.register(fifo, select.POLLIN)
+        p.register(pidfd, select.POLLIN)
+        data = b""
+        try:
+            while True:
+                fired = {fd for fd, _ in p.poll()}
+                try:
+                    data += os.read(fifo, 64)
+                except BlockingIOError:
+                    pass
+                if b"\n" in data:  # the hook fired (even if a fast command already exited)
+                    self.init_pid = int(data.split()[0])
+                    return True
+                if pidfd in fired:
+                    return False
+                if fifo in fired and not data:
+                    p.unregister(fifo)  # writer closed without data: wait for the exit
+        finally:
+            os.close(fifo)
+
+    def report(self, word: str) -> None:
+        if self.status_fd >= 0:
+            try:
+                os.write(self.status_fd, word.encode() + b"\n")
+            except OSError:
+                pass
+            os.close(self.status_fd)
+            self.status_fd = -1
+
+    def write_state(self, started_at: str) -> None:
+        me = os.getpid()
+        try:
+            init_start = proc_start_time(self.init_pid)
+        except (OSError, ValueError):
+            init_start = 0  # a fast command may be gone already
+        doc = (
+            f'{{"supervisor_pid": {me}, "supervisor_start": {proc_start_time(me)}, '
+            f'"lxc_pid": {self.child_pid}, "init_pid": {self.init_pid}, '
+            f'"init_start": {init_start}, "started_at": "{started_at}"}}'
+        )
+        write_atomic(self.spec["state_path"], doc.encode())
+
+    def open_attach(self) -> None:
+        import socket
+
+        path = os.path.basename(self.spec["attach_path"])
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.bind(path)  # relative: we chdir'ed into the container dir
+        os.chmod(path, 0o600)
+        sock.listen(64)
+        sock.setblocking(False)
+        self.listener = sock
+        self.poller.register(sock.fileno(), select.POLLIN)
+
+    # ---- output ---------------------------------------------------------------------------
+    def on_output(self, fd: int) -> bool:
+        """Read from an output fd; False at EOF."""
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return True
+        except OSError:  # EIO on a pty master once the slave side is closed
+            data = b""
+        if not data:
+            return False
+        stream = self.outputs[fd]
+        self.log(stream, data)
+        self.remember(stream, data)
+        self.broadcast(stream, data)
+        return True
+
+    def log(self, stream: int, data: bytes) -> None:
+        buf = self.partial[stream]
+        buf += data
+        out = []
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            out.append(bytes(buf[: nl + 1]))
+            del buf[: nl + 1]
+        while len(buf) >= MAX_RECORD:
+            out.append(bytes(buf[:MAX_RECORD]))
+            del buf[:MAX_RECORD]
+        if out:
+            self.write_records(stream, out)
+
+    def write_records(self, stream: int, chunks: list[bytes]) -> None:
+        ts = rfc3339_now()
+        name = STREAM_NAMES[stream]
+        dumps = self.json.dumps
+        lines = "".join(
+            dumps({"log": c.decode("utf-8", "surrogateescape"), "stream": name, "time": ts}) + "\n"
+            for c in chunks
+        ).encode()
+        view = memoryview(lines)
+        while view:
+            n = os.write(self.log_fd, view)
+            view = view[n:]
+
+    def flush_partials(self) -> None:
+        for stream, buf in self.partial.items():
+            if buf:
+                self.write_records(stream, [bytes(buf)])
+                buf.clear()
+
+    def remember(self, stream: int, data: bytes) -> None:
+        self.scrollback.append((stream, data))
+        self.scrollback_size += len(data)
+        while self.scrollback_size > SCROLLBACK_BYTES and len(self.scrollback) > 1:
+            self.scrollback_size -= len(self.scrollback.pop(0)[1])
+
+    def broadcast(self, kind: int, data: bytes) -> None:
+        frame = FRAME.pack(kind, len(data)) + data
+        for fd in list(self.clients):
+            self.send(fd, frame)
+
+    def send(self, fd: int, frame: bytes) -> None:
+        client = self.clients[fd]
+        client.outbuf += frame
+        if len(client.outbuf) > MAX_CLIENT_BACKLOG:
+            self.drop_client(fd)  # a slow reader never blocks the container or its logs
+            return
+        self.flush_client(fd)
+
+    def flush_client(self, fd: int) -> None:
+        client = self.clients.get(fd)
+        if client is None:
+            return
+        try:
+            while client.outbuf:
+                n = client.sock.send(client.outbuf)
+                del client.outbuf[:n]
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.drop_client(fd)
+            return
+        self.poller.modify(fd, select.POLLIN | (select.POLLOUT if client.outbuf else 0))
+
+    # ---- attach clients -------------------------------------------------------------------
+    def accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except BlockingIOError:
+                return
+            sock.setblocking(False)
+            self.clients[sock.fileno()] = Client(sock)
+            self.poller.register(sock.fileno(), select.POLLIN)
+
+    def drop_client(self, fd: int) -> None:
+        client = self.clients.pop(fd, None)
+        if client is None:
+            return
+        try:
+            self.poller.unregister(fd)
+        except KeyError:
+            pass
+        client.sock.close()
+        if self.spec.get("stdin_once") and client.wants_stdin and client.sent_stdin:
+            self.close_stdin()
+
+    def on_client(self, fd: int) -> None:
+        client = self.clients[fd]
+        try:
+            data = client.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop_client(fd)
+            return
+        client.inbuf += data
+        while len(client.inbuf) >= FRAME.size:
+            kind, length = FRAME.unpack_from(client.inbuf)
+            if len(client.inbuf) < FRAME.size + length:
+                break
+            payload = client.inbuf[FRAME.size: FRAME.size + length]
+            client.inbuf = client.inbuf[FRAME.size + length:]
+            self.on_frame(fd, client, kind, payload)
+            if fd not in self.clients:
+                return
+
+    def on_frame(self, fd: int, client: Client, kind: int, payload: bytes) -> None:
+        if kind == HELLO:
+            opts = self.json.loads(payload or b"{}")
+            client.wants_stdin = bool(opts.get("stdin"))
+            if opts.get("scrollback"):
+                for stream, data in self.scrollback:
+                    self.send(fd, FRAME.pack(stream, len(data)) + data)
+        elif kind == STDIN:
+            client.sent_stdin = True
+            self.write_stdin(payload)
+        elif kind == CLOSE_STDIN:
+            self.close_stdin()
+        elif kind == RESIZE and len(payload) == 4:
+            self.resize(*struct.unpack(">HH", payload))
+
+    def write_stdin(self, data: bytes) -> None:
+        if self.stdin_fd is None or self.stdin_close_requested:
+            return
+        self.stdin_pending += data
+        self.flush_stdin()
+
+    def flush_stdin(self) -> None:
+        fd = self.stdin_fd
+        if fd is None:
+            return
+        try:
+            while self.stdin_pending:
+                n = os.write(fd, self.stdin_pending)
+                del self.stdin_pending[:n]
+        except BlockingIOError:
+            pass
+        except OSError:  # reader gone
+            self.stdin_pending.clear()
+        if not self.tty:
+            if self.stdin_pending:
+                self.poller.register(fd, select.POLLOUT)
+            else:
+                try:
+                    self.poller.unregister(fd)
+                except KeyError:
+                    pass
+                if self.stdin_close_requested:
+                    os.close(fd)
+                    self.stdin_fd = None
+
+    def close_stdin(self) -> None:
+        if self.stdin_fd is None:
+            return
+        self.stdin_close_requested = True
+        if self.tty:
+            try:
+                os.write(self.stdin_fd, b"\x04")  # EOF on a terminal is ^D
+            except OSError:
+                pass
+            self.stdin_fd = None
+        elif not self.stdin_pending:
+            self.flush_stdin()
+
+    def resize(self, rows: int, cols: int) -> None:
+        if self.pty_master is None:
+            return
+        import fcntl
+        import termios
+
+        fcntl.ioctl(self.pty_master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    # ---- main loop and exit ---------------------------------------------------------------
+    def loop(self, pidfd: int) -> None:
+        self.poller.register(pidfd, select.POLLIN)
+        exited_at = None
+        while True:
+            if exited_at is not None:
+                left = DRAIN_GRACE_S - (time.monotonic() - exited_at)
+                if not self.outputs or left <= 0:
+                    return
+                events = self.poller.poll(left * 1000)
+            else:
+                events = self.poller.poll()
+            for fd, ev in events:
+                if fd in self.outputs:
+                    if not self.on_output(fd):
+                        self.poller.unregister(fd)
+                        del self.outputs[fd]
+                        if fd != self.pty_master:
+                            os.close(fd)
+                elif fd == pidfd:
+                    self.poller.unregister(pidfd)
+                    exited_at = time.monotonic()
+                elif self.listener is not None and fd == self.listener.fileno():
+                    self.accept()
+                elif fd in self.clients:
+                    if ev & select.POLLOUT:
+                        self.flush_client(fd)
+                    if ev & (select.POLLIN | select.POLLHUP | select.POLLERR) and fd in self.clients:
+                        self.on_client(fd)
+                elif fd == self.stdin_fd:
+                    if ev & (select.POLLERR | select.POLLHUP):
+                        self.stdin_pending.clear()
+                    self.flush_stdin()
+
+    def exit_code(self) -> int:
+        _, status = os.waitpid(self.child_pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return 128 - code if code < 0 else code
+
+    def oom_events(self) -> int:
+        if self.oom_efd < 0:
+            return 0
+        try:
+            return os.eventfd_read(self.oom_efd)
+        except BlockingIOError:
+            return 0
+
+    def lxc_error(self) -> str:
+        try:
+            with open(self.spec["lxc_log"], errors="replace") as f:
+                lines = [ln.strip() for ln in f if " ERROR " in ln]
+        except OSError:
+            return ""
+        return "\n".join(lines[-5:])
+
+    def cleanup(self) -> list[str]:
+        """Unmount the rootfs and remove the container's cgroups; return what failed."""
+        problems = []
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            target = self.spec["rootfs"].encode()
+            if libc.umount2(target, 0) != 0 and ctypes.get_errno() not in (22,):  # EINVAL: not mounted
+                if libc.umount2(target, 2) != 0:
+                    problems.append(f"umount: {os.strerror(ctypes.get_errno())}")
+        except Exception as e:  # noqa: BLE001 - report, never die before exit.json
+            problems.append(f"umount: {e}")
+        for path in self.spec["cgroup_dirs"]:
+            for dirpath, dirnames, _ in os.walk(path, topdown=False):
+                for d in dirnames:
+                    try:
+                        os.rmdir(os.path.join(dirpath, d))
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                problems.append(f"rmdir {path}: {e.strerror}")
+        return problems
+
+    def finish(self, started: bool) -> None:
+        code = self.exit_code() if self.child_pid else 255
+        if self.log_fd >= 0:
+            self.flush_partials()
+            os.fsync(self.log_fd)
+        oom = self.oom_events() > 0
+        error = ""
+        if not started:
+            error = self.lxc_error() or f"lxc-execute exited with {code} before the container started"
+        if started and code == 255 and not oom:
+            error = self.lxc_error()
+        problems = self.cleanup()
+        result = {
+            "exit_code": code,
+            "oom_killed": oom,
+            "finished_at": rfc3339_now(),
+            "error": error,
+            "started": started,
+            "cleanup_problems": problems,
+        }
+        import json
+
+        raw = json.dumps(result).encode()
+        write_atomic(self.spec["exit_path"], raw)
+        if not started:
+            self.report("failed")
+        for fd in list(self.clients):
+            self.send(fd, FRAME.pack(EXIT, len(raw)) + raw)
+        deadline = time.monotonic() + 1.0
+        for fd in list(self.clients):
+            client = self.clients.get(fd)
+            while client and client.outbuf and time.monotonic() < deadline:
+                try:
+                    client.sock.setblocking(True)
+                    client.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                    n = client.sock.send(client.outbuf)
+                    del client.outbuf[:n]
+                except OSError:
+                    break
+            self.drop_client(fd)
+        for path in (self.spec["attach_path"], self.spec["hook_fifo"]):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+    def run(self) -> None:
+        started = False
+        try:
+            self.prepare_cgroup()
+            os.mkfifo(self.spec["hook_fifo"], 0o600)
+            self.spawn()
+            pidfd = os.pidfd_open(self.child_pid)
+            started = self.wait_started(pidfd)
+            import json
+
+            self.json = json
+            if started:
+                self.log_fd = os.open(self.spec["log_path"],
+                                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                self.write_state(rfc3339_now())
+                self.open_attach()
+                self.report("started")
+                self.loop(pidfd)
+        finally:
+            self.finish(started)
+
+
+def main(argv: list[str]) -> None:
+    container_dir, status_fd = argv[1], int(argv[2])
+    with open(os.path.join(container_dir, "supervisor.spec"), "rb") as f:
+        spec = marshal.load(f)
+    if os.fork():
+        os._exit(0)  # the launcher reaps this one at once; the supervisor is re-parented
+    os.set_inheritable(status_fd, False)
+    os.chdir(container_dir)
+    os.umask(0o077)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT,
+                signal.SIGTTOU, signal.SIGTTIN):
+        signal.signal(sig, signal.SIG_IGN)
+    Supervisor(spec, status_fd).run()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

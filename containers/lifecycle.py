@@ -1,0 +1,267 @@
+"""Container lifecycle service: one function per user verb, plus exit recording and
+reconciliation. Host effects (start, stop, kill, remove) run in the worker; create, wait
+and reads run anywhere. Each function: claim a state transition (conditional UPDATE), make
+one engine call, record the result, emit the event.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone as djtz
+
+from containers import events, lookup
+from containers.engine import ids
+from containers.engine import signals as sigs
+from containers.engine.command import exit_code_of
+from containers.engine.errors import (
+    CommandNotFound,
+    Conflict,
+    EngineError,
+    IllegalTransition,
+    InvalidArgument,
+    NotModified,
+)
+from containers.engine.spec import ContainerSpec
+from containers.engine.state import ACTIVE, State
+from containers.images import info as image_info
+from containers.models import Container
+from containers.runtime import engine
+
+log = logging.getLogger("dockerweb.lifecycle")
+START_FAILED_EXIT = 128
+
+
+def _ts(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    base, _, frac = text.rstrip("Z").partition(".")
+    dt = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return dt.replace(microsecond=int((frac + "000000")[:6])) if frac else dt
+
+
+# ---- create (web) ---------------------------------------------------------------------
+def create(spec: ContainerSpec, name: str = "") -> Container:
+    """Validate and record a new container. Conflict (409) when the name is taken."""
+    spec = spec.validated()
+    img = lookup.image(spec.image)
+    cid = ids.new_id()
+    wanted = ids.validate_name(name) if name else ""
+    for _ in range(5):
+        cname = wanted or ids.random_name()
+        try:
+            with transaction.atomic():
+                c = Container.objects.create(
+                    id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
+                    hostname=spec.hostname or ids.short(cid), host=settings.DOCKERWEB_HOST,
+                )
+                events.emit("create", c)
+            return c
+        except IntegrityError:
+            if wanted:
+                raise Conflict(
+                    f'Conflict. The container name "/{wanted}" is already in use.'
+                ) from None
+    raise Conflict("could not generate a unique container name")
+
+
+# ---- start (worker) -------------------------------------------------------------------
+def start(ref: str) -> Container:
+    """Start a created or exited container; returns once it runs.
+
+    A start that fails records exit code 127/126 (command) or 128 plus the error text,
+    leaves the container exited, and re-raises the typed error.
+    """
+    c = lookup.container(ref)
+    if c.status in (State.RUNNING, State.STARTING):
+        raise NotModified("container already started")
+    Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
+                         oom_killed=False, finished_at=None)
+    spec = ContainerSpec.from_dict(c.spec)
+    try:
+        run = engine().start(c.id, spec, image_info(c.image), c.hostname)
+    except EngineError as e:
+        code = exit_code_of(e) if isinstance(e, CommandNotFound) else START_FAILED_EXIT
+        Container.transition(c.id, State.EXITED, "record failed start", exit_code=code,
+                             error=e.message, finished_at=djtz.now())
+        events.emit("die", c, exitCode=str(code), error=e.message)
+        raise
+    try:
+        Container.transition(
+            c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
+            supervisor_pid=run.supervisor_pid, supervisor_start=run.supervisor_start,
+            init_pid=run.init_pid,
+        )
+    except IllegalTransition:
+        pass  # it already exited and the watcher recorded that first
+    events.emit("start", c)
+    return Container.objects.get(pk=c.id)
+
+
+# ---- exit recording and reconciliation (worker) ---------------------------------------
+def record_exit(cid: str) -> Container | None:
+    """Make the record agree with the engine once a supervisor is gone. Idempotent."""
+    c = Container.objects.filter(pk=cid).first()
+    if c is None or c.status not in ACTIVE:
+        return c
+    st = engine().status(cid)
+    if st.kind == "running":
+        return c
+    if st.kind == "exited" and st.exit is not None:
+        info = st.exit
+        code = int(info["exit_code"])
+        try:
+            Container.transition(
+                cid, State.EXITED, "record exit", exit_code=code,
+                oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
+                finished_at=_ts(info.get("finished_at")) or djtz.now(),
+            )
+        except IllegalTransition:
+            return Container.objects.get(pk=cid)
+        if info.get("oom_killed"):
+            events.emit("oom", c)
+        events.emit("die", c, exitCode=str(code))
+    else:
+        engine().reap_dead(cid)
+        reason = st.reason or "container vanished: no supervisor and no exit record"
+        try:
+            Container.transition(cid, State.DEAD, "mark dead", error=reason,
+                                 exit_code=-1, finished_at=djtz.now())
+        except IllegalTransition:
+            return Container.objects.get(pk=cid)
+        events.emit("die", c, exitCode="-1", error=reason)
+        log.warning("container %s marked dead: %s", cid[:12], reason)
+    return Container.objects.get(pk=cid)
+
+
+def reconcile() -> list[str]:
+    """Compare every active record on this host with reality; return the ids still running.
+
+    Also finishes removals that a crash interrupted.
+    """
+    running = []
+    mine = Container.objects.filter(host=settings.DOCKERWEB_HOST)
+    for c in mine.filter(state__in=[s.value for s in ACTIVE]):
+        st = engine().status(c.id)
+        if st.kind == "running" and st.run is not None:
+            if c.status == State.STARTING:
+                try:
+                    Container.transition(
+                        c.id, State.RUNNING, "adopt", started_at=_ts(st.run.started_at),
+                        supervisor_pid=st.run.supervisor_pid,
+                        supervisor_start=st.run.supervisor_start, init_pid=st.run.init_pid,
+                    )
+                except IllegalTransition:
+                    pass
+            running.append(c.id)
+        elif c.status == State.STARTING and st.kind == "absent":
+            continue  # a start is in flight: it records its own outcome
+        else:
+            record_exit(c.id)
+    for c in mine.filter(state=State.REMOVING.value):
+        _finish_remove(c)
+    return running
+
+
+# ---- stop / kill / restart (worker) ---------------------------------------------------
+def stop(ref: str, timeout: float | None = None, signal_name: str | None = None) -> Container:
+    """SIGTERM (or `signal_name`), wait `timeout` s (default 10), SIGKILL. 304 if not running."""
+    c = lookup.container(ref)
+    if c.status in (State.CREATED, State.EXITED, State.DEAD):
+        raise NotModified("container already stopped")
+    timeout = 10.0 if timeout is None else float(timeout)
+    if timeout < 0:
+        raise InvalidArgument("timeout must not be negative")
+    sig = sigs.parse(signal_name, default=signal.SIGTERM)
+    Container.transition(c.id, State.STOPPING, "stop")
+    st = engine().stop(c.id, timeout, sig)
+    if st.kind == "running":  # did not die even after SIGKILL: put the record back
+        Container.transition(c.id, State.RUNNING, "record failed stop")
+        raise EngineError("container did not stop after SIGKILL")
+    c = record_exit(c.id) or c
+    events.emit("stop", c)
+    return c
+
+
+def kill(ref: str, signal_name: str | None = None) -> Container:
+    """Deliver a signal (default KILL). 409 when the container does not run."""
+    c = lookup.container(ref)
+    sig = sigs.parse(signal_name)
+    if c.status not in (State.RUNNING, State.STOPPING) or not engine().kill(c.id, sig):
+        raise Conflict(f"Cannot kill container: {ref}: container is not running")
+    events.emit("kill", c, signal=str(sig))
+    if sig == signal.SIGKILL:
+        st = engine().wait(c.id, 10)
+        if st.kind != "running":
+            record_exit(c.id)
+    return Container.objects.get(pk=c.id)
+
+
+def restart(ref: str, timeout: float | None = None) -> Container:
+    c = lookup.container(ref)
+    if c.status in (State.RUNNING, State.STOPPING):
+        stop(c.id, timeout)
+    c = start(c.id)
+    Container.objects.filter(pk=c.id).update(restart_count=c.restart_count + 1)
+    events.emit("restart", c)
+    return Container.objects.get(pk=c.id)
+
+
+# ---- remove (worker) ------------------------------------------------------------------
+def remove(ref: str, force: bool = False) -> None:
+    """Delete a container that does not run (or, with force, kill it first)."""
+    c = lookup.container(ref)
+    if c.status in ACTIVE:
+        if not force:
+            raise Conflict(
+                f"You cannot remove a running container {c.id}. Stop the container before "
+                "attempting removal or force remove"
+            )
+        if c.status != State.STARTING:
+            engine().stop(c.id, 0, signal.SIGKILL)
+            record_exit(c.id)
+    Container.transition(c.id, State.REMOVING, "remove")
+    _finish_remove(Container.objects.get(pk=c.id))
+
+
+def _finish_remove(c: Container) -> None:
+    engine().remove(c.id)
+    with transaction.atomic():
+        Container.objects.filter(pk=c.id).delete()
+        events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name)
+
+
+# ---- wait (anywhere) ------------------------------------------------------------------
+def wait(ref: str, timeout: float | None = None) -> Container:
+    """Block until the record says the container is not running; return it.
+
+    Polls the record (cheap, and correct across processes); Unavailable-free by design:
+    a missing worker only delays the answer until reconciliation.
+    """
+    c = lookup.container(ref)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.002
+    while c.status in ACTIVE:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+        fresh = Container.objects.filter(pk=c.id).first()
+        if fresh is None:  # removed meanwhile (auto-remove)
+            break
+        c = fresh
+    return c
+
+
+def describe_exit(c: Container) -> dict[str, Any]:
+    code = c.exit_code
+    out: dict[str, Any] = {"exit_code": code, "oom_killed": c.oom_killed, "error": c.error}
+    if code is not None and code > 128 and code - 128 < signal.NSIG:
+        out["signal"] = sigs.name(code - 128)
+    return out

@@ -1,0 +1,102 @@
+"""Records: persistence plus guards. The engine's files are the truth; these are its cache.
+
+State changes go through `Container.transition`, a conditional UPDATE that succeeds only
+from a legal source state (healthchecks-style claim), so two racing actions cannot both win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from containers.engine import state as sm
+from containers.engine.errors import NotFound
+
+STATE_CHOICES = [(s.value, s.value) for s in sm.State]
+
+
+class Image(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    created = models.DateTimeField(default=timezone.now)
+    layers = models.JSONField(default=list)
+    config = models.JSONField(default=dict)
+    size = models.BigIntegerField(default=0)
+    comment = models.TextField(blank=True, default="")
+
+    def tags(self) -> list[str]:
+        return [f"{t.repository}:{t.tag}" for t in self.tag_set.all()]
+
+
+class Tag(models.Model):
+    repository = models.CharField(max_length=255)
+    tag = models.CharField(max_length=128)
+    image = models.ForeignKey(Image, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "tag"], name="unique_repo_tag"),
+        ]
+
+
+class Container(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    name = models.CharField(max_length=128, unique=True)
+    image = models.ForeignKey(Image, on_delete=models.PROTECT)
+    image_ref = models.CharField(max_length=255)
+    spec = models.JSONField()
+    hostname = models.CharField(max_length=253)
+    host = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default=sm.State.CREATED.value)
+    created = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    oom_killed = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    supervisor_pid = models.IntegerField(null=True, blank=True)
+    supervisor_start = models.BigIntegerField(null=True, blank=True)
+    init_pid = models.IntegerField(null=True, blank=True)
+    restart_count = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"])]
+        ordering = ["-created"]
+
+    @property
+    def status(self) -> sm.State:
+        return sm.State(self.state)
+
+    @property
+    def running(self) -> bool:
+        return self.status in sm.ACTIVE
+
+    @classmethod
+    def transition(cls, cid: str, target: sm.State, action: str, **fields: Any) -> None:
+        """Move `cid` to `target` if its current state allows it; else raise
+        IllegalTransition (409) or NotFound. Extra `fields` are written in the same UPDATE.
+        """
+        allowed = [s.value for s in sm.sources(target)]
+        if cls.objects.filter(pk=cid, state__in=allowed).update(state=target.value, **fields):
+            return
+        current = cls.objects.filter(pk=cid).values_list("state", flat=True).first()
+        if current is None:
+            raise NotFound(f"No such container: {cid}")
+        sm.check(current, target, action)  # raises: the state changed under us
+        raise sm.IllegalTransition(f"cannot {action} container: it is {current}")
+
+
+class Event(models.Model):
+    """Durable, sequenced events; clients resume with since=<seq>."""
+
+    seq = models.BigAutoField(primary_key=True)
+    time = models.DateTimeField(default=timezone.now)
+    type = models.CharField(max_length=16, default="container")
+    action = models.CharField(max_length=32)
+    actor_id = models.CharField(max_length=64)
+    actor_name = models.CharField(max_length=255, blank=True, default="")
+    attributes = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["seq"]

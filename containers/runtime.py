@@ -1,0 +1,14 @@
+"""The process-wide Engine, built from settings (the only place settings meet the engine)."""
+
+from functools import lru_cache
+
+from django.conf import settings
+
+from containers.engine.runtime import Engine, EngineConfig
+
+
+@lru_cache(maxsize=1)
+def engine() -> Engine:
+    eng = Engine(EngineConfig(settings.STATE_ROOT, settings.DOCKERWEB_CGROUP_PARENT))
+    eng.layout.ensure()
+    return eng

@@ -1,0 +1,135 @@
+"""The worker: executes lifecycle commands and watches every supervisor.
+
+- EngineConsumer receives `engine.call` messages on the engine channel. Channels feeds one
+  consumer instance sequentially, so each call runs as its own task (in a thread: the
+  lifecycle service is synchronous) and slow calls (stop with a timeout) block nothing.
+- Watcher holds a pidfd per running supervisor in the event loop; when one becomes
+  readable the exit is recorded. It reconciles at boot and every few seconds as a net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.consumer import AsyncConsumer
+from django.conf import settings
+from django.db import close_old_connections
+
+from containers import lifecycle
+from containers.engine import procs
+from containers.engine.errors import EngineError
+from containers.models import Container
+
+log = logging.getLogger("dockerweb.worker")
+
+
+def _in_thread(fn):
+    """Run a sync service function in a worker thread with fresh DB connections."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(wrapped, thread_sensitive=False)
+
+
+def _result(value: Any) -> Any:
+    if isinstance(value, Container):
+        return {"id": value.id, "state": value.state}
+    return value
+
+
+OPS = {
+    "start": lambda a: lifecycle.start(a["ref"]),
+    "stop": lambda a: lifecycle.stop(a["ref"], a.get("timeout"), a.get("signal")),
+    "kill": lambda a: lifecycle.kill(a["ref"], a.get("signal")),
+    "restart": lambda a: lifecycle.restart(a["ref"], a.get("timeout")),
+    "remove": lambda a: lifecycle.remove(a["ref"], bool(a.get("force"))),
+    "ping": lambda a: {"host": settings.DOCKERWEB_HOST, "pid": os.getpid()},
+}
+
+
+class Watcher:
+    """Watches supervisors by pidfd; one per worker process."""
+
+    instance: Watcher | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.fds: dict[str, int] = {}
+
+    def watch(self, cid: str, pid: int | None, started: int | None) -> None:
+        if cid in self.fds or not procs.alive(pid, started):
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            self.loop.create_task(self.record(cid))
+            return
+        self.fds[cid] = fd
+        self.loop.add_reader(fd, self._exited, cid)
+        if not procs.alive(pid, started):  # exited between the check and the pidfd
+            self._exited(cid)
+
+    def _exited(self, cid: str) -> None:
+        fd = self.fds.pop(cid, None)
+        if fd is not None:
+            self.loop.remove_reader(fd)
+            os.close(fd)
+        self.loop.create_task(self.record(cid))
+
+    async def record(self, cid: str) -> None:
+        try:
+            await _in_thread(lifecycle.record_exit)(cid)
+        except Exception:
+            log.exception("recording the exit of %s failed", cid[:12])
+
+    async def reconcile(self) -> None:
+        running = await _in_thread(lifecycle.reconcile)()
+        rows = await _in_thread(
+            lambda: list(Container.objects.filter(pk__in=running)
+                         .values_list("id", "supervisor_pid", "supervisor_start"))
+        )()
+        for cid, pid, started in rows:
+            self.watch(cid, pid, started)
+
+    async def run(self) -> None:
+        interval = settings.DOCKERWEB_RECONCILE_INTERVAL
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("reconcile failed")
+            await asyncio.sleep(interval)
+
+
+class EngineConsumer(AsyncConsumer):
+    async def engine_call(self, message: dict[str, Any]) -> None:
+        asyncio.get_running_loop().create_task(self.handle_call(message))
+
+    async def handle_call(self, message: dict[str, Any]) -> None:
+        op, args = message.get("op"), message.get("args") or {}
+        if message.get("deadline", 0) < time.time():
+            log.warning("dropping expired %s call", op)
+            return
+        try:
+            if op not in OPS:
+                raise EngineError(f"unknown operation {op!r}")
+            result = await _in_thread(OPS[op])(args)
+            reply = {"ok": True, "result": _result(result)}
+            if isinstance(result, Container) and Watcher.instance is not None:
+                Watcher.instance.watch(result.id, result.supervisor_pid, result.supervisor_start)
+        except EngineError as e:
+            reply = {"ok": False, "error": {"kind": e.kind, "message": e.message}}
+        except Exception as e:  # noqa: BLE001 - the caller must get an answer
+            log.exception("%s failed", op)
+            reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {e}"}}
+        await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})

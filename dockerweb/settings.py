@@ -1,0 +1,163 @@
+"""dockerweb settings. Everything deployment-specific comes from environment variables:
+
+DOCKERWEB_STATE_ROOT   state root (default /var/lib/dockerweb)
+DATABASE_URL           e.g. postgres://user:pw@host/db (default: SQLite in WAL mode under the root)
+DOCKERWEB_REDIS_URL    channel layer (default unix://<root>/run/redis.sock)
+DOCKERWEB_BIND         web address (default 127.0.0.1:8000; read by bin/run)
+DOCKERWEB_CGROUP_PARENT  parent cgroup of containers (default dockerweb)
+DOCKERWEB_SECRET_KEY   Django secret (default: generated once into <root>/secret.key)
+DOCKERWEB_DEBUG, DOCKERWEB_ALLOWED_HOSTS
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+import dj_database_url
+
+from .env import env_bool, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_ROOT = env_str("DOCKERWEB_STATE_ROOT", "/var/lib/dockerweb")
+RUN_DIR = os.path.join(STATE_ROOT, "run")
+
+
+def _secret_key() -> str:
+    key = os.environ.get("DOCKERWEB_SECRET_KEY")
+    if key:
+        return key
+    path = os.path.join(STATE_ROOT, "secret.key")
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except FileNotFoundError:
+        pass
+    os.makedirs(STATE_ROOT, mode=0o711, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DOCKERWEB_DEBUG", False)
+ALLOWED_HOSTS = env_list("DOCKERWEB_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "containers",  # first: its runworker extends Channels' one
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dockerweb.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+ASGI_APPLICATION = "dockerweb.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{os.path.join(STATE_ROOT, 'db.sqlite3')}"),
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("DOCKERWEB_REDIS_URL", f"unix://{os.path.join(RUN_DIR, 'redis.sock')}")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # socket_timeout None: redis-py 8's 5 s default kills an idle runworker.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            "expiry": 60,
+            "capacity": 1000,
+        },
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = os.path.join(STATE_ROOT, "static")
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "containers.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "dockerweb API",
+    "DESCRIPTION": "Lightweight Linux application containers on LXC.",
+    "VERSION": "0.1.0",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# dockerweb's own settings
+DOCKERWEB_CGROUP_PARENT = env_str("DOCKERWEB_CGROUP_PARENT", "dockerweb")
+DOCKERWEB_HOST = env_str("DOCKERWEB_HOST", socket.gethostname())
+DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"
+DOCKERWEB_RECONCILE_INTERVAL = 10.0
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("DOCKERWEB_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
