@@ -197,8 +197,7 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
         raise Conflict(f"Cannot kill container: {ref}: container is not running")
     events.emit("kill", c, signal=str(sig))
     if sig == signal.SIGKILL:
-        st = engine().wait(c.id, 10)
-        if st.kind != "running":
+        if engine().force_kill(c.id).kind != "running":
             record_exit(c.id)
     return Container.objects.get(pk=c.id)
 
@@ -224,7 +223,7 @@ def remove(ref: str, force: bool = False) -> None:
                 "attempting removal or force remove"
             )
         if c.status != State.STARTING:
-            engine().stop(c.id, 0, signal.SIGKILL)
+            engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
     _finish_remove(Container.objects.get(pk=c.id))

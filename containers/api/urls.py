@@ -14,4 +14,5 @@ urlpatterns = [
     path("images/", views.ImageList.as_view(), name="image-list"),
     path("images/<str:ref>/", views.ImageDetail.as_view()),
     path("events/", views.EventList.as_view(), name="event-list"),
+    path("info/", views.Info.as_view(), name="info"),
 ]

@@ -171,3 +171,20 @@ class EventList(APIView):
         filters = {"actor_id": q["container"]} if q.get("container") else {}
         return Response(EventSerializer(events.since(since, min(limit, 10000), **filters),
                                         many=True).data)
+
+
+class Info(APIView):
+    """Host, counts and whether a worker answers (within 2 s)."""
+
+    def get(self, request):
+        from django.conf import settings
+
+        from containers.engine.errors import Unavailable
+
+        try:
+            worker = rpc.call("ping", rpc_timeout=2.0)
+        except Unavailable:
+            worker = None
+        counts = {s: Container.objects.filter(state=s).count() for s in ("running", "exited", "created")}
+        return Response({"host": settings.DOCKERWEB_HOST, "containers": counts,
+                         "images": Image.objects.count(), "worker": worker})

@@ -151,8 +151,17 @@ class Engine:
             return st
         if supervision.deliver(st.run, sig) and supervision.wait_supervisor(st.run, timeout):
             return self.status(cid)
+        return self.force_kill(cid)
+
+    def force_kill(self, cid: str, grace: float = 5.0) -> Status:
+        """SIGKILL the main process; if the container still runs after `grace`, its init."""
+        st = self.status(cid)
+        if st.kind != "running" or st.run is None:
+            return st
         supervision.deliver(st.run, signal.SIGKILL)
-        supervision.wait_supervisor(st.run, 30)
+        if not supervision.wait_supervisor(st.run, grace):
+            supervision.kill_init(st.run)
+            supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 
     def reap_dead(self, cid: str) -> None:

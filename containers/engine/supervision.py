@@ -124,21 +124,24 @@ def main_pid(state: RunState) -> int | None:
 
 
 def deliver(state: RunState, sig: int) -> bool:
-    """Send `sig` to the container. Returns False when it no longer runs.
-
-    SIGKILL goes to the container's init (killing the whole pid namespace); other signals
-    go straight to the main process, since LXC's init swallows some (e.g. SIGHUP).
+    """Send `sig` to the container's main process (so its exit code is 128+sig, and because
+    LXC's init swallows some signals such as SIGHUP); to the init when there is no main
+    process yet. Returns False when the container no longer runs.
     """
-    import signal as _signal
-
     if not procs.alive(state.init_pid, state.init_start):
         return False
-    if sig != _signal.SIGKILL:
-        pid = main_pid(state)
-        started = procs.start_time(pid) if pid else None
-        if pid and started is not None and procs.send_signal(pid, started, sig):
-            return True
+    pid = main_pid(state)
+    started = procs.start_time(pid) if pid else None
+    if pid and started is not None and procs.send_signal(pid, started, sig):
+        return True
     return procs.send_signal(state.init_pid, state.init_start, sig)
+
+
+def kill_init(state: RunState) -> bool:
+    """SIGKILL the container's init: the whole pid namespace dies (last resort)."""
+    import signal as _signal
+
+    return procs.send_signal(state.init_pid, state.init_start, _signal.SIGKILL)
 
 
 def wait_supervisor(state: RunState, timeout: float | None) -> bool:

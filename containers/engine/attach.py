@@ -1,0 +1,77 @@
+"""Client for a supervisor's attach socket (framing defined in supervisor.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+from collections.abc import Iterator
+
+from .supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT
+
+__all__ = ["AttachClient", "connect_unix", "STDOUT", "STDERR", "EXIT"]
+MAX_SUN_PATH = 100
+
+
+def connect_unix(path: str, timeout: float | None = None) -> socket.socket:
+    """Connect to a Unix socket, even when `path` is longer than sun_path allows
+    (through /proc/self/fd/N of an O_PATH descriptor of its directory)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    if len(path) <= MAX_SUN_PATH:
+        sock.connect(path)
+        return sock
+    dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dfd)
+    return sock
+
+
+class AttachClient:
+    """One attach session: send stdin/resize/close, iterate output frames."""
+
+    def __init__(self, path: str, stdin: bool = False, scrollback: bool = False,
+                 timeout: float | None = None):
+        self.sock = connect_unix(path, timeout)
+        self._buf = b""
+        self._send(HELLO, json.dumps({"stdin": stdin, "scrollback": scrollback}).encode())
+
+    def _send(self, kind: int, payload: bytes = b"") -> None:
+        self.sock.sendall(FRAME.pack(kind, len(payload)) + payload)
+
+    def write(self, data: bytes) -> None:
+        for i in range(0, len(data), 1 << 20):
+            self._send(STDIN, data[i:i + (1 << 20)])
+
+    def close_stdin(self) -> None:
+        self._send(CLOSE_STDIN)
+
+    def resize(self, rows: int, cols: int) -> None:
+        self._send(RESIZE, struct.pack(">HH", rows, cols))
+
+    def frames(self) -> Iterator[tuple[int, bytes]]:
+        """(kind, payload) until the supervisor closes the connection."""
+        while True:
+            while len(self._buf) >= FRAME.size:
+                kind, length = FRAME.unpack_from(self._buf)
+                if len(self._buf) < FRAME.size + length:
+                    break
+                payload = self._buf[FRAME.size:FRAME.size + length]
+                self._buf = self._buf[FRAME.size + length:]
+                yield kind, payload
+            chunk = self.sock.recv(1 << 18)
+            if not chunk:
+                return
+            self._buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> AttachClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

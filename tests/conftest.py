@@ -1,0 +1,49 @@
+"""Fixtures: a live stack (real Redis, worker, uvicorn, LXC) per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.stack import Stack
+
+STATE_ROOT = os.environ["DOCKERWEB_STATE_ROOT"]  # set by tests/settings.py
+_stack: Stack | None = None
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    global _stack
+    if _stack is None:
+        _stack = Stack(STATE_ROOT).start()
+    yield _stack
+
+
+@pytest.fixture
+def api(stack):
+    """The stack, plus removal of every container a test created."""
+    before = {c["id"] for c in stack.api("GET", "/api/containers/?all=1").json()}
+    yield stack
+    for c in stack.api("GET", "/api/containers/?all=1").json():
+        if c["id"] not in before:
+            stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Last resort: stop the stack and sweep the state root, even after a failure.
+    (tests/test_zz_leaks.py checks first that nothing leaked.)"""
+    if _stack is not None:
+        _stack.shutdown()
+    from containers.engine import cgroups, rootfs
+
+    for mp in reversed(rootfs.mounts_under(STATE_ROOT)):
+        rootfs.unmount(mp)
+    cgroups.remove_parent(os.environ["DOCKERWEB_CGROUP_PARENT"])
+    shutil.rmtree(STATE_ROOT, ignore_errors=True)
+
+
+def stop_stack() -> None:
+    if _stack is not None:
+        _stack.shutdown()

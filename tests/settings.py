@@ -1,0 +1,12 @@
+"""Test settings: every run gets its own state root and cgroup parent (set before the
+project settings are read, and inherited by every process the tests start)."""
+
+import os
+import secrets
+import tempfile
+
+RUN_ID = os.environ.setdefault("DOCKERWEB_TEST_RUN", secrets.token_hex(3))
+os.environ.setdefault("DOCKERWEB_STATE_ROOT", tempfile.mkdtemp(prefix=f"dwt-{RUN_ID}-", dir="/tmp"))
+os.environ.setdefault("DOCKERWEB_CGROUP_PARENT", f"dwtest-{RUN_ID}")
+
+from dockerweb.settings import *  # noqa: E402,F401,F403

@@ -1,0 +1,310 @@
+"""Container lifecycle end to end: REST API -> worker -> supervisor -> real LXC."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+
+from containers.engine.attach import STDOUT, AttachClient
+
+
+def _json_logs(api, cid, **params):
+    raw = api.logs(cid, format="json", **params)
+    return [json.loads(line) for line in raw.splitlines()]
+
+
+def _until(pred, timeout=20.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def test_exit_codes(api):
+    cases = {0: "true", 7: "exit 7", 137: "kill -9 $$"}
+    for code, script in cases.items():
+        c = api.run(cmd=["sh", "-c", script])
+        assert api.wait(c["id"])["exit_code"] == code
+        state = api.inspect(c["id"])["state"]
+        assert state["status"] == "exited" and state["exit_code"] == code
+    assert api.inspect(c["id"])["state"]["signal"] == "SIGKILL"
+
+
+def test_command_not_found_is_127_with_message(api):
+    c = api.create(cmd=["no-such-command"])
+    r = api.api("POST", f"/api/containers/{c['id']}/start/")
+    assert r.status_code == 400
+    assert "executable file not found" in r.json()["message"]
+    st = api.wait(c["id"])
+    assert st["exit_code"] == 127 and "no-such-command" in st["error"]
+    c2 = api.create(cmd=["/etc/passwd"])
+    assert api.api("POST", f"/api/containers/{c2['id']}/start/").status_code == 400
+    assert api.wait(c2["id"])["exit_code"] == 126
+
+
+def test_oom_under_32mb_limit(api):
+    c = api.run(cmd=["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"],
+                memory=32 * 1024 * 1024)
+    st = api.wait(c["id"])
+    assert st["exit_code"] == 137 and st["oom_killed"] is True
+    actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
+    assert actions[:3] == ["create", "start", "oom"] and "die" in actions
+
+
+def test_stop_waits_timeout_then_kills(api):
+    c = api.run(cmd=["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"])
+    _until(lambda: b"ready" in api.logs(c["id"]))
+    t0 = time.monotonic()
+    r = api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1.5")
+    took = time.monotonic() - t0
+    assert r.status_code == 200, r.text
+    assert r.json()["state"]["exit_code"] == 137
+    assert 1.5 <= took < 10
+    # a process that honours SIGTERM stops at once with 143
+    c2 = api.run(cmd=["sleep", "1000"])
+    t0 = time.monotonic()
+    assert api.api("POST", f"/api/containers/{c2['id']}/stop/").status_code == 200
+    assert time.monotonic() - t0 < 5
+    assert api.inspect(c2["id"])["state"]["exit_code"] == 143
+    # stop of a stopped container: 304; kill of a stopped one: 409
+    assert api.api("POST", f"/api/containers/{c2['id']}/stop/").status_code == 304
+    assert api.api("POST", f"/api/containers/{c2['id']}/kill/").status_code == 409
+
+
+def test_non_fatal_signals_are_delivered(api):
+    script = ("trap 'echo got-hup' HUP; trap 'echo got-winch' WINCH; echo ready; "
+              "while true; do sleep 0.1; done")
+    c = api.run(cmd=["sh", "-c", script])
+    _until(lambda: b"ready" in api.logs(c["id"]))
+    for sig, word in (("HUP", b"got-hup"), ("SIGWINCH", b"got-winch"), ("1", b"got-hup")):
+        assert api.api("POST", f"/api/containers/{c['id']}/kill/?signal={sig}").status_code == 200
+        _until(lambda w=word: w in api.logs(c["id"]))
+        assert api.inspect(c["id"])["state"]["status"] == "running"
+    assert api.api("POST", f"/api/containers/{c['id']}/kill/?signal=NOPE").status_code == 400
+    assert api.api("POST", f"/api/containers/{c['id']}/kill/").status_code == 200
+    assert api.wait(c["id"])["exit_code"] == 137
+
+
+def test_stdin_to_cat(api):
+    c = api.create(cmd=["cat"], open_stdin=True)
+    api.api("POST", f"/api/containers/{c['id']}/start/")
+    sock = f"{api.root}/containers/{c['id']}/attach.sock"
+    with AttachClient(sock, stdin=True) as att:
+        att.write(b"hello stdin\n")
+        att.close_stdin()
+        out = b"".join(p for k, p in att.frames() if k == STDOUT)
+    assert out == b"hello stdin\n"
+    assert api.wait(c["id"])["exit_code"] == 0
+    assert api.logs(c["id"]) == b"hello stdin\n"
+
+
+def test_tty(api):
+    c = api.run(cmd=["sh", "-c", "test -t 0 && test -t 1 && echo isatty; stty size"], tty=True)
+    assert api.wait(c["id"])["exit_code"] == 0
+    assert api.logs(c["id"]) == b"isatty\r\n24 80\r\n"
+
+
+def test_env_user_hostname_workdir(api):
+    c = api.run(cmd=["sh", "-c", "echo $GREETING; id -u; id -g; hostname; pwd; echo $HOME"],
+                env=["GREETING=hello world"], user="nobody", hostname="box1",
+                working_dir="/srv/app")
+    assert api.wait(c["id"])["exit_code"] == 0
+    assert api.logs(c["id"]).decode().split("\n") == [
+        "hello world", "65534", "65534", "box1", "/srv/app", "/home", ""]
+    c2 = api.run(cmd=["sh", "-c", "id -u; id -g; hostname"], user="1234:5678")
+    api.wait(c2["id"])
+    assert api.logs(c2["id"]).decode().split() == ["1234", "5678", c2["id"][:12]]
+    c3 = api.create(cmd=["true"], user="nosuchuser")
+    r = api.api("POST", f"/api/containers/{c3['id']}/start/")
+    assert r.status_code == 400 and "unable to find user nosuchuser" in r.json()["message"]
+
+
+def test_logs_keep_streams_apart_and_in_order(api):
+    script = "for i in 1 2 3 4 5; do echo out$i; echo err$i >&2; done; printf 'no newline'"
+    c = api.run(cmd=["sh", "-c", script])
+    api.wait(c["id"])
+    recs = _json_logs(api, c["id"])
+    assert [r["log"] for r in recs if r["stream"] == "stdout"] == [
+        "out1\n", "out2\n", "out3\n", "out4\n", "out5\n", "no newline"]
+    assert [r["log"] for r in recs if r["stream"] == "stderr"] == [f"err{i}\n" for i in range(1, 6)]
+    times = [r["time"] for r in recs]
+    assert times == sorted(times)
+    assert api.logs(c["id"], stderr=0) == b"out1\nout2\nout3\nout4\nout5\nno newline"
+    assert api.logs(c["id"], stdout=0, tail=2) == b"err4\nerr5\n"
+    stamped = api.logs(c["id"], stderr=0, timestamps=1, tail=1).decode()
+    assert stamped.endswith("Z no newline")
+    assert api.api("GET", f"/api/containers/{c['id']}/logs/?tail=x").status_code == 400
+
+
+def test_logs_follow_ends_when_container_exits(api):
+    c = api.run(cmd=["sh", "-c", "for i in 1 2 3; do echo tick$i; sleep 0.3; done"])
+    t0 = time.monotonic()
+    r = api.api("GET", f"/api/containers/{c['id']}/logs/?follow=1", stream=True)
+    body = b"".join(r.iter_content(None))
+    assert body == b"tick1\ntick2\ntick3\n"
+    assert time.monotonic() - t0 < 10
+
+
+def test_binary_output_is_kept_exactly(api):
+    c = api.run(cmd=["sh", "-c", "printf '\\377\\376\\000bin\\n'"])
+    api.wait(c["id"])
+    assert api.logs(c["id"]) == b"\xff\xfe\x00bin\n"
+
+
+def test_worker_killed_containers_survive_and_exits_are_recorded(api):
+    counter = api.run(cmd=["sh", "-c", "i=0; while [ $i -lt 30 ]; do echo line$i; i=$((i+1)); "
+                                       "sleep 0.1; done; exit 3"])
+    sleeper = api.run(cmd=["sleep", "1000"])
+    api.kill("worker", signal.SIGKILL)
+    time.sleep(4)  # the counter finishes while no worker runs
+    api.start_worker()
+    assert api.wait(counter["id"])["exit_code"] == 3
+    assert api.logs(counter["id"]).decode().split() == [f"line{i}" for i in range(30)]
+    assert api.inspect(sleeper["id"])["state"]["status"] == "running"
+    r = api.api("POST", f"/api/containers/{sleeper['id']}/stop/")
+    assert r.status_code == 200 and r.json()["state"]["exit_code"] == 143
+
+
+def test_exit_recorded_when_container_exits_after_new_worker_adopts(api):
+    c = api.run(cmd=["sh", "-c", "sleep 3; exit 5"])
+    api.kill("worker", signal.SIGKILL)
+    api.start_worker()
+    assert api.wait(c["id"])["exit_code"] == 5
+
+
+def test_web_server_killed_changes_nothing(api):
+    c = api.run(cmd=["sh", "-c", "echo before; sleep 1000"])
+    api.kill("web", signal.SIGKILL)
+    api.start_web()
+    assert api.inspect(c["id"])["state"]["status"] == "running"
+    assert api.logs(c["id"]) == b"before\n"
+
+
+def test_supervisor_killed_marks_dead_and_cleans_up(api):
+    import os
+
+    c = api.run(cmd=["sleep", "1000"])
+    pid = json.load(open(f"{api.root}/containers/{c['id']}/state.json"))["supervisor_pid"]
+    os.kill(pid, signal.SIGKILL)
+    st = _until(lambda: (s := api.inspect(c["id"])["state"])["status"] == "dead" and s)
+    assert "vanished" in st["error"]
+    assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
+
+
+def test_concurrent_creates_with_same_name(api):
+    codes = []
+
+    def create():
+        r = api.api("POST", "/api/containers/", json={"image": "busybox", "name": "twin"})
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [201, 409]
+
+
+def test_restart_and_remove(api):
+    c = api.run(cmd=["sh", "-c", "echo started; sleep 1000"])
+    r = api.api("POST", f"/api/containers/{c['id']}/restart/?timeout=1")
+    assert r.status_code == 200 and r.json()["state"]["status"] == "running"
+    assert r.json()["restart_count"] == 1
+    _until(lambda: api.logs(c["id"]) == b"started\nstarted\n")
+    assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 409
+    assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
+    assert api.api("GET", f"/api/containers/{c['id']}/").status_code == 404
+    import os
+
+    assert not os.path.exists(f"{api.root}/containers/{c['id']}")
+
+
+def test_start_of_running_is_304_and_exited_container_restarts(api):
+    c = api.run(cmd=["sleep", "1000"])
+    assert api.api("POST", f"/api/containers/{c['id']}/start/").status_code == 304
+    api.api("POST", f"/api/containers/{c['id']}/kill/")
+    assert api.wait(c["id"])["exit_code"] == 137
+    assert api.api("POST", f"/api/containers/{c['id']}/start/").status_code == 200
+    assert api.inspect(c["id"])["state"]["running"] is True
+
+
+def test_lookup_by_name_prefix_and_errors(api):
+    c = api.create(cmd=["true"], name="findme")
+    assert api.inspect("findme")["id"] == c["id"]
+    assert api.inspect(c["id"][:10])["id"] == c["id"]
+    assert api.api("GET", "/api/containers/doesnotexist/").status_code == 404
+    made = [c]
+
+    def shared_first_digit():
+        seen = set()
+        for x in made:
+            if x["id"][0] in seen:
+                return x["id"][0]
+            seen.add(x["id"][0])
+
+    while not (clash := shared_first_digit()):  # ids are random: make until two share one
+        made.append(api.create(cmd=["true"]))
+    r = api.api("GET", f"/api/containers/{clash}/")
+    assert r.status_code == 400 and "multiple" in r.json()["message"]
+
+
+def test_bad_input_is_400_with_field_messages(api):
+    bad = [
+        {"image": "busybox", "memory": -1},
+        {"image": "busybox", "memory": 1000},
+        {"image": "busybox", "env": ["NOEQUALS"]},
+        {"image": "busybox", "env": ["A=1\nlxc.cap.drop = "]},
+        {"image": "busybox", "hostname": "bad\nlxc.rootfs.path=/"},
+        {"image": "busybox", "hostname": "under_score"},
+        {"image": "busybox", "working_dir": "relative"},
+        {"image": "busybox", "user": "a b"},
+        {"image": "busybox", "cmd": 5},
+        {"image": "busybox", "tty": "maybe"},
+        {"image": "busybox", "name": "bad name"},
+        {"image": "busybox", "ports": ["99999"]},
+        {},
+    ]
+    for body in bad:
+        r = api.api("POST", "/api/containers/", json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["message"], body
+    r = api.api("POST", "/api/containers/", json={"image": "nosuchimage"})
+    assert r.status_code == 404 and "No such image" in r.json()["message"]
+    r = api.api("POST", "/api/containers/", json={})
+    assert "image" in r.json()["errors"]
+
+
+def test_events_are_sequenced_and_resumable(api):
+    first = api.api("GET", "/api/events/?since=0&limit=10000").json()
+    last = first[-1]["seq"] if first else 0
+    c = api.run(cmd=["true"])
+    api.wait(c["id"])
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    new = api.api("GET", f"/api/events/?since={last}").json()
+    mine = [e["action"] for e in new if e["actor_id"] == c["id"]]
+    assert mine == ["create", "start", "die", "destroy"]
+    die = next(e for e in new if e["action"] == "die" and e["actor_id"] == c["id"])
+    assert die["attributes"]["exitCode"] == "0"
+    seqs = [e["seq"] for e in new]
+    assert seqs == sorted(seqs) and seqs[0] > last
+
+
+def test_auth_required_and_schema(api):
+    import requests
+
+    assert requests.get(api.base + "/api/containers/").status_code in (401, 403)
+    assert requests.post(api.base + "/api/containers/", json={"image": "busybox"}).status_code in (401, 403)
+    r = api.api("GET", "/api/schema/")
+    assert r.status_code == 200 and b"/api/containers/" in r.content
+    assert api.api("GET", "/api/docs/").status_code == 200
+
+
+def test_images_listed(api):
+    imgs = api.api("GET", "/api/images/").json()
+    assert any("busybox:latest" in i["repo_tags"] for i in imgs)
