@@ -1,0 +1,201 @@
+"""Pure-logic tests of engine modules (no LXC, no database)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from containers.engine import command, logs, lxcconf, signals, state, users
+from containers.engine.errors import CommandNotFound, IllegalTransition, InvalidArgument
+from containers.engine.rootpath import secure_join
+from containers.engine.spec import ContainerSpec, parse_port
+from containers.engine.state import State
+
+
+# ---- state machine ------------------------------------------------------------------------
+def test_legal_and_illegal_transitions():
+    assert state.can(State.CREATED, State.STARTING)
+    assert state.can(State.RUNNING, State.STOPPING)
+    assert not state.can(State.CREATED, State.RUNNING)
+    assert not state.can(State.REMOVING, State.STARTING)
+    with pytest.raises(IllegalTransition, match="cannot start container: it is removing"):
+        state.check(State.REMOVING, State.STARTING, "start")
+    assert state.sources(State.STARTING) == {State.CREATED, State.EXITED, State.DEAD}
+    assert state.sources(State.REMOVING) == {State.CREATED, State.EXITED, State.DEAD}
+
+
+def test_every_state_reaches_dead_or_is_terminal():
+    for s in State:
+        assert s == State.DEAD or State.DEAD in state.TRANSITIONS[s] or s == State.REMOVING
+
+
+# ---- spec validation ----------------------------------------------------------------------
+def spec(**kw):
+    return ContainerSpec(image="busybox", **kw).validated()
+
+
+@pytest.mark.parametrize("kw", [
+    {"env": ["A=1\nlxc.cap.drop = all"]},
+    {"env": ["A=1\rB"]},
+    {"env": ["=value"]},
+    {"env": ["NOEQ"]},
+    {"hostname": "a\nb"},
+    {"hostname": "-leading"},
+    {"user": "root\nlxc.x=1"},
+    {"working_dir": "/a\nlxc.x=1"},
+    {"working_dir": "rel"},
+    {"memory": 5},
+    {"memory": 10 << 20, "memory_swap": 1 << 20},
+    {"memory_swap": 1 << 30},
+    {"memory": True},
+    {"cmd": ["a\x00b"]},
+    {"ports": ["70000"]},
+    {"tty": "yes"},
+])
+def test_spec_rejects(kw):
+    with pytest.raises(InvalidArgument):
+        spec(**kw)
+
+
+def test_spec_swap_semantics_of_the_seed():
+    assert spec(memory=32 << 20).swap_limit == 64 << 20
+    assert spec(memory=32 << 20, memory_swap=-1).swap_limit == 0
+    assert spec(memory=32 << 20, memory_swap=48 << 20).swap_limit == 48 << 20
+    assert spec().swap_limit == 0
+
+
+def test_parse_port_forms():
+    assert parse_port("80") == {"ip": "", "public": 0, "private": 80, "proto": "tcp"}
+    assert parse_port("8080:80") == {"ip": "", "public": 8080, "private": 80, "proto": "tcp"}
+    assert parse_port("127.0.0.1:8080:80")["ip"] == "127.0.0.1"
+    assert parse_port("53/udp")["proto"] == "udp"
+    for bad in ("", "x", "80/sctp", "1:2:3:4", "0"):
+        with pytest.raises(InvalidArgument):
+            parse_port(bad)
+
+
+# ---- LXC config rendering -----------------------------------------------------------------
+def params(**kw):
+    base = dict(hostname="h", rootfs="/r", log_file="/l", cgroup_container="p/c/payload",
+                cgroup_monitor="p/c.monitor", hook_fifo="/f", working_dir="/", uid=0, gid=0,
+                environment=["PATH=/bin", "X=a = b # not a key"])
+    base.update(kw)
+    return lxcconf.LxcParams(**base)
+
+
+def test_render_keeps_user_values_on_their_own_line():
+    text = lxcconf.render(params())
+    assert "lxc.environment = X=a = b # not a key\n" in text
+    keys = [line.split(" = ")[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(k.startswith("lxc.") for k in keys)
+    assert "lxc.cap.drop = audit_control" in text and "sys_admin" in text
+    assert "lxc.cgroup.devices.deny = a" in text
+
+
+@pytest.mark.parametrize("kw", [
+    {"hostname": "h\nlxc.rootfs.path = /"},
+    {"environment": ["A=b\nlxc.init.uid = 0"]},
+    {"environment": ["lxc.x"]},
+    {"working_dir": "/\rx"},
+    {"network": ["lxc.apparmor.profile = unconfined"]},
+    {"rootfs": "/with space"},
+])
+def test_render_refuses_injection(kw):
+    with pytest.raises(InvalidArgument):
+        lxcconf.render(params(**kw))
+
+
+def test_render_needs_every_value():
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError):
+        lxcconf._env.get_template("lxc.conf.j2").render(hostname="h")
+
+
+# ---- paths inside a root ------------------------------------------------------------------
+def test_secure_join_never_leaves_the_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    os.symlink("/etc/shadow", root / "etc" / "evil")
+    os.symlink("../../../../..", root / "up")
+    os.symlink("loop2", root / "loop1")
+    os.symlink("loop1", root / "loop2")
+    assert secure_join(str(root), "/etc/evil") == str(root / "etc" / "shadow")
+    assert secure_join(str(root), "/up/etc/passwd") == str(root / "etc" / "passwd")
+    assert secure_join(str(root), "../../x") == str(root / "x")
+    with pytest.raises(InvalidArgument):
+        secure_join(str(root), "/loop1")
+
+
+def test_users_resolve(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001:app:/home/app:/bin/sh\n")
+    (tmp_path / "etc" / "group").write_text("root:x:0:\nstaff:x:50:\n")
+    r = str(tmp_path)
+    assert users.resolve(r, "") == users.ResolvedUser(0, 0, "/root")
+    assert users.resolve(r, "app") == users.ResolvedUser(1000, 1001, "/home/app")
+    assert users.resolve(r, "1000") == users.ResolvedUser(1000, 1001, "/home/app")
+    assert users.resolve(r, "4242") == users.ResolvedUser(4242, 0, "/")
+    assert users.resolve(r, "app:staff").gid == 50
+    assert users.resolve(r, "app:77").gid == 77
+    with pytest.raises(InvalidArgument, match="unable to find user ghost"):
+        users.resolve(r, "ghost")
+    with pytest.raises(InvalidArgument, match="unable to find group nogroup"):
+        users.resolve(r, "app:nogroup")
+
+
+def test_command_check(tmp_path):
+    (tmp_path / "bin").mkdir()
+    exe = tmp_path / "bin" / "tool"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    (tmp_path / "bin" / "data").write_text("x")
+    os.symlink("/bin/tool", tmp_path / "bin" / "alias")
+    r = str(tmp_path)
+    command.check(r, "tool", "/usr/bin:/bin", "/")
+    command.check(r, "alias", "/bin", "/")
+    command.check(r, "/bin/tool", "", "/")
+    command.check(r, "../bin/tool", "", "/bin")
+    with pytest.raises(CommandNotFound) as err:
+        command.check(r, "missing", "/bin", "/")
+    assert command.exit_code_of(err.value) == 127
+    with pytest.raises(CommandNotFound) as err:
+        command.check(r, "data", "/bin", "/")
+    assert command.exit_code_of(err.value) == 126
+
+
+# ---- signals and logs ---------------------------------------------------------------------
+def test_signal_parsing():
+    assert signals.parse("KILL") == 9
+    assert signals.parse("sigterm") == 15
+    assert signals.parse("1") == 1
+    assert signals.parse(None) == 9
+    for bad in ("NOPE", "0", "999", "-1"):
+        with pytest.raises(InvalidArgument):
+            signals.parse(bad)
+
+
+def test_log_reading_filters_and_torn_lines(tmp_path):
+    path = tmp_path / "container.log"
+    recs = [
+        {"log": "a\n", "stream": "stdout", "time": "2026-01-01T00:00:01.000000000Z"},
+        {"log": "b\n", "stream": "stderr", "time": "2026-01-01T00:00:02.500000000Z"},
+        {"log": "\udcff\n", "stream": "stdout", "time": "2026-01-01T00:00:03.000000000Z"},
+    ]
+    with open(path, "w") as f:
+        for r in recs:
+            f.write(json.dumps(r) + "\n")
+        f.write('{"log": "torn')  # a record being written
+    got, end = logs.read(str(path), logs.LogQuery())
+    assert [r.data for r in got] == [b"a\n", b"b\n", b"\xff\n"]
+    assert end == path.read_bytes().rindex(b"\n") + 1
+    assert [r.data for r in logs.read(str(path), logs.LogQuery(stderr=False))[0]] == [b"a\n", b"\xff\n"]
+    assert [r.data for r in logs.read(str(path), logs.LogQuery(tail=1))[0]] == [b"\xff\n"]
+    assert logs.read(str(path), logs.LogQuery(tail=0))[0] == []
+    since = logs.parse_time("2026-01-01T00:00:02Z")
+    assert [r.data for r in logs.read(str(path), logs.LogQuery(since=since))[0]] == [b"b\n", b"\xff\n"]
+    until = logs.parse_time("2026-01-01T00:00:02.5Z")
+    assert len(logs.read(str(path), logs.LogQuery(until=until))[0]) == 2
