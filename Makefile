@@ -1,6 +1,6 @@
 # dockerweb: `make run` and `make test` do all set-up on a fresh Debian 12 machine (as root).
 SHELL := /bin/bash
-APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv \
+APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv postgresql \
                 python3-dev gcc
 VENV := .venv
 PY := $(VENV)/bin/python

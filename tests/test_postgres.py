@@ -1,0 +1,69 @@
+"""The same stack on PostgreSQL: a throwaway cluster (Debian's postgresql) on a unix socket."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from urllib.parse import quote
+
+import pytest
+
+from tests.conftest import STATE_ROOT
+from tests.stack import Stack
+
+PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+
+
+def _pg(cmd: list[str]) -> None:
+    subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)
+
+
+@pytest.fixture
+def postgres_url():
+    if not PG_BINS:
+        pytest.fail("postgresql is not installed: `make deps` installs it")
+    bin_dir = PG_BINS[-1]
+    base = tempfile.mkdtemp(prefix="dwpg-", dir="/tmp")
+    os.chmod(base, 0o755)
+    data, sock = os.path.join(base, "data"), os.path.join(base, "sock")
+    os.makedirs(sock)
+    shutil.chown(base, "postgres")
+    shutil.chown(sock, "postgres")
+    try:
+        _pg([f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"])
+        _pg([f"{bin_dir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(base, "pg.log"), "-o",
+             f"-k {sock} -c listen_addresses=''", "start"])
+        _pg([f"{bin_dir}/createdb", "-h", sock, "-U", "postgres", "dockerweb"])
+        yield f"postgres://postgres@{quote(sock, safe='')}/dockerweb"
+    finally:
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            _pg([f"{bin_dir}/pg_ctl", "-D", data, "-w", "-m", "fast", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_lifecycle_on_postgresql(postgres_url):
+    stack = Stack(os.path.join(STATE_ROOT, "pgstack"), env={"DATABASE_URL": postgres_url})
+    os.makedirs(stack.root, exist_ok=True)
+    try:
+        stack.start()
+        c = stack.run(cmd=["sh", "-c", "echo on-postgres; exit 4"], name="pg1")
+        assert stack.wait(c["id"])["exit_code"] == 4
+        assert stack.logs(c["id"]) == b"on-postgres\n"
+        codes = []
+
+        def create():
+            codes.append(stack.api("POST", "/api/containers/", json={"image": "busybox",
+                                                                     "name": "pgtwin"}).status_code)
+
+        threads = [threading.Thread(target=create) for _ in range(2)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert sorted(codes) == [201, 409]
+        events = stack.api("GET", "/api/events/?since=0").json()
+        assert [e["action"] for e in events if e["actor_id"] == c["id"]] == ["create", "start", "die"]
+    finally:
+        stack.shutdown()
