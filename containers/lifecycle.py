@@ -105,10 +105,21 @@ def start(ref: str) -> Container:
 
 
 # ---- exit recording and reconciliation (worker) ---------------------------------------
-def record_exit(cid: str) -> Container | None:
-    """Make the record agree with the engine once a supervisor is gone. Idempotent."""
+def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting: bool = False
+                ) -> Container | None:
+    """Make the record agree with the engine once a supervisor is gone. Idempotent.
+
+    `supervisor_pid`: the supervisor whose exit is being reported; a report about an older
+    supervisor (the container was restarted meanwhile) is ignored. A `starting` record
+    belongs to the start call in flight and is only settled at worker boot
+    (`settle_starting`), when no start can be in flight.
+    """
     c = Container.objects.filter(pk=cid).first()
     if c is None or c.status not in ACTIVE:
+        return c
+    if c.status == State.STARTING and not settle_starting:
+        return c
+    if supervisor_pid is not None and c.supervisor_pid != supervisor_pid:
         return c
     st = engine().status(cid)
     if st.kind == "running":
@@ -140,14 +151,17 @@ def record_exit(cid: str) -> Container | None:
     return Container.objects.get(pk=cid)
 
 
-def reconcile() -> list[str]:
+def reconcile(boot: bool = False) -> list[str]:
     """Compare every active record on this host with reality; return the ids still running.
 
-    Also finishes removals that a crash interrupted.
+    At `boot` (no command can be in flight) also settles `starting` records and finishes
+    removals that a crash interrupted.
     """
     running = []
     mine = Container.objects.filter(host=settings.DOCKERWEB_HOST)
     for c in mine.filter(state__in=[s.value for s in ACTIVE]):
+        if c.status == State.STARTING and not boot:
+            continue  # the start call in flight records its own outcome
         st = engine().status(c.id)
         if st.kind == "running" and st.run is not None:
             if c.status == State.STARTING:
@@ -160,12 +174,11 @@ def reconcile() -> list[str]:
                 except IllegalTransition:
                     pass
             running.append(c.id)
-        elif c.status == State.STARTING and st.kind == "absent":
-            continue  # a start is in flight: it records its own outcome
         else:
-            record_exit(c.id)
-    for c in mine.filter(state=State.REMOVING.value):
-        _finish_remove(c)
+            record_exit(c.id, settle_starting=boot)
+    if boot:
+        for c in mine.filter(state=State.REMOVING.value):
+            _finish_remove(c)
     return running
 
 
@@ -230,7 +243,15 @@ def remove(ref: str, force: bool = False) -> None:
 
 
 def _finish_remove(c: Container) -> None:
-    engine().remove(c.id)
+    """Delete files then the record; on failure the record goes to `dead` with the reason
+    (so a later remove can retry) instead of staying in `removing`."""
+    try:
+        if engine().status(c.id).kind == "running":
+            engine().force_kill(c.id)
+        engine().remove(c.id)
+    except EngineError as e:
+        Container.transition(c.id, State.DEAD, "fail removal", error=f"removal failed: {e.message}")
+        raise
     with transaction.atomic():
         Container.objects.filter(pk=c.id).delete()
         events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name)

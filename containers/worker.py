@@ -64,36 +64,40 @@ class Watcher:
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.fds: dict[str, int] = {}
+        self.watched: dict[tuple[str, int], int] = {}  # (container id, supervisor pid) -> pidfd
 
     def watch(self, cid: str, pid: int | None, started: int | None) -> None:
-        if cid in self.fds or not procs.alive(pid, started):
+        """Watch supervisor `pid` of `cid` (idempotent; a restart adds the new supervisor)."""
+        if not pid or (cid, pid) in self.watched:
+            return
+        if not procs.alive(pid, started):
+            self.loop.create_task(self.record(cid, pid))
             return
         try:
             fd = os.pidfd_open(pid)
         except OSError:
-            self.loop.create_task(self.record(cid))
+            self.loop.create_task(self.record(cid, pid))
             return
-        self.fds[cid] = fd
-        self.loop.add_reader(fd, self._exited, cid)
+        self.watched[(cid, pid)] = fd
+        self.loop.add_reader(fd, self._exited, cid, pid)
         if not procs.alive(pid, started):  # exited between the check and the pidfd
-            self._exited(cid)
+            self._exited(cid, pid)
 
-    def _exited(self, cid: str) -> None:
-        fd = self.fds.pop(cid, None)
+    def _exited(self, cid: str, pid: int) -> None:
+        fd = self.watched.pop((cid, pid), None)
         if fd is not None:
             self.loop.remove_reader(fd)
             os.close(fd)
-        self.loop.create_task(self.record(cid))
+        self.loop.create_task(self.record(cid, pid))
 
-    async def record(self, cid: str) -> None:
+    async def record(self, cid: str, pid: int) -> None:
         try:
-            await _in_thread(lifecycle.record_exit)(cid)
+            await _in_thread(lifecycle.record_exit)(cid, pid)
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
 
-    async def reconcile(self) -> None:
-        running = await _in_thread(lifecycle.reconcile)()
+    async def reconcile(self, boot: bool = False) -> None:
+        running = await _in_thread(lifecycle.reconcile)(boot)
         rows = await _in_thread(
             lambda: list(Container.objects.filter(pk__in=running)
                          .values_list("id", "supervisor_pid", "supervisor_start"))

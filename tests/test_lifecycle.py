@@ -308,3 +308,16 @@ def test_auth_required_and_schema(api):
 def test_images_listed(api):
     imgs = api.api("GET", "/api/images/").json()
     assert any("busybox:latest" in i["repo_tags"] for i in imgs)
+
+
+def test_rapid_restarts_keep_the_new_supervisor_watched(api):
+    c = api.run(cmd=["sh", "-c", "sleep 2; exit 9"])
+    for _ in range(3):
+        r = api.api("POST", f"/api/containers/{c['id']}/restart/?timeout=1")
+        assert r.status_code == 200 and r.json()["state"]["status"] == "running", r.text
+    t0 = time.monotonic()
+    r = api.api("POST", f"/api/containers/{c['id']}/wait/?timeout=6")
+    assert r.status_code == 200 and r.json()["exit_code"] == 9, r.text
+    assert time.monotonic() - t0 < 5  # recorded by the watcher, not the 10 s reconcile
+    actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
+    assert actions.count("restart") == 3 and actions[-1] == "die"

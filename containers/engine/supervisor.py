@@ -20,10 +20,10 @@ Attach framing, both ways: 1-byte type + 4-byte big-endian length + payload.
   supervisor -> client: STDOUT bytes, STDERR bytes, EXIT (JSON of exit.json)
 """
 
+import _signal as signal  # the C module: `signal` would import enum (~4 ms at start-up)
 import marshal
 import os
 import select
-import signal
 import struct
 import sys
 import time
@@ -50,15 +50,19 @@ def proc_start_time(pid: int) -> int:
     return int(data[data.rindex(b")") + 2:].split()[19])
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, data: bytes, durable: bool = True) -> None:
+    """Write via a temp file and rename; with `durable`, fsync file and directory."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
+    if not durable:
+        return
     dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
@@ -207,7 +211,8 @@ class Supervisor:
             f'"lxc_pid": {self.child_pid}, "init_pid": {self.init_pid}, '
             f'"init_start": {init_start}, "started_at": "{started_at}"}}'
         )
-        write_atomic(self.spec["state_path"], doc.encode())
+        # not fsynced: after a host crash no process it names exists any more
+        write_atomic(self.spec["state_path"], doc.encode(), durable=False)
 
     def open_attach(self) -> None:
         import socket
@@ -559,15 +564,16 @@ class Supervisor:
             self.spawn()
             pidfd = os.pidfd_open(self.child_pid)
             started = self.wait_started(pidfd)
-            import json
-
-            self.json = json
             if started:
                 self.log_fd = os.open(self.spec["log_path"],
                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
                 self.write_state(rfc3339_now())
                 self.open_attach()
                 self.report("started")
+            import json  # after the report: output waits in the pipe meanwhile
+
+            self.json = json
+            if started:
                 self.loop(pidfd)
         finally:
             self.finish(started)

@@ -17,7 +17,7 @@ log = logging.getLogger("dockerweb.worker")
 class EngineWorker(Worker):
     async def handle(self) -> None:
         Watcher.instance = watcher = Watcher()
-        await watcher.reconcile()  # adopt what runs before taking commands
+        await watcher.reconcile(boot=True)  # adopt what runs before taking commands
         log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
         task = asyncio.ensure_future(watcher.run())
         try:
