@@ -71,6 +71,15 @@ def create(spec: ContainerSpec, name: str = "") -> Container:
     raise Conflict("could not generate a unique container name")
 
 
+def current(ref: str) -> Container:
+    """Look up `ref` and make its record agree with reality first (the worker reconciles
+    before acting: an exit the watcher has not recorded yet is recorded now)."""
+    c = lookup.container(ref)
+    if c.status in (State.RUNNING, State.STOPPING) and engine().status(c.id).kind != "running":
+        c = record_exit(c.id) or c
+    return c
+
+
 # ---- start (worker) -------------------------------------------------------------------
 def start(ref: str) -> Container:
     """Start a created or exited container; returns once it runs.
@@ -78,7 +87,7 @@ def start(ref: str) -> Container:
     A start that fails records exit code 127/126 (command) or 128 plus the error text,
     leaves the container exited, and re-raises the typed error.
     """
-    c = lookup.container(ref)
+    c = current(ref)
     if c.status in (State.RUNNING, State.STARTING):
         raise NotModified("container already started")
     Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
@@ -91,6 +100,7 @@ def start(ref: str) -> Container:
         Container.transition(c.id, State.EXITED, "record failed start", exit_code=code,
                              error=e.message, finished_at=djtz.now())
         events.emit("die", c, exitCode=str(code), error=e.message)
+        _auto_remove(c)
         raise
     try:
         Container.transition(
@@ -138,6 +148,7 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
         if info.get("oom_killed"):
             events.emit("oom", c)
         events.emit("die", c, exitCode=str(code))
+        _auto_remove(c)
     else:
         engine().reap_dead(cid)
         reason = st.reason or "container vanished: no supervisor and no exit record"
@@ -148,7 +159,18 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
             return Container.objects.get(pk=cid)
         events.emit("die", c, exitCode="-1", error=reason)
         log.warning("container %s marked dead: %s", cid[:12], reason)
-    return Container.objects.get(pk=cid)
+        _auto_remove(c)
+    return Container.objects.filter(pk=cid).first()
+
+
+def _auto_remove(c: Container) -> None:
+    """Remove a container created with auto_remove (docker run --rm) once it exited."""
+    if not c.spec.get("auto_remove"):
+        return
+    try:
+        remove(c.id)
+    except EngineError as e:
+        log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
 
 
 def reconcile(boot: bool = False) -> list[str]:
@@ -185,7 +207,7 @@ def reconcile(boot: bool = False) -> list[str]:
 # ---- stop / kill / restart (worker) ---------------------------------------------------
 def stop(ref: str, timeout: float | None = None, signal_name: str | None = None) -> Container:
     """SIGTERM (or `signal_name`), wait `timeout` s (default 10), SIGKILL. 304 if not running."""
-    c = lookup.container(ref)
+    c = current(ref)
     if c.status in (State.CREATED, State.EXITED, State.DEAD):
         raise NotModified("container already stopped")
     timeout = 10.0 if timeout is None else float(timeout)
@@ -204,7 +226,7 @@ def stop(ref: str, timeout: float | None = None, signal_name: str | None = None)
 
 def kill(ref: str, signal_name: str | None = None) -> Container:
     """Deliver a signal (default KILL). 409 when the container does not run."""
-    c = lookup.container(ref)
+    c = current(ref)
     sig = sigs.parse(signal_name)
     if c.status not in (State.RUNNING, State.STOPPING) or not engine().kill(c.id, sig):
         raise Conflict(f"Cannot kill container: {ref}: container is not running")
@@ -216,7 +238,7 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
 
 
 def restart(ref: str, timeout: float | None = None) -> Container:
-    c = lookup.container(ref)
+    c = current(ref)
     if c.status in (State.RUNNING, State.STOPPING):
         stop(c.id, timeout)
     c = start(c.id)
@@ -228,7 +250,7 @@ def restart(ref: str, timeout: float | None = None) -> Container:
 # ---- remove (worker) ------------------------------------------------------------------
 def remove(ref: str, force: bool = False) -> None:
     """Delete a container that does not run (or, with force, kill it first)."""
-    c = lookup.container(ref)
+    c = current(ref)
     if c.status in ACTIVE:
         if not force:
             raise Conflict(

@@ -45,7 +45,9 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("DOCKERWEB_DEBUG", False)
-ALLOWED_HOSTS = env_list("DOCKERWEB_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# api.moby.localhost: the Host header the docker CLI sends on a unix socket
+ALLOWED_HOSTS = env_list("DOCKERWEB_ALLOWED_HOSTS",
+                         ["127.0.0.1", "localhost", "[::1]", "api.moby.localhost"])
 
 INSTALLED_APPS = [
     "containers",  # first: its runworker extends Channels' one
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "containers.dockerapi.middleware.DockerUrlconfMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -67,6 +67,14 @@ class Stack:
                             "--port", str(self.port), "--no-access-log"])
         self._wait(self._web_up, "web")
 
+    @property
+    def docker_sock(self) -> str:
+        return os.path.join(self.root, "run", "docker.sock")
+
+    def start_dockerapi(self) -> None:
+        self._spawn("dockerapi", [PY, "manage.py", "rundockerapi"])
+        self._wait(lambda: os.path.exists(self.docker_sock), "docker api")
+
     def start(self) -> Stack:
         self.start_redis()
         self.manage("migrate", "--noinput", "-v0")
@@ -75,6 +83,7 @@ class Stack:
         self.session.headers["Authorization"] = f"Token {self.token}"
         self.start_worker()
         self.start_web()
+        self.start_dockerapi()
         return self
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -91,7 +100,7 @@ class Stack:
                     self.api("DELETE", f"/api/containers/{c['id']}/?force=1")
             except requests.RequestException:
                 pass
-        for name in ("web", "worker", "redis"):
+        for name in ("dockerapi", "web", "worker", "redis"):
             self.kill(name, signal.SIGTERM)
 
     # ---- helpers ---------------------------------------------------------------------

@@ -43,6 +43,11 @@ class ContainerCreateSerializer(serializers.Serializer):
     open_stdin = serializers.BooleanField(required=False, default=False)
     stdin_once = serializers.BooleanField(required=False, default=False)
     ports = serializers.ListField(child=serializers.CharField(), required=False, default=list)
+    entrypoint = CommandField(required=False, default=list)
+    auto_remove = serializers.BooleanField(required=False, default=False)
+    network_mode = serializers.ChoiceField(choices=["bridge", "none"], required=False, default="bridge")
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                   default=dict)
 
     def spec(self) -> ContainerSpec:
         data = dict(self.validated_data)

@@ -69,9 +69,7 @@ class Engine:
                  hostname: str) -> dict[str, Any]:
         cfg = image.config
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
-        cmd = list(spec.cmd or cfg.get("Cmd") or [])
-        if not cmd:
-            raise InvalidArgument("no command specified")
+        cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
         env = build_env(cfg.get("Env") or [], spec.env, hostname, user.home, spec.tty)
         path_env = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
@@ -93,7 +91,7 @@ class Engine:
         return {
             "name": cid, "lxcpath": self.layout.lxc, "config": p.lxc_config, "cmd": cmd,
             "tty": spec.tty, "open_stdin": spec.open_stdin, "stdin_once": spec.stdin_once,
-            "console_size": None, "memory_cgroup": cgroups.container_dir(parent, cid),
+            "console_size": spec.console_size or None, "memory_cgroup": cgroups.container_dir(parent, cid),
             "cgroup_limits": memory_limits(spec),
             "cgroup_dirs": [d for ctrl in cgroups.controllers()
                             for d in (os.path.join(ctrl, parent, cid),
@@ -164,6 +162,16 @@ class Engine:
             supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 
+    def resize(self, cid: str, rows: int, cols: int) -> None:
+        """Set the tty size of a running container (a no-op without a tty)."""
+        from .attach import AttachClient
+
+        try:
+            with AttachClient(self.paths(cid).attach, timeout=5) as client:
+                client.resize(rows, cols)
+        except OSError:
+            pass  # exited meanwhile
+
     def reap_dead(self, cid: str) -> None:
         """Clean up after a supervisor that died: kill what is left, unmount, rm cgroups."""
         parent = self.config.cgroup_parent
@@ -196,6 +204,18 @@ class Engine:
         cgroups.remove(self.config.cgroup_parent, cid)
         shutil.rmtree(p.dir, ignore_errors=True)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+
+
+def argv(spec: ContainerSpec, image_config: dict[str, Any]) -> list[str]:
+    """Docker's rule: an entrypoint given at create replaces the image's (and drops the
+    image's Cmd); otherwise image Entrypoint + (create Cmd or image Cmd)."""
+    if spec.entrypoint:
+        out = [*spec.entrypoint, *spec.cmd]
+    else:
+        out = [*(image_config.get("Entrypoint") or []), *(spec.cmd or image_config.get("Cmd") or [])]
+    if not out:
+        raise InvalidArgument("no command specified")
+    return out
 
 
 def build_env(image_env: list[str], user_env: list[str], hostname: str, home: str,

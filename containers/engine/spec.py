@@ -27,6 +27,7 @@ PORT_RE = re.compile(
     r"(?P<private>\d{1,5})(?:/(?P<proto>tcp|udp))?$"
 )
 FORBIDDEN_CHARS = ("\n", "\r", "\x00")
+NETWORK_MODES = ("bridge", "none")
 
 
 def _clean(value: str, what: str) -> str:
@@ -60,6 +61,11 @@ class ContainerSpec:
     open_stdin: bool = False
     stdin_once: bool = False
     ports: list[str] = field(default_factory=list)
+    entrypoint: list[str] = field(default_factory=list)
+    auto_remove: bool = False
+    network_mode: str = "bridge"
+    console_size: list[int] = field(default_factory=list)  # [rows, cols] for a tty
+    labels: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +81,7 @@ class ContainerSpec:
         if not self.image:
             raise InvalidArgument("image must not be empty")
         validate_cmd(self.cmd)
+        validate_cmd(self.entrypoint, "entrypoint")
         if self.hostname:
             _clean(self.hostname, "hostname")
             if not HOSTNAME_RE.match(self.hostname):
@@ -89,7 +96,11 @@ class ContainerSpec:
             if not self.working_dir.startswith("/"):
                 raise InvalidArgument("working_dir must be an absolute path")
         validate_memory(self.memory, self.memory_swap)
-        for flag in ("tty", "open_stdin", "stdin_once"):
+        if self.network_mode not in NETWORK_MODES:
+            raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)}")
+        validate_console_size(self.console_size)
+        validate_labels(self.labels)
+        for flag in ("tty", "open_stdin", "stdin_once", "auto_remove"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
@@ -107,14 +118,31 @@ class ContainerSpec:
         return self.memory_swap if self.memory_swap > 0 else 2 * self.memory
 
 
-def validate_cmd(cmd: Any) -> None:
+def validate_cmd(cmd: Any, what: str = "cmd") -> None:
     if not isinstance(cmd, list):
-        raise InvalidArgument("cmd must be a list of strings")
+        raise InvalidArgument(f"{what} must be a list of strings")
     for arg in cmd:
         if not isinstance(arg, str):
-            raise InvalidArgument("cmd must be a list of strings")
+            raise InvalidArgument(f"{what} must be a list of strings")
         if "\x00" in arg:
-            raise InvalidArgument("cmd arguments must not contain NUL")
+            raise InvalidArgument(f"{what} arguments must not contain NUL")
+
+
+def validate_console_size(size: Any) -> None:
+    if size in ([], None):
+        return
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 65535 for n in size)):
+        raise InvalidArgument("console_size must be [rows, cols]")
+
+
+def validate_labels(labels: Any) -> None:
+    if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise InvalidArgument("labels must map strings to strings")
+    for k, v in labels.items():
+        if "\x00" in k or "\x00" in v or not k:
+            raise InvalidArgument("label keys must be non-empty and labels must not contain NUL")
 
 
 def validate_env(env: Any) -> None:

@@ -1,0 +1,285 @@
+"""Hijacked `POST /containers/{id}/attach` (docker attach, docker run's streams).
+
+Bridges the raw client stream to the container's supervisor socket:
+- stdin sent before the container starts is buffered, not dropped;
+- the client's half-close closes the container's stdin when the container has StdinOnce;
+- detach keys (default ctrl-p ctrl-q) end the attach, never the container;
+- output is multiplexed ([stream,0,0,0,len] frames) without a tty, raw with one;
+- if the container starts and exits before we could connect, its output is sent from the
+  log file instead, so nothing of a short run is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+from containers import lookup
+from containers.dockerapi.hijack import RawStream
+from containers.engine.attach import connect_unix
+from containers.engine.errors import EngineError
+from containers.engine.layout import ContainerPaths
+from containers.engine.supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, STDERR, STDIN, STDOUT
+from containers.runtime import engine
+
+ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach$")
+DEFAULT_DETACH = b"\x10\x11"  # ctrl-p ctrl-q
+WAIT_STEP = 0.01
+
+
+def _db(fn):
+    def run(*a, **k):
+        close_old_connections()
+        try:
+            return fn(*a, **k)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+def _flag(params: dict[str, list[str]], name: str) -> bool:
+    return (params.get(name) or ["0"])[-1].lower() in ("1", "true", "yes")
+
+
+def parse_detach_keys(spec: str | None) -> bytes:
+    """Docker's detachKeys ("ctrl-p,ctrl-q", "a,ctrl-@") -> bytes; empty = default."""
+    if not spec:
+        return DEFAULT_DETACH
+    out = bytearray()
+    for key in spec.split(","):
+        key = key.strip()
+        if key.startswith("ctrl-") and len(key) == 6:
+            ch = key[5]
+            special = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+            out.append(special.get(ch, (ord(ch.lower()) - 96) & 0x1F))
+        elif len(key) == 1:
+            out.append(ord(key))
+        else:
+            raise EngineError(f"invalid detach key: {key}")
+    return bytes(out)
+
+
+def response_head(tty: bool, version: str | None) -> bytes:
+    multiplexed = not tty and (version is None or tuple(map(int, version.split("."))) >= (1, 42))
+    kind = "multiplexed-stream" if multiplexed else "raw-stream"
+    ctype = f"application/vnd.docker.{kind}"
+    return (f"HTTP/1.1 101 UPGRADED\r\nContent-Type: {ctype}\r\nConnection: Upgrade\r\n"
+            f"Upgrade: tcp\r\n\r\n").encode()
+
+
+async def http_error(stream: RawStream, status: int, message: str) -> None:
+    body = json.dumps({"message": message}).encode()
+    reason = {400: "Bad Request", 404: "Not Found", 409: "Conflict"}.get(status, "Error")
+    await stream.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+                       f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+
+
+class Attach:
+    """One attach session."""
+
+    def __init__(self, stream: RawStream, cid: str, spec: dict[str, Any], params: dict[str, list[str]],
+                 was_running: bool):
+        self.stream = stream
+        self.cid = cid
+        self.paths: ContainerPaths = engine().paths(cid)
+        self.tty = bool(spec.get("tty"))
+        self.stdin_once = bool(spec.get("stdin_once"))
+        self.want = {"stdin": _flag(params, "stdin"), STDOUT: _flag(params, "stdout"),
+                     STDERR: _flag(params, "stderr")}
+        self.detach = parse_detach_keys((params.get("detachKeys") or [""])[-1])
+        self.was_running = was_running
+        self.t0 = time.time()
+        # Hold the log open from now on: an auto-removed container's directory may be gone
+        # before we could connect, and the output must still reach this client.
+        os.makedirs(self.paths.dir, mode=0o700, exist_ok=True)
+        self.log_fd = os.open(self.paths.log, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.log_offset = os.fstat(self.log_fd).st_size
+        self.pending = bytearray()  # stdin before we are connected
+        self.writer: asyncio.StreamWriter | None = None
+        self.connected = asyncio.Event()
+        self.done = asyncio.Event()
+
+    def out(self, kind: int, data: bytes) -> bytes:
+        return data if self.tty else struct_frame(kind, data)
+
+    async def run(self) -> None:
+        pump_in = asyncio.create_task(self.client_to_container())
+        try:
+            await self.container_to_client()
+        finally:
+            pump_in.cancel()
+            if self.writer is not None:
+                self.writer.close()
+            self.close()
+
+    def close(self) -> None:
+        if self.log_fd >= 0:
+            os.close(self.log_fd)
+            self.log_fd = -1
+
+    # -- client -> container ---------------------------------------------------------------
+    async def client_to_container(self) -> None:
+        matched = 0
+        while True:
+            data = await self.stream.read()
+            if not data:  # half-close (or gone)
+                if self.want["stdin"] and self.stdin_once:
+                    await self.send(CLOSE_STDIN)
+                return
+            if not self.want["stdin"]:
+                continue
+            out = bytearray()
+            for b in data:  # detach keys: the sequence itself is never forwarded
+                if b == self.detach[matched]:
+                    matched += 1
+                    if matched == len(self.detach):
+                        await self.send(STDIN, bytes(out))
+                        self.done.set()
+                        return
+                    continue
+                out += self.detach[:matched]
+                matched = 0
+                out.append(b)
+            await self.send(STDIN, bytes(out))
+
+    async def send(self, kind: int, payload: bytes = b"") -> None:
+        if kind == STDIN and not payload:
+            return
+        if not self.connected.is_set():
+            if kind == STDIN:
+                self.pending += payload
+            else:
+                await self.connected.wait()
+        if self.connected.is_set() and self.writer is not None:
+            self.writer.write(FRAME.pack(kind, len(payload)) + payload)
+            await self.writer.drain()
+
+    # -- container -> client ---------------------------------------------------------------
+    async def container_to_client(self) -> None:
+        reader = await self.connect()
+        if reader is None or await self.pump_frames(reader) == "lost":
+            await self.wait_exited()
+            await self.replay_log()
+
+    async def pump_frames(self, reader: asyncio.StreamReader) -> str:
+        """Forward supervisor frames; "exit", "detached", or "lost" when the connection
+        ended before any output or exit frame (we connected as the supervisor was leaving:
+        the log has it all)."""
+        waiter = asyncio.create_task(self.done.wait())
+        got_output = False
+        try:
+            while True:
+                read = asyncio.create_task(reader.readexactly(FRAME.size))
+                finished, _ = await asyncio.wait({read, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                if read not in finished:
+                    read.cancel()
+                    return "detached"
+                try:
+                    kind, length = FRAME.unpack(read.result())
+                    payload = await reader.readexactly(length)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return "exit" if got_output else "lost"
+                if kind == EXIT:
+                    return "exit"
+                got_output = True
+                if self.want.get(kind):
+                    await self.stream.write(self.out(kind, payload))
+        finally:
+            waiter.cancel()
+
+    async def wait_exited(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.exited_since_attach() and time.monotonic() < deadline:
+            await asyncio.sleep(WAIT_STEP)
+
+    async def connect(self) -> asyncio.StreamReader | None:
+        """Connect to the supervisor, waiting for the container to start. None when it
+        already ran and exited (replay the log instead) or the client went away."""
+        while not self.stream.closed.is_set():
+            if os.path.exists(self.paths.attach):
+                try:
+                    sock = connect_unix(self.paths.attach)
+                    sock.setblocking(False)
+                    reader, self.writer = await asyncio.open_unix_connection(sock=sock)
+                except OSError:
+                    reader = None
+                if reader is not None:
+                    hello = json.dumps({"stdin": self.want["stdin"], "scrollback": not self.was_running})
+                    self.writer.write(FRAME.pack(HELLO, len(hello)) + hello.encode())
+                    if self.pending:
+                        self.writer.write(FRAME.pack(STDIN, len(self.pending)) + bytes(self.pending))
+                        self.pending.clear()
+                    self.connected.set()
+                    return reader
+            if self.exited_since_attach():
+                return None
+            await asyncio.sleep(WAIT_STEP)
+        return None
+
+    def exited_since_attach(self) -> bool:
+        if not os.path.isdir(self.paths.dir):
+            return True  # auto-removed already
+        try:
+            return os.path.getmtime(self.paths.exit) >= self.t0 - 0.001
+        except OSError:
+            return False
+
+    async def replay_log(self) -> None:
+        """Send the records written since `log_offset` (from the fd held since attach)."""
+        size = os.fstat(self.log_fd).st_size
+        data = os.pread(self.log_fd, size - self.log_offset, self.log_offset)
+        self.log_offset = size
+        for line in data.splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            kind = STDOUT if doc.get("stream") == "stdout" else STDERR
+            if self.want.get(kind):
+                await self.stream.write(self.out(kind, doc["log"].encode("utf-8", "surrogateescape")))
+
+
+def struct_frame(kind: int, data: bytes) -> bytes:
+    from containers.dockerapi.views import frame
+
+    return frame(1 if kind == STDOUT else 2, data)
+
+
+async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
+    """Entry point for every hijacked request on the Docker socket."""
+    m = ATTACH_RE.match(scope["path"])
+    if m is None:
+        from containers.dockerapi.exec import hijack_exec
+
+        if await hijack_exec(scope, stream):
+            return
+        await http_error(stream, 404, f"page not found: {scope['path']}")
+        return
+    params = parse_qs(scope["query_string"].decode())
+    try:
+        c = await _db(lookup.container)(m["ref"])
+    except EngineError as e:
+        await http_error(stream, 404 if e.kind == "not_found" else 400, e.message)
+        return
+    from containers.engine.state import ACTIVE
+
+    session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
+    await stream.write(response_head(session.tty, m["version"]))
+    try:
+        if _flag(params, "logs"):
+            session.log_offset = 0
+            await session.replay_log()
+            session.was_running = True  # the log covered what came before
+        if _flag(params, "stream"):
+            await session.run()
+    finally:
+        session.close()

@@ -1,0 +1,16 @@
+"""Route requests that arrived on the Docker socket to the Docker API urlconf."""
+
+from __future__ import annotations
+
+DOCKER_SCOPE_KEY = "dockerweb.api"
+
+
+class DockerUrlconfMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        scope = getattr(request, "scope", None)
+        if scope is not None and scope.get(DOCKER_SCOPE_KEY) == "docker":
+            request.urlconf = "containers.dockerapi.urls"
+        return self.get_response(request)

@@ -1,0 +1,36 @@
+"""Docker Engine API routes, bare and under /v{version}/ (served on the Docker socket only)."""
+
+from django.urls import re_path
+
+from containers.dockerapi import views
+
+V = r"^(?:v[0-9.]+/)?"
+
+
+def route(pattern: str, methods: dict[str, object]):
+    """One path, several methods (Docker uses the same path for GET and DELETE)."""
+    def dispatch(request, *args, **kwargs):
+        view = methods.get(request.method) or (methods.get("GET") if request.method == "HEAD" else None)
+        if view is None:
+            return views.error(f"method {request.method} not allowed", 405)
+        return view(request, *args, **kwargs)
+
+    return re_path(V + pattern, views.csrf_exempt(dispatch))
+
+
+urlpatterns = [
+    route(r"_ping$", {"GET": views.ping, "HEAD": views.ping}),
+    route(r"version$", {"GET": views.version}),
+    route(r"info$", {"GET": views.info}),
+    route(r"containers/json$", {"GET": views.containers_list}),
+    route(r"containers/create$", {"POST": views.containers_create}),
+    route(r"containers/(?P<ref>[^/]+)/json$", {"GET": views.container_inspect}),
+    route(r"containers/(?P<ref>[^/]+)/start$", {"POST": views.container_start}),
+    route(r"containers/(?P<ref>[^/]+)/stop$", {"POST": views.container_stop}),
+    route(r"containers/(?P<ref>[^/]+)/restart$", {"POST": views.container_restart}),
+    route(r"containers/(?P<ref>[^/]+)/kill$", {"POST": views.container_kill}),
+    route(r"containers/(?P<ref>[^/]+)/wait$", {"POST": views.container_wait}),
+    route(r"containers/(?P<ref>[^/]+)/logs$", {"GET": views.container_logs}),
+    route(r"containers/(?P<ref>[^/]+)/resize$", {"POST": views.container_resize}),
+    route(r"containers/(?P<ref>[^/]+)$", {"DELETE": views.container_delete}),
+]

@@ -1,0 +1,49 @@
+"""`manage.py rundockerapi`: the Docker Engine API on a Unix socket (like docker.sock).
+
+The socket is <state>/run/docker.sock, mode 0660, root-owned. Served by uvicorn with the
+hijacking protocol (attach/exec need `Upgrade: tcp`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from containers.dockerapi.attach import hijack
+from containers.dockerapi.hijack import HijackingHttpToolsProtocol
+
+
+class Command(BaseCommand):
+    help = "Serve the Docker Engine API on <state>/run/docker.sock."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--socket", default=os.path.join(settings.RUN_DIR, "docker.sock"))
+
+    def handle(self, *args, socket: str, **options):  # noqa: A002 - Django passes it so
+        sock = bind_unix(socket)
+        HijackingHttpToolsProtocol.hijack_handler = staticmethod(hijack)
+        config = uvicorn.Config("dockerweb.docker_asgi:application", http=HijackingHttpToolsProtocol,
+                                ws="none", lifespan="off", log_level="warning", timeout_keep_alive=30)
+        self.stdout.write(f"Docker API on unix://{socket}")
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind_unix(path: str) -> socket.socket:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o117)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o660)
+    sock.listen(128)
+    return sock
