@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DOCKERWEB_STATE_ROOT ?= /var/lib/dockerweb
 
-.PHONY: run test deps lint bench migrate
+.PHONY: run test deps lint bench migrate docker-cli
 
 deps: $(VENV)/.installed
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -35,7 +35,12 @@ run: migrate
 lint: deps
 	$(VENV)/bin/ruff check .
 
-test: deps
+# the tests drive dockerweb with a real docker CLI (client only; dockerd is never started)
+docker-cli:
+	@command -v docker >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io)
+
+test: deps docker-cli
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
 

@@ -3,7 +3,7 @@
 Bridges the raw client stream to the container's supervisor socket:
 - stdin sent before the container starts is buffered, not dropped;
 - the client's half-close closes the container's stdin when the container has StdinOnce;
-- detach keys (default ctrl-p ctrl-q) end the attach, never the container;
+- detach keys (default ctrl-p ctrl-q; tty only, as Docker) end the attach, never the container;
 - output is multiplexed ([stream,0,0,0,len] frames) without a tty, raw with one;
 - if the container starts and exits before we could connect, its output is sent from the
   log file instead, so nothing of a short run is lost.
@@ -136,6 +136,9 @@ class Attach:
                     await self.send(CLOSE_STDIN)
                 return
             if not self.want["stdin"]:
+                continue
+            if not self.tty:  # as Docker: detach keys only apply to a tty
+                await self.send(STDIN, data)
                 continue
             out = bytearray()
             for b in data:  # detach keys: the sequence itself is never forwarded

@@ -1,0 +1,157 @@
+"""The real docker CLI and docker-py drive dockerweb over its Docker socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import time
+
+import docker
+import pytest
+
+DOCKER = shutil.which("docker")
+
+
+@pytest.fixture
+def cli(api):
+    if DOCKER is None:
+        pytest.fail("no docker CLI: `make test` installs one (Debian's docker.io)")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{api.docker_sock}", "DOCKER_CONFIG": f"{api.root}/.docker"}
+
+    def run(*args: str, input: bytes | None = None, check: bool = True, timeout: float = 60):
+        p = subprocess.run([DOCKER, *args], env=env, input=input, capture_output=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} -> {p.returncode}: {p.stderr.decode()}")
+        return p
+
+    run.env = env
+    return run
+
+
+@pytest.fixture
+def dpy(api):
+    client = docker.DockerClient(base_url=f"unix://{api.docker_sock}", timeout=60)
+    yield client
+    client.close()
+
+
+def test_version_and_info(cli):
+    out = json.loads(cli("version", "--format", "{{json .}}").stdout)
+    assert out["Server"]["ApiVersion"] == "1.45" or out["Server"]["Version"].endswith("dockerweb")
+    assert b"Containers:" in cli("info").stdout
+
+
+def test_run_rm_echo(cli):
+    for _ in range(5):
+        p = cli("run", "--rm", "busybox", "echo", "hi")
+        assert p.stdout == b"hi\n"
+    p = cli("run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False)
+    assert (p.returncode, p.stdout, p.stderr) == (3, b"out\n", b"err\n")
+    assert cli("ps", "-aq").stdout == b""  # --rm removed them
+
+
+def test_stdin_piped_to_cat(cli):
+    assert cli("run", "-i", "--rm", "busybox", "cat", input=b"x").stdout == b"x"
+    data = os.urandom(200_000)
+    assert cli("run", "-i", "--rm", "busybox", "cat", input=data).stdout == data
+
+
+def test_detached_logs_follow_stop_rm(cli):
+    cid = cli("run", "-d", "--name", "web1", "busybox", "sh", "-c",
+              "for i in 1 2 3; do echo line$i; sleep 0.2; done; sleep 1000").stdout.strip().decode()
+    assert len(cid) == 64
+    assert b"web1" in cli("ps").stdout
+    follow = subprocess.Popen([DOCKER, "logs", "-f", "web1"], env=cli.env, stdout=subprocess.PIPE)
+    time.sleep(1.2)
+    cli("stop", "-t", "1", "web1")
+    out, _ = follow.communicate(timeout=20)
+    assert out == b"line1\nline2\nline3\n"
+    assert b"Exited (143)" in cli("ps", "-a").stdout
+    info = json.loads(cli("inspect", "web1").stdout)[0]
+    assert info["State"]["ExitCode"] == 143 and info["HostConfig"]["LogConfig"]["Type"] == "json-file"
+    assert cli("stop", "web1").returncode == 0  # stop of a stopped container is fine (304)
+    cli("rm", "web1")
+    assert cli("inspect", "web1", check=False).returncode != 0
+
+
+def test_wait_kill_signal_and_errors(cli):
+    cli("run", "-d", "--name", "k1", "busybox", "sh", "-c",
+        "trap 'echo hup' HUP; while true; do sleep 0.1; done")
+    cli("kill", "-s", "HUP", "k1")
+    deadline = time.monotonic() + 10
+    while b"hup" not in cli("logs", "k1").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cli("logs", "k1").stdout == b"hup\n"
+    assert b"running" in cli("inspect", "-f", "{{.State.Status}}", "k1").stdout
+    cli("kill", "k1")
+    assert cli("wait", "k1").stdout == b"137\n"
+    p = cli("kill", "k1", check=False)
+    assert p.returncode != 0 and b"is not running" in p.stderr
+    p = cli("run", "--name", "k1", "busybox", "true", check=False)
+    assert p.returncode != 0 and b"already in use" in p.stderr
+    cli("rm", "k1")
+    p = cli("run", "--rm", "busybox", "no-such-cmd", check=False)
+    assert p.returncode == 127 and b"executable file not found" in p.stderr
+    p = cli("inspect", "nothing-here", check=False)
+    assert p.returncode != 0 and b"No such" in p.stderr
+
+
+def test_run_it_under_a_pty(cli):
+    master, slave = os.openpty()
+    proc = subprocess.Popen([DOCKER, "run", "-it", "--rm", "busybox", "sh"], env=cli.env,
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+
+    def read_until(token: bytes, timeout: float = 20) -> None:
+        nonlocal out
+        deadline = time.monotonic() + timeout
+        while token not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 65536)
+                except OSError:
+                    break
+        assert token in out, out
+
+    read_until(b"# ")
+    os.write(master, b"echo hello $((6*7)); test -t 0 && echo tty-yes\r")
+    read_until(b"hello 42")
+    read_until(b"tty-yes")
+    os.write(master, b"exit 5\r")
+    assert proc.wait(20) == 5
+    os.close(master)
+    assert pty  # the stdlib pty module is what interactive users have too
+
+
+def test_docker_py(dpy):
+    assert dpy.ping()
+    assert dpy.containers.run("busybox", ["echo", "from docker-py"], remove=True) == b"from docker-py\n"
+    c = dpy.containers.run("busybox", ["sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.1; done"],
+                           detach=True)
+    assert b"".join(c.logs(stream=True, follow=True)) == b"n1\nn2\nn3\n"
+    assert c.wait()["StatusCode"] == 0
+    c.reload()
+    assert c.status == "exited"
+    c.remove()
+    with pytest.raises(docker.errors.ContainerError) as err:
+        dpy.containers.run("busybox", ["sh", "-c", "echo bad >&2; exit 2"], remove=True)
+    assert err.value.exit_status == 2
+    c = dpy.containers.run("busybox", ["sleep", "1000"], detach=True, name="dpy1")
+    assert [x.name for x in dpy.containers.list()] == ["dpy1"]
+    c.kill(signal="SIGKILL")
+    assert c.wait()["StatusCode"] == 137
+    c.remove(force=True)
+
+
+def test_docker_py_attach(dpy):
+    c = dpy.containers.create("busybox", ["sh", "-c", "sleep 0.5; echo attached-out"])
+    sock = c.attach(stdout=True, stderr=True, stream=True, logs=True)
+    c.start()
+    assert b"".join(sock) == b"attached-out\n"
+    assert c.wait()["StatusCode"] == 0
+    c.remove()
