@@ -139,7 +139,7 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
         code = int(info["exit_code"])
         try:
             Container.transition(
-                cid, State.EXITED, "record exit", exit_code=code,
+                cid, State.EXITED, "record exit", exit_code=code, paused=False,
                 oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
                 finished_at=_ts(info.get("finished_at")) or djtz.now(),
             )
@@ -161,6 +161,13 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
     return Container.objects.filter(pk=cid).first()
+
+
+def _thaw(c: Container) -> None:
+    """Signals cannot act on a frozen container: unpause it first."""
+    if c.paused:
+        engine().freeze(c.id, False)
+        Container.objects.filter(pk=c.id).update(paused=False)
 
 
 def _auto_remove(c: Container) -> None:
@@ -215,6 +222,7 @@ def stop(ref: str, timeout: float | None = None, signal_name: str | None = None)
         raise InvalidArgument("timeout must not be negative")
     sig = sigs.parse(signal_name, default=signal.SIGTERM)
     Container.transition(c.id, State.STOPPING, "stop")
+    _thaw(c)
     st = engine().stop(c.id, timeout, sig)
     if st.kind == "running":  # did not die even after SIGKILL: put the record back
         Container.transition(c.id, State.RUNNING, "record failed stop")
@@ -228,6 +236,7 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
     """Deliver a signal (default KILL). 409 when the container does not run."""
     c = current(ref)
     sig = sigs.parse(signal_name)
+    _thaw(c)
     if c.status not in (State.RUNNING, State.STOPPING) or not engine().kill(c.id, sig):
         raise Conflict(f"Cannot kill container: {ref}: container is not running")
     events.emit("kill", c, signal=str(sig))
@@ -247,6 +256,32 @@ def restart(ref: str, timeout: float | None = None) -> Container:
     return Container.objects.get(pk=c.id)
 
 
+def pause(ref: str, paused: bool) -> Container:
+    """Freeze (or thaw) a running container. 409 when it does not run or is already so."""
+    c = current(ref)
+    if c.status != State.RUNNING:
+        raise Conflict(f"Container {c.id} is not running")
+    if c.paused == paused:
+        raise Conflict(f"Container {c.id} is {'already' if paused else 'not'} paused")
+    engine().freeze(c.id, paused)
+    Container.objects.filter(pk=c.id).update(paused=paused)
+    events.emit("pause" if paused else "unpause", c)
+    return Container.objects.get(pk=c.id)
+
+
+def rename(ref: str, new_name: str) -> Container:
+    """Give a container a new unique name (409 when taken)."""
+    c = lookup.container(ref)
+    name = ids.validate_name(new_name)
+    try:
+        with transaction.atomic():
+            Container.objects.filter(pk=c.id).update(name=name)
+    except IntegrityError:
+        raise Conflict(f'Conflict. The container name "/{name}" is already in use.') from None
+    events.emit("rename", Container.objects.get(pk=c.id), oldName=f"/{c.name}")
+    return Container.objects.get(pk=c.id)
+
+
 # ---- remove (worker) ------------------------------------------------------------------
 def remove(ref: str, force: bool = False) -> None:
     """Delete a container that does not run (or, with force, kill it first)."""
@@ -258,6 +293,8 @@ def remove(ref: str, force: bool = False) -> None:
                 "attempting removal or force remove"
             )
         if c.status != State.STARTING:
+            _thaw(c)
+            events.emit("kill", c, signal=str(int(signal.SIGKILL)))
             engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")

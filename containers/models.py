@@ -59,6 +59,7 @@ class Container(models.Model):
     supervisor_start = models.BigIntegerField(null=True, blank=True)
     init_pid = models.IntegerField(null=True, blank=True)
     restart_count = models.IntegerField(default=0)
+    paused = models.BooleanField(default=False)  # freezer; only meaningful while running
 
     class Meta:
         indexes = [models.Index(fields=["state"])]

@@ -155,3 +155,26 @@ def test_docker_py_attach(dpy):
     assert b"".join(sock) == b"attached-out\n"
     assert c.wait()["StatusCode"] == 0
     c.remove()
+
+
+def test_events_top_rename_pause(cli):
+    since = str(time.time() - 1)
+    cli("run", "-d", "--name", "ev1", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.2; done")
+    top = cli("top", "ev1").stdout.decode()
+    assert "PID" in top and ("sleep" in top or "sh -c" in top)
+    cli("pause", "ev1")
+    assert cli("inspect", "-f", "{{.State.Status}}", "ev1").stdout == b"paused\n"
+    n = len(cli("logs", "ev1").stdout)
+    time.sleep(0.6)
+    assert len(cli("logs", "ev1").stdout) == n  # frozen: no output
+    assert cli("pause", "ev1", check=False).returncode != 0
+    cli("unpause", "ev1")
+    cli("rename", "ev1", "ev2")
+    assert b"ev2" in cli("ps").stdout
+    cli("rm", "-f", "ev2")
+    until = str(time.time() + 0.5)
+    out = cli("events", "--since", since, "--until", until, "--format", "{{.Action}}",
+              "--filter", "type=container").stdout.decode().split()
+    assert out[:2] == ["create", "start"]
+    for action in ("pause", "unpause", "rename", "kill", "die", "destroy"):
+        assert action in out, out

@@ -107,7 +107,7 @@ def status_text(c: Container) -> str:
     """`docker ps` STATUS column: "Up 5 seconds", "Exited (0) 3 seconds ago"."""
     s = c.status
     if s in (State.RUNNING, State.STOPPING):
-        return f"Up {_ago(c.started_at)}"
+        return f"Up {_ago(c.started_at)}" + (" (Paused)" if c.paused else "")
     if s == State.EXITED:
         return f"Exited ({c.exit_code}) {_ago(c.finished_at)} ago"
     if s == State.DEAD:
@@ -148,6 +148,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
     spec = c.spec
     argv = _argv(c)
     running = c.status in (State.RUNNING, State.STOPPING)
+    paused = running and c.paused
     net = network or {}
     requested_ports: dict[str, Any] = {}
     for p in spec.get("ports") or []:
@@ -159,7 +160,8 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Path": argv[0] if argv else "",
         "Args": argv[1:],
         "State": {
-            "Status": DOCKER_STATUS[c.status], "Running": running, "Paused": False,
+            "Status": "paused" if paused else DOCKER_STATUS[c.status], "Running": running,
+            "Paused": paused,
             "Restarting": False, "OOMKilled": c.oom_killed, "Dead": c.status == State.DEAD,
             "Pid": c.init_pid if running and c.init_pid else 0,
             "ExitCode": c.exit_code if c.exit_code is not None and c.exit_code >= 0 else 0,
@@ -203,3 +205,14 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         },
         "Mounts": [],
     }
+
+
+def event(e: Any) -> dict[str, Any]:
+    """An Event record as a line of GET /events."""
+    ns = int(e.time.timestamp() * 1_000_000_000)
+    attrs = {k: str(v) for k, v in (e.attributes or {}).items()}
+    doc = {"Type": e.type, "Action": e.action, "Actor": {"ID": e.actor_id, "Attributes": attrs},
+           "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns}
+    if e.type == "container":  # the pre-1.22 fields the CLI still reads
+        doc.update({"status": e.action, "id": e.actor_id, "from": attrs.get("image", "")})
+    return doc

@@ -32,5 +32,10 @@ urlpatterns = [
     route(r"containers/(?P<ref>[^/]+)/wait$", {"POST": views.container_wait}),
     route(r"containers/(?P<ref>[^/]+)/logs$", {"GET": views.container_logs}),
     route(r"containers/(?P<ref>[^/]+)/resize$", {"POST": views.container_resize}),
+    route(r"containers/(?P<ref>[^/]+)/pause$", {"POST": views.container_pause}),
+    route(r"containers/(?P<ref>[^/]+)/unpause$", {"POST": views.container_unpause}),
+    route(r"containers/(?P<ref>[^/]+)/rename$", {"POST": views.container_rename}),
+    route(r"containers/(?P<ref>[^/]+)/top$", {"GET": views.container_top}),
     route(r"containers/(?P<ref>[^/]+)$", {"DELETE": views.container_delete}),
+    route(r"events$", {"GET": views.events}),
 ]

@@ -12,7 +12,10 @@ import json
 import os
 import platform
 import struct
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -27,7 +30,7 @@ from containers.api.params import boolean, integer, number, tail, timestamp
 from containers.dockerapi import translate
 from containers.dockerapi.netinfo import network_of, port_mappings
 from containers.engine import logs as enginelogs
-from containers.engine.errors import EngineError, InvalidArgument, NotFound
+from containers.engine.errors import Conflict, EngineError, InvalidArgument, NotFound
 from containers.engine.state import ACTIVE, State
 from containers.models import Container, Event, Image
 from containers.runtime import engine
@@ -307,3 +310,89 @@ def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
 
     ctype = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
     return StreamingHttpResponse((render(r) for r in records), content_type=ctype)
+
+
+@docker_view
+def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
+    rpc.call("pause", ref=lookup.container(ref).id)
+    return HttpResponse(status=204)
+
+
+@docker_view
+def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
+    rpc.call("unpause", ref=lookup.container(ref).id)
+    return HttpResponse(status=204)
+
+
+@docker_view
+def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
+    lifecycle.rename(ref, request.GET.get("name", ""))
+    return HttpResponse(status=204)
+
+
+TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"
+
+
+@docker_view
+def container_top(request: HttpRequest, ref: str) -> HttpResponse:
+    c = lookup.container(ref)
+    if c.status not in (State.RUNNING, State.STOPPING):
+        raise Conflict(f"Container {c.id} is not running")
+    pids = engine().processes(c.id)
+    if not pids:
+        return JsonResponse({"Titles": TOP_FIELDS.upper().split(","), "Processes": []})
+    out = subprocess.run(["ps", "-o", TOP_FIELDS, "-p", ",".join(map(str, pids))],
+                         capture_output=True, text=True).stdout.splitlines()
+    titles = out[0].split()
+    procs = [line.split(None, len(titles) - 1) for line in out[1:]]
+    return JsonResponse({"Titles": titles, "Processes": procs})
+
+
+def _event_filter(filters: dict[str, list[str]]):
+    def ok(e: Event) -> bool:
+        attrs = e.attributes or {}
+        checks = {
+            "type": lambda v: e.type == v,
+            "event": lambda v: e.action == v,
+            "container": lambda v: e.actor_id.startswith(v) or e.actor_name == v,
+            "image": lambda v: attrs.get("image") == v,
+            "label": lambda v: v in attrs or v in {f"{k}={x}" for k, x in attrs.items()},
+        }
+        return all(any(checks[k](v) for v in vals) for k, vals in filters.items() if k in checks)
+
+    return ok
+
+
+def _events_between(after_seq: int, since: float | None, until: float | None) -> list[Event]:
+    qs = Event.objects.filter(seq__gt=after_seq).order_by("seq")
+    if since is not None:
+        qs = qs.filter(time__gte=datetime.fromtimestamp(since, tz=UTC))
+    if until is not None:
+        qs = qs.filter(time__lte=datetime.fromtimestamp(until, tz=UTC))
+    return list(qs[:1000])
+
+
+@docker_view
+def events(request: HttpRequest) -> HttpResponse:
+    """GET /events: past events from `since`, then live ones until `until` (or forever)."""
+    since = timestamp(request.GET, "since")
+    until = timestamp(request.GET, "until")
+    keep = _event_filter(_filters(request))
+    fetch = sync_to_async(_events_between, thread_sensitive=False)
+    start_seq = 0 if since is not None else _last_seq()
+
+    async def body() -> AsyncIterator[bytes]:
+        seq = start_seq
+        yield b""  # headers now: the CLI waits for them
+        while True:
+            batch = await fetch(seq, since, until)
+            for e in batch:
+                seq = e.seq
+                if keep(e):
+                    yield json.dumps(translate.event(e)).encode() + b"\n"
+            if until is not None and time.time() >= until and not batch:
+                return
+            if not batch:
+                await asyncio.sleep(0.1)
+
+    return StreamingHttpResponse(body(), content_type="application/json")

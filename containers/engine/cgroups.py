@@ -99,3 +99,19 @@ def read_int(path: str) -> int | None:
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def freeze(parent: str, cid: str, frozen: bool) -> None:
+    """Freeze or thaw every process of the container (v1 freezer on our per-container
+    cgroup, which holds LXC's payload cgroup). Waits until the state is reached."""
+    path = os.path.join(CGROUP_ROOT, "freezer", parent, cid, "freezer.state")
+    want = "FROZEN" if frozen else "THAWED"
+    with open(path, "w") as f:
+        f.write(want)
+    import time
+
+    for _ in range(500):
+        with open(path) as f:
+            if f.read().strip() == want:
+                return
+        time.sleep(0.002)

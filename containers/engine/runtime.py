@@ -162,6 +162,16 @@ class Engine:
             supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 
+    def freeze(self, cid: str, frozen: bool) -> None:
+        """Pause (freeze) or unpause a running container."""
+        if self.status(cid).kind != "running":
+            raise EngineError("container is not running")
+        cgroups.freeze(self.config.cgroup_parent, cid, frozen)
+
+    def processes(self, cid: str) -> list[int]:
+        """Pids (host view) of every process in the container."""
+        return cgroups.pids(self.config.cgroup_parent, cid)
+
     def resize(self, cid: str, rows: int, cols: int) -> None:
         """Set the tty size of a running container (a no-op without a tty)."""
         from .attach import AttachClient
