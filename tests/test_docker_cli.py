@@ -173,8 +173,9 @@ def test_events_top_rename_pause(cli):
     assert b"ev2" in cli("ps").stdout
     cli("rm", "-f", "ev2")
     until = str(time.time() + 0.5)
-    out = cli("events", "--since", since, "--until", until, "--format", "{{.Action}}",
-              "--filter", "type=container").stdout.decode().split()
+    lines = cli("events", "--since", since, "--until", until, "--format",
+                "{{.Actor.Attributes.name}} {{.Action}}", "--filter", "type=container").stdout.decode()
+    out = [line.split()[1] for line in lines.splitlines() if line.split()[0] in ("ev1", "ev2")]
     assert out[:2] == ["create", "start"]
     for action in ("pause", "unpause", "rename", "kill", "die", "destroy"):
         assert action in out, out
