@@ -8,10 +8,16 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
 django_app = get_asgi_application()
 
+from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
 
 
 async def application(scope, receive, send):
-    if scope["type"] == "http":
-        scope = {**scope, DOCKER_SCOPE_KEY: "docker"}
-    await django_app(scope, receive, send)
+    if scope["type"] != "http":
+        return
+    if not await allowed(scope):
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": UNAUTHORIZED})
+        return
+    await django_app({**scope, DOCKER_SCOPE_KEY: "docker"}, receive, send)

@@ -179,3 +179,32 @@ def test_events_top_rename_pause(cli):
     assert out[:2] == ["create", "start"]
     for action in ("pause", "unpause", "rename", "kill", "die", "destroy"):
         assert action in out, out
+
+
+def test_tcp_listener_requires_a_token(api):
+    import requests
+
+    from tests.stack import PY, REPO, free_port
+
+    port = free_port()
+    sock = f"{api.root}/run/docker-tcp-test.sock"
+    proc = subprocess.Popen([PY, "manage.py", "rundockerapi", "--socket", sock, "--tcp", f"127.0.0.1:{port}"],
+                            cwd=REPO, env=api.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = requests.get(base + "/_ping", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert r.status_code == 401 and "Token" in r.json()["message"]
+        ok = requests.get(base + "/v1.45/containers/json", headers={"Authorization": f"Token {api.token}"})
+        assert ok.status_code == 200 and isinstance(ok.json(), list)
+        bad = requests.get(base + "/v1.45/containers/json", headers={"Authorization": "Token nope"})
+        assert bad.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -78,7 +78,8 @@ def response_head(tty: bool, version: str | None) -> bytes:
 
 async def http_error(stream: RawStream, status: int, message: str) -> None:
     body = json.dumps({"message": message}).encode()
-    reason = {400: "Bad Request", 404: "Not Found", 409: "Conflict"}.get(status, "Error")
+    reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict"}.get(
+        status, "Error")
     await stream.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
 
@@ -259,6 +260,11 @@ def struct_frame(kind: int, data: bytes) -> bytes:
 
 async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     """Entry point for every hijacked request on the Docker socket."""
+    from containers.dockerapi.auth import allowed
+
+    if not await allowed(scope):
+        await http_error(stream, 401, "authentication required: send Authorization: Token <API token>")
+        return
     m = ATTACH_RE.match(scope["path"])
     if m is None:
         from containers.dockerapi.exec import hijack_exec

@@ -22,14 +22,28 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--socket", default=os.path.join(settings.RUN_DIR, "docker.sock"))
+        parser.add_argument("--tcp", default=os.environ.get("DOCKERWEB_DOCKER_TCP", ""),
+                            help="also listen on HOST:PORT (token required); off by default")
 
-    def handle(self, *args, socket: str, **options):  # noqa: A002 - Django passes it so
-        sock = bind_unix(socket)
+    def handle(self, *args, socket: str, tcp: str, **options):  # noqa: A002 - Django passes it so
+        socks = [bind_unix(socket)]
+        if tcp:
+            socks.append(bind_tcp(tcp))
+            self.stdout.write(f"Docker API on tcp://{tcp} (Authorization: Token required)")
         HijackingHttpToolsProtocol.hijack_handler = staticmethod(hijack)
         config = uvicorn.Config("dockerweb.docker_asgi:application", http=HijackingHttpToolsProtocol,
                                 ws="none", lifespan="off", log_level="warning", timeout_keep_alive=30)
         self.stdout.write(f"Docker API on unix://{socket}")
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=socks)
+
+
+def bind_tcp(address: str) -> socket.socket:
+    host, _, port = address.rpartition(":")
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), int(port)))
+    sock.listen(128)
+    return sock
 
 
 def bind_unix(path: str) -> socket.socket:
