@@ -45,4 +45,4 @@ test: deps docker-cli
 	$(PY) -m pytest -v
 
 bench: deps
-	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+	cd bench && for b in bench_*.py; do ../$(PY) $$b || exit 1; done
