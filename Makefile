@@ -1,14 +1,17 @@
 # dockerweb: `make run` and `make test` do all set-up on a fresh Debian 12 machine (as root).
 SHELL := /bin/bash
 APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv postgresql \
-                python3-dev gcc
+                python3-dev gcc chromium
+# Debian's node and npm for the dashboard's npm packages; skipped when an npm is on PATH
+# already (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package)
+NODE_APT_PACKAGES := nodejs npm
 VENV := .venv
 PY := $(VENV)/bin/python
 export DOCKERWEB_STATE_ROOT ?= /var/lib/dockerweb
 
 .PHONY: run test deps lint bench migrate docker-cli
 
-deps: $(VENV)/.installed
+deps: $(VENV)/.installed node_modules/.installed
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -23,6 +26,12 @@ $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || /usr/bin/python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NODE_APT_PACKAGES))
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 migrate: deps

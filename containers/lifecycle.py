@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup
+from containers import events, lookup, networking
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.command import exit_code_of
@@ -90,18 +90,27 @@ def start(ref: str) -> Container:
     c = current(ref)
     if c.status in (State.RUNNING, State.STARTING):
         raise NotModified("container already started")
+    before = {"state": c.state, "error": c.error, "exit_code": c.exit_code,
+              "oom_killed": c.oom_killed, "finished_at": c.finished_at}
     Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
                          oom_killed=False, finished_at=None)
     spec = ContainerSpec.from_dict(c.spec)
     try:
-        run = engine().start(c.id, spec, image_info(c.image), c.hostname)
+        plan = networking.allocate(c, spec)
+    except EngineError:  # refused before anything ran: back to where it was
+        Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)
+        raise
+    try:
+        run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint)
     except EngineError as e:
+        networking.release(c.id)
         code = exit_code_of(e) if isinstance(e, CommandNotFound) else START_FAILED_EXIT
         Container.transition(c.id, State.EXITED, "record failed start", exit_code=code,
                              error=e.message, finished_at=djtz.now())
         events.emit("die", c, exitCode=str(code), error=e.message)
         _auto_remove(c)
         raise
+    networking.activate(c, plan)
     try:
         Container.transition(
             c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
@@ -145,12 +154,14 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
             )
         except IllegalTransition:
             return Container.objects.get(pk=cid)
+        networking.release(cid)
         if info.get("oom_killed"):
             events.emit("oom", c)
         events.emit("die", c, exitCode=str(code))
         _auto_remove(c)
     else:
         engine().reap_dead(cid)
+        networking.release(cid)
         reason = st.reason or "container vanished: no supervisor and no exit record"
         try:
             Container.transition(cid, State.DEAD, "mark dead", error=reason,
@@ -208,6 +219,8 @@ def reconcile(boot: bool = False) -> list[str]:
     if boot:
         for c in mine.filter(state=State.REMOVING.value):
             _finish_remove(c)
+        networking.default_network()
+        networking.sweep(set(running))
     return running
 
 
@@ -308,6 +321,7 @@ def _finish_remove(c: Container) -> None:
         if engine().status(c.id).kind == "running":
             engine().force_kill(c.id)
         engine().remove(c.id)
+        networking.release(c.id)
     except EngineError as e:
         Container.transition(c.id, State.DEAD, "fail removal", error=f"removal failed: {e.message}")
         raise

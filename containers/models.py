@@ -101,3 +101,43 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["seq"]
+
+
+class Network(models.Model):
+    """A bridge network (the default one is created by the worker at boot)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    driver = models.CharField(max_length=16, default="bridge")
+    bridge = models.CharField(max_length=15, unique=True)
+    subnet = models.CharField(max_length=43)
+    gateway = models.GenericIPAddressField(protocol="IPv4")
+    created = models.DateTimeField(default=timezone.now)
+
+
+class Endpoint(models.Model):
+    """A running container's address on a network. IPs are unique per network by constraint."""
+
+    container = models.OneToOneField(Container, on_delete=models.CASCADE, primary_key=True,
+                                     related_name="endpoint")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT)
+    ip = models.GenericIPAddressField(protocol="IPv4")
+    prefix = models.IntegerField()
+    gateway = models.GenericIPAddressField(protocol="IPv4")
+    mac = models.CharField(max_length=17)
+    veth = models.CharField(max_length=15, unique=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["network", "ip"], name="unique_ip_per_network")]
+
+
+class PortBinding(models.Model):
+    """A published port of a running container. One owner per (host port, protocol)."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="port_bindings")
+    host_ip = models.CharField(max_length=45, blank=True, default="")
+    host_port = models.IntegerField()
+    proto = models.CharField(max_length=3)
+    container_port = models.IntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["host_port", "proto"], name="unique_host_port")]

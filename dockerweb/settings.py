@@ -128,9 +128,17 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # the dashboard's terminal: xterm.js from package.json (npm ci in `make deps`), UMD builds
+    ("vendor/xterm/lib", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "lib"),
+    ("vendor/xterm/css", BASE_DIR / "node_modules" / "@xterm" / "xterm" / "css"),
+    ("vendor/xterm-addon-fit", BASE_DIR / "node_modules" / "@xterm" / "addon-fit" / "lib"),
+]
 STATIC_ROOT = os.path.join(STATE_ROOT, "static")
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "containers"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -155,6 +163,10 @@ SPECTACULAR_SETTINGS = {
 DOCKERWEB_CGROUP_PARENT = env_str("DOCKERWEB_CGROUP_PARENT", "dockerweb")
 DOCKERWEB_HOST = env_str("DOCKERWEB_HOST", socket.gethostname())
 DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"
+# networking: the default bridge network (subnet: first free private /24 when unset)
+DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
+DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")
+DOCKERWEB_NFT_TABLE = env_str("DOCKERWEB_NFT_TABLE", "dockerweb")
 DOCKERWEB_RECONCILE_INTERVAL = 10.0
 
 LOGGING = {

@@ -5,4 +5,5 @@ urlpatterns = [
     path("api/", include("containers.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("containers.web.urls")),  # the dashboard
 ]

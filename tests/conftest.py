@@ -10,6 +10,10 @@ import pytest
 from tests.stack import Stack
 
 STATE_ROOT = os.environ["DOCKERWEB_STATE_ROOT"]  # set by tests/settings.py
+BRIDGE = os.environ["DOCKERWEB_BRIDGE"]
+NFT_TABLE = os.environ["DOCKERWEB_NFT_TABLE"]
+with open("/proc/sys/net/ipv4/ip_forward") as _f:
+    IP_FORWARD_BEFORE = _f.read().strip()
 _stack: Stack | None = None
 
 
@@ -41,7 +45,18 @@ def pytest_sessionfinish(session, exitstatus):
     for mp in reversed(rootfs.mounts_under(STATE_ROOT)):
         rootfs.unmount(mp)
     cgroups.remove_parent(os.environ["DOCKERWEB_CGROUP_PARENT"])
+    remove_network()
     shutil.rmtree(STATE_ROOT, ignore_errors=True)
+
+
+def remove_network() -> None:
+    """What the worker set up for this run: the bridge, our nft table, ip_forward."""
+    from containers.engine import bridge, portmap
+
+    portmap.remove_table(NFT_TABLE)
+    bridge.remove(BRIDGE)
+    with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+        f.write(IP_FORWARD_BEFORE)
 
 
 def stop_stack() -> None:

@@ -3,8 +3,8 @@
 import os
 import subprocess
 
-from containers.engine import cgroups, rootfs
-from tests.conftest import STATE_ROOT, stop_stack
+from containers.engine import bridge, cgroups, portmap, rootfs
+from tests.conftest import BRIDGE, NFT_TABLE, STATE_ROOT, remove_network, stop_stack
 
 
 def _procs_mentioning(text: str) -> list[str]:
@@ -24,4 +24,13 @@ def test_nothing_leaked():
     lxc_dir = os.path.join(STATE_ROOT, "lxc")
     if os.path.isdir(lxc_dir):
         problems += [f"lxc dir {d}" for d in os.listdir(lxc_dir)]
+    ports = subprocess.run(["ip", "-o", "link", "show", "master", BRIDGE], capture_output=True,
+                           text=True).stdout.strip()
+    problems += [f"veth on {BRIDGE}: {line.split(':')[1].strip()}" for line in ports.splitlines() if line]
+    problems += [f"nft rules of container {cid}" for cid in portmap.owners(NFT_TABLE)]
+    remove_network()
+    if bridge.exists(BRIDGE):
+        problems.append(f"bridge {BRIDGE} could not be removed")
+    if subprocess.run(["nft", "list", "table", "ip", NFT_TABLE], capture_output=True).returncode == 0:
+        problems.append(f"nft table {NFT_TABLE} could not be removed")
     assert not problems, "leaked:\n" + "\n".join(problems)

@@ -62,11 +62,17 @@ class ContainerSerializer(serializers.ModelSerializer):
     image = serializers.CharField(source="image_ref")
     config = serializers.JSONField(source="spec")
     state = serializers.SerializerMethodField()
+    network_settings = serializers.SerializerMethodField()
 
     class Meta:
         model = Container
         fields = ["id", "name", "image", "image_id", "hostname", "host", "created", "config",
-                  "state", "restart_count"]
+                  "state", "restart_count", "network_settings"]
+
+    def get_network_settings(self, c: Container) -> dict:
+        from containers.networking import describe
+
+        return describe(c)
 
     def get_state(self, c: Container) -> dict:
         return {
@@ -94,3 +100,17 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = ["seq", "time", "type", "action", "actor_id", "actor_name", "attributes"]
+
+
+class NetworkSerializer(serializers.ModelSerializer):
+    containers = serializers.SerializerMethodField()
+
+    class Meta:
+        from containers.models import Network
+
+        model = Network
+        fields = ["name", "driver", "bridge", "subnet", "gateway", "created", "containers"]
+
+    def get_containers(self, net) -> dict:
+        return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac}
+                for ep in net.endpoint_set.select_related("container")}

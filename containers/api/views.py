@@ -8,8 +8,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import events, lifecycle, lookup, rpc
+from containers import events, execs, lifecycle, lookup, rpc
 from containers.api import params
+from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
@@ -17,6 +18,9 @@ from containers.api.serializers import (
     ImageSerializer,
 )
 from containers.engine import logs
+from containers.engine import stats as container_stats
+from containers.engine.attach import AttachClient
+from containers.engine.errors import Conflict, InvalidArgument
 from containers.engine.state import ACTIVE
 from containers.models import Container, Image
 from containers.runtime import engine
@@ -188,3 +192,83 @@ class Info(APIView):
         counts = {s: Container.objects.filter(state=s).count() for s in ("running", "exited", "created")}
         return Response({"host": settings.DOCKERWEB_HOST, "containers": counts,
                          "images": Image.objects.count(), "worker": worker})
+
+
+# ---- exec and stats (the streams issue) ----------------------------------------------
+class ContainerExec(APIView):
+    """Create an exec in a running container; start it with POST /api/exec/{id}/start/ or
+    by opening /ws/exec/{id}/."""
+
+    @extend_schema(request=ExecCreateSerializer, responses={201: dict})
+    def post(self, request, ref):
+        ser = ExecCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        return Response({"id": execs.create(ref, ser.config())}, status=status.HTTP_201_CREATED)
+
+
+class ExecInspect(APIView):
+    def get(self, request, exec_id):
+        return Response(execs.inspect(exec_id).to_dict())
+
+
+class ExecStart(APIView):
+    """detach: return once it runs; otherwise stream its output (stdout and stderr as they
+    come, raw) until it exits; its exit code is then in GET /api/exec/{id}/."""
+
+    @extend_schema(request=ExecStartSerializer, responses={200: str})
+    def post(self, request, exec_id):
+        ser = ExecStartSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        info = execs.start(exec_id)
+        if ser.validated_data["detach"]:
+            return Response(info.to_dict())
+        records = logs.follow(execs.paths(exec_id).log, logs.LogQuery(),
+                              lambda: not execs.inspect(exec_id).running)
+        return StreamingHttpResponse((r.data for r in records),
+                                     content_type="application/octet-stream")
+
+
+class ExecResize(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("h", int), OpenApiParameter("w", int)])
+    def post(self, request, exec_id):
+        rows = params.integer(request.query_params, "h", None, 1)
+        cols = params.integer(request.query_params, "w", None, 1)
+        if rows is None or cols is None:
+            raise InvalidArgument("h and w are required")
+        info = execs.inspect(exec_id)
+        if not info.running:
+            raise Conflict(f"exec {exec_id} is not running")
+        with AttachClient(execs.paths(exec_id).attach, timeout=5) as att:
+            att.resize(rows, cols)
+        return Response(status=status.HTTP_200_OK)
+
+
+class ContainerStats(APIView):
+    """One reading of CPU, memory and pids (cpu.percent over a 100 ms window)."""
+
+    def get(self, request, ref):
+        c = lookup.container(ref)
+        sample = container_stats.snapshot(engine().config.cgroup_parent, c.id, window=0.1)
+        if sample is None:
+            raise Conflict(f"Container {c.id} is not running")
+        return Response(sample)
+
+
+class NetworkList(APIView):
+    def get(self, request):
+        from containers.api.serializers import NetworkSerializer
+        from containers.models import Network
+
+        return Response(NetworkSerializer(Network.objects.all(), many=True).data)
+
+
+class NetworkDetail(APIView):
+    def get(self, request, name):
+        from containers.api.serializers import NetworkSerializer
+        from containers.engine.errors import NotFound
+        from containers.models import Network
+
+        net = Network.objects.filter(name=name).first()
+        if net is None:
+            raise NotFound(f"network {name} not found")
+        return Response(NetworkSerializer(net).data)

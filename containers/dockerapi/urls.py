@@ -38,4 +38,6 @@ urlpatterns = [
     route(r"containers/(?P<ref>[^/]+)/top$", {"GET": views.container_top}),
     route(r"containers/(?P<ref>[^/]+)$", {"DELETE": views.container_delete}),
     route(r"events$", {"GET": views.events}),
+    route(r"networks$", {"GET": views.networks_list}),
+    route(r"networks/(?P<ref>[^/]+)$", {"GET": views.network_inspect}),
 ]

@@ -396,3 +396,34 @@ def events(request: HttpRequest) -> HttpResponse:
                 await asyncio.sleep(0.1)
 
     return StreamingHttpResponse(body(), content_type="application/json")
+
+
+def _network_doc(net) -> dict[str, Any]:
+    from containers.models import Endpoint
+
+    return {
+        "Name": net.name, "Id": net.name, "Created": translate.iso(net.created), "Scope": "local",
+        "Driver": net.driver, "EnableIPv6": False, "Internal": False, "Attachable": False,
+        "IPAM": {"Driver": "default", "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+        "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": {},
+        "Containers": {ep.container_id: {"Name": ep.container.name, "MacAddress": ep.mac,
+                                         "IPv4Address": f"{ep.ip}/{ep.prefix}", "IPv6Address": ""}
+                       for ep in Endpoint.objects.filter(network=net).select_related("container")},
+    }
+
+
+@docker_view
+def networks_list(request: HttpRequest) -> HttpResponse:
+    from containers.models import Network
+
+    return JsonResponse([_network_doc(n) for n in Network.objects.all()], safe=False)
+
+
+@docker_view
+def network_inspect(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers.models import Network
+
+    net = Network.objects.filter(name=ref).first()
+    if net is None:
+        raise NotFound(f"network {ref} not found")
+    return JsonResponse(_network_doc(net))

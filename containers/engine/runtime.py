@@ -13,7 +13,7 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from . import cgroups, command, lxcconf, procs, rootfs, supervision, users
+from . import cgroups, command, lxcconf, netconf, procs, rootfs, supervision, users
 from .errors import CommandNotFound, EngineError, InvalidArgument
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout
@@ -48,7 +48,8 @@ class Engine:
         return self.layout.container(cid)
 
     # ---- start ------------------------------------------------------------------------
-    def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str) -> RunState:
+    def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
+              name: str = "", endpoint: netconf.Endpoint | None = None) -> RunState:
         """Mount, render, launch. Returns the supervisor's RunState once the container runs.
 
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
@@ -58,7 +59,8 @@ class Engine:
         os.makedirs(p.dir, mode=0o700, exist_ok=True)
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
-            lxc_spec = self._prepare(cid, p, spec, image, hostname)
+            netconf.write_etc(p.rootfs, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
+            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint))
             return supervision.launch(p, lxc_spec)
         except BaseException:
             rootfs.unmount(p.rootfs)
@@ -66,7 +68,7 @@ class Engine:
             raise
 
     def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
-                 hostname: str) -> dict[str, Any]:
+                 hostname: str, network: list[str] | None = None) -> dict[str, Any]:
         cfg = image.config
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
         cmd = argv(spec, cfg)
@@ -80,7 +82,7 @@ class Engine:
             hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
             cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
             hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
-            environment=env,
+            environment=env, network=network or netconf.lxc_lines(None),
         ))
         with open(p.lxc_config, "w") as f:
             f.write(text)

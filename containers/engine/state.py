@@ -2,7 +2,8 @@
 
 created -> starting -> running -> stopping -> exited; exited -> starting (restart);
 any state but removing -> dead (supervisor lost); created/exited/dead -> removing.
-A failed start goes starting -> exited (with an error and an exit code).
+A failed start goes starting -> exited (with an error and an exit code); a start refused
+before anything ran (a host port in use) goes back: starting -> created/exited/dead.
 """
 
 from enum import Enum
@@ -24,7 +25,7 @@ S = State
 
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.CREATED: frozenset({S.STARTING, S.REMOVING, S.DEAD}),
-    S.STARTING: frozenset({S.RUNNING, S.EXITED, S.DEAD}),
+    S.STARTING: frozenset({S.RUNNING, S.EXITED, S.DEAD, S.CREATED}),  # created: start aborted
     S.RUNNING: frozenset({S.STOPPING, S.EXITED, S.DEAD}),
     S.STOPPING: frozenset({S.EXITED, S.DEAD, S.RUNNING}),
     S.EXITED: frozenset({S.STARTING, S.REMOVING, S.DEAD}),

@@ -79,6 +79,7 @@ class Client:
         self.outbuf = bytearray()
         self.wants_stdin = False
         self.sent_stdin = False
+        self.ready = False  # HELLO handled: live output only after its scrollback
 
 
 class Supervisor:
@@ -130,7 +131,9 @@ class Supervisor:
             self.resize(rows, cols)
             child_fds = (slave, slave, slave)
             self.outputs[master] = STDOUT
-            self.stdin_fd = master if spec["open_stdin"] else None
+            # stdin gets its own descriptor of the master so that pending input can wait
+            # for POLLOUT independently of output (a 1 MB paste must not stall)
+            self.stdin_fd = os.dup(master) if spec["open_stdin"] else None
             close_after = [slave]
         else:
             out_r, out_w = os.pipe()
@@ -291,7 +294,9 @@ class Supervisor:
     def broadcast(self, kind: int, data: bytes) -> None:
         frame = FRAME.pack(kind, len(data)) + data
         for fd in list(self.clients):
-            self.send(fd, frame)
+            client = self.clients.get(fd)
+            if client is not None and client.ready:
+                self.send(fd, frame)
 
     def send(self, fd: int, frame: bytes) -> None:
         client = self.clients[fd]
@@ -368,6 +373,7 @@ class Supervisor:
             if opts.get("scrollback"):
                 for stream, data in self.scrollback:
                     self.send(fd, FRAME.pack(stream, len(data)) + data)
+            client.ready = True
         elif kind == STDIN:
             client.sent_stdin = True
             self.write_stdin(payload)
@@ -394,30 +400,24 @@ class Supervisor:
             pass
         except OSError:  # reader gone
             self.stdin_pending.clear()
-        if not self.tty:
-            if self.stdin_pending:
-                self.poller.register(fd, select.POLLOUT)
-            else:
-                try:
-                    self.poller.unregister(fd)
-                except KeyError:
-                    pass
-                if self.stdin_close_requested:
-                    os.close(fd)
-                    self.stdin_fd = None
+        if self.stdin_pending:
+            self.poller.register(fd, select.POLLOUT)
+        else:
+            try:
+                self.poller.unregister(fd)
+            except KeyError:
+                pass
+            if self.stdin_close_requested:
+                os.close(fd)
+                self.stdin_fd = None
 
     def close_stdin(self) -> None:
-        if self.stdin_fd is None:
+        if self.stdin_fd is None or self.stdin_close_requested:
             return
-        self.stdin_close_requested = True
         if self.tty:
-            try:
-                os.write(self.stdin_fd, b"\x04")  # EOF on a terminal is ^D
-            except OSError:
-                pass
-            self.stdin_fd = None
-        elif not self.stdin_pending:
-            self.flush_stdin()
+            self.stdin_pending += b"\x04"  # EOF on a terminal is ^D, after pending input
+        self.stdin_close_requested = True
+        self.flush_stdin()
 
     def resize(self, rows: int, cols: int) -> None:
         if self.pty_master is None:
@@ -537,7 +537,10 @@ class Supervisor:
         if not started:
             self.report("failed")
         for fd in list(self.clients):
-            self.send(fd, FRAME.pack(EXIT, len(raw)) + raw)
+            if fd in self.clients and not self.clients[fd].ready:
+                self.on_client(fd)  # a HELLO that came with the exit: its scrollback first
+            if fd in self.clients:
+                self.send(fd, FRAME.pack(EXIT, len(raw)) + raw)
         deadline = time.monotonic() + 1.0
         for fd in list(self.clients):
             client = self.clients.get(fd)

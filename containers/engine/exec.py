@@ -1,0 +1,292 @@
+"""Exec: run another command in a running container with `lxc-attach`. No Django imports.
+
+Ownership: a started exec gets its own supervisor (exec_supervisor.py), launched and
+double-forked into its own session exactly like a container's. It owns `lxc-attach` and
+its stdio (pipes or a pty), writes the output to output.log, serves an attach socket with
+the container supervisor's framing (so the same websocket relay serves both) and writes
+exit.json atomically. An exec therefore survives the web process that started it; it ends
+with its command, or with the container (whose pid namespace takes it along).
+
+Records are files next to the container's, never database rows:
+
+    <container dir>/exec/<exec id>/
+      config.json      ExecConfig + created time (written by `create`)
+      supervisor.spec  argv and paths for the supervisor (created O_EXCL: claims the start)
+      state.json       supervisor pid + start time, lxc-attach pid, started_at
+      exit.json        exit_code, finished_at, ... (atomic, as the container's)
+      output.log       JSON-lines output records, as container.log
+      attach.sock      the attach socket while the exec runs
+      lxc.log          lxc-attach's own errors
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import posixpath
+import select
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from . import ids, users
+from .errors import Conflict, InvalidArgument, NotFound, StartFailed
+from .layout import Layout
+from .procs import alive
+from .rootpath import secure_join
+from .runtime import build_env
+from .spec import USER_RE, validate_cmd, validate_console_size, validate_env
+from .supervision import PYTHON, read_json
+
+EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
+SHELL = "/bin/sh"
+CD_AND_EXEC = 'cd -- "$1" || exit 126; shift; exec "$@"'
+
+
+@dataclass(frozen=True)
+class ExecConfig:
+    """What to run (Docker's ExecConfig)."""
+
+    cmd: list[str]
+    tty: bool = False
+    stdin: bool = False
+    env: list[str] = field(default_factory=list)
+    user: str = ""
+    working_dir: str = ""
+    console_size: list[int] = field(default_factory=list)  # [rows, cols] for a tty
+
+    def validated(self) -> ExecConfig:
+        validate_cmd(self.cmd)
+        if not self.cmd:
+            raise InvalidArgument("cmd must not be empty")
+        validate_env(self.env)
+        if self.user and not USER_RE.match(self.user):
+            raise InvalidArgument(f"invalid user {self.user!r}: use name, uid, name:group or uid:gid")
+        if self.working_dir and not self.working_dir.startswith("/"):
+            raise InvalidArgument("working_dir must be an absolute path")
+        validate_console_size(self.console_size)
+        for flag in ("tty", "stdin"):
+            if not isinstance(getattr(self, flag), bool):
+                raise InvalidArgument(f"{flag} must be a boolean")
+        return self
+
+
+@dataclass(frozen=True)
+class ExecContext:
+    """What an exec inherits from its container (Docker: env, user, working dir)."""
+
+    rootfs: str
+    image_config: dict[str, Any]
+    env: list[str]
+    user: str
+    working_dir: str
+    hostname: str
+
+
+@dataclass(frozen=True)
+class ExecInfo:
+    """An exec's record, as the files say."""
+
+    id: str
+    container_id: str
+    config: ExecConfig
+    created: str
+    started: bool
+    running: bool
+    pid: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    exit_code: int | None = None
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExecPaths:
+    dir: str
+
+    def _p(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    config = property(lambda self: self._p("config.json"))
+    spec = property(lambda self: self._p("supervisor.spec"))
+    state = property(lambda self: self._p("state.json"))
+    exit = property(lambda self: self._p("exit.json"))
+    log = property(lambda self: self._p("output.log"))
+    attach = property(lambda self: self._p("attach.sock"))
+    lxc_log = property(lambda self: self._p("lxc.log"))
+    supervisor_log = property(lambda self: self._p("supervisor.log"))
+
+
+class Execs:
+    """Create, start and inspect execs of the containers under one state root."""
+
+    def __init__(self, layout: Layout):
+        self.layout = layout
+
+    def paths(self, cid: str, eid: str) -> ExecPaths:
+        return ExecPaths(os.path.join(self.layout.container(cid).dir, "exec", eid))
+
+    def create(self, cid: str, config: ExecConfig) -> str:
+        """Record a new exec of `cid`; returns its id."""
+        config = config.validated()
+        eid = ids.new_id()
+        p = self.paths(cid, eid)
+        os.makedirs(p.dir, mode=0o700)
+        doc = {"container_id": cid, "created": _now(), "config": asdict(config)}
+        tmp = p.config + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f)
+        os.rename(tmp, p.config)
+        return eid
+
+    def locate(self, eid: str) -> str:
+        """The id of the container that owns exec `eid` (NotFound when none does)."""
+        if ids.ID_RE.match(eid):
+            try:
+                names = os.listdir(self.layout.containers)
+            except FileNotFoundError:
+                names = []
+            for cid in names:
+                if os.path.exists(self.paths(cid, eid).config):
+                    return cid
+        raise NotFound(f"No such exec instance: {eid}")
+
+    def list(self, cid: str) -> list[str]:
+        try:
+            return sorted(os.listdir(os.path.join(self.layout.container(cid).dir, "exec")))
+        except FileNotFoundError:
+            return []
+
+    def inspect(self, cid: str, eid: str) -> ExecInfo:
+        p = self.paths(cid, eid)
+        doc = read_json(p.config)
+        if doc is None:
+            raise NotFound(f"No such exec instance: {eid}")
+        config = ExecConfig(**doc["config"])
+        state, done = read_json(p.state), read_json(p.exit)
+        base = {"id": eid, "container_id": cid, "config": config, "created": doc["created"]}
+        if state is None:
+            # not started, or a launch that failed before lxc-attach ran
+            return ExecInfo(**base, started=False, running=False,
+                            exit_code=(done or {}).get("exit_code"),
+                            error=(done or {}).get("error", ""))
+        running = done is None and alive(state["supervisor_pid"], state["supervisor_start"])
+        if done is None and not running:
+            done = read_json(p.exit)  # it may have finished between the two reads
+        error = ""
+        if done is not None:
+            error = done.get("error") or (_lxc_errors(p.lxc_log) if done["exit_code"] else "")
+        elif not running:
+            error = "exec supervisor vanished without recording an exit status"
+        return ExecInfo(
+            **base, started=True, running=running, pid=state.get("pid") if running else None,
+            started_at=state.get("started_at"),
+            finished_at=(done or {}).get("finished_at"),
+            exit_code=(done or {}).get("exit_code"), error=error,
+        )
+
+    def start(self, cid: str, eid: str, ctx: ExecContext, timeout: float = 10.0) -> ExecInfo:
+        """Launch the exec's supervisor; returns once lxc-attach runs. An exec starts once
+        (Conflict on a second start); StartFailed when the supervisor could not launch it."""
+        p = self.paths(cid, eid)
+        info = self.inspect(cid, eid)
+        config = info.config
+        user = users.resolve(ctx.rootfs, config.user or ctx.user or ctx.image_config.get("User") or "")
+        env = build_env(ctx.image_config.get("Env") or [], [*ctx.env, *config.env], ctx.hostname,
+                        user.home, config.tty)
+        workdir = posixpath.normpath(config.working_dir or ctx.working_dir
+                                     or ctx.image_config.get("WorkingDir") or "/")
+        cmd = list(config.cmd)
+        if workdir != "/":
+            if not os.path.lexists(secure_join(ctx.rootfs, SHELL)):
+                raise InvalidArgument(f"working_dir {workdir} needs {SHELL} in the container")
+            cmd = [SHELL, "-c", CD_AND_EXEC, "sh", workdir, *cmd]
+        # --elevated-privileges=LSM: our containers have no LSM (AppArmor/SELinux) label and
+        # no seccomp profile, so this changes nothing for the process (capabilities are still
+        # dropped as the container's); without it, lxc-attach asks the container's monitor for
+        # "lxc.seccomp" and the monitor prints an error into the container's own output.
+        # If containers ever get a seccomp profile, drop the flag.
+        argv = ["lxc-attach", "-n", cid, "-P", self.layout.lxc, "--elevated-privileges=LSM", "--clear-env",
+                "-o", p.lxc_log, "-l", "ERROR", "-u", str(user.uid), "-g", str(user.gid)]
+        for item in env:
+            argv += ["-v", item]
+        argv += ["--", *cmd]
+        spec = {
+            "name": eid, "argv": argv, "tty": config.tty, "open_stdin": config.stdin,
+            # the client that typed into an exec leaving closes its stdin (a shell exits)
+            "stdin_once": True, "console_size": config.console_size or None,
+            "attach_path": p.attach, "log_path": p.log, "exit_path": p.exit,
+            "state_path": p.state, "hook_fifo": os.path.join(p.dir, "unused.fifo"),
+            "lxc_log": p.lxc_log, "rootfs": "", "cgroup_dirs": [], "memory_cgroup": "",
+            "cgroup_limits": [],
+        }
+        self._claim(p, spec)
+        word = _launch(p, timeout)
+        if word != "started":
+            done = read_json(p.exit) or {}
+            raise StartFailed(done.get("error") or _tail(p.supervisor_log)
+                              or f"exec supervisor did not start ({word})")
+        return self.inspect(cid, eid)
+
+    @staticmethod
+    def _claim(p: ExecPaths, spec: dict[str, Any]) -> None:
+        try:
+            fd = os.open(p.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            raise Conflict("exec has already been started") from None
+        with os.fdopen(fd, "wb") as f:
+            marshal.dump(spec, f)
+
+
+def _launch(p: ExecPaths, timeout: float) -> str:
+    """Start the exec supervisor and read its first word ("started"/"failed")."""
+    r, w = os.pipe()
+    with open(p.supervisor_log, "ab") as err:
+        proc = subprocess.Popen(
+            [PYTHON, "-I", "-S", EXEC_SUPERVISOR, p.dir, str(w)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+            pass_fds=(w,), start_new_session=True, close_fds=True,
+        )
+    os.close(w)
+    try:
+        deadline = time.monotonic() + timeout
+        data = b""
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                return "timeout"
+            chunk = os.read(r, 64)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode().strip()
+    finally:
+        os.close(r)
+        proc.wait()
+
+
+def _lxc_errors(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            lines = [ln.strip() for ln in f if " ERROR " in ln]
+    except OSError:
+        return ""
+    return "\n".join(ln.split(" - ", 1)[-1] for ln in lines[-3:])
+
+
+def _tail(path: str, n: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:]).strip()
+    except OSError:
+        return ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

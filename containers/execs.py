@@ -1,0 +1,69 @@
+"""Exec service: run another command in a running container (Docker's `exec`).
+
+Thin over containers/engine/exec.py (which documents the design: one double-forked
+supervisor per exec, records as files under the container's directory). Execs are
+started from the web process: nothing about them is in the database and the worker is
+not involved, since the exec supervisor owns the process from the start.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from containers import events, lookup
+from containers.engine.errors import Conflict, NotFound
+from containers.engine.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
+from containers.engine.state import State
+from containers.models import Container
+from containers.runtime import engine
+
+
+@lru_cache(maxsize=1)
+def execs() -> Execs:
+    return Execs(engine().layout)
+
+
+def _running(c: Container) -> Container:
+    if c.status != State.RUNNING:
+        raise Conflict(f"Container {c.id} is not running")
+    return c
+
+
+def create(ref: str, config: ExecConfig) -> str:
+    """Record an exec for a running container; returns the exec id."""
+    c = _running(lookup.container(ref))
+    eid = execs().create(c.id, config)
+    events.emit("exec_create", c, execID=eid, cmd=" ".join(config.cmd))
+    return eid
+
+
+def inspect(eid: str) -> ExecInfo:
+    return execs().inspect(execs().locate(eid), eid)
+
+
+def paths(eid: str) -> ExecPaths:
+    return execs().paths(execs().locate(eid), eid)
+
+
+def start(eid: str) -> ExecInfo:
+    """Start a created exec (once); returns when its process runs."""
+    cid = execs().locate(eid)
+    c = Container.objects.select_related("image").filter(pk=cid).first()
+    if c is None:
+        raise NotFound(f"No such exec instance: {eid}")
+    _running(c)
+    spec = c.spec
+    ctx = ExecContext(rootfs=engine().paths(cid).rootfs, image_config=dict(c.image.config),
+                      env=list(spec.get("env") or []), user=spec.get("user") or "",
+                      working_dir=spec.get("working_dir") or "", hostname=c.hostname)
+    info = execs().start(cid, eid, ctx)
+    events.emit("exec_start", c, execID=eid, cmd=" ".join(info.config.cmd))
+    return info
+
+
+def exists(eid: str) -> bool:
+    try:
+        execs().locate(eid)
+    except NotFound:
+        return False
+    return True

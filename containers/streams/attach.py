@@ -1,0 +1,72 @@
+"""/ws/containers/{ref}/attach/ and /ws/exec/{id}/: the attach protocol (relay.py) for
+a container's main process and for an exec.
+
+Container: attach works before start (waits for the supervisor, then takes the
+scrollback), on a running container, and by several clients at once; a client leaving
+never stops the container. Exec: the first socket to an exec that was created but not
+started starts it (Docker's exec start with attach); one that already ended is replayed
+from its output log.
+"""
+
+from __future__ import annotations
+
+from containers import execs, lookup
+from containers.api import params
+from containers.engine.errors import Conflict
+from containers.models import Container
+from containers.runtime import engine
+from containers.streams.base import in_thread
+from containers.streams.relay import AttachStream
+from containers.streams.targets import Target, last_run_records
+
+
+def container_target(cid: str) -> Target:
+    p = engine().paths(cid)
+    return Target(socket=p.attach, state=p.state, exit=p.exit, log=p.log)
+
+
+def exec_target(eid: str) -> Target:
+    p = execs.paths(eid)
+    return Target(socket=p.attach, state=p.state, exit=p.exit, log=p.log)
+
+
+class ContainerAttachConsumer(AttachStream):
+    async def stream(self) -> None:
+        c = await in_thread(lookup.container)(self.url_arg("ref"))
+        self.tty = bool(c.spec.get("tty"))
+
+        async def gone() -> bool:
+            return not await in_thread(Container.objects.filter(pk=c.id).exists)()
+
+        async def running() -> bool:
+            return (await in_thread(engine().status)(c.id)).kind == "running"
+
+        await self.follow(container_target(c.id), stdin=bool(c.spec.get("open_stdin")),
+                          scrollback=params.boolean(self.query, "scrollback", True),
+                          gone=gone, running=running)
+
+
+class ExecAttachConsumer(AttachStream):
+    async def stream(self) -> None:
+        eid = self.url_arg("exec_id")
+        info = await in_thread(execs.inspect)(eid)
+        self.tty = info.config.tty
+        target = await in_thread(exec_target)(eid)
+        if not info.started and info.exit_code is None:
+            try:
+                await in_thread(execs.start)(eid)
+            except Conflict:
+                pass  # another client started it a moment ago
+        done = target.exit_doc()
+        if done is not None:  # it ended before this socket came
+            await self.replay(await in_thread(last_run_records)(target))
+            return await self.finish(done)
+
+        async def gone() -> bool:
+            return not await in_thread(execs.exists)(eid)
+
+        async def running() -> bool:
+            return (await in_thread(execs.inspect)(eid)).running
+
+        await self.follow(target, stdin=info.config.stdin, scrollback=True, gone=gone,
+                          running=running)

@@ -1,0 +1,44 @@
+"""/ws/containers/{ref}/logs/?follow=&tail=&stdout=&stderr=&since=&until=: logs, live.
+
+The same records and query parameters as GET /api/containers/{ref}/logs/. Frames are JSON
+text: {"type": "logs", "records": [{"stream", "time", "log"}, ...]} in batches (100,000
+lines arrive in a few dozen frames), then {"type": "end"} and a normal close once all is
+sent (without follow) or the container stopped (with follow=1).
+"""
+
+from __future__ import annotations
+
+from containers import lookup
+from containers.api import params
+from containers.engine import logs
+from containers.runtime import engine
+from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
+from containers.streams.logfollow import follow
+
+FRAME_RECORDS = 5000
+
+
+def log_query(q) -> logs.LogQuery:
+    return logs.LogQuery(
+        stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
+        tail=params.tail(q), since=params.timestamp(q, "since"), until=params.timestamp(q, "until"),
+    )
+
+
+class LogsConsumer(StreamConsumer):
+    async def stream(self) -> None:
+        c = await in_thread(lookup.container)(self.url_arg("ref"))
+        query = log_query(self.query)
+        following = params.boolean(self.query, "follow", False)
+        path = engine().paths(c.id).log
+
+        async def done() -> bool:
+            return not following or (await in_thread(engine().status)(c.id)).kind != "running"
+
+        async for batch in follow(path, query, done):
+            for i in range(0, len(batch), FRAME_RECORDS):
+                await self.send_json({"type": "logs", "records": [
+                    {"stream": r.stream, "time": r.time, "log": r.data.decode("utf-8", "replace")}
+                    for r in batch[i:i + FRAME_RECORDS]]})
+        await self.send_json({"type": "end"})
+        await self.close(code=CLOSE_NORMAL)

@@ -1,0 +1,162 @@
+/* dockerweb dashboard: shared helpers (REST calls with the session + CSRF, websockets,
+   the live event stream, toasts, the confirmation dialog, formatting). No framework. */
+"use strict";
+
+const dw = (() => {
+  const initial = JSON.parse(document.getElementById("initial-data").textContent || "{}") || {};
+
+  function cookie(name) {
+    const m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  /** REST call; resolves to {ok, status, data} and never throws on HTTP errors. */
+  async function api(method, path, body) {
+    const opts = { method, credentials: "same-origin", headers: { "X-CSRFToken": cookie("csrftoken") } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {
+      return { ok: false, status: 0, data: { message: "network error: " + e.message } };
+    }
+    let data = null;
+    const text = await res.text();
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+    if (res.status === 404 && data && typeof data === "object" && !data.message) data.message = "not found";
+    return { ok: res.ok, status: res.status, data };
+  }
+
+  function errorText(r) {
+    if (r.status === 404) return "not available (404)";
+    return (r.data && r.data.message) || ("HTTP " + r.status);
+  }
+
+  function wsURL(path) {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+  }
+
+  function toast(text, kind) {
+    const el = document.createElement("div");
+    el.className = "toast" + (kind ? " " + kind : "");
+    el.textContent = text;
+    document.getElementById("toasts").appendChild(el);
+    setTimeout(() => el.remove(), kind === "error" ? 6000 : 3000);
+  }
+
+  /** The page's confirmation dialog; resolves to true (OK) or false. With `input`, to the
+      text typed (or null). */
+  function confirmDialog(text, okLabel, input) {
+    const dlg = document.getElementById("confirm-dialog");
+    dlg.querySelector(".confirm-text").textContent = text;
+    dlg.querySelector(".confirm-ok").textContent = okLabel || "OK";
+    const row = dlg.querySelector(".confirm-input-row");
+    const field = dlg.querySelector(".confirm-input");
+    row.hidden = input === undefined;
+    field.value = input || "";
+    return new Promise((resolve) => {
+      dlg.addEventListener("close", () => {
+        const ok = dlg.returnValue === "ok";
+        resolve(input === undefined ? ok : (ok ? field.value : null));
+      }, { once: true });
+      dlg.returnValue = "";
+      dlg.showModal();
+      (input === undefined ? dlg.querySelector(".confirm-ok") : field).focus();
+    });
+  }
+
+  /** The durable event stream (/ws/events/), resumed from the last seq after a drop. */
+  class EventStream {
+    constructor(onEvent, opts) {
+      this.onEvent = onEvent;
+      this.since = opts && opts.since !== undefined ? opts.since : null;
+      this.indicator = opts && opts.indicator;
+      this.delay = 500;
+      this.connect();
+    }
+    connect() {
+      const q = this.since === null ? "" : "?since=" + this.since;
+      const ws = new WebSocket(wsURL("/ws/events/" + q));
+      ws.onopen = () => { this.delay = 500; this.mark(true); };
+      ws.onmessage = (m) => {
+        const ev = JSON.parse(m.data);
+        if (ev.seq === undefined) return;
+        this.since = ev.seq;
+        this.onEvent(ev);
+      };
+      ws.onclose = () => {
+        this.mark(false);
+        setTimeout(() => this.connect(), this.delay);
+        this.delay = Math.min(this.delay * 2, 10000);
+      };
+    }
+    mark(on) { if (this.indicator) this.indicator.classList.toggle("on", on); }
+  }
+
+  function fmtBytes(n) {
+    if (n === null || n === undefined) return "";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i ? n.toFixed(1) : String(n)) + " " + units[i];
+  }
+
+  function fmtTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toLocaleString();
+  }
+
+  function ago(iso) {
+    if (!iso) return "";
+    const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+    if (s < 60) return Math.floor(s) + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h ago";
+    return Math.floor(s / 86400) + " days ago";
+  }
+
+  /** "Up 3 min", "Exited (7) 2 min ago", … from an inspect document. */
+  function statusText(c) {
+    const st = c.state;
+    if (st.status === "running") return "Up since " + fmtTime(st.started_at);
+    if (st.status === "exited" || st.status === "dead") {
+      let t = (st.status === "dead" ? "Dead" : "Exited") + " (" + st.exit_code + ")";
+      if (st.signal) t += " " + st.signal;
+      if (st.oom_killed) t += " OOM";
+      return t + " " + ago(st.finished_at);
+    }
+    return st.status.charAt(0).toUpperCase() + st.status.slice(1);
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    return e;
+  }
+
+  /** Run a container action through the REST API (confirming destructive ones). */
+  async function containerAction(id, action, confirmText) {
+    if (confirmText && !(await confirmDialog(confirmText, action.charAt(0).toUpperCase() + action.slice(1)))) {
+      return null;
+    }
+    const r = action === "remove"
+      ? await api("DELETE", "/api/containers/" + id + "/?force=1")
+      : await api("POST", "/api/containers/" + id + "/" + action + "/");
+    if (r.status === 304) toast("nothing to do: already " + (action === "start" ? "started" : "stopped"));
+    else if (!r.ok) toast(action + " failed: " + errorText(r), "error");
+    return r;
+  }
+
+  return { initial, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+           statusText, el, containerAction };
+})();

@@ -1,0 +1,192 @@
+/* Container page: state and exit info, actions, terminal (attach), exec shell, logs
+   viewer, live CPU/memory chart, inspect JSON and filesystem actions. Kept current by the
+   event stream; no polling. */
+"use strict";
+
+(() => {
+  const { api, el, toast, errorText, fmtTime, containerAction } = dw;
+  let c = dw.initial.container;
+  const id = c.id;
+
+  // ---- state ------------------------------------------------------------------------------
+  function renderState() {
+    const st = c.state;
+    document.getElementById("c-name").textContent = c.name;
+    const badge = document.getElementById("c-state");
+    badge.textContent = st.status;
+    badge.className = "badge " + st.status;
+    const cmd = (c.config.cmd && c.config.cmd.length ? c.config.cmd : ["(image default)"]).join(" ");
+    const facts = [
+      ["Image", c.image], ["Command", cmd], ["Created", fmtTime(c.created)],
+      ["Started", fmtTime(st.started_at)], ["Finished", fmtTime(st.finished_at)],
+      ["Hostname", c.hostname], ["TTY / stdin", (c.config.tty ? "tty" : "no tty") + " / " +
+        (c.config.open_stdin ? "open" : "closed")], ["Restarts", String(c.restart_count)],
+    ];
+    if (st.pid) facts.push(["PID", String(st.pid)]);
+    document.getElementById("c-facts").replaceChildren(...facts.filter(([, v]) => v)
+      .flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    const exit = document.getElementById("c-exit");
+    const ended = st.status === "exited" || st.status === "dead";
+    exit.hidden = !ended && !st.error;
+    exit.className = "exit-info" + (st.exit_code || st.oom_killed || st.error ? " bad" : "");
+    const parts = [];
+    if (st.exit_code !== null && st.exit_code !== undefined) parts.push(el("span", { text: "Exit code " + st.exit_code }));
+    if (st.signal) parts.push(el("span", { text: " · signal " + st.signal }));
+    if (st.oom_killed) parts.push(el("strong", { text: " · killed: out of memory" }));
+    if (st.error) parts.push(el("div", { class: "error", text: st.error }));
+    exit.replaceChildren(...parts);
+    for (const b of document.querySelectorAll("#c-actions button")) {
+      const a = b.dataset.action;
+      b.disabled = (a === "start" && st.running) || (["stop", "kill", "restart"].includes(a) && !st.running);
+    }
+    document.getElementById("exec-shell").disabled = st.status !== "running";
+    document.getElementById("inspect-json").textContent = JSON.stringify(c, null, 2);
+  }
+
+  async function refresh() {
+    const r = await api("GET", "/api/containers/" + id + "/");
+    if (r.ok) { c = r.data; renderState(); }
+  }
+
+  for (const b of document.querySelectorAll("#c-actions button")) {
+    b.addEventListener("click", async () => {
+      const r = await containerAction(id, b.dataset.action, b.dataset.confirm);
+      if (r && r.ok && b.dataset.action === "remove") location.href = "/";
+      else if (r) refresh();
+    });
+  }
+
+  // ---- tabs -------------------------------------------------------------------------------
+  const shown = new Set(["terminal"]);
+  const onShow = { logs: startLogs, stats: startStats };
+  for (const t of document.querySelectorAll("[role=tab]")) {
+    t.addEventListener("click", () => {
+      for (const o of document.querySelectorAll("[role=tab]")) o.setAttribute("aria-selected", o === t);
+      for (const p of document.querySelectorAll(".tab")) p.hidden = p.id !== "tab-" + t.dataset.tab;
+      if (!shown.has(t.dataset.tab) && onShow[t.dataset.tab]) onShow[t.dataset.tab]();
+      shown.add(t.dataset.tab);
+      if (t.dataset.tab === "terminal") { terminal.refit(); if (execTerm) execTerm.refit(); }
+      if (t.dataset.tab === "logs") logs.schedule();
+    });
+  }
+
+  // ---- terminal ---------------------------------------------------------------------------
+  const termStatus = document.getElementById("term-status");
+  const terminal = new AttachTerminal(document.getElementById("terminal"), {
+    tty: c.config.tty, stdin: c.config.open_stdin,
+    onStatus: (text) => {
+      const waiting = text === "attached" && !c.state.running ? " (waiting for the container to start)" : "";
+      termStatus.textContent = text + waiting;
+    },
+  });
+  window.dwTerminal = terminal; // for tests and the curious
+  terminal.connect("/ws/containers/" + id + "/attach/");
+
+  // ---- exec -------------------------------------------------------------------------------
+  let execTerm = null;
+  const execPanel = document.getElementById("exec-panel");
+  document.getElementById("exec-shell").addEventListener("click", async () => {
+    if (execTerm) execTerm.dispose();
+    const r = await api("POST", "/api/containers/" + id + "/exec/", {
+      cmd: ["sh"], tty: true, stdin: true, console_size: [terminal.term.rows, terminal.term.cols],
+    });
+    if (!r.ok) { toast("exec failed: " + errorText(r), "error"); return; }
+    execPanel.hidden = false;
+    const status = document.getElementById("exec-status");
+    execTerm = new AttachTerminal(document.getElementById("exec-terminal"), {
+      tty: true, stdin: true, onStatus: (text) => { status.textContent = text; },
+    });
+    window.dwExecTerminal = execTerm;
+    execTerm.connect("/ws/exec/" + r.data.id + "/");
+    execTerm.term.focus();
+  });
+  document.getElementById("exec-close").addEventListener("click", () => {
+    if (execTerm) { execTerm.dispose(); execTerm = null; } // closing ends the shell (its stdin)
+    execPanel.hidden = true;
+  });
+
+  // ---- logs -------------------------------------------------------------------------------
+  const logCount = document.getElementById("log-count");
+  const followBox = document.getElementById("log-follow");
+  const logs = new LogView(document.getElementById("logview"), {
+    onFollow: (on) => { followBox.checked = on; },
+    onRender: (n, total) => { logCount.textContent = (logs.query ? n + " of " : "") + total + " lines"; },
+  });
+  window.dwLogs = logs;
+  let logSocket = null;
+  let searchTimer = null;
+  document.getElementById("log-search").addEventListener("input", (e) => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => logs.search(e.target.value), 150);
+  });
+  followBox.addEventListener("change", () => logs.setFollow(followBox.checked));
+  document.getElementById("log-stamps").addEventListener("change", (e) => logs.setStamps(e.target.checked));
+  const download = document.getElementById("log-download");
+  download.href = "/api/containers/" + id + "/logs/?timestamps=1";
+  download.setAttribute("download", c.name + ".log");
+
+  function startLogs() {
+    if (logSocket) logSocket.close();
+    logs.clear();
+    const ws = new WebSocket(dw.wsURL("/ws/containers/" + id + "/logs/?follow=1"));
+    logSocket = ws;
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === "logs") logs.add(msg.records);
+    };
+    ws.onclose = () => { if (logSocket === ws) logSocket = null; };
+  }
+
+  // ---- stats ------------------------------------------------------------------------------
+  const chart = new StatsChart(document.getElementById("stats-chart"));
+  function startStats() {
+    const ws = new WebSocket(dw.wsURL("/ws/containers/" + id + "/stats/"));
+    const now = document.getElementById("stats-now");
+    ws.onmessage = (m) => {
+      const msg = JSON.parse(m.data);
+      if (msg.type === "stats") {
+        chart.push(msg);
+        const mem = msg.memory;
+        now.textContent = "CPU " + (msg.cpu.percent === null ? "–" : msg.cpu.percent.toFixed(1) + " %") +
+          " · memory " + dw.fmtBytes(mem.working_set) + (mem.limited ? " of " + dw.fmtBytes(mem.limit) : "") +
+          " (max " + dw.fmtBytes(mem.max_usage) + ") · " + msg.pids.current + " processes";
+      } else if (msg.type === "stopped") {
+        chart.gap();
+        now.textContent = "not running";
+      }
+    };
+  }
+
+  // ---- filesystem (endpoints of a later issue: a 404 is reported, not an error) -------------
+  const fsOut = document.getElementById("fs-output");
+  document.getElementById("fs-changes").addEventListener("click", async () => {
+    const r = await api("GET", "/api/containers/" + id + "/changes/");
+    fsOut.textContent = r.ok ? (r.data || []).map((ch) => ["M", "A", "D"][ch.kind] + " " + ch.path).join("\n") ||
+      "no changes" : "Changes: " + errorText(r);
+  });
+  document.getElementById("fs-export").addEventListener("click", async () => {
+    const r = await fetch("/api/containers/" + id + "/export/", { method: "HEAD", credentials: "same-origin" });
+    if (r.ok) location.href = "/api/containers/" + id + "/export/";
+    else fsOut.textContent = "Export: " + (r.status === 404 ? "not available (404)" : "HTTP " + r.status);
+  });
+  document.getElementById("fs-commit").addEventListener("click", async () => {
+    const repo = await dw.confirmDialog("Commit this container to an image named:", "Commit", c.name + ":latest");
+    if (!repo) return;
+    const [name, tag] = repo.split(":");
+    const r = await api("POST", "/api/containers/" + id + "/commit/?repo=" + encodeURIComponent(name) +
+      "&tag=" + encodeURIComponent(tag || "latest"));
+    fsOut.textContent = r.ok ? "Committed: " + JSON.stringify(r.data) : "Commit: " + errorText(r);
+  });
+
+  // ---- live -------------------------------------------------------------------------------
+  new dw.EventStream((ev) => {
+    if (ev.actor_id !== id) return;
+    if (ev.action === "destroy") { toast("container removed"); setTimeout(() => { location.href = "/"; }, 800); return; }
+    refresh();
+    if (ev.action === "start") {
+      if (!terminal.ws) { terminal.reset(); terminal.connect("/ws/containers/" + id + "/attach/"); }
+      if (shown.has("logs") && !logSocket) startLogs();
+    }
+  }, { since: dw.initial.since });
+  renderState();
+})();

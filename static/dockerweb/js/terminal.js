@@ -1,0 +1,119 @@
+/* An xterm.js terminal attached over the dockerweb attach protocol
+   (/ws/containers/{id}/attach/ or /ws/exec/{id}/):
+   - output: binary frames; raw with a tty, else 1 stream byte (1 stdout, 2 stderr) + data;
+   - input: binary frames (stdin); text frames {"type":"resize",rows,cols} / {"type":"close_stdin"};
+   - end: a text frame {"type":"exit", exit_code, ...}, then the server closes.
+   The terminal fits its box (fit addon) and follows window/box resizes. */
+"use strict";
+
+class AttachTerminal {
+  /**
+   * @param {HTMLElement} box  element to render into
+   * @param {object} opts  {tty: bool, stdin: bool, onStatus(text), onExit(doc)}
+   */
+  constructor(box, opts) {
+    this.box = box;
+    this.opts = opts;
+    this.ws = null;
+    this.encoder = new TextEncoder();
+    this.term = new Terminal({
+      convertEol: !opts.tty, // without a tty, programs print bare "\n"
+      cursorBlink: !!opts.stdin, disableStdin: !opts.stdin, scrollback: 10000,
+      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, monospace', fontSize: 13,
+      theme: { background: "#111111" },
+    });
+    this.fit = new FitAddon.FitAddon();
+    this.term.loadAddon(this.fit);
+    this.term.open(box);
+    this.term.onData((d) => this.sendBytes(this.encoder.encode(d)));
+    this.term.onBinary((d) => this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff)));
+    this.term.onResize(({ rows, cols }) => this.sendResize(rows, cols));
+    this.resizeTimer = null;
+    this.observer = new ResizeObserver(() => this.refit());
+    this.observer.observe(box);
+    this.onWindowResize = () => this.refit();
+    window.addEventListener("resize", this.onWindowResize);
+    this.refit();
+  }
+
+  /** Fit the terminal to its box (debounced); the server is told through onResize. */
+  refit() {
+    clearTimeout(this.resizeTimer);
+    this.resizeTimer = setTimeout(() => {
+      if (this.box.offsetParent === null) return; // hidden tab: fit when shown
+      try { this.fit.fit(); } catch (e) { /* not laid out yet */ }
+    }, 50);
+  }
+
+  connect(path) {
+    this.close();
+    const ws = new WebSocket(dw.wsURL(path));
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this.status("connecting…");
+    ws.onopen = () => {
+      this.status(this.opts.stdin ? "attached" : "attached (read-only: stdin is not open)");
+      this.sendResize(this.term.rows, this.term.cols);
+    };
+    ws.onmessage = (m) => {
+      if (typeof m.data === "string") return this.control(JSON.parse(m.data));
+      const bytes = new Uint8Array(m.data);
+      if (this.opts.tty) this.term.write(bytes);
+      else if (bytes[0] === 2) { // stderr in red
+        this.term.write("\x1b[31m");
+        this.term.write(bytes.subarray(1));
+        this.term.write("\x1b[0m");
+      } else this.term.write(bytes.subarray(1));
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (e.code === 4401) this.status("not logged in");
+      else if (e.code === 4404) this.status("gone");
+      else if (!this.exited) this.status("disconnected");
+    };
+  }
+
+  control(msg) {
+    if (msg.type === "exit") {
+      this.exited = true;
+      const how = msg.exit_code === null || msg.exit_code === undefined
+        ? (msg.error || "lost") : "exit code " + msg.exit_code + (msg.oom_killed ? ", OOM killed" : "");
+      this.term.write("\r\n\x1b[2m[process ended: " + how + "]\x1b[0m\r\n");
+      this.status("ended (" + how + ")");
+      if (this.opts.onExit) this.opts.onExit(msg);
+    } else if (msg.type === "warning" || msg.type === "error") {
+      this.term.write("\r\n\x1b[33m[" + msg.message + "]\x1b[0m\r\n");
+    }
+  }
+
+  sendBytes(bytes) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || !this.opts.stdin) return;
+    for (let i = 0; i < bytes.length; i += 1 << 20) this.ws.send(bytes.subarray(i, i + (1 << 20)));
+  }
+
+  sendResize(rows, cols) {
+    if (this.opts.tty && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: "resize", rows, cols }));
+    }
+  }
+
+  reset() { this.exited = false; this.term.reset(); }
+
+  status(text) { if (this.opts.onStatus) this.opts.onStatus(text); }
+
+  close() {
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close();
+    }
+  }
+
+  dispose() {
+    this.close();
+    this.observer.disconnect();
+    window.removeEventListener("resize", this.onWindowResize);
+    this.term.dispose();
+  }
+}

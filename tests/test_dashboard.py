@@ -1,0 +1,258 @@
+"""The dashboard end to end in a real Chromium (Debian's, driven by Playwright) against the
+live stack. Screenshots go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed")
+
+# what the page is asked to paste: 1 MiB and a bit of 100-byte lines (lines stay below the
+# terminal's 4095-byte line limit); built the same way in Python and in the page
+PASTE_LINES = 10486
+PASTE_JS = """n => { const out = [];
+  for (let i = 0; i < n; i++) { const head = 'line ' + String(i).padStart(6, '0') + ' ';
+    out.push(head + 'x'.repeat(99 - head.length) + '\\n'); }
+  return out.join(''); }"""
+BUFFER_JS = """() => { const b = window.dwTerminal.term.buffer.active; const out = [];
+  for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
+  return out.join('\\n'); }"""
+
+
+def paste_bytes() -> bytes:
+    lines = []
+    for i in range(PASTE_LINES):
+        head = f"line {i:06d} "
+        lines.append(head + "x" * (99 - len(head)) + "\n")
+    return "".join(lines).encode()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, api):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    pg.problems = []
+    pg.on("console", lambda m: pg.problems.append(f"console {m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.base = api.base
+    yield pg
+    context.close()
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def login(pg) -> None:
+    pg.goto(pg.base + "/")
+    assert "/login/" in pg.url  # every page needs a user
+    pg.fill("input[name=username]", "admin")
+    pg.fill("input[name=password]", "test-password")
+    pg.click("button[type=submit]")
+    pg.wait_for_url(pg.base + "/")
+
+
+def terminal_text(pg) -> str:
+    return pg.evaluate(BUFFER_JS)
+
+
+def wait_terminal(pg, pattern: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = terminal_text(pg)
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} not in the terminal:\n{terminal_text(pg)[-2000:]}")
+
+
+def create_from_form(pg, cmd: str, name: str, tty: bool, stdin: bool) -> str:
+    pg.goto(pg.base + "/")
+    pg.fill("#create-form input[name=cmd]", cmd)
+    pg.fill("#create-form input[name=name]", name)
+    pg.set_checked("#create-form input[name=tty]", tty)
+    pg.set_checked("#create-form input[name=open_stdin]", stdin)
+    pg.click("#create-form button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    return pg.url.rstrip("/").rsplit("/", 1)[1]
+
+
+def stty_size(pg) -> tuple[int, int]:
+    marker = f"size-{time.monotonic_ns()}"
+    pg.keyboard.type(f"echo {marker} $(stty size)\n")
+    text = wait_terminal(pg, rf"{marker} \d+ \d+")
+    rows, cols = re.findall(rf"{marker} (\d+) (\d+)", text)[-1]
+    return int(rows), int(cols)
+
+
+def test_terminal_resize_reload_paste_and_exec(page, api):
+    pg = page
+    login(pg)
+    shot(pg, "01-containers")
+    cid = create_from_form(pg, "sh", "e2e-shell", tty=True, stdin=True)
+    pg.wait_for_selector("#term-status:has-text('attached')")
+    wait_terminal(pg, r"/ # ")
+    pg.click("#terminal")
+    pg.keyboard.type("echo hello $((6*7))\n")
+    wait_terminal(pg, r"(?m)^hello 42$")
+    shot(pg, "02-terminal")
+
+    before = stty_size(pg)
+    assert before == tuple(pg.evaluate("[dwTerminal.term.rows, dwTerminal.term.cols]"))
+    pg.set_viewport_size({"width": 900, "height": 640})
+    pg.wait_for_function(f"dwTerminal.term.cols !== {before[1]}")
+    time.sleep(0.3)
+    after = stty_size(pg)
+    assert after != before
+    assert after == tuple(pg.evaluate("[dwTerminal.term.rows, dwTerminal.term.cols]"))
+    shot(pg, "03-terminal-resized")
+
+    pg.reload()  # reattach: the scrollback comes back
+    pg.wait_for_selector("#term-status:has-text('attached')")
+    wait_terminal(pg, r"(?m)^hello 42$")
+    shot(pg, "04-terminal-after-reload")
+
+    # a 1 MiB paste into cat arrives byte for byte
+    pg.click("#terminal")
+    pg.keyboard.type("stty -echo; cat > /tmp/f; stty echo; echo pasted-$((40+2))\n")
+    time.sleep(0.3)
+    pg.evaluate(f"dwTerminal.term.paste(({PASTE_JS})({PASTE_LINES}))")
+    pg.keyboard.press("Control+D")
+    wait_terminal(pg, r"pasted-42", timeout=60)
+    eid = api.api("POST", f"/api/containers/{cid}/exec/", json={"cmd": ["sha256sum", "/tmp/f"]}).json()["id"]
+    digest = api.api("POST", f"/api/exec/{eid}/start/", json={}).content.split()[0].decode()
+    assert digest == hashlib.sha256(paste_bytes()).hexdigest()
+
+    # exec shell button: a second terminal in the running container
+    pg.click("#exec-shell")
+    pg.wait_for_selector("#exec-status:has-text('attached')")
+    pg.click("#exec-terminal")
+    pg.keyboard.type("echo exec $((2+3)) in $(hostname)\n")
+    pg.wait_for_function("""() => { const b = dwExecTerminal.term.buffer.active; let t = '';
+        for (let i = 0; i < b.length; i++) t += b.getLine(i).translateToString(true) + '\\n';
+        return /exec 5 in /.test(t); }""")
+    shot(pg, "05-exec-shell")
+    pg.click("#exec-close")
+
+    pg.click("[data-tab=stats]")
+    pg.wait_for_selector("#stats-now:has-text('CPU')")
+    time.sleep(2.2)
+    shot(pg, "06-stats")
+    pg.click("[data-tab=inspect]")
+    assert cid in pg.inner_text("#inspect-json")
+    assert not pg.problems, pg.problems
+
+
+def test_logs_follow_search_stop_and_remove(page, api):
+    pg = page
+    login(pg)
+    script = "i=0; while [ $i -lt 3000 ]; do echo log line $i; i=$((i+1)); done; sleep 1000"
+    cid = create_from_form(pg, f"sh -c '{script}'", "e2e-logs", tty=False, stdin=False)
+    pg.click("[data-tab=logs]")
+    pg.wait_for_selector("#log-count:has-text('3000 lines')")
+    assert "log line 2999" in pg.inner_text("#logview")  # following: the end is in view
+    pg.fill("#log-search", "line 1234")
+    pg.wait_for_selector("#log-count:has-text('1 of 3000 lines')")
+    assert pg.inner_text("#logview .row mark") == "line 1234"
+    shot(pg, "07-logs-search")
+    pg.fill("#log-search", "")
+    pg.wait_for_selector("#log-count:text-is('3000 lines')")
+    pg.check("#log-stamps")
+    pg.wait_for_selector("#logview .row .ts")
+    assert re.search(r"\d{4}-\d\d-\d\dT[\d:.]+Z log line", pg.inner_text("#logview"))
+
+    pg.click("#c-actions [data-action=stop]")
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_selector("#c-state:has-text('exited')", timeout=30000)
+    assert "Exit code 143" in pg.inner_text("#c-exit")
+    shot(pg, "08-stopped")
+    pg.click("#c-actions [data-action=remove]")
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_url(pg.base + "/")
+    pg.wait_for_selector("#create-form")
+    assert pg.locator(f"#containers tr[data-id='{cid}']").count() == 0
+    assert api.api("GET", f"/api/containers/{cid}/").status_code == 404
+    assert not pg.problems, pg.problems
+
+
+def test_list_is_live_and_100k_log_lines_stay_smooth(page, api):
+    pg = page
+    login(pg)
+    c = api.create(cmd=["seq", "1", "100000"], name="e2e-seq")  # created behind the page's back
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}'] .badge:has-text('created')")
+    api.api("POST", f"/api/containers/{c['id']}/start/")
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}'] .badge:has-text('exited')", timeout=30000)
+
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=logs]")
+    t0 = time.monotonic()
+    pg.wait_for_selector("#log-count:has-text('100000 lines')", timeout=30000)
+    loaded = time.monotonic() - t0
+    rows = pg.locator("#logview .row").count()
+    assert rows < 200, rows  # virtualised: only what is in view is in the DOM
+    took_ms = pg.evaluate("""() => new Promise(done => {
+        const box = document.getElementById('logview'); const t0 = performance.now();
+        box.scrollTop = box.scrollHeight / 2;
+        requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now() - t0))); })""")
+    assert "50000" in pg.inner_text("#logview")
+    assert took_ms < 200, took_ms
+    assert loaded < 15, loaded
+    assert not pg.evaluate("document.getElementById('log-follow').checked")  # scrolled up: stays put
+    shot(pg, "09-logs-100k")
+    assert not pg.problems, pg.problems
+
+
+def test_pages_at_phone_width_and_other_pages(page, api):
+    pg = page
+    login(pg)
+    c = api.run(cmd=["sh", "-c", "echo phone; sleep 1000"], name="e2e-phone", tty=True)
+    pg.set_viewport_size({"width": 375, "height": 740})
+    for path, name in (("/", "10-phone-containers"), (f"/containers/{c['id']}/", "11-phone-container"),
+                       ("/images/", "12-phone-images"), ("/events/", "13-phone-events")):
+        pg.goto(pg.base + path)
+        pg.wait_for_load_state("networkidle")
+        if "container" in name and "containers" not in name:
+            wait_terminal(pg, "phone")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)
+        shot(pg, name)
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    pg.goto(pg.base + "/images/")
+    assert "busybox:latest" in pg.inner_text("#images")
+    shot(pg, "14-images")
+    pg.goto(pg.base + "/events/")
+    assert pg.locator("#events tbody tr").count() > 0
+    shot(pg, "15-events")
+    pg.goto(pg.base + "/")
+    pg.click("form.logout button")
+    pg.wait_for_url(re.compile(r".*/login/$"))
+    pg.goto(pg.base + "/images/")
+    assert "/login/" in pg.url
+    assert not pg.problems, pg.problems
+
+
+def test_artifacts_are_ignored_by_git():
+    ignore = Path(__file__).resolve().parents[1] / ".gitignore"
+    assert "/test-artifacts/" in ignore.read_text()
+    assert os.path.isdir(ARTIFACTS)
