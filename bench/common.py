@@ -13,7 +13,7 @@ from contextlib import contextmanager
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from containers.engine import cgroups, rootfs  # noqa: E402
+from containers.engine import bridge, cgroups, portmap, rootfs  # noqa: E402
 from tests.stack import Stack  # noqa: E402
 
 
@@ -22,8 +22,12 @@ def stack():
     """A running dockerweb (Redis, worker, web, Docker API) in its own root; cleaned after."""
     run = secrets.token_hex(3)
     root = tempfile.mkdtemp(prefix=f"dwb-{run}-", dir="/tmp")
-    parent = f"dwbench-{run}"
-    s = Stack(root, env={"DOCKERWEB_CGROUP_PARENT": parent})
+    parent, table, br = f"dwbench-{run}", f"dwbench_{run}", f"dwb{run}"
+    env = {"DOCKERWEB_CGROUP_PARENT": parent, "DOCKERWEB_BRIDGE": br, "DOCKERWEB_NFT_TABLE": table,
+           "DOCKERWEB_SUBNET": f"10.214.{int(run, 16) % 250 + 1}.0/24"}
+    with open("/proc/sys/net/ipv4/ip_forward") as f:
+        forward = f.read().strip()
+    s = Stack(root, env=env)
     try:
         yield s.start()
     finally:
@@ -31,6 +35,10 @@ def stack():
         for mp in reversed(rootfs.mounts_under(root)):
             rootfs.unmount(mp)
         cgroups.remove_parent(parent)
+        portmap.remove_table(table)
+        bridge.remove(br)
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write(forward)
         shutil.rmtree(root, ignore_errors=True)
 
 
