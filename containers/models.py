@@ -24,6 +24,9 @@ class Image(models.Model):
     config = models.JSONField(default=dict)
     size = models.BigIntegerField(default=0)
     comment = models.TextField(blank=True, default="")
+    author = models.CharField(max_length=255, blank=True, default="")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="children")
 
     def tags(self) -> list[str]:
         return [f"{t.repository}:{t.tag}" for t in self.tag_set.all()]

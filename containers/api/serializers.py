@@ -90,7 +90,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Image
-        fields = ["id", "repo_tags", "created", "size", "config", "layers", "comment"]
+        fields = ["id", "repo_tags", "created", "size", "config", "layers", "comment", "author", "parent"]
 
     def get_repo_tags(self, img: Image) -> list[str]:
         return img.tags()

@@ -163,6 +163,12 @@ class ImageDetail(APIView):
     def get(self, request, ref):
         return Response(ImageSerializer(lookup.image(ref)).data)
 
+    @extend_schema(parameters=[OpenApiParameter("force", bool)])
+    def delete(self, request, ref):
+        from containers import images
+
+        return Response(images.remove(ref, params.boolean(request.query_params, "force", False)))
+
 
 class EventList(APIView):
     @extend_schema(parameters=[OpenApiParameter("since", int), OpenApiParameter("limit", int),
@@ -272,3 +278,80 @@ class NetworkDetail(APIView):
         if net is None:
             raise NotFound(f"network {name} not found")
         return Response(NetworkSerializer(net).data)
+
+
+# ---- images and filesystem ------------------------------------------------------------------
+def _image_response(img, status_code=200) -> Response:
+    return Response(ImageSerializer(img).data, status=status_code)
+
+
+class ImageImport(APIView):
+    """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=."""
+
+    @extend_schema(request={"application/octet-stream": bytes}, responses={201: ImageSerializer})
+    def post(self, request):
+        from containers import images
+
+        q = request.query_params
+        # Django's request is the body as a file (spooled to disk past 2.5 MB), chunked or not
+        img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""))
+        return _image_response(img, status.HTTP_201_CREATED)
+
+
+class ImageTag(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("repo", str), OpenApiParameter("tag", str)],
+                   responses=ImageSerializer)
+    def post(self, request, ref):
+        from containers import images
+
+        q = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
+        return _image_response(images.tag(ref, q.get("repo", ""), q.get("tag", "")))
+
+
+class ImageHistory(APIView):
+    def get(self, request, ref):
+        img = lookup.image(ref)
+        return Response(engine().images.history(img.id))
+
+
+class ImagePrune(APIView):
+    @extend_schema(request=None)
+    def post(self, request):
+        from containers import images
+
+        return Response({"deleted": images.prune()})
+
+
+class ContainerChanges(APIView):
+    def get(self, request, ref):
+        from containers.images import info
+
+        c = lookup.container(ref)
+        return Response([{"path": ch.path, "kind": ch.kind} for ch in engine().changes(c.id, info(c.image))])
+
+
+class ContainerExport(APIView):
+    """The container's filesystem as a tar stream; ?rw=1 for its own layer only."""
+
+    def get(self, request, ref):
+        from containers.images import info
+
+        c = lookup.container(ref)
+        rw = params.boolean(request.query_params, "rw", False)
+        resp = StreamingHttpResponse(engine().export(c.id, info(c.image), own_layer_only=rw),
+                                     content_type="application/x-tar")
+        resp["Content-Disposition"] = f'attachment; filename="{c.name}{"-rw" if rw else ""}.tar"'
+        return resp
+
+
+class ContainerCommit(APIView):
+    """?repo=&tag=&author=&message= (or the same as JSON), plus "changes": {Cmd, Env, ...}."""
+
+    @extend_schema(request=None, responses={201: ImageSerializer})
+    def post(self, request, ref):
+        from containers import images
+
+        q = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
+        img = images.commit(ref, q.get("repo", ""), q.get("tag", ""), q.get("author", ""),
+                            q.get("message", ""), q.get("changes") or {})
+        return _image_response(img, status.HTTP_201_CREATED)

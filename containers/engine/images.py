@@ -60,6 +60,90 @@ class ImageStore:
     def _size(self, doc: dict[str, Any]) -> int:
         return sum(_dir_size(self.layer_path(d.split(":", 1)[1])) for d in doc["rootfs"]["diff_ids"])
 
+    def import_tar(self, stream, comment: str = "", created_by: str = "import") -> ImageInfo:
+        """A new single-layer image from a rootfs tar stream (plain/gzip/bzip2/xz)."""
+        diff_id = self._add_layer(stream)
+        now = now_rfc3339()
+        doc = {"architecture": "amd64", "os": "linux", "created": now, "comment": comment,
+               "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
+               "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
+               "history": [{"created": now, "created_by": created_by, "comment": comment}]}
+        return self._write_config(doc)
+
+    def commit(self, upper: str, base: ImageInfo, author: str = "", comment: str = "",
+               config_changes: dict[str, Any] | None = None, created_by: str = "") -> ImageInfo:
+        """A new image: `base` plus the container's changes (its upper dir) as one layer.
+
+        The layer is the upper dir as a tar with whiteouts in the `.wh.` form (its sha256 is
+        the diff_id), then extracted again for overlay use."""
+        from .archive import tar_stream
+
+        fd, tmp = tempfile.mkstemp(prefix="commit-", suffix=".tar", dir=self.layout.tmp)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in tar_stream(upper, whiteouts=True):
+                    f.write(chunk)
+            with open(tmp, "rb") as f:
+                diff_id = self._add_layer(f)
+        finally:
+            os.unlink(tmp)
+        base_doc = self.config_doc(base.id)
+        now = now_rfc3339()
+        cfg = {**(base_doc.get("config") or {}), **(config_changes or {})}
+        doc = {**base_doc, "created": now, "author": author, "comment": comment, "config": cfg,
+               "rootfs": {"type": "layers",
+                          "diff_ids": [*base_doc["rootfs"]["diff_ids"], f"sha256:{diff_id}"]},
+               "history": [*(base_doc.get("history") or []),
+                           {"created": now, "created_by": created_by, "author": author,
+                            "comment": comment}]}
+        return self._write_config(doc)
+
+    def config_doc(self, image_id: str) -> dict[str, Any]:
+        try:
+            with open(os.path.join(self.layout.images, f"{image_id}.json")) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NotFound(f"No such image: {image_id}") from None
+
+    def history(self, image_id: str) -> list[dict[str, Any]]:
+        """Newest first: created, created_by, comment, size (of the layer it made, or 0)."""
+        doc = self.config_doc(image_id)
+        layers = iter(d.split(":", 1)[1] for d in doc["rootfs"]["diff_ids"])
+        out = []
+        for h in doc.get("history") or []:
+            size = 0 if h.get("empty_layer") else _dir_size(self.layer_path(next(layers, "")))
+            out.append({"created": h.get("created", ""), "created_by": h.get("created_by", ""),
+                        "comment": h.get("comment", ""), "size": size})
+        return list(reversed(out))
+
+    def remove(self, image_id: str, layers_in_use: set[str]) -> None:
+        """Delete the image config and those of its layers no other image uses."""
+        doc = self.config_doc(image_id)
+        os.unlink(os.path.join(self.layout.images, f"{image_id}.json"))
+        for d in doc["rootfs"]["diff_ids"]:
+            diff_id = d.split(":", 1)[1]
+            if diff_id not in layers_in_use:
+                shutil.rmtree(self.layer_path(diff_id), ignore_errors=True)
+
+    def _add_layer(self, stream) -> str:
+        """Extract `stream` into a new content-addressed layer (stored once); its diff_id."""
+        from .archive import extract_layer
+
+        self.layout.ensure()
+        tmp = tempfile.mkdtemp(prefix="layer-", dir=self.layout.tmp)
+        try:
+            diff_id = extract_layer(stream, tmp)
+            final = self.layer_path(diff_id)
+            if os.path.isdir(final):
+                shutil.rmtree(tmp)
+            else:
+                os.chmod(tmp, 0o755)
+                os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return diff_id
+
     def build_busybox(self, busybox: str = "/bin/busybox") -> ImageInfo:
         """Build the default busybox image from the host's static busybox. Idempotent."""
         if not os.path.isfile(busybox):

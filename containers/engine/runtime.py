@@ -164,6 +164,35 @@ class Engine:
             supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 
+    def changes(self, cid: str, image: ImageInfo) -> list:
+        """docker diff: the container's upper dir against its image's layers."""
+        from .changes import changes
+
+        return changes(self.paths(cid).upper, self.images.lower_dirs(image))
+
+    def export(self, cid: str, image: ImageInfo, own_layer_only: bool = False):
+        """A tar stream of the container's whole filesystem (mounted for the duration if it
+        does not run), or of its own layer only with whiteouts in the `.wh.` form."""
+        from .archive import tar_stream
+
+        p = self.paths(cid)
+        if own_layer_only:
+            yield from tar_stream(p.upper, whiteouts=True)
+            return
+        mounted_here = not rootfs.is_mounted(p.rootfs)
+        if mounted_here:
+            rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+        try:
+            yield from tar_stream(p.rootfs)
+        finally:
+            if mounted_here and self.status(cid).kind != "running":
+                rootfs.unmount(p.rootfs)
+
+    def commit(self, cid: str, image: ImageInfo, author: str, comment: str,
+               config_changes: dict[str, Any], created_by: str) -> ImageInfo:
+        return self.images.commit(self.paths(cid).upper, image, author, comment, config_changes,
+                                  created_by)
+
     def freeze(self, cid: str, frozen: bool) -> None:
         """Pause (freeze) or unpause a running container."""
         if self.status(cid).kind != "running":
