@@ -147,3 +147,11 @@ def prune() -> list[str]:
             image_id = img.id
             remove(image_id)
             removed.append(image_id)
+
+
+def pull(ref: str, auth: str = ""):
+    """Pull from a registry, yielding Docker-style progress events (the registry client)."""
+    from containers.engine.errors import EngineError
+
+    raise EngineError("pulling from a registry is not available yet")
+    yield {}  # pragma: no cover

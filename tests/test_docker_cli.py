@@ -208,3 +208,70 @@ def test_tcp_listener_requires_a_token(api):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_images_import_commit_diff_export_tag_rmi_history(cli, tmp_path):
+    src = tmp_path / "rootfs"
+    (src / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", src / "bin" / "busybox")
+    (src / "hello.txt").write_text("imported via docker import\n")
+    tarball = tmp_path / "rootfs.tar"
+    subprocess.run(["tar", "-C", str(src), "-cf", str(tarball), "."], check=True)
+    out = cli("import", str(tarball), "imp:1").stdout
+    assert out.startswith(b"sha256:")
+    out = cli("run", "--rm", "imp:1", "/bin/busybox", "cat", "/hello.txt").stdout
+    assert out == b"imported via docker import\n"
+    cli("run", "--name", "cm1", "busybox", "sh", "-c", "echo data > /newfile; rm /bin/vi")
+    diff = cli("diff", "cm1").stdout.decode().splitlines()
+    assert "A /newfile" in diff and "D /bin/vi" in diff and "C /bin" in diff
+    img = cli("commit", "-m", "msg", "-a", "me", "-c", 'CMD ["cat", "/newfile"]', "cm1", "cm:v1").stdout
+    assert img.startswith(b"sha256:")
+    assert cli("run", "--rm", "cm:v1").stdout == b"data\n"
+    export = tmp_path / "cm1.tar"
+    cli("export", "-o", str(export), "cm1")
+    names = subprocess.run(["tar", "-tf", str(export)], capture_output=True, text=True).stdout.split()
+    assert "newfile" in [n.lstrip("./") for n in names] and "bin/vi" not in [n.lstrip("./") for n in names]
+    cli("tag", "cm:v1", "cm:v2")
+    listed = cli("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.decode().split()
+    assert {"cm:v1", "cm:v2", "busybox:latest", "imp:1"} <= set(listed)
+    hist = cli("history", "--no-trunc", "--format", "{{.Comment}}", "cm:v1").stdout.decode().split("\n")
+    assert hist[0] == "msg"
+    assert b"Untagged: cm:v2" in cli("rmi", "cm:v2").stdout
+    assert cli("rmi", "busybox", check=False).returncode != 0  # used by cm1
+    cli("rm", "cm1")
+    assert b"Deleted" in cli("rmi", "cm:v1").stdout
+    cli("rmi", "imp:1")
+
+
+def test_exec_stats_port(cli):
+    cli("run", "-d", "--name", "ex1", "-p", "8080", "busybox", "sh", "-c",
+        "mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www")
+    assert cli("exec", "ex1", "cat", "/www/index.html").stdout == b"ok\n"
+    p = cli("exec", "ex1", "sh", "-c", "exit 4", check=False)
+    assert p.returncode == 4
+    assert cli("exec", "-i", "ex1", "cat", input=b"via exec stdin").stdout == b"via exec stdin"
+    port = cli("port", "ex1", "8080").stdout.decode().strip().splitlines()[0]
+    host_port = int(port.rsplit(":", 1)[1])
+    import requests
+
+    assert requests.get(f"http://127.0.0.1:{host_port}/", timeout=5).text == "ok\n"
+    fmt = "{{.Name}} {{.MemUsage}} {{.PIDs}}"
+    stats = cli("stats", "--no-stream", "--format", fmt, "ex1").stdout.decode()
+    assert stats.startswith("ex1 ") and ("MiB" in stats or "KiB" in stats), stats
+    master, slave = os.openpty()
+    proc = subprocess.Popen([DOCKER, "exec", "-it", "ex1", "sh"], env=cli.env, stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 20
+    os.write(master, b"echo in-exec $((2+3)); exit 0\r")
+    while b"in-exec 5" not in out and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                break
+    assert b"in-exec 5" in out
+    assert proc.wait(20) == 0
+    os.close(master)
+    cli("rm", "-f", "ex1")

@@ -88,10 +88,10 @@ class Attach:
     """One attach session."""
 
     def __init__(self, stream: RawStream, cid: str, spec: dict[str, Any], params: dict[str, list[str]],
-                 was_running: bool):
+                 was_running: bool, paths: Any = None):
         self.stream = stream
         self.cid = cid
-        self.paths: ContainerPaths = engine().paths(cid)
+        self.paths: ContainerPaths = paths or engine().paths(cid)  # an exec's paths have the same shape
         self.tty = bool(spec.get("tty"))
         self.stdin_once = bool(spec.get("stdin_once"))
         self.want = {"stdin": _flag(params, "stdin"), STDOUT: _flag(params, "stdout"),

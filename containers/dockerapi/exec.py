@@ -1,12 +1,43 @@
-"""Hijacked exec start (docker exec): added with the exec feature."""
+"""Hijacked `POST /exec/{id}/start` (docker exec): start the exec, then bridge its stdio
+exactly like an attach (same supervisor framing, same Attach session)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from containers import execs
 from containers.dockerapi.hijack import RawStream
+
+EXEC_START_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/exec/(?P<eid>[^/]+)/start$")
 
 
 async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     """Handle POST /exec/{id}/start if `scope` is one; False when it is not an exec."""
-    return False
+    m = EXEC_START_RE.match(scope["path"])
+    if m is None:
+        return False
+    from containers.dockerapi.attach import Attach, _db, http_error, response_head
+    from containers.engine.errors import EngineError
+
+    try:
+        info = await _db(execs.inspect)(m["eid"])
+        paths = await _db(execs.paths)(m["eid"])
+    except EngineError as e:
+        await http_error(stream, 404, e.message)
+        return True
+    cfg = info.config
+    params = {"stdin": ["1" if cfg.stdin else "0"], "stdout": ["1"], "stderr": ["1"]}
+    session = Attach(stream, info.container_id, {"tty": cfg.tty, "stdin_once": True}, params,
+                     was_running=False, paths=paths)
+    try:
+        try:
+            await _db(execs.start)(m["eid"])
+        except EngineError as e:
+            await http_error(stream, 409 if e.kind in ("conflict", "illegal_transition") else 500, e.message)
+            return True
+        await stream.write(response_head(cfg.tty, m["version"]))
+        await session.run()
+    finally:
+        session.close()
+    return True

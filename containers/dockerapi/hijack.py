@@ -29,8 +29,10 @@ class RawStream(asyncio.Protocol):
     sending output until the process exits (what the docker CLI expects).
     """
 
-    def __init__(self, transport: asyncio.Transport):
+    def __init__(self, transport: asyncio.Transport, skip: int = 0):
         self.transport = transport
+        self.skip = skip  # the request body (httptools stops after the headers on an upgrade)
+        self.body = b""
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.buffered = 0
         self.closed = asyncio.Event()
@@ -38,6 +40,12 @@ class RawStream(asyncio.Protocol):
         self._can_write.set()
 
     def data_received(self, data: bytes) -> None:
+        if self.skip:
+            dropped = min(self.skip, len(data))
+            self.body += data[:dropped]
+            data, self.skip = data[dropped:], self.skip - dropped
+            if not data:
+                return
         self.queue.put_nowait(data)
         self.buffered += len(data)
         if self.buffered > HIGH_WATER:
@@ -114,7 +122,8 @@ class HijackingHttpToolsProtocol(HttpToolsProtocol):
         scope = dict(self.scope)
         scope["path"] = urllib.parse.unquote(parsed.path.decode("ascii"))
         scope["query_string"] = parsed.query or b""
-        stream = RawStream(self.transport)
+        length = dict(self.headers).get(b"content-length", b"0")
+        stream = RawStream(self.transport, skip=int(length) if length.isdigit() else 0)
         self.transport.set_protocol(stream)
         if rest:
             stream.data_received(rest)

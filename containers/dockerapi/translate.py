@@ -216,3 +216,51 @@ def event(e: Any) -> dict[str, Any]:
     if e.type == "container":  # the pre-1.22 fields the CLI still reads
         doc.update({"status": e.action, "id": e.actor_id, "from": attrs.get("image", "")})
     return doc
+
+
+def _exec_form(arg: str) -> list[str]:
+    import json as _json
+
+    arg = arg.strip()
+    if arg.startswith("["):
+        try:
+            value = _json.loads(arg)
+        except ValueError:
+            raise InvalidArgument(f"invalid JSON array: {arg}") from None
+        return _list(value, "instruction")
+    return ["/bin/sh", "-c", arg]
+
+
+def dockerfile_changes(lines: list[str], env: list[str]) -> dict[str, Any]:
+    """`docker commit -c` instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE) ->
+    image config changes."""
+    out: dict[str, Any] = {}
+    env = list(env)
+    for line in lines:
+        for part in line.split("\n"):
+            word, _, arg = part.strip().partition(" ")
+            word = word.upper()
+            if not word:
+                continue
+            if word == "CMD":
+                out["Cmd"] = _exec_form(arg)
+            elif word == "ENTRYPOINT":
+                out["Entrypoint"] = _exec_form(arg)
+            elif word == "ENV":
+                k, sep, v = arg.strip().partition("=")
+                if not sep:
+                    k, _, v = arg.strip().partition(" ")
+                env = [e for e in env if not e.startswith(k + "=")] + [f"{k}={v.strip()}"]
+                out["Env"] = env
+            elif word == "WORKDIR":
+                out["WorkingDir"] = arg.strip()
+            elif word == "USER":
+                out["User"] = arg.strip()
+            elif word == "LABEL":
+                k, _, v = arg.strip().partition("=")
+                out.setdefault("Labels", {})[k] = v.strip('"')
+            elif word == "EXPOSE":
+                out.setdefault("ExposedPorts", {})[arg.strip() if "/" in arg else f"{arg.strip()}/tcp"] = {}
+            else:
+                raise InvalidArgument(f"{word} is not a valid change command")
+    return out

@@ -427,3 +427,232 @@ def network_inspect(request: HttpRequest, ref: str) -> HttpResponse:
     if net is None:
         raise NotFound(f"network {ref} not found")
     return JsonResponse(_network_doc(net))
+
+
+# ---- images -------------------------------------------------------------------------------
+def _unix(text: str) -> int:
+    try:
+        return int(enginelogs.parse_time(text))
+    except (ValueError, TypeError):
+        return 0
+
+
+def _image_summary(img: Image) -> dict[str, Any]:
+    return {"Id": f"sha256:{img.id}", "ParentId": f"sha256:{img.parent_id}" if img.parent_id else "",
+            "RepoTags": img.tags(), "RepoDigests": [], "Created": int(img.created.timestamp()),
+            "Size": img.size, "VirtualSize": img.size, "SharedSize": -1,
+            "Labels": (img.config or {}).get("Labels") or {}, "Containers": -1}
+
+
+@docker_view
+def images_list(request: HttpRequest) -> HttpResponse:
+    imgs = Image.objects.prefetch_related("tag_set").order_by("-created")
+    if not boolean(request.GET, "all", False):  # hide untagged intermediate images, as Docker
+        imgs = [i for i in imgs if i.tag_set.all() or not i.children.exists()]
+    return JsonResponse([_image_summary(i) for i in imgs], safe=False)
+
+
+@docker_view
+def image_inspect(request: HttpRequest, ref: str) -> HttpResponse:
+    img = lookup.image(ref)
+    doc = engine().images.config_doc(img.id)
+    return JsonResponse({
+        "Id": f"sha256:{img.id}", "RepoTags": img.tags(), "RepoDigests": [],
+        "Parent": f"sha256:{img.parent_id}" if img.parent_id else "", "Comment": doc.get("comment", ""),
+        "Created": doc.get("created", ""), "DockerVersion": "", "Author": doc.get("author", ""),
+        "Config": doc.get("config") or {}, "Architecture": doc.get("architecture", "amd64"),
+        "Os": doc.get("os", "linux"), "Size": img.size, "VirtualSize": img.size,
+        "GraphDriver": {"Name": "overlay", "Data": {}},
+        "RootFS": {"Type": "layers", "Layers": doc["rootfs"]["diff_ids"]},
+        "Metadata": {"LastTagTime": ZERO},
+    })
+
+
+ZERO = "0001-01-01T00:00:00Z"
+
+
+@docker_view
+def image_history(request: HttpRequest, ref: str) -> HttpResponse:
+    img = lookup.image(ref)
+    hist = engine().images.history(img.id)
+    out = [{"Id": f"sha256:{img.id}" if i == 0 else "<missing>", "Created": _unix(h["created"]),
+            "CreatedBy": h["created_by"], "Tags": img.tags() if i == 0 else None, "Size": h["size"],
+            "Comment": h["comment"]} for i, h in enumerate(hist)]
+    return JsonResponse(out, safe=False)
+
+
+@docker_view
+def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers import images
+
+    images.tag(ref, request.GET.get("repo", ""), request.GET.get("tag", ""))
+    return HttpResponse(status=201)
+
+
+@docker_view
+def image_delete(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers import images
+
+    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False)), safe=False)
+
+
+@docker_view
+def images_create(request: HttpRequest) -> HttpResponse:
+    """fromSrc=- imports the body (a tar); fromImage pulls (the registry client)."""
+    from containers import images
+
+    q = request.GET
+    if q.get("fromSrc") == "-":
+        repo, tag = q.get("repo", ""), q.get("tag", "")
+        if repo and not tag and ":" in repo.rsplit("/", 1)[-1]:
+            repo, tag = repo.rsplit(":", 1)
+        img = images.import_tar(request, repo, tag, q.get("message", ""))
+        return JsonResponse({"status": f"sha256:{img.id}"})
+    if q.get("fromImage"):
+        ref = q["fromImage"] + (f":{q['tag']}" if q.get("tag") and "@" not in q["fromImage"] else "")
+        return StreamingHttpResponse(_pull_lines(ref, request.headers.get("X-Registry-Auth", "")),
+                                     content_type="application/json")
+    raise InvalidArgument("fromSrc=- or fromImage is required")
+
+
+def _pull_lines(ref: str, auth: str):
+    from containers import images
+
+    try:
+        for event in images.pull(ref, auth):
+            yield json.dumps(event).encode() + b"\n"
+    except EngineError as e:
+        yield json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\n"
+
+
+@docker_view
+def commit(request: HttpRequest) -> HttpResponse:
+    from containers import images
+
+    q = request.GET
+    repo, tag = q.get("repo", ""), q.get("tag", "")
+    changes = {k: v for k, v in _body(request).items() if v not in (None, "", [], {})
+               and k in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts")}
+    changes.update(translate.dockerfile_changes(q.getlist("changes"), changes.get("Env") or []))
+    img = images.commit(q.get("container", ""), repo, tag, q.get("author", ""), q.get("comment", ""), changes)
+    return JsonResponse({"Id": f"sha256:{img.id}"}, status=201)
+
+
+@docker_view
+def container_changes(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers.images import info as image_info
+
+    c = lookup.container(ref)
+    out = [{"Path": ch.path, "Kind": ch.kind} for ch in engine().changes(c.id, image_info(c.image))]
+    return JsonResponse(out or None, safe=False)
+
+
+@docker_view
+def container_export(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers.images import info as image_info
+
+    c = lookup.container(ref)
+    return StreamingHttpResponse(engine().export(c.id, image_info(c.image)), content_type="application/x-tar")
+
+
+# ---- exec and stats -----------------------------------------------------------------------
+@docker_view
+def exec_create(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers import execs
+    from containers.engine.exec import ExecConfig
+
+    body = _body(request)
+    console = body.get("ConsoleSize") or []
+    cfg = ExecConfig(cmd=translate._list(body.get("Cmd"), "Cmd"), tty=bool(body.get("Tty")),
+                     stdin=bool(body.get("AttachStdin")), env=translate._list(body.get("Env"), "Env"),
+                     user=body.get("User") or "", working_dir=body.get("WorkingDir") or "",
+                     console_size=[int(n) for n in console] if any(console) else []).validated()
+    return JsonResponse({"Id": execs.create(ref, cfg)}, status=201)
+
+
+@docker_view
+def exec_inspect(request: HttpRequest, eid: str) -> HttpResponse:
+    from containers import execs
+
+    info = execs.inspect(eid)
+    cfg = info.config
+    return JsonResponse({
+        "ID": info.id, "Running": info.running, "ExitCode": info.exit_code, "Pid": info.pid or 0,
+        "ContainerID": info.container_id, "OpenStdin": cfg.stdin, "OpenStdout": True, "OpenStderr": True,
+        "CanRemove": False, "DetachKeys": "",
+        "ProcessConfig": {"tty": cfg.tty, "entrypoint": cfg.cmd[0], "arguments": cfg.cmd[1:],
+                          "privileged": False, "user": cfg.user},
+    })
+
+
+@docker_view
+def exec_start_detached(request: HttpRequest, eid: str) -> HttpResponse:
+    """Non-hijacked start (Detach: true)."""
+    from containers import execs
+
+    execs.start(eid)
+    return HttpResponse(status=200)
+
+
+@docker_view
+def exec_resize(request: HttpRequest, eid: str) -> HttpResponse:
+    from containers import execs
+    from containers.engine.attach import AttachClient
+
+    rows, cols = integer(request.GET, "h", 0, 0), integer(request.GET, "w", 0, 0)
+    try:
+        with AttachClient(execs.paths(eid).attach, timeout=5) as client:
+            client.resize(rows, cols)
+    except OSError:
+        pass
+    return HttpResponse(status=200)
+
+
+def _docker_stats(c: Container, cur: Any, prev: Any) -> dict[str, Any]:
+    def cpu(s: Any) -> dict[str, Any]:
+        if s is None:
+            return {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": 0}
+        return {"cpu_usage": {"total_usage": s.cpu_usage_ns, "usage_in_kernelmode": 0,
+                              "usage_in_usermode": 0},
+                "system_cpu_usage": s.system_cpu_ns, "online_cpus": s.online_cpus,
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}}
+
+    return {
+        "read": cur.read, "preread": prev.read if prev else ZERO, "name": f"/{c.name}", "id": c.id,
+        "pids_stats": {"current": cur.pids, **({"limit": cur.pids_limit} if cur.pids_limit else {})},
+        "cpu_stats": cpu(cur), "precpu_stats": cpu(prev),
+        "memory_stats": {"usage": cur.memory_usage, "max_usage": cur.memory_max_usage,
+                         "limit": cur.memory_limit,
+                         "stats": {"total_inactive_file": cur.memory_cache,
+                                   "inactive_file": cur.memory_cache}},
+        "blkio_stats": {}, "networks": {},
+    }
+
+
+@docker_view
+def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
+    from containers.engine import stats as enginestats
+
+    c = lookup.container(ref)
+    parent = settings.DOCKERWEB_CGROUP_PARENT
+    stream = boolean(request.GET, "stream", True) and not boolean(request.GET, "one-shot", False)
+    if not stream:
+        prev = enginestats.read(parent, c.id)
+        time.sleep(0.2)
+        cur = enginestats.read(parent, c.id)
+        if cur is None:
+            raise Conflict(f"container {c.id} is not running")
+        return JsonResponse(_docker_stats(c, cur, prev))
+
+    async def body() -> AsyncIterator[bytes]:
+        read = sync_to_async(enginestats.read, thread_sensitive=False)
+        prev = None
+        while True:
+            cur = await read(parent, c.id)
+            if cur is None:
+                return
+            yield json.dumps(_docker_stats(c, cur, prev)).encode() + b"\n"
+            prev = cur
+            await asyncio.sleep(1)
+
+    return StreamingHttpResponse(body(), content_type="application/json")
