@@ -275,3 +275,21 @@ def test_exec_stats_port(cli):
     assert proc.wait(20) == 0
     os.close(master)
     cli("rm", "-f", "ex1")
+
+
+def test_cp_both_ways(cli, tmp_path):
+    cli("run", "-d", "--name", "cp1", "busybox", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; "
+        "ln -s /etc/passwd /data/link; sleep 1000")
+    time.sleep(0.5)
+    cli("cp", "cp1:/data", str(tmp_path / "out"))
+    assert (tmp_path / "out" / "sub" / "f").read_text() == "inside\n"
+    assert os.readlink(tmp_path / "out" / "link") == "/etc/passwd"  # copied as a link, not followed
+    (tmp_path / "in.txt").write_text("from host\n")
+    cli("cp", str(tmp_path / "in.txt"), "cp1:/data/sub/")
+    assert cli("exec", "cp1", "cat", "/data/sub/in.txt").stdout == b"from host\n"
+    assert cli("cp", "cp1:/nope", str(tmp_path / "x"), check=False).returncode != 0
+    cli("stop", "-t", "0", "cp1")
+    cli("cp", str(tmp_path / "in.txt"), "cp1:/data/")  # into a stopped container
+    cli("cp", "cp1:/data/in.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == "from host\n"
+    cli("rm", "cp1")

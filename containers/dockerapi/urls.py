@@ -47,6 +47,8 @@ urlpatterns = [
     route(r"commit$", {"POST": views.commit}),
     route(r"containers/(?P<ref>[^/]+)/changes$", {"GET": views.container_changes}),
     route(r"containers/(?P<ref>[^/]+)/export$", {"GET": views.container_export}),
+    route(r"containers/(?P<ref>[^/]+)/archive$",
+          {"GET": views.container_archive, "HEAD": views.container_archive, "PUT": views.container_archive}),
     route(r"containers/(?P<ref>[^/]+)/exec$", {"POST": views.exec_create}),
     route(r"containers/(?P<ref>[^/]+)/stats$", {"GET": views.container_stats}),
     route(r"exec/(?P<eid>[^/]+)/json$", {"GET": views.exec_inspect}),

@@ -656,3 +656,27 @@ def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
             await asyncio.sleep(1)
 
     return StreamingHttpResponse(body(), content_type="application/json")
+
+
+@docker_view
+def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
+    """docker cp: HEAD stat, GET a tar of ?path=, PUT a tar into directory ?path=."""
+    import base64
+
+    from containers.images import info as image_info
+
+    c = lookup.container(ref)
+    path = request.GET.get("path") or ""
+    if not path:
+        raise InvalidArgument("path is required")
+    img = image_info(c.image)
+    if request.method == "PUT":
+        engine().archive_put(c.id, img, path, request)
+        return HttpResponse(status=200)
+    header = base64.b64encode(json.dumps(engine().path_stat(c.id, img, path)).encode()).decode()
+    if request.method == "HEAD":
+        resp = HttpResponse(status=200)
+    else:
+        resp = StreamingHttpResponse(engine().archive_get(c.id, img, path), content_type="application/x-tar")
+    resp["X-Docker-Container-Path-Stat"] = header
+    return resp

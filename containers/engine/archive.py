@@ -284,3 +284,27 @@ def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
             if stat.S_ISDIR(st.st_mode):
                 subdirs.append(rel)
         stack.extend(reversed(subdirs))
+
+
+def tar_path(host_path: str, arcname: str) -> Iterator[bytes]:
+    """Yield a tar holding `host_path` under `arcname` (a directory with its contents);
+    symlinks are stored, never followed (docker cp's GET archive)."""
+    sink = _Sink()
+    tar = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT)
+    st = os.lstat(host_path)
+    entries = [(arcname, host_path, st)]
+    if stat.S_ISDIR(st.st_mode):
+        entries += [(f"{arcname}/{rel}", full, s) for rel, full, s in _walk(host_path)]
+    for rel, full, st in entries:
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+            continue
+        info = tar.gettarinfo(full, arcname=rel)
+        if stat.S_ISREG(st.st_mode):
+            with open(full, "rb") as f:
+                tar.addfile(info, f)
+        else:
+            tar.addfile(info)
+        if len(sink.buf) >= CHUNK:
+            yield sink.take()
+    tar.close()
+    yield sink.take()

@@ -188,6 +188,64 @@ class Engine:
             if mounted_here and self.status(cid).kind != "running":
                 rootfs.unmount(p.rootfs)
 
+    def path_stat(self, cid: str, image: ImageInfo, path: str) -> dict[str, Any]:
+        """docker cp's stat of `path` inside the container (NotFound when absent)."""
+        import stat as _stat
+
+        from .errors import NotFound
+
+        with self._mounted(cid, image) as root:
+            host = secure_join(root, path)
+            try:
+                st = os.lstat(host)
+            except FileNotFoundError:
+                raise NotFound(f"Could not find the file {path} in container {cid}") from None
+            link = os.readlink(host) if _stat.S_ISLNK(st.st_mode) else ""
+            mode = st.st_mode & 0o777 | (1 << 31 if _stat.S_ISDIR(st.st_mode) else 0) | (
+                1 << 27 if link else 0)
+            return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": mode,
+                    "mtime": _iso(st.st_mtime), "linkTarget": link}
+
+    def archive_get(self, cid: str, image: ImageInfo, path: str):
+        """A tar of `path` inside the container (docker cp FROM the container)."""
+        from .archive import tar_path
+
+        with self._mounted(cid, image) as root:
+            host = secure_join(root, path)
+            if not os.path.lexists(host):
+                from .errors import NotFound
+
+                raise NotFound(f"Could not find the file {path} in container {cid}")
+            yield from tar_path(host, os.path.basename(path.rstrip("/")) or ".")
+
+    def archive_put(self, cid: str, image: ImageInfo, path: str, stream) -> None:
+        """Extract a tar into directory `path` inside the container (docker cp INTO it)."""
+        from .archive import extract_layer
+
+        with self._mounted(cid, image) as root:
+            host = secure_join(root, path)
+            if not os.path.isdir(host):
+                raise InvalidArgument(f"destination {path} is not a directory in the container")
+            extract_layer(stream, host)
+
+    def _mounted(self, cid: str, image: ImageInfo):
+        """Context: the container's merged root, mounted for the duration if it does not run."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def ctx():
+            p = self.paths(cid)
+            here = not rootfs.is_mounted(p.rootfs)
+            if here:
+                rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+            try:
+                yield p.rootfs
+            finally:
+                if here and self.status(cid).kind != "running":
+                    rootfs.unmount(p.rootfs)
+
+        return ctx()
+
     def commit(self, cid: str, image: ImageInfo, author: str, comment: str,
                config_changes: dict[str, Any], created_by: str) -> ImageInfo:
         return self.images.commit(self.paths(cid).upper, image, author, comment, config_changes,
@@ -245,6 +303,12 @@ class Engine:
         cgroups.remove(self.config.cgroup_parent, cid)
         shutil.rmtree(p.dir, ignore_errors=True)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+
+
+def _iso(ts: float) -> str:
+    import time as _time
+
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(ts))
 
 
 def argv(spec: ContainerSpec, image_config: dict[str, Any]) -> list[str]:
