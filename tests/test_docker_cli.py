@@ -293,3 +293,30 @@ def test_cp_both_ways(cli, tmp_path):
     cli("cp", "cp1:/data/in.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_text() == "from host\n"
     cli("rm", "cp1")
+
+
+def test_detach_keys_leave_the_container_running(cli):
+    master, slave = os.openpty()
+    proc = subprocess.Popen([DOCKER, "run", "-it", "--name", "det1", "busybox", "sh"], env=cli.env,
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + 20
+    while b"# " not in out and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.2)[0]:
+            out += os.read(master, 4096)
+    os.write(master, b"\x10\x11")  # ctrl-p ctrl-q
+    assert proc.wait(20) == 0
+    os.close(master)
+    assert cli("inspect", "-f", "{{.State.Running}}", "det1").stdout == b"true\n"
+    cli("rm", "-f", "det1")
+
+
+def test_docker_py_exec_and_images(dpy):
+    c = dpy.containers.run("busybox", ["sleep", "1000"], detach=True)
+    code, out = c.exec_run(["sh", "-c", "echo from-exec; exit 3"])
+    assert (code, out) == (3, b"from-exec\n")
+    tags = {t for img in dpy.images.list() for t in img.tags}
+    assert "busybox:latest" in tags
+    assert dpy.images.get("busybox").attrs["RootFS"]["Type"] == "layers"
+    c.remove(force=True)
