@@ -8,11 +8,15 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
 django_app = get_asgi_application()
 
+from containers.dockerapi.attach import attach_ws  # noqa: E402
 from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
 
 
 async def application(scope, receive, send):
+    if scope["type"] == "websocket":
+        await attach_ws(scope, receive, send)
+        return
     if scope["type"] != "http":
         return
     if not await allowed(scope):

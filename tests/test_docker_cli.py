@@ -320,3 +320,29 @@ def test_docker_py_exec_and_images(dpy):
     assert "busybox:latest" in tags
     assert dpy.images.get("busybox").attrs["RootFS"]["Type"] == "layers"
     c.remove(force=True)
+
+
+def test_attach_websocket_variant(api, dpy):
+    import asyncio
+
+    import websockets
+
+    c = dpy.containers.create("busybox", ["sh", "-c", "read line; echo got:$line; echo err >&2"],
+                              stdin_open=True)
+
+    async def session() -> bytes:
+        url = f"ws://localhost/v1.45/containers/{c.id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1"
+        async with websockets.unix_connect(api.docker_sock, url) as ws:
+            await asyncio.to_thread(c.start)
+            await ws.send(b"hello\n")
+            out = b""
+            try:
+                while True:
+                    out += await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed:
+                return out
+
+    out = asyncio.run(session())
+    assert b"got:hello\n" in out and b"err\n" in out and b"\x01\x00\x00\x00" not in out  # raw, not framed
+    c.wait()
+    c.remove()

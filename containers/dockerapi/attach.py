@@ -93,6 +93,7 @@ class Attach:
         self.cid = cid
         self.paths: ContainerPaths = paths or engine().paths(cid)  # an exec's paths have the same shape
         self.tty = bool(spec.get("tty"))
+        self.multiplexed = not self.tty  # the websocket variant is never multiplexed
         self.stdin_once = bool(spec.get("stdin_once"))
         self.want = {"stdin": _flag(params, "stdin"), STDOUT: _flag(params, "stdout"),
                      STDERR: _flag(params, "stderr")}
@@ -110,7 +111,7 @@ class Attach:
         self.done = asyncio.Event()
 
     def out(self, kind: int, data: bytes) -> bytes:
-        return data if self.tty else struct_frame(kind, data)
+        return struct_frame(kind, data) if self.multiplexed else data
 
     async def run(self) -> None:
         pump_in = asyncio.create_task(self.client_to_container())
@@ -292,3 +293,65 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
             await session.run()
     finally:
         session.close()
+
+
+class WebSocketStream:
+    """An ASGI websocket behind RawStream's interface (read/write/closed), so the same
+    Attach session serves GET /containers/{id}/attach/ws (binary frames, never multiplexed)."""
+
+    def __init__(self, receive, send):
+        self.receive, self.send_ = receive, send
+        self.closed = asyncio.Event()
+
+    async def read(self) -> bytes:
+        if self.closed.is_set():
+            return b""
+        msg = await self.receive()
+        if msg["type"] == "websocket.disconnect":
+            self.closed.set()
+            return b""
+        return msg.get("bytes") or (msg.get("text") or "").encode()
+
+    async def write(self, data: bytes) -> None:
+        if self.closed.is_set():
+            raise ConnectionResetError("client went away")
+        await self.send_({"type": "websocket.send", "bytes": data})
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+ATTACH_WS_RE = re.compile(r"^(?:/v[0-9.]+)?/containers/(?P<ref>[^/]+)/attach/ws$")
+
+
+async def attach_ws(scope: dict[str, Any], receive, send) -> None:
+    """ASGI websocket app for Docker's attach/ws."""
+    from containers.dockerapi.auth import allowed
+    from containers.engine.state import ACTIVE
+
+    m = ATTACH_WS_RE.match(scope["path"])
+    await receive()  # websocket.connect
+    if m is None or not await allowed(scope):
+        await send({"type": "websocket.close", "code": 4404 if m is None else 4401})
+        return
+    try:
+        c = await _db(lookup.container)(m["ref"])
+    except EngineError:
+        await send({"type": "websocket.close", "code": 4404})
+        return
+    await send({"type": "websocket.accept"})
+    params = parse_qs(scope["query_string"].decode())
+    stream = WebSocketStream(receive, send)
+    session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)  # type: ignore[arg-type]
+    session.multiplexed = False
+    try:
+        if _flag(params, "logs"):
+            session.log_offset = 0
+            await session.replay_log()
+            session.was_running = True
+        if _flag(params, "stream"):
+            await session.run()
+    finally:
+        session.close()
+        if not stream.closed.is_set():
+            await send({"type": "websocket.close", "code": 1000})
