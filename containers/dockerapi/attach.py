@@ -76,6 +76,18 @@ def response_head(tty: bool, version: str | None) -> bytes:
             f"Upgrade: tcp\r\n\r\n").encode()
 
 
+HEAD_GAP_S = 0.05
+
+
+async def send_head(stream: RawStream, head: bytes) -> None:
+    """Write the 101 answer, then pause before any output: docker-py reads the response
+    through a buffer and loses bytes that arrive together with the headers (docker-py
+    issue 3332), which happens when output is already waiting (exec, attach to a running
+    container)."""
+    await stream.write(head)
+    await asyncio.sleep(HEAD_GAP_S)
+
+
 async def http_error(stream: RawStream, status: int, message: str) -> None:
     body = json.dumps({"message": message}).encode()
     reason = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 409: "Conflict"}.get(
@@ -283,7 +295,7 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     from containers.engine.state import ACTIVE
 
     session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
-    await stream.write(response_head(session.tty, m["version"]))
+    await send_head(stream, response_head(session.tty, m["version"]))
     try:
         if _flag(params, "logs"):
             session.log_offset = 0

@@ -17,7 +17,7 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     m = EXEC_START_RE.match(scope["path"])
     if m is None:
         return False
-    from containers.dockerapi.attach import Attach, _db, http_error, response_head
+    from containers.dockerapi.attach import Attach, _db, http_error, response_head, send_head
     from containers.engine.errors import EngineError
 
     try:
@@ -36,7 +36,7 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
         except EngineError as e:
             await http_error(stream, 409 if e.kind in ("conflict", "illegal_transition") else 500, e.message)
             return True
-        await stream.write(response_head(cfg.tty, m["version"]))
+        await send_head(stream, response_head(cfg.tty, m["version"]))
         await session.run()
     finally:
         session.close()
