@@ -1,318 +1,359 @@
-"""Tar streams in and out of layers, safely.
+"""Tar streams into directories, safely (and, re-exported, out of them: tarcreate.py).
 
-Extraction (`extract_layer`) reads a stream once (plain, gzip, bzip2 or xz, detected by its
-magic bytes), never holds it in memory, computes the sha256 of the uncompressed tar (the OCI
-diff_id) as it goes, and never writes outside the target directory:
-- leading "/" is stripped; ".." that would climb out is refused;
-- no path is written through a symlink (every parent is lstat'ed; a symlink parent is
-  refused), and files are opened with O_NOFOLLOW;
-- hard links must name a regular file extracted inside the target;
-- device nodes and fifos are skipped (an image layer needs none; /dev is LXC's);
-- `.wh.NAME` becomes an overlay whiteout (char 0:0), `.wh..wh..opq` the opaque xattr.
-A corrupt or malicious archive raises InvalidArgument with the member's name.
-
-Creation (`tar_stream`) yields a tar of a directory without following symlinks; with
-`whiteouts=True` overlay whiteouts and opaque dirs are written in the `.wh.` form (a
-container's own layer, Docker's ExportRw / commit diff).
+`extract_layer(stream, dest)` reads a stream once (plain, gzip, bzip2 or xz, told apart by
+magic bytes), never holds it in memory, computes the sha256 of the uncompressed tar (the
+OCI diff_id) as it goes, and never writes, changes or removes anything outside `dest`:
+- a leading "/" is stripped (absolute names land inside `dest`); a ".." that would climb
+  out of `dest` is refused;
+- every directory is entered with openat(O_NOFOLLOW) from `dest` down, so nothing is ever
+  written through a symlink, even one the archive planted (refused) or one swapped in
+  concurrently by a running container (docker cp); files are created with O_EXCL;
+- symlinks are stored as they are, never followed (their targets mean something only
+  inside the container's root);
+- a hard link must name a regular file already inside `dest`, reached without symlinks;
+- character and block devices, fifos and sockets are skipped (an image layer needs none;
+  /dev is LXC's); xattrs other than user.* and security.capability are dropped (a layer
+  must not forge trusted.overlay.* metadata);
+- with `whiteouts=True` (a layer for overlay use) `.wh.NAME` becomes an overlay whiteout
+  (char device 0:0 named NAME), `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its
+  directory, other `.wh..wh.*` entries (AUFS metadata) are ignored, and a char 0:0 member is
+  kept as the whiteout it is.
+A corrupt or malicious archive raises InvalidArgument naming the member; a failure of our
+own filesystem (no space, ...) raises EngineError. A partial extraction is left in `dest`:
+the caller extracts into a temporary directory and removes it on error.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
+import errno
 import hashlib
-import io
-import lzma
 import os
+import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
 from typing import BinaryIO
 
-from .errors import InvalidArgument
+from . import beneath
+from .compression import CHUNK, DECOMPRESSION_ERRORS, decompressed
+from .errors import EngineError, InvalidArgument
+from .tarcreate import tar_path, tar_stream  # noqa: F401  (the other half of this module's API)
+from .tarsplit import Recorder
 
 WH_PREFIX = ".wh."
+WH_META = ".wh..wh."
 WH_OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
-CHUNK = 1 << 20
+XATTR_PAX = "SCHILY.xattr."
+KEPT_XATTRS = ("user.", "security.capability")
+# errors of our own filesystem, not of the archive
+LOCAL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EPERM, errno.EACCES,
+                errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 
 
-class HashingReader(io.RawIOBase):
-    """Reads through to `raw`, hashing every byte handed out."""
+class HashingReader:
+    """Reads through to `raw`, hashing (and handing to `tee`) every byte handed out.
 
-    def __init__(self, raw: BinaryIO):
-        self.raw = raw
+    Read errors of a compressed stream become InvalidArgument."""
+
+    def __init__(self, raw: BinaryIO, tee=None):
+        self.raw, self.tee = raw, tee
         self.sha = hashlib.sha256()
         self.count = 0
+        self._tail: list[tuple[int, bytes]] = []  # the last reads, with their offsets
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.raw.read(len(b))
-        n = len(data)
-        b[:n] = data
+    def read(self, n: int = -1) -> bytes:
+        try:
+            data = self.raw.read(n)
+        except DECOMPRESSION_ERRORS as e:
+            raise InvalidArgument(f"corrupt archive: {e}") from None
         self.sha.update(data)
-        self.count += n
-        return n
+        self._tail.append((self.count, data))
+        # keep the last read and at least two blocks before it (tarfile's last header)
+        while len(self._tail) > 2 and self.count - self._tail[1][0] >= 2 * tarfile.BLOCKSIZE:
+            del self._tail[0]
+        self.count += len(data)
+        if self.tee is not None:
+            self.tee(data)
+        return data
+
+    def recent(self, offset: int, n: int) -> bytes:
+        """Bytes [offset, offset+n) if still among the last reads (fewer if not all are)."""
+        out = bytearray()
+        for start, data in self._tail:
+            lo, hi = max(offset, start), min(offset + n, start + len(data))
+            if lo < hi and lo == offset + len(out):
+                out += data[lo - start:hi - start]
+        return bytes(out)
 
     def drain(self) -> None:
-        while self.raw.read(CHUNK):
+        while self.read(CHUNK):
             pass
 
 
-class _Peek(io.RawIOBase):
-    """A stream with its first bytes pushed back (after sniffing the magic)."""
+def clean_name(name: str) -> str:
+    """Archive member name -> safe relative path ("" for the root itself).
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self.head, self.rest = head, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        if self.head:
-            n = min(len(b), len(self.head))
-            b[:n], self.head = self.head[:n], self.head[n:]
-            return n
-        data = self.rest.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-
-def decompressed(stream: BinaryIO) -> BinaryIO:
-    """The uncompressed view of `stream` (gzip, bzip2, xz or plain), streaming."""
-    head = stream.read(6)
-    raw = io.BufferedReader(_Peek(head, stream), CHUNK)
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    if head[:3] == b"BZh":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
-    if head == b"\xfd7zXZ\x00":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
-    return raw  # type: ignore[return-value]
-
-
-def _clean(name: str) -> str:
-    """Archive member name -> safe relative path ("" for the root itself)."""
+    Raises InvalidArgument for a ".." that climbs out of the root."""
     parts: list[str] = []
-    for p in name.replace("\\", "/").split("/"):
+    for p in name.split("/"):
         if p in ("", "."):
             continue
         if p == "..":
             if not parts:
-                raise InvalidArgument(f"archive member {name!r} points outside the layer")
+                raise InvalidArgument(f"archive member {name!r} points outside the target directory")
             parts.pop()
             continue
         parts.append(p)
     return "/".join(parts)
 
 
-def _parent_ok(dest: str, rel: str) -> str:
-    """Host path for `rel`; every existing parent must be a real directory (no symlinks)."""
-    path = dest
-    for part in rel.split("/")[:-1]:
-        path = os.path.join(path, part)
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            os.mkdir(path, 0o755)
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            raise InvalidArgument(f"archive member {rel!r} would be written through a non-directory "
-                                  f"({part!r} is a symlink or file)")
-    return os.path.join(dest, rel)
+def extract_layer(stream: BinaryIO, dest: str, *, whiteouts: bool = False,
+                  split_dir: str | None = None) -> str:
+    """Extract a (possibly compressed) tar stream into directory `dest`; its diff_id (hex).
 
-
-def _clear(path: str, keep_dir: bool) -> None:
+    `whiteouts`: convert `.wh.` entries to overlay form (image layers, not docker cp).
+    `split_dir`: record tar-split metadata there (see tarsplit.py) so the exact tar can be
+    produced again from `dest`."""
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        if keep_dir:
-            return
-        import shutil
-
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
-
-
-def _owner(path: str, m: tarfile.TarInfo) -> None:
-    try:
-        os.lchown(path, m.uid, m.gid)
-    except OSError:
-        pass
-
-
-def extract_layer(stream: BinaryIO, dest: str) -> str:
-    """Extract a (possibly compressed) tar stream into `dest`; return its diff_id (hex)."""
-    reader = HashingReader(decompressed(stream))
-    dirs: list[tuple[str, tarfile.TarInfo]] = []
-    try:
-        with tarfile.open(fileobj=io.BufferedReader(reader, CHUNK), mode="r|", bufsize=CHUNK) as tar:
-            for m in tar:
-                _extract_one(tar, m, dest, dirs)
-        reader.drain()
-    except (tarfile.TarError, EOFError, OSError, lzma.LZMAError, ValueError) as e:
-        if isinstance(e, InvalidArgument):
-            raise
+        raw = decompressed(stream)
+    except ValueError as e:
+        raise InvalidArgument(str(e)) from None
+    except DECOMPRESSION_ERRORS as e:
         raise InvalidArgument(f"corrupt archive: {e}") from None
-    for path, m in reversed(dirs):  # directory times and modes last
-        os.chmod(path, m.mode & 0o7777)
-        os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
+    ex = _Extractor(dest, whiteouts)
+    try:
+        rec = ex.rec = Recorder(split_dir, dest) if split_dir else None
+        reader = HashingReader(raw, rec.feed if rec else None)
+        try:
+            _run(reader, ex)
+            if rec:
+                rec.finish()
+        except BaseException:
+            if rec:
+                rec.abort()
+            raise
+    finally:
+        ex.close()
     return reader.sha.hexdigest()
 
 
-def _extract_one(tar: tarfile.TarFile, m: tarfile.TarInfo, dest: str,
-                 dirs: list[tuple[str, tarfile.TarInfo]]) -> None:
-    rel = _clean(m.name)
-    if not rel:
-        return
-    base = os.path.basename(rel)
-    if base.startswith(WH_PREFIX):
-        path = _parent_ok(dest, rel)
-        parent = os.path.dirname(path)
-        if base == WH_OPAQUE:
-            os.setxattr(parent, OPAQUE_XATTR, b"y")
-        else:
-            target = os.path.join(parent, base[len(WH_PREFIX):])
-            _clear(target, keep_dir=False)
-            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-        return
-    path = _parent_ok(dest, rel)
-    if m.isdir():
-        _clear(path, keep_dir=True)
-        if not os.path.isdir(path):
-            os.mkdir(path, 0o755)
-        _owner(path, m)
-        dirs.append((path, m))
-    elif m.isreg():
-        _clear(path, keep_dir=False)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as out, tar.extractfile(m) as src:  # type: ignore[union-attr]
+def _run(reader: HashingReader, ex: _Extractor) -> None:
+    try:
+        tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+        while (m := tar.next()) is not None:
+            tar.members.clear()  # stream mode keeps every TarInfo otherwise
+            ex.member(tar, m)
+        _check_end(reader, tar.offset)
+        tar.close()
+        reader.drain()
+    except tarfile.TarError as e:
+        raise InvalidArgument(f"corrupt archive: {e}") from None
+    ex.finish()
+
+
+def _check_end(reader: HashingReader, offset: int) -> None:
+    """tarfile ends quietly at EOF or at a bad header in mid-archive: only a zero block
+    where the next header would be is a real end (a truncated upload is not an image)."""
+    block = reader.recent(offset, tarfile.BLOCKSIZE)
+    if len(block) < tarfile.BLOCKSIZE:
+        raise InvalidArgument(f"corrupt archive: unexpected end of data at byte {offset}")
+    if block.count(0) != tarfile.BLOCKSIZE:
+        raise InvalidArgument(f"corrupt archive: invalid tar header at byte {offset}")
+
+
+class _Extractor:
+    """Applies members to `dest`, holding an fd on it and on the last parent used."""
+
+    def __init__(self, dest: str, whiteouts: bool):
+        self.whiteouts = whiteouts
+        self.rec: Recorder | None = None
+        self.root = beneath.open_root(dest)
+        self.parent: tuple[str, int] | None = None  # (rel dir, fd), cached between members
+        self.dirs: dict[str, tarfile.TarInfo] = {}  # modes and times applied last
+
+    def close(self) -> None:
+        self._drop_parent()
+        os.close(self.root)
+
+    def member(self, tar: tarfile.TarFile, m: tarfile.TarInfo) -> None:
+        rel = clean_name(m.name)
+        store = bool(rel) and m.isreg() and m.sparse is None and not self._is_whiteout_name(rel)
+        if self.rec:
+            self.rec.member(m.offset_data, tar.offset, rel if store else None, m.size)
+        if not rel:
+            return
+        try:
+            self._apply(tar, m, rel)
+        except OSError as e:
+            if e.errno in LOCAL_ERRNOS:
+                raise EngineError(f"extracting {m.name!r}: {e.strerror}") from None
+            raise InvalidArgument(f"cannot extract archive member {m.name!r}: {e.strerror}") from None
+        except InvalidArgument as e:
+            raise InvalidArgument(f"archive member {m.name!r} refused: {e.message}") from None
+        except ValueError as e:  # e.g. an embedded NUL in a name
+            raise InvalidArgument(f"archive member {m.name!r} refused: {e}") from None
+
+    def _is_whiteout_name(self, rel: str) -> bool:
+        return self.whiteouts and os.path.basename(rel).startswith(WH_PREFIX)
+
+    def _apply(self, tar: tarfile.TarFile, m: tarfile.TarInfo, rel: str) -> None:
+        parent_rel, name = os.path.split(rel)
+        if self._is_whiteout_name(rel):
+            return self._whiteout(parent_rel, name, m)
+        if self.whiteouts and m.ischr() and m.devmajor == 0 and m.devminor == 0:
+            pfd = self._parent(parent_rel)
+            self._clear(pfd, name, rel, keep_dir=False)
+            self._mknod_whiteout(pfd, name, m)
+            return None
+        if m.isdir():
+            pfd = self._parent(parent_rel)
+            if not self._clear(pfd, name, rel, keep_dir=True):
+                os.mkdir(name, 0o755, dir_fd=pfd)
+            os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+            self.dirs[rel] = m
+        elif m.isreg():
+            self._file(tar, m, rel, parent_rel, name)
+        elif m.issym():
+            pfd = self._parent(parent_rel)
+            self._clear(pfd, name, rel, keep_dir=False)
+            os.symlink(m.linkname, name, dir_fd=pfd)
+            os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+            _utime(name, m, dir_fd=pfd)
+        elif m.islnk():
+            self._hardlink(m, rel, parent_rel, name)
+        # devices, fifos and unknown types: skipped on purpose
+        return None
+
+    @staticmethod
+    def _mknod_whiteout(pfd: int, name: str, m: tarfile.TarInfo) -> None:
+        """An overlay whiteout with the member's owner, mode and time."""
+        os.mknod(name, stat.S_IFCHR, os.makedev(0, 0), dir_fd=pfd)
+        os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        os.chmod(name, m.mode & 0o777, dir_fd=pfd)
+        _utime(name, m, dir_fd=pfd)
+
+    def _whiteout(self, parent_rel: str, name: str, m: tarfile.TarInfo) -> None:
+        pfd = self._parent(parent_rel)
+        if name == WH_OPAQUE:
+            os.setxattr(pfd, OPAQUE_XATTR, b"y")
+            return
+        if name.startswith(WH_META):
+            return  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless here
+        target = name[len(WH_PREFIX):]
+        if target in ("", ".", ".."):
+            raise InvalidArgument(f"invalid whiteout {name!r}")
+        self._clear(pfd, target, os.path.join(parent_rel, target), keep_dir=False)
+        self._mknod_whiteout(pfd, target, m)
+
+    def _file(self, tar: tarfile.TarFile, m: tarfile.TarInfo, rel: str, parent_rel: str, name: str) -> None:
+        pfd = self._parent(parent_rel)
+        self._clear(pfd, name, rel, keep_dir=False)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=pfd)
+        with os.fdopen(fd, "wb", buffering=0) as out:
+            src = tar.extractfile(m)
+            assert src is not None
             while chunk := src.read(CHUNK):
                 out.write(chunk)
-        _owner(path, m)
-        os.chmod(path, m.mode & 0o7777)
-        os.utime(path, (m.mtime, m.mtime))
-    elif m.issym():
-        _clear(path, keep_dir=False)
-        os.symlink(m.linkname, path)  # interpreted inside the container's root, never here
-        _owner(path, m)
-        os.utime(path, (m.mtime, m.mtime), follow_symlinks=False)
-    elif m.islnk():
-        target_rel = _clean(m.linkname)
-        target = _parent_ok(dest, target_rel) if target_rel else ""
-        if not target_rel or not os.path.isfile(target) or os.path.islink(target):
-            raise InvalidArgument(f"hard link {rel!r} -> {m.linkname!r} does not name a file in the layer")
-        _clear(path, keep_dir=False)
-        os.link(target, path, follow_symlinks=False)
-    # character/block devices and fifos are skipped on purpose
+            os.fchown(fd, m.uid, m.gid)
+            _xattrs(fd, m)
+            os.fchmod(fd, m.mode & 0o7777)
+            _utime(fd, m)
 
+    def _hardlink(self, m: tarfile.TarInfo, rel: str, parent_rel: str, name: str) -> None:
+        target = clean_name(m.linkname)
+        if not target or target == rel:
+            raise InvalidArgument(f"hard link to {m.linkname!r}")
+        t_parent, t_name = os.path.split(target)
+        try:
+            tfd = beneath.open_dir(self.root, _parts(t_parent))
+        except FileNotFoundError:
+            raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+        try:
+            try:
+                st = os.stat(t_name, dir_fd=tfd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidArgument(f"hard link target {m.linkname!r} is not a regular file")
+            pfd = self._parent(parent_rel)
+            self._clear(pfd, name, rel, keep_dir=False)
+            os.link(t_name, name, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
 
-def _whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+    def _parent(self, parent_rel: str) -> int:
+        """An fd on directory `parent_rel`, made if missing, never through a symlink."""
+        if self.parent is not None and self.parent[0] == parent_rel:
+            return self.parent[1]
+        self._drop_parent()
+        fd = beneath.open_dir(self.root, _parts(parent_rel), create=True)
+        self.parent = (parent_rel, fd)
+        return fd
 
+    def _drop_parent(self) -> None:
+        if self.parent is not None:
+            os.close(self.parent[1])
+            self.parent = None
 
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
+    def _clear(self, pfd: int, name: str, rel: str, keep_dir: bool) -> bool:
+        """Remove `name` in `pfd` unless it is a directory and `keep_dir`; True if kept."""
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return True
+            if self.rec:
+                self.rec.removing(rel, is_dir=True)
+            cached = self.parent  # it may be inside the tree that goes
+            if cached is not None and (cached[0] == rel or cached[0].startswith(rel + "/")):
+                self._drop_parent()
+            shutil.rmtree(name, dir_fd=pfd)
+            self.dirs = {k: v for k, v in self.dirs.items() if k != rel and not k.startswith(rel + "/")}
+            return False
+        if self.rec:
+            self.rec.removing(rel, is_dir=False)
+        os.unlink(name, dir_fd=pfd)
         return False
 
-
-class _Sink(io.RawIOBase):
-    def __init__(self) -> None:
-        self.buf = bytearray()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> int:  # type: ignore[override]
-        self.buf += b
-        return len(b)
-
-    def take(self) -> bytes:
-        out = bytes(self.buf)
-        self.buf.clear()
-        return out
-
-
-def _writer(sink: _Sink) -> tarfile.TarFile:
-    """A streaming tar writer with 1 MiB records and copies (tarfile's defaults are 10 KiB
-    and 16 KiB, which cost several times GNU tar's speed)."""
-    tar = tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK)
-    tar.copybufsize = CHUNK
-    return tar
-
-
-def tar_stream(root: str, whiteouts: bool = False) -> Iterator[bytes]:
-    """Yield a tar of `root` in chunks (symlinks stored, never followed)."""
-    sink = _Sink()
-    tar = _writer(sink)
-    for rel, full, st in _walk(root):
-        if whiteouts and _whiteout(st):
-            info = tarfile.TarInfo(os.path.join(os.path.dirname(rel), WH_PREFIX + os.path.basename(rel)))
-            info.mtime = int(st.st_mtime)
-            tar.addfile(info)
-        elif stat.S_ISREG(st.st_mode):
-            info = tar.gettarinfo(full, arcname=rel)
-            with open(full, "rb") as f:
-                tar.addfile(info, f)
-        elif stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode) or not whiteouts:
+    def finish(self) -> None:
+        """Directory modes and times, last (writing into a directory changes its mtime)."""
+        self._drop_parent()
+        for rel, m in reversed(self.dirs.items()):
             try:
-                info = tar.gettarinfo(full, arcname=rel)
-            except OSError:
-                continue
-            tar.addfile(info)
-            if whiteouts and stat.S_ISDIR(st.st_mode) and _opaque(full):
-                tar.addfile(tarfile.TarInfo(os.path.join(rel, WH_OPAQUE)))
-        if len(sink.buf) >= CHUNK:
-            yield sink.take()
-    tar.close()
-    yield sink.take()
+                fd = beneath.open_dir(self.root, _parts(rel))
+            except (FileNotFoundError, InvalidArgument):
+                continue  # replaced by a later member
+            try:
+                _xattrs(fd, m)
+                os.fchmod(fd, m.mode & 0o7777)
+                _utime(fd, m)
+            finally:
+                os.close(fd)
 
 
-def _walk(root: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    """(relative path, host path, lstat) for every entry below `root`, parents first."""
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        try:
-            entries = sorted(os.scandir(os.path.join(root, rel_dir)), key=lambda e: e.name)
-        except (NotADirectoryError, FileNotFoundError):
+def _parts(rel: str) -> list[str]:
+    return rel.split("/") if rel else []
+
+
+def _utime(target, m: tarfile.TarInfo, dir_fd: int | None = None) -> None:
+    ns = int(m.mtime * 1_000_000_000)
+    if isinstance(target, int):
+        os.utime(target, ns=(ns, ns))
+    else:
+        os.utime(target, ns=(ns, ns), dir_fd=dir_fd, follow_symlinks=False)
+
+
+def _xattrs(fd: int, m: tarfile.TarInfo) -> None:
+    for key, value in m.pax_headers.items():
+        if not key.startswith(XATTR_PAX):
             continue
-        subdirs = []
-        for e in entries:
-            rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
-            st = e.stat(follow_symlinks=False)
-            yield rel, e.path, st
-            if stat.S_ISDIR(st.st_mode):
-                subdirs.append(rel)
-        stack.extend(reversed(subdirs))
-
-
-def tar_path(host_path: str, arcname: str) -> Iterator[bytes]:
-    """Yield a tar holding `host_path` under `arcname` (a directory with its contents);
-    symlinks are stored, never followed (docker cp's GET archive)."""
-    sink = _Sink()
-    tar = _writer(sink)
-    st = os.lstat(host_path)
-    entries = [(arcname, host_path, st)]
-    if stat.S_ISDIR(st.st_mode):
-        entries += [(f"{arcname}/{rel}", full, s) for rel, full, s in _walk(host_path)]
-    for rel, full, st in entries:
-        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) or stat.S_ISFIFO(st.st_mode):
-            continue
-        info = tar.gettarinfo(full, arcname=rel)
-        if stat.S_ISREG(st.st_mode):
-            with open(full, "rb") as f:
-                tar.addfile(info, f)
-        else:
-            tar.addfile(info)
-        if len(sink.buf) >= CHUNK:
-            yield sink.take()
-    tar.close()
-    yield sink.take()
+        name = key[len(XATTR_PAX):]
+        if name.startswith(KEPT_XATTRS):
+            try:
+                os.setxattr(fd, name, value.encode("utf-8", "surrogateescape"))
+            except OSError as e:
+                if e.errno not in (errno.ENOTSUP, errno.EINVAL):
+                    raise

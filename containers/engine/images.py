@@ -1,31 +1,32 @@
-"""Image store (minimal; the images issue extends it).
+"""Image store: OCI image configs over the layer store (layerstore.py).
 
-Layers are directories under <state>/layers/<diff_id>/, content-addressed by the sha256 of
-their tar stream (as OCI diff_ids). Images are OCI image configs stored as
-<state>/images/<image_id>.json where image_id is the sha256 of that JSON. Everything is
-written to a temporary name first and renamed into place, so nothing half-written is seen.
+Images are OCI image configs <state>/images/<id>.json whose id is the sha256 of the file's
+bytes (stored, saved and loaded as those exact bytes). Configs are written to a temporary
+name and renamed into place. Operations: import a rootfs tar as a single-layer image,
+commit a container's upper dir as a new layer over its image, history, removal (layers only
+when no image that stays uses them), docker save / OCI layout out and in (imagesave.py,
+imageload.py). Tags, parents and reference counts live with the caller (the database).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import shutil
-import subprocess
-import tarfile
 import tempfile
-import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from . import imageconfig
 from .errors import InvalidArgument, NotFound
-from .layout import Layout
+from .imageconfig import DEFAULT_PATH
+from .layerstore import LayerStore
+from .tarcreate import tar_stream
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n"
-GROUP = "root:x:0:\nnobody:x:65534:\n"
+if TYPE_CHECKING:
+    from .imageload import Loaded
+
+__all__ = ["DEFAULT_PATH", "ImageInfo", "ImageStore", "LayerStore", "now_rfc3339"]
 
 
 @dataclass(frozen=True)
@@ -37,227 +38,166 @@ class ImageInfo:
     size: int
 
 
-class ImageStore:
-    def __init__(self, layout: Layout):
-        self.layout = layout
+class ImageStore(LayerStore):
+    """Images (OCI configs) over a LayerStore."""
 
-    def layer_path(self, diff_id: str) -> str:
-        return os.path.join(self.layout.layers, diff_id)
+    # -- reads -------------------------------------------------------------------------------
 
     def lower_dirs(self, info: ImageInfo) -> list[str]:
         """Layer directories for an overlay lowerdir, top-most first."""
         return [self.layer_path(d) for d in reversed(info.layers)]
 
-    def get(self, image_id: str) -> ImageInfo:
-        path = os.path.join(self.layout.images, f"{image_id}.json")
+    def config_bytes(self, image_id: str) -> bytes:
+        """The config exactly as stored (its sha256 is `image_id`)."""
+        if not imageconfig.HEX64.fullmatch(image_id):
+            raise NotFound(f"No such image: {image_id}")
         try:
-            with open(path) as f:
-                doc = json.load(f)
+            with open(os.path.join(self.layout.images, f"{image_id}.json"), "rb") as f:
+                return f.read()
         except FileNotFoundError:
             raise NotFound(f"No such image: {image_id}") from None
-        return _info(image_id, doc, self._size(doc))
 
-    def _size(self, doc: dict[str, Any]) -> int:
-        return sum(_dir_size(self.layer_path(d.split(":", 1)[1])) for d in doc["rootfs"]["diff_ids"])
+    def config_doc(self, image_id: str) -> dict[str, Any]:
+        return json.loads(self.config_bytes(image_id))
 
-    def import_tar(self, stream, comment: str = "", created_by: str = "import") -> ImageInfo:
-        """A new single-layer image from a rootfs tar stream (plain/gzip/bzip2/xz)."""
-        diff_id = self._add_layer(stream)
-        now = now_rfc3339()
-        doc = {"architecture": "amd64", "os": "linux", "created": now, "comment": comment,
-               "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
-               "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-               "history": [{"created": now, "created_by": created_by, "comment": comment}]}
-        return self._write_config(doc)
+    def get(self, image_id: str) -> ImageInfo:
+        return self._info(image_id, self.config_doc(image_id))
+
+    def _info(self, image_id: str, doc: dict[str, Any]) -> ImageInfo:
+        layers = imageconfig.diff_ids(doc)
+        return ImageInfo(id=image_id, layers=layers, config=doc.get("config") or {},
+                         created=doc.get("created", ""), size=sum(self.layer_size(d) for d in layers))
+
+    # -- images ------------------------------------------------------------------------------
+
+    def write_config(self, raw: bytes) -> ImageInfo:
+        """Store a config as these exact bytes (id = their sha256); every layer it names
+        must be here. Idempotent."""
+        doc = imageconfig.parse(raw)
+        missing = [d for d in imageconfig.diff_ids(doc) if not self.has_layer(d)]
+        if missing:
+            raise InvalidArgument(f"image config names missing layer(s): sha256:{missing[0]}")
+        image_id = imageconfig.digest_hex(raw)
+        path = os.path.join(self.layout.images, f"{image_id}.json")
+        if not os.path.exists(path):
+            self.layout.ensure()
+            fd, tmp = tempfile.mkstemp(prefix=".config-", dir=self.layout.images)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(raw)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.rename(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        return self._info(image_id, doc)
+
+    def _write_config(self, doc: dict[str, Any]) -> ImageInfo:
+        return self.write_config(imageconfig.canonical(doc))
+
+    def import_image(self, stream: BinaryIO, *, comment: str = "", author: str = "",
+                     created_by: str = "", changes: dict[str, Any] | None = None,
+                     created: str | None = None) -> tuple[ImageInfo, dict[str, Any]]:
+        """A new single-layer image from a rootfs tar stream (docker import): (its info, its
+        config document). `changes` are config changes (Cmd, Env, ...); tags are the
+        caller's. Corrupt or malicious archives raise InvalidArgument, nothing stored."""
+        diff_id = self.add_layer(stream)
+        doc = imageconfig.import_config(diff_id, created=created or now_rfc3339(), comment=comment,
+                                        author=author, created_by=created_by, changes=changes)
+        return self._write_config(doc), doc
+
+    def import_tar(self, stream: BinaryIO, comment: str = "", created_by: str = "import") -> ImageInfo:
+        """import_image, for callers that want the info only."""
+        return self.import_image(stream, comment=comment, created_by=created_by)[0]
 
     def commit(self, upper: str, base: ImageInfo, author: str = "", comment: str = "",
                config_changes: dict[str, Any] | None = None, created_by: str = "") -> ImageInfo:
         """A new image: `base` plus the container's changes (its upper dir) as one layer.
 
-        The layer is the upper dir as a tar with whiteouts in the `.wh.` form (its sha256 is
-        the diff_id), then extracted again for overlay use."""
-        from .archive import tar_stream
-
-        fd, tmp = tempfile.mkstemp(prefix="commit-", suffix=".tar", dir=self.layout.tmp)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                for chunk in tar_stream(upper, whiteouts=True):
-                    f.write(chunk)
-            with open(tmp, "rb") as f:
-                diff_id = self._add_layer(f)
-        finally:
-            os.unlink(tmp)
+        The layer is the upper dir as a tar with whiteouts in the `.wh.` form, spooled to
+        tmp/ and extracted as a layer: its diff_id is that tar's sha256. The config extends
+        the base's rootfs and history and merges `config_changes` (imageconfig.merge_config).
+        The caller records the parent (the base image)."""
         base_doc = self.config_doc(base.id)
-        now = now_rfc3339()
-        cfg = {**(base_doc.get("config") or {}), **(config_changes or {})}
-        doc = {**base_doc, "created": now, "author": author, "comment": comment, "config": cfg,
-               "rootfs": {"type": "layers",
-                          "diff_ids": [*base_doc["rootfs"]["diff_ids"], f"sha256:{diff_id}"]},
-               "history": [*(base_doc.get("history") or []),
-                           {"created": now, "created_by": created_by, "author": author,
-                            "comment": comment}]}
+        diff_id = self.add_layer_from_chunks(tar_stream(upper, whiteouts=True))
+        doc = imageconfig.commit_config(base_doc, diff_id, created=now_rfc3339(), author=author,
+                                        comment=comment, created_by=created_by, changes=config_changes)
         return self._write_config(doc)
-
-    def config_doc(self, image_id: str) -> dict[str, Any]:
-        try:
-            with open(os.path.join(self.layout.images, f"{image_id}.json")) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            raise NotFound(f"No such image: {image_id}") from None
 
     def history(self, image_id: str) -> list[dict[str, Any]]:
-        """Newest first: created, created_by, comment, size (of the layer it made, or 0)."""
-        doc = self.config_doc(image_id)
-        layers = iter(d.split(":", 1)[1] for d in doc["rootfs"]["diff_ids"])
+        """Newest first: created, created_by, comment, author, empty_layer, layer (diff_id or
+        "") and size (of the layer the step made, 0 for an empty layer)."""
         out = []
-        for h in doc.get("history") or []:
-            size = 0 if h.get("empty_layer") else _dir_size(self.layer_path(next(layers, "")))
+        for h, layer in imageconfig.layer_history(self.config_doc(image_id)):
             out.append({"created": h.get("created", ""), "created_by": h.get("created_by", ""),
-                        "comment": h.get("comment", ""), "size": size})
+                        "comment": h.get("comment", ""), "author": h.get("author", ""),
+                        "empty_layer": layer is None, "layer": layer or "",
+                        "size": self.layer_size(layer) if layer else 0})
         return list(reversed(out))
 
-    def remove(self, image_id: str, layers_in_use: set[str]) -> None:
-        """Delete the image config and those of its layers no other image uses."""
+    def layers_of(self, image_ids: Iterable[str]) -> set[str]:
+        """Every diff_id the given images use: pass the images that stay to get the
+        `layers_in_use` of `remove`. Images not in the store are ignored."""
+        out: set[str] = set()
+        for image_id in image_ids:
+            try:
+                out.update(imageconfig.diff_ids(self.config_doc(image_id)))
+            except NotFound:
+                continue
+        return out
+
+    def image_ids(self) -> list[str]:
+        """Ids of the images on disk."""
+        try:
+            names = os.listdir(self.layout.images)
+        except FileNotFoundError:
+            return []
+        return sorted(n[:-5] for n in names if n.endswith(".json") and imageconfig.HEX64.fullmatch(n[:-5]))
+
+    def remove(self, image_id: str, layers_in_use: set[str]) -> list[str]:
+        """Delete the image config, then those of its layers not in `layers_in_use` (the
+        layers of every image that stays, see `layers_of`); the diff_ids deleted."""
         doc = self.config_doc(image_id)
         os.unlink(os.path.join(self.layout.images, f"{image_id}.json"))
-        for d in doc["rootfs"]["diff_ids"]:
-            diff_id = d.split(":", 1)[1]
-            if diff_id not in layers_in_use:
-                shutil.rmtree(self.layer_path(diff_id), ignore_errors=True)
+        removed: list[str] = []
+        for diff_id in imageconfig.diff_ids(doc):
+            if diff_id not in layers_in_use and diff_id not in removed:
+                self.remove_layer(diff_id)
+                removed.append(diff_id)
+        return removed
 
-    def _add_layer(self, stream) -> str:
-        """Extract `stream` into a new content-addressed layer (stored once); its diff_id."""
-        from .archive import extract_layer
+    # -- image archives (imagesave.py, imageload.py) ----------------------------------------
 
-        self.layout.ensure()
-        tmp = tempfile.mkdtemp(prefix="layer-", dir=self.layout.tmp)
-        try:
-            diff_id = extract_layer(stream, tmp)
-            final = self.layer_path(diff_id)
-            if os.path.isdir(final):
-                shutil.rmtree(tmp)
-            else:
-                os.chmod(tmp, 0o755)
-                os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return diff_id
+    def save(self, images: Sequence[tuple[str, Sequence[str]]], fmt: str = "docker") -> Iterator[bytes]:
+        """A `docker save` tar ("docker") or an OCI image layout tar ("oci") of the images,
+        given as (image id, ["repo:tag", ...]); a generator of chunks."""
+        from . import imagesave
+
+        return imagesave.save(self, images, fmt)
+
+    def load(self, stream: BinaryIO) -> list[Loaded]:
+        """Images from a `docker save` or OCI layout tar (any compression); ids unchanged."""
+        from . import imageload
+
+        return imageload.load(self, stream)
+
+    # -- the default image -------------------------------------------------------------------
 
     def build_busybox(self, busybox: str = "/bin/busybox") -> ImageInfo:
-        """Build the default busybox image from the host's static busybox. Idempotent."""
-        if not os.path.isfile(busybox):
-            raise InvalidArgument(f"{busybox} not found: install busybox-static")
-        self.layout.ensure()
-        tmp = tempfile.mkdtemp(prefix="layer-", dir=self.layout.tmp)
-        try:
-            _populate_busybox(tmp, busybox)
-            diff_id = _diff_id(tmp)
-            final = self.layer_path(diff_id)
-            if os.path.isdir(final):
-                shutil.rmtree(tmp)
-            else:
-                os.rename(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        doc = {
-            "architecture": "amd64",
-            "os": "linux",
-            "created": "1970-01-01T00:00:00Z",
-            "author": "dockerweb",
-            "config": {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]},
-            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-            "history": [{"created": "1970-01-01T00:00:00Z",
-                         "created_by": f"dockerweb: busybox --install from {busybox}"}],
-        }
-        return self._write_config(doc)
+        """The default busybox image, from the host's static busybox. Idempotent."""
+        from . import busybox as bb
 
-    def _write_config(self, doc: dict[str, Any]) -> ImageInfo:
-        raw = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-        image_id = hashlib.sha256(raw).hexdigest()
-        path = os.path.join(self.layout.images, f"{image_id}.json")
-        if not os.path.exists(path):
-            tmp = f"{path}.tmp{os.getpid()}"
-            with open(tmp, "wb") as f:
-                f.write(raw)
-                f.flush()
-                os.fsync(f.fileno())
-            os.rename(tmp, path)
-        return _info(image_id, doc, self._size(doc))
-
-
-def _info(image_id: str, doc: dict[str, Any], size: int) -> ImageInfo:
-    return ImageInfo(
-        id=image_id,
-        layers=[d.split(":", 1)[1] for d in doc["rootfs"]["diff_ids"]],
-        config=doc.get("config") or {},
-        created=doc.get("created", ""),
-        size=size,
-    )
-
-
-def _populate_busybox(root: str, busybox: str) -> None:
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "tmp", "home", "var",
-              "dev", "proc", "sys", "run"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    os.chmod(os.path.join(root, "tmp"), 0o1777)
-    os.chmod(os.path.join(root, "root"), 0o700)
-    shutil.copy2(busybox, os.path.join(root, "bin", "busybox"))
-    os.chmod(os.path.join(root, "bin", "busybox"), 0o755)
-    applets = subprocess.run([busybox, "--list-full"], capture_output=True, text=True,
-                             check=True).stdout.split()
-    for rel in applets:
-        link = os.path.join(root, rel)
-        if rel == "bin/busybox" or os.path.lexists(link):
-            continue
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink("/bin/busybox", link)
-    for name, text in (("passwd", PASSWD), ("group", GROUP)):
-        with open(os.path.join(root, "etc", name), "w") as f:
-            f.write(text)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            os.utime(os.path.join(dirpath, n), (0, 0), follow_symlinks=False)
-
-
-def _diff_id(root: str) -> str:
-    """sha256 of a deterministic tar of `root` (sorted names, numeric owners)."""
-    h = hashlib.sha256()
-
-    class _Sink(io.RawIOBase):
-        def writable(self) -> bool:
-            return True
-
-        def write(self, b: bytes) -> int:  # type: ignore[override]
-            h.update(b)
-            return len(b)
-
-    with tarfile.open(fileobj=_Sink(), mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for n in sorted(dirnames + filenames):
-                full = os.path.join(dirpath, n)
-                info = tar.gettarinfo(full, arcname=os.path.relpath(full, root))
-                info.uname = info.gname = ""
-                if info.isfile():
-                    with open(full, "rb") as f:
-                        tar.addfile(info, f)
-                else:
-                    tar.addfile(info)
-    return h.hexdigest()
-
-
-def _dir_size(path: str) -> int:
-    total = 0
-    for dirpath, _, filenames in os.walk(path):
-        for n in filenames:
-            try:
-                total += os.lstat(os.path.join(dirpath, n)).st_size
-            except OSError:
-                pass
-    return total
+        diff_id = self.add_layer_from_dir(bb.populate, busybox)
+        return self._write_config(bb.image_config(diff_id, busybox))
 
 
 def now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """Now as Docker writes `created` (RFC 3339, nanoseconds, UTC): two imports of the same
+    tar are two images, not one."""
+    import time
+
+    seconds, ns = divmod(time.time_ns(), 1_000_000_000)
+    frac = f".{ns:09d}".rstrip("0").rstrip(".")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + frac + "Z"

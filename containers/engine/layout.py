@@ -23,6 +23,11 @@ class Layout:
         return os.path.join(self.root, "layers")
 
     @property
+    def layermeta(self) -> str:
+        """tar-split records of each layer's original tar (tarsplit.py)."""
+        return os.path.join(self.root, "layermeta")
+
+    @property
     def lxc(self) -> str:
         return os.path.join(self.root, "lxc")
 
@@ -38,7 +43,7 @@ class Layout:
         return ContainerPaths(os.path.join(self.containers, cid))
 
     def ensure(self) -> None:
-        for d in (self.containers, self.images, self.layers, self.lxc, self.run, self.tmp):
+        for d in (self.containers, self.images, self.layers, self.layermeta, self.lxc, self.run, self.tmp):
             os.makedirs(d, mode=0o711, exist_ok=True)
 
 
