@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv postgresql \
                 python3-dev gcc chromium
+# what only the tests use: a real registry, skopeo to place/read images, htpasswd for its auth
+TEST_APT_PACKAGES := docker-registry skopeo apache2-utils
 # Debian's node and npm for the dashboard's npm packages; skipped when an npm is on PATH
 # already (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package)
 NODE_APT_PACKAGES := nodejs npm
@@ -9,16 +11,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DOCKERWEB_STATE_ROOT ?= /var/lib/dockerweb
 
-.PHONY: run test deps lint bench migrate docker-cli
+.PHONY: run test deps test-deps lint bench migrate docker-cli
 
-deps: $(VENV)/.installed node_modules/.installed
-	@missing=""; for p in $(APT_PACKAGES); do \
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps: $(VENV)/.installed node_modules/.installed
+	$(call apt_install,$(APT_PACKAGES))
+
+test-deps: deps docker-cli
+	$(call apt_install,$(TEST_APT_PACKAGES))
+
 
 $(VENV)/.installed: requirements.txt
 	@test -x /usr/bin/python3 && /usr/bin/python3 -c 'import ensurepip' 2>/dev/null || \
@@ -49,7 +59,7 @@ docker-cli:
 	@command -v docker >/dev/null || (apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io)
 
-test: deps docker-cli
+test: test-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
 
