@@ -1,4 +1,5 @@
-"""containers.engine.imagearchive: docker save / OCI layout archives out and in, on real
+"""ImageStore.save / ImageStore.load (imagesave.py, imageload.py): docker save / OCI layout
+archives out and in, on real
 files (no Django DB, no `stack`, no network). Stores live in pytest tmp dirs."""
 
 from __future__ import annotations
@@ -15,12 +16,25 @@ import tarfile
 
 import pytest
 
-from containers.engine import imagearchive
 from containers.engine.errors import InvalidArgument, NotFound
 from containers.engine.images import ImageStore
 from containers.engine.layout import Layout
 
 OPAQUE = "trusted.overlay.opaque"
+
+
+
+def _save(store, items):
+    return store.save(items)
+
+
+def _save_oci(store, items):
+    return store.save(items, "oci")
+
+
+def _load(store, stream, _tmp_dir=None):
+    """[(info, repo tags)] of what the archive held."""
+    return [(x.info, list(x.repo_tags)) for x in store.load(stream)]
 
 
 def sha(b: bytes) -> str:
@@ -131,7 +145,7 @@ def check_same_images(src: ImageStore, dst: ImageStore, items) -> None:
 
 def test_docker_save_round_trip_keeps_ids_files_and_bytes(images, tmp_path):
     store, items = images
-    first = b"".join(imagearchive.save(store, items))
+    first = b"".join(_save(store, items))
 
     m = members(first)
     manifest = json.loads(m["manifest.json"])
@@ -146,28 +160,28 @@ def test_docker_save_round_trip_keeps_ids_files_and_bytes(images, tmp_path):
 
     tmp_dir = str(tmp_path / "loadtmp")
     b = make_store(tmp_path, "b")
-    got = imagearchive.load(b, io.BytesIO(first), tmp_dir)
+    got = _load(b, io.BytesIO(first), tmp_dir)
     assert sorted((info.id, tags) for info, tags in got) == sorted((i, list(t)) for i, t in items)
     check_same_images(store, b, items)
-    assert os.listdir(tmp_dir) == []
+    assert os.listdir(store.layout.tmp) == []
 
     # second round trip: same bytes out, same ids in
-    second = b"".join(imagearchive.save(b, items))
+    second = b"".join(_save(b, items))
     assert second == first
     c = make_store(tmp_path, "c")
-    got2 = imagearchive.load(c, io.BytesIO(gzip.compress(second)), tmp_dir)
+    got2 = _load(c, io.BytesIO(gzip.compress(second)), tmp_dir)
     assert [(i.id, t) for i, t in got2] == [(i.id, t) for i, t in got]
     check_same_images(store, c, items)
-    assert b"".join(imagearchive.save(c, items)) == first
+    assert b"".join(_save(c, items)) == first
 
     # loading again into a store that has it all is a no-op with the same answer
-    assert [(i.id, t) for i, t in imagearchive.load(c, io.BytesIO(first), tmp_dir)] == \
+    assert [(i.id, t) for i, t in _load(c, io.BytesIO(first), tmp_dir)] == \
         [(i.id, t) for i, t in got]
 
 
 def test_oci_round_trip(images, tmp_path):
     store, items = images
-    first = b"".join(imagearchive.save_oci(store, items))
+    first = b"".join(_save_oci(store, items))
 
     m = members(first)
     assert json.loads(m["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
@@ -189,22 +203,22 @@ def test_oci_round_trip(images, tmp_path):
 
     tmp_dir = str(tmp_path / "loadtmp")
     b = make_store(tmp_path, "b")
-    got = imagearchive.load(b, io.BytesIO(gzip.compress(first)), tmp_dir)
+    got = _load(b, io.BytesIO(gzip.compress(first)), tmp_dir)
     assert sorted((info.id, t) for info, t in got) == sorted((i, list(t)) for i, t in items)
     check_same_images(store, b, items)
-    assert b"".join(imagearchive.save_oci(b, items)) == first
+    assert b"".join(_save_oci(b, items)) == first
     c = make_store(tmp_path, "c")
-    imagearchive.load(c, io.BytesIO(b"".join(imagearchive.save_oci(b, items))), tmp_dir)
+    _load(c, io.BytesIO(b"".join(_save_oci(b, items))), tmp_dir)
     check_same_images(store, c, items)
-    assert os.listdir(tmp_dir) == []
+    assert os.listdir(store.layout.tmp) == []
 
 
 def test_save_unknown_image_fails_before_any_byte(images):
     store, _ = images
     with pytest.raises(NotFound):
-        imagearchive.save(store, [("0" * 64, ["x:1"])])
+        _save(store, [("0" * 64, ["x:1"])])
     with pytest.raises(NotFound):
-        imagearchive.save_oci(store, [("0" * 64, ["x:1"])])
+        _save_oci(store, [("0" * 64, ["x:1"])])
 
 
 def hand_made_layer() -> bytes:
@@ -233,7 +247,7 @@ def test_hand_made_docker_save_archive_loads(tmp_path):
         (ti("somewhere/layer.tar"), layer),
     ])
     store = make_store(tmp_path, "s")
-    got = imagearchive.load(store, io.BytesIO(archive), str(tmp_path / "t"))
+    got = _load(store, io.BytesIO(archive), str(tmp_path / "t"))
     assert [(i.id, t) for i, t in got] == [(image_id, ["hand:made"])]
     assert store.config_bytes(image_id) == config
     info = store.get(image_id)
@@ -241,7 +255,7 @@ def test_hand_made_docker_save_archive_loads(tmp_path):
     with open(os.path.join(store.layer_path(sha(layer)), "bin", "run"), "rb") as f:
         assert f.read() == b"#!/bin/sh\necho run\n"
     # and it goes out again with the same bytes for config and layer
-    m = members(b"".join(imagearchive.save(store, [(image_id, ["hand:made"])])))
+    m = members(b"".join(_save(store, [(image_id, ["hand:made"])])))
     assert m[f"{image_id}.json"] == config
     assert [sha(v) for k, v in m.items() if k.endswith("/layer.tar")] == [sha(layer)]
 
@@ -267,11 +281,11 @@ def test_hand_made_oci_layout_with_gzip_layer_loads(tmp_path):
     config = hand_made_config(sha(layer))
     archive = oci_archive(config, gzip.compress(layer), "application/vnd.oci.image.layer.v1.tar+gzip")
     store = make_store(tmp_path, "s")
-    got = imagearchive.load(store, io.BytesIO(archive), str(tmp_path / "t"))
+    got = _load(store, io.BytesIO(archive), str(tmp_path / "t"))
     assert [(i.id, t) for i, t in got] == [(sha(config), ["hand:made"])]
     assert store.get(sha(config)).layers == [sha(layer)]
     # saved again, the layer is the uncompressed tar, whose digest is the diff_id
-    m = members(b"".join(imagearchive.save_oci(store, [(sha(config), ["hand:made"])])))
+    m = members(b"".join(_save_oci(store, [(sha(config), ["hand:made"])])))
     assert m[f"blobs/sha256/{sha(layer)}"] == layer
 
 
@@ -284,15 +298,15 @@ def test_diff_id_mismatch_refused_and_nothing_kept(tmp_path):
         (ti(f"{sha(config)}.json"), config), (ti("l/layer.tar"), layer)])
     store = make_store(tmp_path, "s")
     with pytest.raises(InvalidArgument, match="diff_id"):
-        imagearchive.load(store, io.BytesIO(archive), str(tmp_path / "t"))
+        _load(store, io.BytesIO(archive), str(tmp_path / "t"))
     assert store.image_ids() == [] and os.listdir(store.layout.layers) == []
-    assert os.listdir(tmp_path / "t") == []
+    assert os.listdir(store.layout.tmp) == []
 
     # an OCI blob whose bytes do not match its digest
     bad = oci_archive(hand_made_config(sha(layer)), layer, "application/vnd.oci.image.layer.v1.tar")
     bad = bad.replace(b"hi there\n", b"HI THERE\n")
     with pytest.raises(InvalidArgument):
-        imagearchive.load(store, io.BytesIO(bad), str(tmp_path / "t"))
+        _load(store, io.BytesIO(bad), str(tmp_path / "t"))
     assert store.image_ids() == []
 
 
@@ -301,9 +315,9 @@ def test_malicious_members_refused(tmp_path):
     tmp_dir = tmp_path / "work" / "t"
     escape = tar_of([(ti("manifest.json"), b"[]"), (ti("../../escaped"), b"x")])
     with pytest.raises(InvalidArgument, match="outside"):
-        imagearchive.load(store, io.BytesIO(escape), str(tmp_dir))
+        _load(store, io.BytesIO(escape), str(tmp_dir))
     assert not (tmp_path / "work" / "escaped").exists() and not (tmp_path / "escaped").exists()
-    assert os.listdir(tmp_dir) == []
+    assert os.listdir(store.layout.tmp) == []
 
     secret = tmp_path / "secret.tar"
     secret.write_bytes(hand_made_layer())
@@ -318,14 +332,14 @@ def test_malicious_members_refused(tmp_path):
         manifest = json.dumps([{"Config": "c.json", "Layers": [layer_path]}]).encode()
         archive = tar_of([(ti("manifest.json"), manifest), (ti("c.json"), config), *extra])
         with pytest.raises(InvalidArgument):
-            imagearchive.load(store, io.BytesIO(archive), str(tmp_dir))
+            _load(store, io.BytesIO(archive), str(tmp_dir))
         assert store.image_ids() == [] and os.listdir(store.layout.layers) == []
-    assert os.listdir(tmp_dir) == []
+    assert os.listdir(store.layout.tmp) == []
 
     with pytest.raises(InvalidArgument, match="neither"):
-        imagearchive.load(store, io.BytesIO(tar_of([(ti("x"), b"y")])), str(tmp_dir))
+        _load(store, io.BytesIO(tar_of([(ti("x"), b"y")])), str(tmp_dir))
     with pytest.raises(InvalidArgument):
-        imagearchive.load(store, io.BytesIO(b"not a tar at all" * 100), str(tmp_dir))
+        _load(store, io.BytesIO(b"not a tar at all" * 100), str(tmp_dir))
 
 
 SKOPEO = shutil.which("skopeo")
@@ -344,9 +358,9 @@ def test_skopeo_interop(images, tmp_path):
         assert r.returncode == 0, r.stderr
 
     oci = tmp_path / "ours-oci.tar"
-    oci.write_bytes(b"".join(imagearchive.save_oci(store, [(child_id, ["app:1"])])))
+    oci.write_bytes(b"".join(_save_oci(store, [(child_id, ["app:1"])])))
     docker = tmp_path / "ours-docker.tar"
-    docker.write_bytes(b"".join(imagearchive.save(store, [(child_id, ["app:1"])])))
+    docker.write_bytes(b"".join(_save(store, [(child_id, ["app:1"])])))
 
     skopeo("copy", f"oci-archive:{oci}:1", f"oci:{tmp_path / 'dir1'}:1")
     skopeo("copy", f"docker-archive:{docker}", f"oci:{tmp_path / 'dir2'}:app")
@@ -357,7 +371,7 @@ def test_skopeo_interop(images, tmp_path):
         with tarfile.open(fileobj=buf, mode="w") as t:
             t.add(tmp_path / d, arcname=".")
         s = make_store(tmp_path, f"from-{d}")
-        return s, imagearchive.load(s, io.BytesIO(buf.getvalue()), str(tmp_path / "t"))
+        return s, _load(s, io.BytesIO(buf.getvalue()), str(tmp_path / "t"))
 
     # skopeo's layouts, tarred, load with the same image id (layers gzipped by skopeo)...
     for d in ("dir1", "dir3"):
@@ -378,6 +392,6 @@ def test_skopeo_interop(images, tmp_path):
     skopeo("copy", f"oci:{tmp_path / 'dir1'}:1", f"docker-archive:{out}:name:tag")
     s = make_store(tmp_path, "from-skopeo-docker")
     with open(out, "rb") as f:
-        got = imagearchive.load(s, f, str(tmp_path / "t"))
+        got = _load(s, f, str(tmp_path / "t"))
     assert [(i.id, t) for i, t in got] == [(child_id, ["name:tag"])]
     check_same_images(store, s, items[:1])
