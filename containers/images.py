@@ -4,9 +4,12 @@ import, commit, history, remove, prune. Allocation of tags is guarded by the uni
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from containers import events, lookup
 from containers.engine.errors import Conflict, InvalidArgument
@@ -23,10 +26,35 @@ def register(info: ImageInfo, repository: str = "", tag: str = "latest", parent:
     with transaction.atomic():
         img, _ = Image.objects.update_or_create(
             pk=info.id, defaults={"layers": info.layers, "config": info.config, "size": info.size,
-                                  "parent": parent, "author": author, "comment": comment})
+                                  "parent": parent, "author": author, "comment": comment,
+                                  "created": created_at(info.created)})
         if repository:
             set_tag(img, repository, tag)
     return img
+
+
+def register_existing(info: ImageInfo) -> Image:
+    """The record of an image that came from elsewhere (pull, load): created from its config;
+    a record already here (with its parent) is kept as it is."""
+    doc = engine().images.config_doc(info.id)
+    img, _ = Image.objects.get_or_create(
+        pk=info.id, defaults={"layers": info.layers, "config": info.config, "size": info.size,
+                              "author": doc.get("author") or "", "comment": doc.get("comment") or "",
+                              "created": created_at(info.created)})
+    return img
+
+
+def created_at(stamp: str) -> datetime:
+    """An image config's `created` (RFC 3339, up to nanoseconds) as a datetime; now if absent
+    or unreadable."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp or "")
+    if not m:
+        return timezone.now()
+    frac = (m.group(2) or ".0")[:7]
+    try:
+        return datetime.fromisoformat(m.group(1) + frac + m.group(3).replace("Z", "+00:00"))
+    except ValueError:
+        return timezone.now()
 
 
 def ensure_default_image() -> Image:
@@ -149,9 +177,33 @@ def prune() -> list[str]:
             removed.append(image_id)
 
 
-def pull(ref: str, auth: str = ""):
-    """Pull from a registry, yielding Docker-style progress events (the registry client)."""
-    from containers.engine.errors import EngineError
+def save(refs: list[str], fmt: str = "docker"):
+    """A `docker save` ("docker") or OCI layout ("oci") tar of the images `refs` name, as
+    chunks. A reference by name carries its tag into the archive; by id, every tag."""
+    if fmt not in ("docker", "oci"):
+        raise InvalidArgument(f"unknown archive format {fmt!r} (docker or oci)")
+    if not refs:
+        raise InvalidArgument("no image given")
+    items: dict[str, list[str]] = {}
+    for ref in refs:
+        img = lookup.image(ref)
+        by_id = ref.startswith("sha256:") or img.id.startswith(ref)
+        name, tag_name = lookup.split_reference(ref)
+        names = img.tags() if by_id else [f"{name}:{tag_name}"]
+        items.setdefault(img.id, [])
+        items[img.id] += [n for n in names if n not in items[img.id]]
+    return engine().images.save(list(items.items()), fmt)
 
-    raise EngineError("pulling from a registry is not available yet")
-    yield {}  # pragma: no cover
+
+def load(stream) -> list[tuple[Image, list[str]]]:
+    """Every image of a `docker save` or OCI layout tar (any compression): registered and
+    tagged as the archive says; [(image, its tags)]."""
+    out = []
+    for loaded in engine().images.load(stream):
+        img = register_existing(loaded.info)
+        for ref in loaded.repo_tags:
+            name, tag_name = lookup.split_reference(ref)
+            set_tag(img, name, tag_name)
+        events.emit("load", type="image", actor_id=img.id, actor_name=",".join(loaded.repo_tags))
+        out.append((img, list(loaded.repo_tags)))
+    return out

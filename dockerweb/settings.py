@@ -7,6 +7,9 @@ DOCKERWEB_BIND         web address (default 127.0.0.1:8000; read by bin/run)
 DOCKERWEB_CGROUP_PARENT  parent cgroup of containers (default dockerweb)
 DOCKERWEB_SECRET_KEY   Django secret (default: generated once into <root>/secret.key)
 DOCKERWEB_DEBUG, DOCKERWEB_ALLOWED_HOSTS
+DOCKERWEB_DEFAULT_REGISTRY     registry of a name without a host (default docker.io)
+DOCKERWEB_INSECURE_REGISTRIES  comma list of host[:port] spoken to over plain http (loopback
+                               registries always are, as Docker does)
 """
 
 from __future__ import annotations
@@ -149,6 +152,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "containers.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "URL_FORMAT_OVERRIDE": None,  # ?format= is ours (image archives: docker or oci)
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "dockerweb API",
@@ -168,6 +172,9 @@ DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")
 DOCKERWEB_NFT_TABLE = env_str("DOCKERWEB_NFT_TABLE", "dockerweb")
 DOCKERWEB_RECONCILE_INTERVAL = 10.0
+# registries: pull and push
+DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
+DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])
 
 LOGGING = {
     "version": 1,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
+import docker
 import pytest
 
 from tests.stack import Stack
@@ -15,6 +17,7 @@ NFT_TABLE = os.environ["DOCKERWEB_NFT_TABLE"]
 with open("/proc/sys/net/ipv4/ip_forward") as _f:
     IP_FORWARD_BEFORE = _f.read().strip()
 _stack: Stack | None = None
+DOCKER = shutil.which("docker")
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +36,30 @@ def api(stack):
     for c in stack.api("GET", "/api/containers/?all=1").json():
         if c["id"] not in before:
             stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+
+
+@pytest.fixture
+def cli(api):
+    if DOCKER is None:
+        pytest.fail("no docker CLI: `make test` installs one (Debian's docker.io)")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{api.docker_sock}", "DOCKER_CONFIG": f"{api.root}/.docker"}
+
+    def run(*args: str, input: bytes | None = None, check: bool = True, timeout: float = 60):
+        p = subprocess.run([DOCKER, *args], env=env, input=input, capture_output=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL if input is None else None)
+        if check and p.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} -> {p.returncode}: {p.stderr.decode()}")
+        return p
+
+    run.env = env
+    return run
+
+
+@pytest.fixture
+def dpy(api):
+    client = docker.DockerClient(base_url=f"unix://{api.docker_sock}", timeout=60)
+    yield client
+    client.close()
 
 
 def pytest_sessionfinish(session, exitstatus):

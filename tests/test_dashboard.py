@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import registry_fixture
+
+registry = registry_fixture.registry
+
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -250,6 +254,27 @@ def test_pages_at_phone_width_and_other_pages(page, api):
     pg.goto(pg.base + "/images/")
     assert "/login/" in pg.url
     assert not pg.problems, pg.problems
+
+
+def test_images_page_pulls_from_a_registry(page, api, registry, tmp_path):
+    archive = tmp_path / "busybox-oci.tar"
+    archive.write_bytes(api.api("GET", "/api/images/busybox/save/?format=oci").content)
+    registry.skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{archive}",
+                    f"docker://{registry.addr}/dash/pulled:1")
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/images/")
+    pg.fill("#pull-form input[name=image]", f"{registry.addr}/dash/pulled:nope")
+    pg.click("#pull-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('pull-status').textContent.startsWith('failed')")
+    assert "nope" in pg.inner_text("#pull-status")
+    pg.fill("#pull-form input[name=image]", f"{registry.addr}/dash/pulled:1")
+    pg.click("#pull-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('pull-status').textContent === 'pulled'")
+    assert "Status: " in pg.inner_text("#pull-log")
+    pg.wait_for_function(f"document.getElementById('images').innerText.includes('{registry.addr}/dash/pulled:1')")
+    shot(pg, "16-images-pulled")
+    assert [p for p in pg.problems if "404" not in p] == [], pg.problems
 
 
 def test_artifacts_are_ignored_by_git():

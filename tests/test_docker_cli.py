@@ -13,30 +13,7 @@ import time
 import docker
 import pytest
 
-DOCKER = shutil.which("docker")
-
-
-@pytest.fixture
-def cli(api):
-    if DOCKER is None:
-        pytest.fail("no docker CLI: `make test` installs one (Debian's docker.io)")
-    env = {**os.environ, "DOCKER_HOST": f"unix://{api.docker_sock}", "DOCKER_CONFIG": f"{api.root}/.docker"}
-
-    def run(*args: str, input: bytes | None = None, check: bool = True, timeout: float = 60):
-        p = subprocess.run([DOCKER, *args], env=env, input=input, capture_output=True, timeout=timeout)
-        if check and p.returncode != 0:
-            raise AssertionError(f"docker {' '.join(args)} -> {p.returncode}: {p.stderr.decode()}")
-        return p
-
-    run.env = env
-    return run
-
-
-@pytest.fixture
-def dpy(api):
-    client = docker.DockerClient(base_url=f"unix://{api.docker_sock}", timeout=60)
-    yield client
-    client.close()
+from tests.conftest import DOCKER
 
 
 def test_version_and_info(cli):

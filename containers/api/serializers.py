@@ -96,6 +96,12 @@ class ImageSerializer(serializers.ModelSerializer):
         return img.tags()
 
 
+class ImagePullSerializer(serializers.Serializer):
+    image = serializers.CharField(max_length=1024, help_text="name[:tag][@sha256:digest]")
+    username = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event

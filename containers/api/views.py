@@ -15,6 +15,7 @@ from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
     EventSerializer,
+    ImagePullSerializer,
     ImageSerializer,
 )
 from containers.engine import logs
@@ -296,6 +297,81 @@ class ImageImport(APIView):
         # Django's request is the body as a file (spooled to disk past 2.5 MB), chunked or not
         img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""))
         return _image_response(img, status.HTTP_201_CREATED)
+
+
+def _credentials(request) -> tuple[str, str] | None:
+    """{"username", "password"} in the JSON body, else Docker's X-Registry-Auth header."""
+    from containers import registries
+
+    data = request.data if isinstance(request.data, dict) else {}
+    if data.get("username") or data.get("password"):
+        return (str(data.get("username") or ""), str(data.get("password") or ""))
+    return registries.credentials(request.headers.get("X-Registry-Auth", ""))
+
+
+def _progress_response(work) -> StreamingHttpResponse:
+    from containers import jsonprogress
+
+    return StreamingHttpResponse(jsonprogress.start(work), content_type="application/json")
+
+
+class ImagePull(APIView):
+    """Pull from a registry: {"image": "name[:tag][@digest]"} (+ username, password); the answer
+    is Docker's JSON progress lines. Errors before the registry answers are 4xx/5xx."""
+
+    @extend_schema(request=ImagePullSerializer, responses={200: None})
+    def post(self, request):
+        from containers import registries
+
+        body = request.data if isinstance(request.data, dict) else {}
+        ser = ImagePullSerializer(data={**request.query_params.dict(), **body})
+        ser.is_valid(raise_exception=True)
+        ref, creds = ser.validated_data["image"], _credentials(request)
+        return _progress_response(lambda emit: registries.pull(ref, creds, emit))
+
+
+class ImagePush(APIView):
+    """Push `ref` (name[:tag]; every tag of the name with ?all_tags=1) to its registry;
+    Docker's JSON progress lines."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request, ref):
+        from containers import registries
+
+        name, tag = lookup.split_reference(ref)
+        if params.boolean(request.query_params, "all_tags", False):
+            tag = ""
+        creds = _credentials(request)
+        return _progress_response(lambda emit: registries.push(name, tag, creds, emit))
+
+
+class ImageSave(APIView):
+    """A `docker save` tar (?format=docker, default) or an OCI layout tar (?format=oci) of one
+    image, or of ?names=a&names=b."""
+
+    @extend_schema(parameters=[OpenApiParameter("format", str), OpenApiParameter("names", str, many=True)])
+    def get(self, request, ref=""):
+        from containers import images
+
+        refs = [ref] if ref else request.query_params.getlist("names")
+        fmt = request.query_params.get("format", "docker")
+        resp = StreamingHttpResponse(images.save(refs, fmt), content_type="application/x-tar")
+        name = "images" if len(refs) != 1 else refs[0].replace("/", "_").replace(":", "_")
+        resp["Content-Disposition"] = f'attachment; filename="{name}{"-oci" if fmt == "oci" else ""}.tar"'
+        return resp
+
+
+class ImageLoad(APIView):
+    """POST a `docker save` or OCI layout tar (plain or compressed) as the body; the images it
+    held, tagged as it says."""
+
+    @extend_schema(request={"application/x-tar": bytes}, responses={201: ImageSerializer(many=True)})
+    def post(self, request):
+        from containers import images
+
+        loaded = images.load(request._request)
+        return Response(ImageSerializer([img for img, _ in loaded], many=True).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ImageTag(APIView):

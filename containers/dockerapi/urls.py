@@ -21,6 +21,7 @@ def route(pattern: str, methods: dict[str, object]):
 urlpatterns = [
     route(r"_ping$", {"GET": views.ping, "HEAD": views.ping}),
     route(r"version$", {"GET": views.version}),
+    route(r"auth$", {"POST": views.auth}),
     route(r"info$", {"GET": views.info}),
     route(r"containers/json$", {"GET": views.containers_list}),
     route(r"containers/create$", {"POST": views.containers_create}),
@@ -41,6 +42,10 @@ urlpatterns = [
     route(r"networks$", {"GET": views.networks_list}),
     route(r"images/json$", {"GET": views.images_list}),
     route(r"images/create$", {"POST": views.images_create}),
+    route(r"images/get$", {"GET": views.images_get}),
+    route(r"images/load$", {"POST": views.images_load}),
+    route(r"images/(?P<ref>.+)/get$", {"GET": views.images_get}),
+    route(r"images/(?P<ref>.+)/push$", {"POST": views.image_push}),
     route(r"images/(?P<ref>.+)/json$", {"GET": views.image_inspect}),
     route(r"images/(?P<ref>.+)/history$", {"GET": views.image_history}),
     route(r"images/(?P<ref>.+)/tag$", {"POST": views.image_tag}),

@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from containers import lifecycle, lookup, rpc
+from containers import jsonprogress, lifecycle, lookup, registries, rpc
 from containers.api.errors import status_for
 from containers.api.params import boolean, integer, number, tail, timestamp
 from containers.dockerapi import translate
@@ -510,19 +510,51 @@ def images_create(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"status": f"sha256:{img.id}"})
     if q.get("fromImage"):
         ref = q["fromImage"] + (f":{q['tag']}" if q.get("tag") and "@" not in q["fromImage"] else "")
-        return StreamingHttpResponse(_pull_lines(ref, request.headers.get("X-Registry-Auth", "")),
-                                     content_type="application/json")
+        creds = registries.credentials(request.headers.get("X-Registry-Auth", ""))
+        lines = jsonprogress.start(lambda emit: registries.pull(ref, creds, emit))
+        return StreamingHttpResponse(lines, content_type="application/json")
     raise InvalidArgument("fromSrc=- or fromImage is required")
 
 
-def _pull_lines(ref: str, auth: str):
+@docker_view
+def auth(request: HttpRequest) -> HttpResponse:
+    """docker login: the credentials are checked against the registry, not stored here."""
+    body = _body(request)
+    user, password = body.get("username") or "", body.get("password") or ""
+    if not isinstance(user, str) or not isinstance(password, str) or not user:
+        raise InvalidArgument("username and password are required")
+    registries.login(str(body.get("serveraddress") or ""), (user, password))
+    return JsonResponse({"Status": "Login Succeeded", "IdentityToken": ""})
+
+
+@docker_view
+def image_push(request: HttpRequest, ref: str) -> HttpResponse:
+    """docker push: JSON progress lines; ?tag= (every tag of the name when empty)."""
+    creds = registries.credentials(request.headers.get("X-Registry-Auth", ""))
+    tag = request.GET.get("tag", "")
+    lines = jsonprogress.start(lambda emit: registries.push(ref, tag, creds, emit))
+    return StreamingHttpResponse(lines, content_type="application/json")
+
+
+@docker_view
+def images_get(request: HttpRequest, ref: str = "") -> HttpResponse:
+    """docker save: /images/{name}/get or /images/get?names=a&names=b, a `docker save` tar."""
     from containers import images
 
-    try:
-        for event in images.pull(ref, auth):
-            yield json.dumps(event).encode() + b"\n"
-    except EngineError as e:
-        yield json.dumps({"errorDetail": {"message": e.message}, "error": e.message}).encode() + b"\n"
+    refs = [ref] if ref else request.GET.getlist("names")
+    return StreamingHttpResponse(images.save(refs), content_type="application/x-tar")
+
+
+@docker_view
+def images_load(request: HttpRequest) -> HttpResponse:
+    """docker load: the body is a `docker save` or OCI layout tar (any compression)."""
+    from containers import images
+
+    loaded = images.load(request)
+    lines = [{"stream": f"Loaded image: {t}\n"} for _, tags in loaded for t in tags]
+    lines += [{"stream": f"Loaded image ID: sha256:{img.id}\n"} for img, tags in loaded if not tags]
+    body = b"".join(json.dumps(m).encode() + b"\n" for m in lines)
+    return HttpResponse(body, content_type="application/json")
 
 
 @docker_view

@@ -65,11 +65,17 @@ class Unavailable(EngineError):
     kind = "unavailable"
 
 
+class Unauthorized(EngineError):
+    """A remote (a registry) refused us: no, or wrong, credentials, or no access (401)."""
+
+    kind = "unauthorized"
+
+
 ERRORS_BY_KIND: dict[str, type[EngineError]] = {
     cls.kind: cls
     for cls in (
         EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
-        NotModified, StartFailed, CommandNotFound, Unavailable,
+        NotModified, StartFailed, CommandNotFound, Unavailable, Unauthorized,
     )
 }
 

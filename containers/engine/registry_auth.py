@@ -19,15 +19,11 @@ from urllib.parse import urljoin
 
 import requests
 
-from .errors import EngineError, NotFound
+from .errors import EngineError, NotFound, Unauthorized
 
 Credentials = tuple[str, str]  # (username, password)
 TIMEOUT = (30, 300)  # seconds: connect, read
 USER_AGENT = "dockerweb"
-
-
-class Unauthorized(EngineError):
-    """The registry refused us: no, or wrong, credentials, or no access to the repository."""
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -63,7 +59,7 @@ class RegistrySession:
         self.host, self.repository = host, repository
         self.base = f"{'http' if host in insecure else 'https'}://{host}"
         self.credentials = credentials if credentials and any(credentials) else None
-        self.scope = f"repository:{repository}:{actions}"
+        self.scope = f"repository:{repository}:{actions}" if repository else ""  # "": a login
         self.http = requests.Session()
         self.http.headers["User-Agent"] = USER_AGENT
         self._challenge = ""  # the Bearer challenge we got a token for

@@ -157,6 +157,6 @@ const dw = (() => {
     return r;
   }
 
-  return { initial, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+  return { initial, cookie, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
            statusText, el, containerAction };
 })();

@@ -1,6 +1,6 @@
-/* Images page: the list, history / tag / remove per image and an archive import with an
-   upload progress bar. Tag, history, remove and import belong to the images issue: until
-   their endpoints exist, a 404 is reported, not treated as an error. */
+/* Images page: the list; history / tag / save / remove per image; pull from a registry with
+   its progress lines; load of a `docker save` or OCI archive and import of a rootfs tar, both
+   with an upload progress bar. */
 "use strict";
 
 (() => {
@@ -18,6 +18,7 @@
       el("td", { class: "actions" },
         el("button", { class: "small", onclick: () => history(img) }, "History"),
         el("button", { class: "small", onclick: () => tag(img) }, "Tag"),
+        el("a", { class: "button small", href: "/api/images/" + img.id + "/save/", download: "" }, "Save"),
         el("button", { class: "small danger", onclick: () => remove(img) }, "Remove")))));
   }
 
@@ -48,18 +49,10 @@
     if (r.ok) { toast("removed"); reload(); } else toast("remove: " + errorText(r), "error");
   }
 
-  // import: XHR for its upload progress events
-  const form = document.getElementById("import-form");
-  const bar = document.getElementById("import-progress");
-  const status = document.getElementById("import-status");
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const file = form.file.files[0];
-    if (!file) return;
-    const [repo, t] = (form.repo.value || "").split(":");
+  /** POST a file with an upload progress bar; calls done(xhr) at the end. */
+  function upload(url, file, bar, status, done) {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/images/import/?repo=" + encodeURIComponent(repo || "") + "&tag=" +
-      encodeURIComponent(t || "latest"));
+    xhr.open("POST", url);
     xhr.setRequestHeader("X-CSRFToken", (document.cookie.match(/csrftoken=([^;]*)/) || [])[1] || "");
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     bar.hidden = false;
@@ -68,11 +61,88 @@
     xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = (100 * p.loaded) / p.total; };
     xhr.onload = () => {
       bar.value = 100;
-      if (xhr.status >= 200 && xhr.status < 300) { status.textContent = "imported"; reload(); }
-      else status.textContent = xhr.status === 404 ? "import is not available yet (404)" : "import failed: HTTP " + xhr.status;
+      let msg = "HTTP " + xhr.status;
+      try { msg = JSON.parse(xhr.responseText).message || msg; } catch (e) { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) { done(xhr); reload(); }
+      else status.textContent = "failed: " + msg;
     };
-    xhr.onerror = () => { status.textContent = "import failed: network error"; };
+    xhr.onerror = () => { status.textContent = "failed: network error"; };
     xhr.send(file);
+  }
+
+  // import: a rootfs tar as a new image
+  const form = document.getElementById("import-form");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const file = form.file.files[0];
+    if (!file) return;
+    const [repo, t] = (form.repo.value || "").split(":");
+    const status = document.getElementById("import-status");
+    upload("/api/images/import/?repo=" + encodeURIComponent(repo || "") + "&tag=" + encodeURIComponent(t || "latest"),
+      file, document.getElementById("import-progress"), status, () => { status.textContent = "imported"; });
+  });
+
+  // load: a docker save / OCI layout archive
+  const loadForm = document.getElementById("load-form");
+  loadForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const file = loadForm.file.files[0];
+    if (!file) return;
+    const status = document.getElementById("load-status");
+    upload("/api/images/load/", file, document.getElementById("load-progress"), status, (xhr) => {
+      const loaded = JSON.parse(xhr.responseText);
+      status.textContent = "loaded " + loaded.map((i) => i.repo_tags.join(", ") || i.id.slice(0, 12)).join("; ");
+    });
+  });
+
+  // pull: Docker's JSON progress lines, one line per layer, updated in place
+  const pullForm = document.getElementById("pull-form");
+  const pullLog = document.getElementById("pull-log");
+  const pullStatus = document.getElementById("pull-status");
+  pullForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { image: pullForm.image.value.trim() };
+    if (pullForm.username.value) { body.username = pullForm.username.value; body.password = pullForm.password.value; }
+    pullStatus.textContent = "pulling…";
+    pullLog.hidden = false;
+    pullLog.textContent = "";
+    const res = await fetch("/api/images/pull/", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": dw.cookie("csrftoken") }, body: JSON.stringify(body) });
+    if (!res.ok) {
+      let msg = "HTTP " + res.status;
+      try { msg = (await res.json()).message || msg; } catch (err) { /* not JSON */ }
+      pullStatus.textContent = "failed: " + msg;
+      return;
+    }
+    const layers = new Map();
+    const general = [];
+    const show = () => {
+      const perLayer = [...layers].map(([id, line]) => id + ": " + line);
+      pullLog.textContent = [...general.slice(0, 1), ...perLayer, ...general.slice(1)].join("\n");
+    };
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    let failed = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.trim()) continue;
+        const m = JSON.parse(line);
+        if (m.error) { failed = m.error; general.push("error: " + m.error); continue; }
+        const d = m.progressDetail || {};
+        const text = m.status + (d.total ? " " + fmtBytes(d.current) + " / " + fmtBytes(d.total) : "");
+        if (m.id && /^[0-9a-f]{12}$/.test(m.id)) layers.set(m.id, text); else general.push(m.status);
+      }
+      show();
+    }
+    pullStatus.textContent = failed ? "failed: " + failed : "pulled";
+    reload();
   });
 
   render();

@@ -1,0 +1,62 @@
+"""Long operations (pull, push) as Docker's stream of JSON progress lines.
+
+`start(work)` runs `work(emit)` in a thread of its own and blocks until the work's first
+message or its end. An engine error before any message is raised right there, so the view
+answers with a real 4xx/5xx (as Docker does for an unknown image); afterwards the response is
+already 200, so a later error ends the stream as Docker's {"errorDetail", "error"} line.
+The returned async iterator yields each message as one JSON line as it comes. The work runs
+to its end even when the client goes away (a pull is not left half-stored).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connections
+
+from containers.engine.errors import EngineError
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+_END = object()
+
+
+def start(work: Callable[[Emit], Any]) -> AsyncIterator[bytes]:
+    """Run `work(emit)`; raise its EngineError if it fails before emitting; else the lines."""
+    q: queue.Queue[Any] = queue.Queue()
+    thread = threading.Thread(target=_run, args=(work, q), name="jsonprogress", daemon=True)
+    thread.start()
+    first = q.get()
+    if isinstance(first, EngineError):
+        raise first
+    return _lines(first, q)
+
+
+def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
+    try:
+        work(q.put)
+    except EngineError as e:
+        q.put(e)
+    except Exception as e:  # noqa: BLE001 - reported to the client, logged here
+        log.exception("progress work failed")
+        q.put(EngineError(f"internal error: {e.__class__.__name__}: {e}"))
+    finally:
+        connections.close_all()  # this thread's database connections
+        q.put(_END)
+
+
+async def _lines(first: Any, q: queue.Queue[Any]) -> AsyncIterator[bytes]:
+    get = sync_to_async(q.get, thread_sensitive=False)
+    msg = first
+    while msg is not _END:
+        if isinstance(msg, EngineError):
+            msg = {"errorDetail": {"message": msg.message}, "error": msg.message}
+        yield json.dumps(msg).encode() + b"\n"
+        msg = await get()

@@ -1,0 +1,143 @@
+"""Registry pull and push for the records: settings, credentials, local names, tags, events,
+over engine/distribution.py. Each operation reports Docker's JSON progress messages through
+`emit` (a callable taking one dict) and returns when done; errors are engine errors.
+
+Local names follow Docker: an image pulled as `busybox` (Docker Hub) is tagged `busybox:latest`,
+one pulled as `127.0.0.1:5000/app:1` keeps the registry in its name. Loopback registries are
+spoken to over plain http, as Docker does; others only when listed in
+DOCKERWEB_INSECURE_REGISTRIES.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from containers import events, images, lookup
+from containers.engine import distribution
+from containers.engine.errors import InvalidArgument, NotFound
+from containers.engine.registry import DOCKER_HUB, Credentials, Reference, parse_reference, progress_message
+from containers.engine.registry_auth import RegistrySession
+from containers.models import Image, Tag
+from containers.runtime import engine
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def credentials(header: str) -> Credentials | None:
+    """Docker's X-Registry-Auth (base64url JSON with username and password) as credentials;
+    None when absent or empty. InvalidArgument when it is not that."""
+    if not header.strip():
+        return None
+    try:
+        padded = header.strip() + "=" * (-len(header.strip()) % 4)
+        doc = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError) as e:
+        raise InvalidArgument(f"invalid X-Registry-Auth header: {e}") from None
+    if not isinstance(doc, dict):
+        raise InvalidArgument("invalid X-Registry-Auth header: not a JSON object")
+    user, password = doc.get("username") or "", doc.get("password") or ""
+    if not isinstance(user, str) or not isinstance(password, str):
+        raise InvalidArgument("invalid X-Registry-Auth header: username and password must be strings")
+    return (user, password) if user or password else None
+
+
+def reference(ref: str) -> Reference:
+    """Parse with the configured default registry (InvalidArgument when malformed)."""
+    return parse_reference(ref, settings.DOCKERWEB_DEFAULT_REGISTRY)
+
+
+def local_name(r: Reference) -> str:
+    """The repository name as Docker shows it: Docker Hub's library/ and host dropped."""
+    if r.registry == DOCKER_HUB:
+        return r.repository.removeprefix("library/")
+    return f"{r.registry}/{r.repository}"
+
+
+def insecure(r: Reference) -> list[str]:
+    """Registries spoken to over http for `r`: the allow-list, plus `r` itself when loopback."""
+    allowed = list(settings.DOCKERWEB_INSECURE_REGISTRIES)
+    host = r.host.rsplit(":", 1)[0] if not r.host.startswith("[") else r.host[1:r.host.index("]")]
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return [*allowed, r.host] if loopback else allowed
+
+
+def login(server: str, creds: Credentials) -> None:
+    """docker login: check `creds` against the registry at `server` (a host[:port], or a URL
+    such as https://index.docker.io/v1/). Unauthorized when refused."""
+    host = re.sub(r"^[a-z]+://", "", server.strip()).split("/", 1)[0] or settings.DOCKERWEB_DEFAULT_REGISTRY
+    r = reference(f"{host}/login-check")
+    with RegistrySession(r.host, "", "", credentials=creds, insecure=insecure(r)) as s:
+        s.login()
+
+
+def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
+    """Pull `ref` (name[:tag][@digest]), register the image and tag it when `ref` has a tag."""
+    r = reference(ref)
+    name = local_name(r)
+    report = _Reporter(emit, {"status": f"Pulling from {r.repository}", "id": r.tag or r.digest})
+    pulled = distribution.pull(engine().images, ref, credentials=creds, insecure=insecure(r),
+                               default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY, progress=report)
+    report.opening()
+    known = Image.objects.filter(pk=pulled.info.id).exists()
+    tagged = r.tag and Tag.objects.filter(repository=name, tag=r.tag, image_id=pulled.info.id).exists()
+    img = images.register_existing(pulled.info)
+    if r.tag:
+        images.set_tag(img, name, r.tag)
+    shown = f"{name}:{r.tag}" if r.tag else f"{name}@{r.digest}"
+    events.emit("pull", type="image", actor_id=img.id, actor_name=shown)
+    emit({"status": f"Digest: {pulled.digest}"})
+    fresh = "Image is up to date for" if known and tagged else "Downloaded newer image for"
+    emit({"status": f"Status: {fresh} {shown}"})
+    return img
+
+
+def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str]:
+    """docker push: `name:tag`, or every tag of `name` when `tag` is empty; the digests."""
+    repository, _ = lookup.split_reference(name)
+    tags = [tag] if tag else sorted(Tag.objects.filter(repository=repository).values_list("tag", flat=True))
+    if not tags:
+        raise NotFound(f"An image does not exist locally with the tag: {name}")
+    r = reference(f"{repository}:{tags[0]}")
+    report = _Reporter(emit, {"status": f"The push refers to repository [{r.registry}/{r.repository}]"})
+    digests = []
+    for t in tags:
+        img = lookup.image(f"{repository}:{t}")
+        target = reference(f"{repository}:{t}")
+        digest = distribution.push(engine().images, img.id, str(target), credentials=creds,
+                                   insecure=insecure(target), progress=report,
+                                   default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY)
+        report.opening()
+        emit({"status": f"{t}: digest: {digest}"})
+        emit({"progressDetail": {}, "aux": {"Tag": t, "Digest": digest}})
+        events.emit("push", type="image", actor_id=img.id, actor_name=f"{repository}:{t}")
+        digests.append(digest)
+    return digests
+
+
+class _Reporter:
+    """Engine progress (id, status, current, total) as Docker messages, preceded by an opening
+    line sent with the first of them: until the registry has answered, nothing is sent, so an
+    early failure can still be an HTTP error (jsonprogress.start)."""
+
+    def __init__(self, emit: Emit, first: dict[str, Any]):
+        self.emit, self.first = emit, first  # type: dict | None
+
+    def opening(self) -> None:
+        if self.first is not None:
+            first, self.first = self.first, None
+            self.emit(first)
+
+    def __call__(self, layer_id: str, status: str, current: int, total: int) -> None:
+        self.opening()
+        self.emit(progress_message(layer_id, status, current, total))
