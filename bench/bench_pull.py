@@ -1,4 +1,5 @@
-"""Pull speed: containers.engine.registry.pull vs `skopeo copy docker://... oci:DIR`.
+"""Pull speed: containers.engine.registry.pull vs `skopeo copy docker://... oci:DIR`, plus
+the whole pull into an image store (distribution.pull: download, verify, extract the layers).
 
 Starts a local docker-registry on 127.0.0.1 (tests/registry_fixture.py), pushes a ~50 MB
 image of random (incompressible) files in a few gzip layers with skopeo, then times, in
@@ -27,7 +28,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from containers.engine import registry  # noqa: E402
+from containers.engine import distribution, registry  # noqa: E402
+from containers.engine.images import ImageStore  # noqa: E402
+from containers.engine.layout import Layout  # noqa: E402
 from tests.registry_fixture import RegistryServer  # noqa: E402
 
 
@@ -81,7 +84,7 @@ def main() -> None:
             make_layout(src, args.mb, args.layers)
             ref = f"{srv.addr}/bench/random:v1"
             srv.skopeo("copy", "--dest-tls-verify=false", f"oci:{src}:bench", f"docker://{ref}")
-            ours, theirs = [], []
+            ours, theirs, full = [], [], []
             for i in range(args.runs):
                 dest = os.path.join(root, f"dl{i}")
                 t = time.perf_counter()
@@ -94,6 +97,11 @@ def main() -> None:
                 srv.skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{dest}:v1")
                 theirs.append(time.perf_counter() - t)
                 shutil.rmtree(dest)
+                store = ImageStore(Layout(os.path.join(root, f"store{i}")))
+                t = time.perf_counter()
+                distribution.pull(store, ref, insecure={srv.addr})
+                full.append(time.perf_counter() - t)
+                shutil.rmtree(store.layout.root)
         a, b = statistics.median(ours), statistics.median(theirs)
         print(f"image: {size / 1e6:.1f} MB of layer blobs in {args.layers} layers; "
               f"median of {args.runs} runs")
@@ -101,7 +109,10 @@ def main() -> None:
               f"runs {[round(x, 3) for x in ours]}")
         print(f"skopeo copy docker:// -> oci:DIR:   {b:.3f} s ({size / b / 1e6:.0f} MB/s)  "
               f"runs {[round(x, 3) for x in theirs]}")
+        c = statistics.median(full)
+        print(f"distribution.pull (+ extract, store): {c:.3f} s  runs {[round(x, 3) for x in full]}")
         print(f"ratio registry.pull / skopeo copy: {a / b:.2f}")
+        print(f"ratio distribution.pull (into the store) / skopeo copy (no extraction): {c / b:.2f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

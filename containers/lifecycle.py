@@ -111,15 +111,18 @@ def start(ref: str) -> Container:
         _auto_remove(c)
         raise
     networking.activate(c, plan)
-    try:
-        Container.transition(
-            c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
-            supervisor_pid=run.supervisor_pid, supervisor_start=run.supervisor_start,
-            init_pid=run.init_pid,
-        )
-    except IllegalTransition:
-        pass  # it already exited and the watcher recorded that first
-    events.emit("start", c)
+    # the start event commits with the state: whoever sees "running" (the watcher recording
+    # a quick exit or OOM) writes its events after it
+    with transaction.atomic():
+        try:
+            Container.transition(
+                c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
+                supervisor_pid=run.supervisor_pid, supervisor_start=run.supervisor_start,
+                init_pid=run.init_pid,
+            )
+        except IllegalTransition:
+            pass  # it already exited and the watcher recorded that first
+        events.emit("start", c)
     return Container.objects.get(pk=c.id)
 
 

@@ -12,5 +12,8 @@ os.environ.setdefault("DOCKERWEB_CGROUP_PARENT", f"dwtest-{RUN_ID}")
 os.environ.setdefault("DOCKERWEB_BRIDGE", f"dwt{RUN_ID}")
 os.environ.setdefault("DOCKERWEB_SUBNET", f"10.213.{int(RUN_ID, 16) % 250 + 1}.0/24")
 os.environ.setdefault("DOCKERWEB_NFT_TABLE", f"dwtest_{RUN_ID}")
+# tests never leave the host: a name without a registry (busybox, docker.io/...) would go to
+# Docker Hub; here it goes to a closed port on 127.0.0.1 and fails at once
+os.environ["DOCKERWEB_DEFAULT_REGISTRY"] = "127.0.0.1:9"
 
 from dockerweb.settings import *  # noqa: E402,F401,F403

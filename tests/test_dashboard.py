@@ -257,8 +257,12 @@ def test_pages_at_phone_width_and_other_pages(page, api):
 
 
 def test_images_page_pulls_from_a_registry(page, api, registry, tmp_path):
-    archive = tmp_path / "busybox-oci.tar"
-    archive.write_bytes(api.api("GET", "/api/images/busybox/save/?format=oci").content)
+    # an image of its own (pulling busybox back would give busybox's id a second tag)
+    c = api.run(cmd=["sh", "-c", "echo dash > /dash"])
+    api.wait(c["id"])
+    img = api.api("POST", f"/api/containers/{c['id']}/commit/", json={"repo": "dash-src"}).json()
+    archive = tmp_path / "dash-oci.tar"
+    archive.write_bytes(api.api("GET", "/api/images/dash-src/save/?format=oci").content)
     registry.skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{archive}",
                     f"docker://{registry.addr}/dash/pulled:1")
     pg = page
@@ -275,6 +279,10 @@ def test_images_page_pulls_from_a_registry(page, api, registry, tmp_path):
     pg.wait_for_function(f"document.getElementById('images').innerText.includes('{registry.addr}/dash/pulled:1')")
     shot(pg, "16-images-pulled")
     assert [p for p in pg.problems if "404" not in p] == [], pg.problems
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    for ref in (f"{registry.addr}/dash/pulled:1", "dash-src"):
+        assert api.api("DELETE", f"/api/images/{ref}/").status_code == 200
+    assert api.api("GET", f"/api/images/{img['id']}/").status_code == 404
 
 
 def test_artifacts_are_ignored_by_git():

@@ -55,6 +55,17 @@ def test_detached_logs_follow_stop_rm(cli):
     assert cli("inspect", "web1", check=False).returncode != 0
 
 
+def test_logs_follow_is_live(cli):
+    cli("run", "-d", "--name", "live1", "busybox", "sh", "-c", "echo first; sleep 3; echo second")
+    t0 = time.monotonic()
+    follow = subprocess.Popen([DOCKER, "logs", "-f", "live1"], env=cli.env, stdout=subprocess.PIPE)
+    assert follow.stdout.readline() == b"first\n"
+    assert time.monotonic() - t0 < 2.5  # before the container's second line, 3 s in
+    assert follow.stdout.readline() == b"second\n"
+    follow.wait(timeout=20)
+    cli("rm", "-f", "live1")
+
+
 def test_wait_kill_signal_and_errors(cli):
     cli("run", "-d", "--name", "k1", "busybox", "sh", "-c",
         "trap 'echo hup' HUP; while true; do sleep 0.1; done")

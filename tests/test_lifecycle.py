@@ -53,7 +53,7 @@ def test_oom_under_32mb_limit(api):
     st = api.wait(c["id"])
     assert st["exit_code"] == 137 and st["oom_killed"] is True
     actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
-    assert actions[:3] == ["create", "start", "oom"] and "die" in actions
+    assert actions[:3] == ["create", "start", "oom"] and "die" in actions, actions
 
 
 def test_stop_waits_timeout_then_kills(api):
@@ -148,6 +148,18 @@ def test_logs_follow_ends_when_container_exits(api):
     body = b"".join(r.iter_content(None))
     assert body == b"tick1\ntick2\ntick3\n"
     assert time.monotonic() - t0 < 10
+
+
+def test_logs_follow_is_live(api):
+    """Each line arrives while the container still runs (no buffering until the end)."""
+    c = api.run(cmd=["sh", "-c", "echo first; sleep 3; echo second"])
+    t0 = time.monotonic()
+    r = api.api("GET", f"/api/containers/{c['id']}/logs/?follow=1", stream=True)
+    lines = r.iter_lines()
+    assert next(lines) == b"first"
+    assert time.monotonic() - t0 < 2.5  # the container sleeps 3 s before its second line
+    assert api.inspect(c["id"])["state"]["running"]
+    assert next(lines) == b"second"
 
 
 def test_binary_output_is_kept_exactly(api):

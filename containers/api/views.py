@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import events, execs, lifecycle, lookup, rpc
+from containers import asyncstream, events, execs, lifecycle, lookup, rpc
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -139,7 +139,7 @@ class ContainerLogs(APIView):
             records = iter(logs.read(path, query)[0])
         body = (_json_line(r) if as_json else _text_line(r, stamps) for r in records)
         ctype = "application/x-ndjson" if as_json else "text/plain; charset=utf-8"
-        return StreamingHttpResponse(body, content_type=ctype)
+        return StreamingHttpResponse(asyncstream.stream(body), content_type=ctype)
 
 
 def _text_line(r: logs.Record, stamps: bool) -> bytes:
@@ -231,7 +231,7 @@ class ExecStart(APIView):
             return Response(info.to_dict())
         records = logs.follow(execs.paths(exec_id).log, logs.LogQuery(),
                               lambda: not execs.inspect(exec_id).running)
-        return StreamingHttpResponse((r.data for r in records),
+        return StreamingHttpResponse(asyncstream.stream(r.data for r in records),
                                      content_type="application/octet-stream")
 
 
@@ -355,7 +355,8 @@ class ImageSave(APIView):
 
         refs = [ref] if ref else request.query_params.getlist("names")
         fmt = request.query_params.get("format", "docker")
-        resp = StreamingHttpResponse(images.save(refs, fmt), content_type="application/x-tar")
+        resp = StreamingHttpResponse(asyncstream.stream(images.save(refs, fmt)),
+                                     content_type="application/x-tar")
         name = "images" if len(refs) != 1 else refs[0].replace("/", "_").replace(":", "_")
         resp["Content-Disposition"] = f'attachment; filename="{name}{"-oci" if fmt == "oci" else ""}.tar"'
         return resp
@@ -414,8 +415,8 @@ class ContainerExport(APIView):
 
         c = lookup.container(ref)
         rw = params.boolean(request.query_params, "rw", False)
-        resp = StreamingHttpResponse(engine().export(c.id, info(c.image), own_layer_only=rw),
-                                     content_type="application/x-tar")
+        chunks = engine().export(c.id, info(c.image), own_layer_only=rw)
+        resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
         resp["Content-Disposition"] = f'attachment; filename="{c.name}{"-rw" if rw else ""}.tar"'
         return resp
 

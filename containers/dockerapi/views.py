@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from containers import jsonprogress, lifecycle, lookup, registries, rpc
+from containers import asyncstream, jsonprogress, lifecycle, lookup, registries, rpc
 from containers.api.errors import status_for
 from containers.api.params import boolean, integer, number, tail, timestamp
 from containers.dockerapi import translate
@@ -309,7 +309,7 @@ def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
         return data if tty else frame(1 if r.stream == "stdout" else 2, data)
 
     ctype = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
-    return StreamingHttpResponse((render(r) for r in records), content_type=ctype)
+    return StreamingHttpResponse(asyncstream.stream(render(r) for r in records), content_type=ctype)
 
 
 @docker_view
@@ -542,7 +542,7 @@ def images_get(request: HttpRequest, ref: str = "") -> HttpResponse:
     from containers import images
 
     refs = [ref] if ref else request.GET.getlist("names")
-    return StreamingHttpResponse(images.save(refs), content_type="application/x-tar")
+    return StreamingHttpResponse(asyncstream.stream(images.save(refs)), content_type="application/x-tar")
 
 
 @docker_view
@@ -584,7 +584,8 @@ def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.images import info as image_info
 
     c = lookup.container(ref)
-    return StreamingHttpResponse(engine().export(c.id, image_info(c.image)), content_type="application/x-tar")
+    return StreamingHttpResponse(asyncstream.stream(engine().export(c.id, image_info(c.image))),
+                                 content_type="application/x-tar")
 
 
 # ---- exec and stats -----------------------------------------------------------------------
@@ -709,6 +710,7 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method == "HEAD":
         resp = HttpResponse(status=200)
     else:
-        resp = StreamingHttpResponse(engine().archive_get(c.id, img, path), content_type="application/x-tar")
+        resp = StreamingHttpResponse(asyncstream.stream(engine().archive_get(c.id, img, path)),
+                                     content_type="application/x-tar")
     resp["X-Docker-Container-Path-Stat"] = header
     return resp
