@@ -218,14 +218,15 @@ class Supervisor:
         write_atomic(self.spec["state_path"], doc.encode(), durable=False)
 
     def open_attach(self) -> None:
-        import socket
+        # the C module: `socket` would import enum and selectors (~10 ms before "started")
+        import _socket
 
         path = os.path.basename(self.spec["attach_path"])
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.bind(path)  # relative: we chdir'ed into the container dir
         os.chmod(path, 0o600)
         sock.listen(64)
@@ -325,9 +326,10 @@ class Supervisor:
     def accept(self) -> None:
         while True:
             try:
-                sock, _ = self.listener.accept()
+                fd, _ = self.listener._accept()  # close-on-exec, as every fd Python makes
             except BlockingIOError:
                 return
+            sock = type(self.listener)(fileno=fd)
             sock.setblocking(False)
             self.clients[sock.fileno()] = Client(sock)
             self.poller.register(sock.fileno(), select.POLLIN)
