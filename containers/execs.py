@@ -2,15 +2,16 @@
 
 Thin over containers/engine/exec.py (which documents the design: one double-forked
 supervisor per exec, records as files under the container's directory). Execs are
-started from the web process: nothing about them is in the database and the worker is
-not involved, since the exec supervisor owns the process from the start.
+started from the web process: nothing about them is in the database, since the exec
+supervisor owns the process from the start. The worker reports each end as an `exec_die`
+event (it watches the supervisor it is told about, and sweeps at every reconcile).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from containers import events, lookup
+from containers import events, lookup, rpc
 from containers.engine.errors import Conflict, NotFound
 from containers.engine.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
 from containers.engine.state import State
@@ -58,7 +59,29 @@ def start(eid: str) -> ExecInfo:
                       working_dir=spec.get("working_dir") or "", hostname=c.hostname)
     info = execs().start(cid, eid, ctx)
     events.emit("exec_start", c, execID=eid, cmd=" ".join(info.config.cmd))
+    sup = execs().supervisor(cid, eid)
+    if sup is not None:
+        rpc.cast("watch_exec", cid=cid, eid=eid, pid=sup[0], started=sup[1])
     return info
+
+
+def report_end(cid: str, eid: str) -> bool:
+    """Emit `exec_die` for an exec that ended, once; True if this call did."""
+    info = execs().claim_end(cid, eid)
+    if info is None:
+        return False
+    c = Container.objects.filter(pk=cid).first()
+    code = info.exit_code if info.exit_code is not None else -1
+    if c is not None:
+        events.emit("exec_die", c, execID=eid, exitCode=str(code))
+    else:
+        events.emit("exec_die", actor_id=cid, execID=eid, exitCode=str(code))
+    return True
+
+
+def report_ends(cids: list[str]) -> int:
+    """`report_end` for every exec of these containers; how many were reported."""
+    return sum(report_end(cid, eid) for cid in cids for eid in execs().list(cid))
 
 
 def exists(eid: str) -> bool:

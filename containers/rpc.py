@@ -7,6 +7,7 @@ worker that comes back never replays stale commands.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -39,3 +40,20 @@ def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
     """Run `op` in the worker and return its result, or raise its typed error
     (Unavailable when no worker answers within `rpc_timeout` seconds)."""
     return async_to_sync(acall)(op, args, rpc_timeout)
+
+
+async def acast(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> None:
+    layer = get_channel_layer()
+    await layer.send(settings.DOCKERWEB_ENGINE_CHANNEL, {
+        "type": "engine.call", "op": op, "args": args, "reply_to": None,
+        "deadline": time.time() + timeout,
+    })
+
+
+def cast(op: str, **args: Any) -> None:
+    """Tell the worker `op` without waiting for it (nothing is lost when no worker runs: what
+    a cast asks for, the worker's reconcile does anyway)."""
+    try:
+        async_to_sync(acast)(op, args)
+    except Exception:  # noqa: BLE001 - a hint only; Redis being away must not fail the caller
+        logging.getLogger(__name__).warning("could not send %r to the worker", op)

@@ -20,7 +20,7 @@ from channels.consumer import AsyncConsumer
 from django.conf import settings
 from django.db import close_old_connections
 
-from containers import lifecycle
+from containers import execs, lifecycle
 from containers.engine import procs
 from containers.engine.errors import EngineError
 from containers.models import Container
@@ -41,6 +41,16 @@ def _in_thread(fn):
     return sync_to_async(wrapped, thread_sensitive=False)
 
 
+def _container_dirs() -> list[str]:
+    """Ids of the containers with a directory on this host (records may be gone already)."""
+    from containers.runtime import engine
+
+    try:
+        return os.listdir(engine().layout.containers)
+    except FileNotFoundError:
+        return []
+
+
 def _result(value: Any) -> Any:
     if isinstance(value, Container):
         return {"id": value.id, "state": value.state}
@@ -57,6 +67,8 @@ OPS = {
     "unpause": lambda a: lifecycle.pause(a["ref"], False),
     "ping": lambda a: {"host": settings.DOCKERWEB_HOST, "pid": os.getpid()},
 }
+# ops that need the event loop's Watcher, not a thread
+LOOP_OPS = {"watch_exec"}
 
 
 class Watcher:
@@ -92,6 +104,35 @@ class Watcher:
             os.close(fd)
         self.loop.create_task(self.record(cid, pid))
 
+    def watch_exec(self, cid: str, eid: str, pid: int, started: int) -> None:
+        """Report the end of exec `eid` (exec_die) when its supervisor `pid` exits."""
+        key = (f"exec:{eid}", pid)
+        if key in self.watched:
+            return
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            fd = -1
+        if fd < 0 or not procs.alive(pid, started):
+            if fd >= 0:
+                os.close(fd)
+            self.loop.create_task(self.report_exec(cid, eid))
+            return
+        self.watched[key] = fd
+
+        def exited() -> None:
+            self.loop.remove_reader(fd)
+            os.close(self.watched.pop(key))
+            self.loop.create_task(self.report_exec(cid, eid))
+
+        self.loop.add_reader(fd, exited)
+
+    async def report_exec(self, cid: str, eid: str) -> None:
+        for _ in range(50):  # the supervisor writes exit.json just before it exits
+            if await _in_thread(execs.report_end)(cid, eid):
+                return
+            await asyncio.sleep(0.02)
+
     async def record(self, cid: str, pid: int) -> None:
         try:
             await _in_thread(lifecycle.record_exit)(cid, pid)
@@ -106,6 +147,10 @@ class Watcher:
         )()
         for cid, pid, started in rows:
             self.watch(cid, pid, started)
+        try:  # execs whose end no watcher saw (the worker was away)
+            await _in_thread(execs.report_ends)(await _in_thread(_container_dirs)())
+        except Exception:
+            log.exception("reporting exec ends failed")
 
     async def run(self) -> None:
         interval = settings.DOCKERWEB_RECONCILE_INTERVAL
@@ -126,6 +171,11 @@ class EngineConsumer(AsyncConsumer):
         if message.get("deadline", 0) < time.time():
             log.warning("dropping expired %s call", op)
             return
+        if op in LOOP_OPS:
+            a = message.get("args") or {}
+            if Watcher.instance is not None:
+                Watcher.instance.watch_exec(a["cid"], a["eid"], a["pid"], a["started"])
+            return
         try:
             if op not in OPS:
                 raise EngineError(f"unknown operation {op!r}")
@@ -138,4 +188,5 @@ class EngineConsumer(AsyncConsumer):
         except Exception as e:  # noqa: BLE001 - the caller must get an answer
             log.exception("%s failed", op)
             reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {e}"}}
-        await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})
+        if message.get("reply_to"):
+            await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})

@@ -44,6 +44,13 @@ def test_exec_inherits_env_user_and_workdir_and_has_its_own_exit_code(api):
     actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
     assert actions.count("exec_create") == 2 and actions.count("exec_start") == 2
 
+    def dies():
+        evs = api.api("GET", f"/api/events/?container={c['id']}").json()
+        return [e["attributes"]["exitCode"] for e in evs if e["action"] == "exec_die"]
+
+    # each end reported once, promptly (the worker watches the exec's supervisor)
+    assert sorted(_until(lambda: len(dies()) == 2 and dies(), timeout=5)) == ["0", "4"]
+
 
 def test_exec_errors(api):
     c = api.create(cmd=["sleep", "1000"])

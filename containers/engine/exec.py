@@ -121,6 +121,7 @@ class ExecPaths:
     attach = property(lambda self: self._p("attach.sock"))
     lxc_log = property(lambda self: self._p("lxc.log"))
     supervisor_log = property(lambda self: self._p("supervisor.log"))
+    die_reported = property(lambda self: self._p("die.reported"))  # exec_die sent (once)
 
 
 class Execs:
@@ -233,6 +234,27 @@ class Execs:
             raise StartFailed(done.get("error") or _tail(p.supervisor_log)
                               or f"exec supervisor did not start ({word})")
         return self.inspect(cid, eid)
+
+    def supervisor(self, cid: str, eid: str) -> tuple[int, int] | None:
+        """(pid, start time) of the exec's supervisor once it was launched."""
+        state = read_json(self.paths(cid, eid).state)
+        return (state["supervisor_pid"], state["supervisor_start"]) if state else None
+
+    def claim_end(self, cid: str, eid: str) -> ExecInfo | None:
+        """The record of a started exec that has ended, the first time it is asked for (a
+        marker file made with O_EXCL: whoever gets it reports the end, once); else None."""
+        try:
+            info = self.inspect(cid, eid)
+        except NotFound:
+            return None
+        if not info.started or info.running:
+            return None
+        try:
+            os.close(os.open(self.paths(cid, eid).die_reported,
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+        except (FileExistsError, FileNotFoundError):
+            return None
+        return info
 
     @staticmethod
     def _claim(p: ExecPaths, spec: dict[str, Any]) -> None:
