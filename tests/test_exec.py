@@ -89,6 +89,14 @@ def test_exec_tty_over_websocket_with_resize(api):
     assert api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] == 6
 
 
+def test_exec_tty_output_is_what_a_terminal_shows(api):
+    """One line discipline's worth of "\r\n" (the container's pty), as `docker exec -t`."""
+    c = api.run(cmd=["sleep", "1000"])
+    eid = _create(api, c["id"], cmd=["sh", "-c", "[ -t 1 ] && echo tty; printf 'a\\nb\\r\\n'"], tty=True)
+    out = api.api("POST", f"/api/exec/{eid}/start/", json={}).content
+    assert out == b"tty\r\na\r\nb\r\r\n"
+
+
 def test_exec_stdin_without_tty_is_binary_exact(api):
     c = api.run(cmd=["sleep", "1000"])
     eid = _create(api, c["id"], cmd=["cat"], stdin=True)

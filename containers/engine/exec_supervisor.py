@@ -47,6 +47,11 @@ class ExecSupervisor(Supervisor):
         if self.tty:
             master, slave = os.openpty()
             tty.setraw(slave)  # lxc-attach's own pty inside the container does the tty work
+            # setraw leaves ONLCR set and lxc-attach turns OPOST back on for its terminal:
+            # without this every "\r\n" of the inner pty would come out as "\r\r\n"
+            attrs = termios.tcgetattr(slave)
+            attrs[1] &= ~termios.ONLCR
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
             self.pty_master = master
             rows, cols = spec.get("console_size") or (24, 80)
             self.resize(rows, cols)
@@ -89,6 +94,23 @@ class ExecSupervisor(Supervisor):
         for fd in self.outputs:
             os.set_blocking(fd, False)
             self.poller.register(fd, select.POLLIN)
+
+    held_cr = False  # a trailing b"\r" kept until the next read (it may start b"\r\n")
+
+    def filter_output(self, data: bytes, eof: bool) -> bytes:
+        """With a tty, undo the outer pty's ONLCR. lxc-attach relays the inner pty (which
+        already wrote "\n" as "\r\n") through our pty, whose line discipline it sets to
+        OPOST|ONLCR: every "\n" it writes gains a "\r". That is exactly undone by turning
+        each "\r\n" back into "\n" (a "\r" at the end of a read waits for the next one)."""
+        if not self.tty:
+            return data
+        if self.held_cr:
+            data = b"\r" + data
+            self.held_cr = False
+        if data.endswith(b"\r") and not eof:
+            data = data[:-1]
+            self.held_cr = True
+        return data.replace(b"\r\n", b"\n")
 
     def prepare_cgroup(self) -> None:
         """Nothing to prepare: lxc-attach joins the container's own cgroups."""

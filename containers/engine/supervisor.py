@@ -243,13 +243,17 @@ class Supervisor:
             return True
         except OSError:  # EIO on a pty master once the slave side is closed
             data = b""
-        if not data:
-            return False
         stream = self.outputs[fd]
-        self.log(stream, data)
-        self.remember(stream, data)
-        self.broadcast(stream, data)
-        return True
+        out = self.filter_output(data, eof=not data)
+        if out:
+            self.log(stream, out)
+            self.remember(stream, out)
+            self.broadcast(stream, out)
+        return bool(data)
+
+    def filter_output(self, data: bytes, eof: bool) -> bytes:
+        """What of `data` (b"" at EOF) goes out now; the exec supervisor's hook."""
+        return data
 
     def log(self, stream: int, data: bytes) -> None:
         buf = self.partial[stream]
