@@ -22,6 +22,7 @@ from containers.engine import tarsplit
 from containers.engine.archive import extract_layer
 from containers.engine.errors import EngineError, InvalidArgument
 from containers.engine.tarcreate import tar_path, tar_stream
+from tests.fstree import snapshot
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -79,27 +80,6 @@ def extract(raw: bytes, dest, **kw) -> str:
     return extract_layer(io.BytesIO(raw), str(dest), **kw)
 
 
-def tree(root) -> dict[str, tuple]:
-    """rel -> (kind, mode, uid, gid, mtime, content or link target) of every entry."""
-    out = {}
-    root = str(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as f:
-                    what = ("f", f.read())
-            elif stat.S_ISLNK(st.st_mode):
-                what = ("l", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                what = ("d", None)
-            else:
-                what = ("o", st.st_rdev)
-            mtime = None if stat.S_ISDIR(st.st_mode) else int(st.st_mtime)
-            out[rel] = (*what, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, mtime)
-    return out
 
 
 # -- compression and the diff_id --------------------------------------------------------------
@@ -359,8 +339,9 @@ def test_tar_stream_round_trip_and_determinism(tmp_path):
     assert names == sorted(names, key=lambda n: n.split("/")) and "escape" in names
     assert len(raw) < (4 << 20)  # the "/" symlink was not followed
     assert extract(raw, dst) == sha(raw)
-    want = {k: v for k, v in tree(src).items() if k != "fifo"}  # fifos are not extracted
-    assert {k: v for k, v in tree(dst).items()} == want
+    # fifos are not extracted
+    want = {k: v for k, v in snapshot(src, dir_mtimes=False).items() if k != "fifo"}
+    assert {k: v for k, v in snapshot(dst, dir_mtimes=False).items()} == want
     assert os.getxattr(dst / "etc/passwd", "user.color") == b"blue"
     assert os.stat(dst / "hard").st_ino == os.stat(dst / "etc/passwd").st_ino
     os.unlink(src / "fifo")

@@ -19,6 +19,7 @@ import pytest
 from containers.engine.errors import InvalidArgument, NotFound
 from containers.engine.images import ImageStore
 from containers.engine.layout import Layout
+from tests.fstree import snapshot
 
 OPAQUE = "trusted.overlay.opaque"
 
@@ -73,32 +74,6 @@ def ti(name, kind=tarfile.REGTYPE, mode=0o644, mtime=1_600_000_000, uid=0, gid=0
     return i
 
 
-def snapshot(root: str) -> dict[str, tuple]:
-    """Every entry under `root`: type, mode, owner, contents / target / rdev, opaque xattr,
-    mtime (not of directories: overlay work touches them)."""
-    out: dict[str, tuple] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as f:
-                    what = sha(f.read())
-            elif stat.S_ISLNK(st.st_mode):
-                what = os.readlink(p)
-            elif stat.S_ISCHR(st.st_mode):
-                what = st.st_rdev
-            else:
-                what = None
-            try:
-                opaque = os.getxattr(p, OPAQUE, follow_symlinks=False) if stat.S_ISDIR(st.st_mode) else None
-            except OSError:
-                opaque = None
-            mtime = None if stat.S_ISDIR(st.st_mode) else st.st_mtime_ns
-            out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
-                        what, opaque, mtime, st.st_nlink if stat.S_ISREG(st.st_mode) else 1)
-    return out
 
 
 @pytest.fixture
@@ -140,7 +115,8 @@ def check_same_images(src: ImageStore, dst: ImageStore, items) -> None:
         info = dst.get(image_id)
         assert info.layers == src.get(image_id).layers
         for d in info.layers:
-            assert snapshot(dst.layer_path(d)) == snapshot(src.layer_path(d)), d
+            got, want = (snapshot(x.layer_path(d), dir_mtimes=False) for x in (dst, src))
+            assert got == want, d
 
 
 def test_docker_save_round_trip_keeps_ids_files_and_bytes(images, tmp_path):
@@ -386,7 +362,7 @@ def test_skopeo_interop(images, tmp_path):
     ours = {k: v for k, v in store.config_doc(child_id).items() if k != "comment"}
     assert s.config_doc(info.id) == ours and info.layers == store.get(child_id).layers
     for d in info.layers:
-        assert snapshot(s.layer_path(d)) == snapshot(store.layer_path(d))
+        assert snapshot(s.layer_path(d), dir_mtimes=False) == snapshot(store.layer_path(d), dir_mtimes=False)
 
     out = tmp_path / "x.tar"
     skopeo("copy", f"oci:{tmp_path / 'dir1'}:1", f"docker-archive:{out}:name:tag")

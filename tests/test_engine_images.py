@@ -23,6 +23,7 @@ from containers.engine.imageload import load_dir
 from containers.engine.images import ImageStore
 from containers.engine.layout import Layout
 from containers.engine.tarcreate import tar_stream
+from tests.fstree import snapshot
 
 
 def sha(b: bytes) -> str:
@@ -76,27 +77,6 @@ def rootfs_tarball(tmp_path) -> tuple[bytes, bytes]:
     return gzip.compress(out), out
 
 
-def tree(root) -> dict[str, tuple]:
-    """rel -> (kind, content/target/rdev, mode, uid, gid, mtime, user xattrs) of a tree."""
-    out = {}
-    root = str(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            st = os.lstat(p)
-            rel = os.path.relpath(p, root)
-            if stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as f:
-                    what = ("f", f.read())
-            elif stat.S_ISLNK(st.st_mode):
-                what = ("l", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                opaque = "trusted.overlay.opaque"
-                what = ("d", os.getxattr(p, opaque) if opaque in os.listxattr(p) else None)
-            else:
-                what = ("o", st.st_rdev)
-            out[rel] = (*what, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime))
-    return out
 
 
 def modify(m) -> None:
@@ -159,7 +139,7 @@ def test_import_modify_commit_mount_export(store, overlay, tmp_path):
 
     # the new image, mounted on its own: the same filesystem as the container had
     upper2, merged2 = overlay(store.lower_dirs(child), "c2")
-    assert tree(merged2) == tree(merged)
+    assert snapshot(merged2) == snapshot(merged)
     assert not os.path.lexists(merged2 / "etc/group") and os.listdir(merged2 / "opt") == ["fresh"]
     assert not os.path.exists(merged2 / "usr/lib")
     assert (merged2 / "etc/passwd").read_text().endswith("alice:x:1000:1000::/home/alice:/bin/sh\n")
@@ -273,7 +253,7 @@ def two_images(store, tmp_path):
 
 
 def layer_trees(store, info) -> list[dict]:
-    return [tree(store.layer_path(d)) for d in info.layers]
+    return [snapshot(store.layer_path(d)) for d in info.layers]
 
 
 @pytest.mark.parametrize("fmt", ["docker", "oci"])
