@@ -9,7 +9,6 @@ TEST_APT_PACKAGES := docker-registry skopeo apache2-utils
 NODE_APT_PACKAGES := nodejs npm
 VENV := .venv
 PY := $(VENV)/bin/python
-export DOCKERWEB_STATE_ROOT ?= /var/lib/dockerweb
 
 .PHONY: run test deps test-deps lint bench migrate docker-cli
 

@@ -5,13 +5,23 @@ import os
 import secrets
 import tempfile
 
-RUN_ID = os.environ.setdefault("DOCKERWEB_TEST_RUN", secrets.token_hex(3))
-os.environ.setdefault("DOCKERWEB_STATE_ROOT", tempfile.mkdtemp(prefix=f"dwt-{RUN_ID}-", dir="/tmp"))
-os.environ.setdefault("DOCKERWEB_CGROUP_PARENT", f"dwtest-{RUN_ID}")
-# own bridge, subnet and nft table per run (10.213.X.0/24, X from the run id)
-os.environ.setdefault("DOCKERWEB_BRIDGE", f"dwt{RUN_ID}")
-os.environ.setdefault("DOCKERWEB_SUBNET", f"10.213.{int(RUN_ID, 16) % 250 + 1}.0/24")
-os.environ.setdefault("DOCKERWEB_NFT_TABLE", f"dwtest_{RUN_ID}")
+# Always our own values, whatever the calling shell exported (a DOCKERWEB_STATE_ROOT or
+# DOCKERWEB_BRIDGE of a real installation must never be used, let alone removed, by a test).
+_inherited = os.environ.get("DOCKERWEB_TEST_RUN", "")
+if not (_inherited and os.environ.get("DOCKERWEB_STATE_ROOT", "").startswith(f"/tmp/dwt-{_inherited}-")):
+    # not a process this very test run started: set everything anew
+    RUN_ID = secrets.token_hex(3)
+    os.environ["DOCKERWEB_TEST_RUN"] = RUN_ID
+    os.environ["DOCKERWEB_STATE_ROOT"] = tempfile.mkdtemp(prefix=f"dwt-{RUN_ID}-", dir="/tmp")
+    os.environ["DOCKERWEB_CGROUP_PARENT"] = f"dwtest-{RUN_ID}"
+    # own bridge, subnet and nft table per run (10.213.X.0/24, X from the run id)
+    os.environ["DOCKERWEB_BRIDGE"] = f"dwt{RUN_ID}"
+    os.environ["DOCKERWEB_SUBNET"] = f"10.213.{int(RUN_ID, 16) % 250 + 1}.0/24"
+    os.environ["DOCKERWEB_NFT_TABLE"] = f"dwtest_{RUN_ID}"
+    for _name in ("DATABASE_URL", "DOCKERWEB_REDIS_URL", "DOCKERWEB_BIND", "DOCKERWEB_DOCKER_TCP",
+                  "DOCKERWEB_INSECURE_REGISTRIES", "DOCKERWEB_HOST"):
+        os.environ.pop(_name, None)  # derived from the state root, or defaults
+RUN_ID = os.environ["DOCKERWEB_TEST_RUN"]
 # tests never leave the host: a name without a registry (busybox, docker.io/...) would go to
 # Docker Hub; here it goes to a closed port on 127.0.0.1 and fails at once
 os.environ["DOCKERWEB_DEFAULT_REGISTRY"] = "127.0.0.1:9"
