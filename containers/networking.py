@@ -111,8 +111,11 @@ def activate(c: Container, plan: Plan) -> None:
 
 
 def release(cid: str) -> None:
-    """Drop rules and reservations of `cid`. Idempotent."""
-    portmap.remove(table(), cid)
+    """Drop rules and reservations of `cid`. Idempotent. Rules exist only while the port
+    rows do (rows first at allocate, rules removed before the rows here; the boot sweep
+    takes any other), so a container without ports costs no nft run."""
+    if PortBinding.objects.filter(container_id=cid).exists():
+        portmap.remove(table(), cid)
     PortBinding.objects.filter(container_id=cid).delete()
     Endpoint.objects.filter(container_id=cid).delete()
 
