@@ -15,7 +15,7 @@ from containers import events, lookup
 from containers.engine.errors import Conflict, InvalidArgument
 from containers.engine.ids import NAME_RE
 from containers.engine.images import ImageInfo
-from containers.models import Container, Image, Tag
+from containers.models import Container, Image, RepoDigest, Tag
 from containers.runtime import engine
 
 REPO_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
@@ -87,6 +87,12 @@ def set_tag(img: Image, repository: str, tag: str) -> None:
     """Point repository:tag at `img` (moving it if it pointed elsewhere, as docker tag)."""
     repository, tag = validate_reference(repository, tag)
     Tag.objects.update_or_create(repository=repository, tag=tag, defaults={"image": img})
+
+
+def set_digest(img: Image, repository: str, digest: str) -> None:
+    """Record that `repository@digest` names `img` (it moves if it named another image)."""
+    repository, _ = validate_reference(repository, "latest")
+    RepoDigest.objects.update_or_create(repository=repository, digest=digest, defaults={"image": img})
 
 
 def tag(ref: str, repository: str, tag_name: str) -> Image:

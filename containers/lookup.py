@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from containers.engine import ids
 from containers.engine.errors import Ambiguous, NotFound
-from containers.models import Container, Image, Tag
+from containers.models import Container, Image, RepoDigest, Tag
 
 
 def container(ref: str) -> Container:
@@ -35,7 +35,15 @@ def split_reference(ref: str) -> tuple[str, str]:
 
 
 def image(ref: str) -> Image:
-    """By repo[:tag], full id (with or without sha256:), or unique id prefix."""
+    """By repo[:tag], repo@sha256:digest, full id (with or without sha256:), or unique id
+    prefix."""
+    if "@" in ref:
+        name, digest = ref.split("@", 1)
+        name = split_reference(name)[0]  # a tag beside the digest says nothing more
+        d = RepoDigest.objects.select_related("image").filter(repository=name, digest=digest).first()
+        if d is None:
+            raise NotFound(f"No such image: {ref}")
+        return d.image
     bare = ref[7:] if ref.startswith("sha256:") else ref
     found = Image.objects.filter(pk=bare).first()
     if found:

@@ -31,6 +31,10 @@ class Image(models.Model):
     def tags(self) -> list[str]:
         return [f"{t.repository}:{t.tag}" for t in self.tag_set.all()]
 
+    def digests(self) -> list[str]:
+        """"repository@sha256:..." of the manifests this image was pulled or pushed as."""
+        return [f"{d.repository}@{d.digest}" for d in self.repodigest_set.all()]
+
 
 class Tag(models.Model):
     repository = models.CharField(max_length=255)
@@ -40,6 +44,19 @@ class Tag(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["repository", "tag"], name="unique_repo_tag"),
+        ]
+
+
+class RepoDigest(models.Model):
+    """A registry manifest digest known to name this image (from a pull or a push)."""
+
+    repository = models.CharField(max_length=255)
+    digest = models.CharField(max_length=71)  # sha256:<64 hex>
+    image = models.ForeignKey(Image, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "digest"], name="unique_repo_digest"),
         ]
 
 

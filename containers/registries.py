@@ -25,7 +25,7 @@ from containers.engine import distribution
 from containers.engine.errors import InvalidArgument, NotFound
 from containers.engine.registry import DOCKER_HUB, Credentials, Reference, parse_reference, progress_message
 from containers.engine.registry_auth import RegistrySession
-from containers.models import Image, Tag
+from containers.models import Image, RepoDigest, Tag
 from containers.runtime import engine
 
 Emit = Callable[[dict[str, Any]], None]
@@ -90,14 +90,19 @@ def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
                                default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY, progress=report)
     report.opening()
     known = Image.objects.filter(pk=pulled.info.id).exists()
-    tagged = r.tag and Tag.objects.filter(repository=name, tag=r.tag, image_id=pulled.info.id).exists()
+    image_id = pulled.info.id
+    if r.tag:  # the reference already named this image: nothing new
+        pointed = Tag.objects.filter(repository=name, tag=r.tag, image_id=image_id).exists()
+    else:
+        pointed = RepoDigest.objects.filter(repository=name, digest=pulled.digest, image_id=image_id).exists()
     img = images.register_existing(pulled.info)
     if r.tag:
         images.set_tag(img, name, r.tag)
+    images.set_digest(img, name, pulled.digest)
     shown = f"{name}:{r.tag}" if r.tag else f"{name}@{r.digest}"
     events.emit("pull", type="image", actor_id=img.id, actor_name=shown)
     emit({"status": f"Digest: {pulled.digest}"})
-    fresh = "Image is up to date for" if known and tagged else "Downloaded newer image for"
+    fresh = "Image is up to date for" if known and pointed else "Downloaded newer image for"
     emit({"status": f"Status: {fresh} {shown}"})
     return img
 
@@ -118,6 +123,7 @@ def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str
                                    insecure=insecure(target), progress=report,
                                    default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY)
         report.opening()
+        images.set_digest(img, repository, digest)
         emit({"status": f"{t}: digest: {digest}"})
         emit({"progressDetail": {}, "aux": {"Tag": t, "Digest": digest}})
         events.emit("push", type="image", actor_id=img.id, actor_name=f"{repository}:{t}")

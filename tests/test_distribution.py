@@ -122,6 +122,13 @@ def test_rest_pull_of_a_skopeo_placed_image_runs(api, registry, tmp_path):
     img = api.api("GET", f"/api/images/{ref}/").json()
     assert img["id"] == src["id"]  # the config travelled byte for byte: same image id
     assert _cat_marker(api, ref) == marker.encode()
+    digest = next(s.split(" ", 1)[1] for s in statuses if s.startswith("Digest: "))
+    by_digest = f"{registry.addr}/placed@{digest}"
+    assert img["repo_digests"] == [by_digest]
+    assert api.api("GET", f"/api/images/{by_digest}/").json()["id"] == src["id"]
+    assert _cat_marker(api, by_digest) == marker.encode()  # runs by digest
+    pulled = _lines(api.api("POST", "/api/images/pull/", json={"image": by_digest}, stream=True))
+    assert pulled[-1]["status"] == f"Status: Image is up to date for {by_digest}"
 
     again = _lines(api.api("POST", "/api/images/pull/", json={"image": ref}, stream=True))
     assert again[-1]["status"] == f"Status: Image is up to date for {ref}"
@@ -192,6 +199,9 @@ def test_docker_cli_save_load_push_pull(api, cli, registry, tmp_path):
     assert b"Downloaded newer image" in cli("pull", ref).stdout
     assert cli("run", "--rm", ref, "cat", "/marker").stdout == marker.encode()
     assert b"Image is up to date" in cli("pull", ref).stdout
+    digests = json.loads(cli("image", "inspect", ref).stdout)[0]["RepoDigests"]
+    assert len(digests) == 1 and digests[0].startswith(f"{registry.addr}/cli@sha256:")
+    assert cli("run", "--rm", digests[0], "cat", "/marker").stdout == marker.encode()
 
     bad = cli("pull", f"{registry.addr}/cli:nope", check=False)
     assert bad.returncode != 0 and b"not found" in bad.stderr.lower()

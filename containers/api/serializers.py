@@ -87,13 +87,18 @@ class ContainerSerializer(serializers.ModelSerializer):
 
 class ImageSerializer(serializers.ModelSerializer):
     repo_tags = serializers.SerializerMethodField()
+    repo_digests = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
-        fields = ["id", "repo_tags", "created", "size", "config", "layers", "comment", "author", "parent"]
+        fields = ["id", "repo_tags", "repo_digests", "created", "size", "config", "layers", "comment",
+                  "author", "parent"]
 
     def get_repo_tags(self, img: Image) -> list[str]:
         return img.tags()
+
+    def get_repo_digests(self, img: Image) -> list[str]:
+        return img.digests()
 
 
 class ImagePullSerializer(serializers.Serializer):

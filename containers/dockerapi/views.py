@@ -439,14 +439,14 @@ def _unix(text: str) -> int:
 
 def _image_summary(img: Image) -> dict[str, Any]:
     return {"Id": f"sha256:{img.id}", "ParentId": f"sha256:{img.parent_id}" if img.parent_id else "",
-            "RepoTags": img.tags(), "RepoDigests": [], "Created": int(img.created.timestamp()),
+            "RepoTags": img.tags(), "RepoDigests": img.digests(), "Created": int(img.created.timestamp()),
             "Size": img.size, "VirtualSize": img.size, "SharedSize": -1,
             "Labels": (img.config or {}).get("Labels") or {}, "Containers": -1}
 
 
 @docker_view
 def images_list(request: HttpRequest) -> HttpResponse:
-    imgs = Image.objects.prefetch_related("tag_set").order_by("-created")
+    imgs = Image.objects.prefetch_related("tag_set", "repodigest_set").order_by("-created")
     if not boolean(request.GET, "all", False):  # hide untagged intermediate images, as Docker
         imgs = [i for i in imgs if i.tag_set.all() or not i.children.exists()]
     return JsonResponse([_image_summary(i) for i in imgs], safe=False)
@@ -457,7 +457,7 @@ def image_inspect(request: HttpRequest, ref: str) -> HttpResponse:
     img = lookup.image(ref)
     doc = engine().images.config_doc(img.id)
     return JsonResponse({
-        "Id": f"sha256:{img.id}", "RepoTags": img.tags(), "RepoDigests": [],
+        "Id": f"sha256:{img.id}", "RepoTags": img.tags(), "RepoDigests": img.digests(),
         "Parent": f"sha256:{img.parent_id}" if img.parent_id else "", "Comment": doc.get("comment", ""),
         "Created": doc.get("created", ""), "DockerVersion": "", "Author": doc.get("author", ""),
         "Config": doc.get("config") or {}, "Architecture": doc.get("architecture", "amd64"),

@@ -32,7 +32,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Docker API on tcp://{tcp} (Authorization: Token required)")
         HijackingHttpToolsProtocol.hijack_handler = staticmethod(hijack)
         config = uvicorn.Config("dockerweb.docker_asgi:application", http=HijackingHttpToolsProtocol,
-                                ws="websockets-sansio", lifespan="off", log_level="warning", timeout_keep_alive=30)
+                                ws="websockets-sansio", lifespan="off", log_level="warning",
+                                timeout_keep_alive=30)
         self.stdout.write(f"Docker API on unix://{socket}")
         uvicorn.Server(config).run(sockets=socks)
 
