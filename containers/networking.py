@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,11 +44,20 @@ def default_network() -> Network:
                                          subnet=str(subnet), gateway=str(ipam.gateway(subnet)))
         except IntegrityError:
             net = Network.objects.get(name=DEFAULT)
-    subnet = ipaddress.IPv4Network(net.subnet)
-    if not bridge.exists(net.bridge):
-        bridge.ensure(net.bridge, subnet)
-    portmap.ensure_table(table(), net.bridge, subnet)
+    now = time.monotonic()
+    if now - _verified_at.get(net.name, -VERIFY_EVERY) >= VERIFY_EVERY:
+        subnet = ipaddress.IPv4Network(net.subnet)
+        if not bridge.exists(net.bridge):
+            bridge.ensure(net.bridge, subnet)
+        portmap.ensure_table(table(), net.bridge, subnet)
+        _verified_at[net.name] = now
     return net
+
+
+# the bridge and the nft table are checked (and re-made if someone removed them) at most every
+# VERIFY_EVERY seconds per process, not at each start: the check is a netlink call and an nft run
+VERIFY_EVERY = 10.0
+_verified_at: dict[str, float] = {}
 
 
 def allocate(c: Container, spec: ContainerSpec) -> Plan:
