@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -42,6 +43,25 @@ def timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+RUNS = 5
+
+
+def interleaved(*fns) -> list[float]:
+    """Median seconds of each of `fns` (each returns its own duration), run in turns so
+    that all of them see the same machine."""
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(RUNS):
+        for out, fn in zip(samples, fns, strict=True):
+            out.append(fn())
+    return [statistics.median(x) for x in samples]
+
+
+def _drain(resp) -> None:
+    with resp:
+        for _ in resp.iter_content(1 << 20):
+            pass
+
+
 def best(fn, n: int = 3) -> float:
     return min(timed(fn) for _ in range(n))
 
@@ -66,49 +86,57 @@ def main() -> None:
         tarball = make_rootfs(work)
         mb = os.path.getsize(tarball) / 1e6
         with stack() as s:
-            def api_import():
+            def api_import() -> float:
                 with open(tarball, "rb") as f:
+                    t0 = time.perf_counter()
                     r = s.api("POST", "/api/images/import/?repo=big&tag=1", data=f,
                               headers={"Content-Type": "application/x-tar"}, timeout=600)
+                    took = time.perf_counter() - t0
                 assert r.status_code == 201, r.text
+                return took
 
-            def gnu_extract():
+            def gnu_extract() -> float:
                 d = tempfile.mkdtemp(dir=work)
+                t0 = time.perf_counter()
                 subprocess.run(["tar", "-C", d, "-xf", tarball], check=True)
+                took = time.perf_counter() - t0
                 shutil.rmtree(d)
+                return took
 
-            def engine_import():
+            def engine_import() -> float:
                 store = ImageStore(Layout(tempfile.mkdtemp(dir=work)))
                 with open(tarball, "rb") as f:
+                    t0 = time.perf_counter()
                     store.add_layer(f)
+                    took = time.perf_counter() - t0
                 shutil.rmtree(store.layout.root)
+                return took
 
-            t_import = best(api_import)
-            t_xf = best(gnu_extract)
-            t_engine_import = best(engine_import)
+            t_import, t_xf, t_engine_import = interleaved(api_import, gnu_extract, engine_import)
             c = s.create(image="big:1", cmd=["/bin/busybox", "true"])
-
-            def api_export():
-                with s.api("GET", f"/api/containers/{c['id']}/export/", stream=True, timeout=600) as r:
-                    for _ in r.iter_content(1 << 20):
-                        pass
-
             layer = os.path.join(s.root, "layers", s.api("GET", "/api/images/big:1/").json()["layers"][0])
-            t_export = best(api_export)
 
-            def engine_export():
-                with open("/dev/null", "wb") as out:
-                    for chunk in tar_stream(layer):
-                        out.write(chunk)
+            def api_export() -> float:
+                return timed(lambda: _drain(s.api("GET", f"/api/containers/{c['id']}/export/", stream=True,
+                                                  timeout=600)))
 
-            t_engine_export = best(engine_export)
-            # through a pipe: GNU tar does not even read the files when its output is /dev/null
-            t_cf = best(lambda: subprocess.run(f"tar -C {layer} -cf - . | cat > /dev/null", shell=True,
-                                               check=True))
+            def engine_export() -> float:
+                def run():
+                    with open("/dev/null", "wb") as out:
+                        for chunk in tar_stream(layer):
+                            out.write(chunk)
+                return timed(run)
+
+            def gnu_create() -> float:
+                # through a pipe: GNU tar does not even read the files when its output is /dev/null
+                return timed(lambda: subprocess.run(f"tar -C {layer} -cf - . | cat > /dev/null", shell=True,
+                                                    check=True))
+
+            t_export, t_cf, t_engine_export = interleaved(api_export, gnu_create, engine_export)
         t_diff = diff_bench(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"rootfs tar: {mb:.0f} MB, {FILES} files; best of 3")
+    print(f"rootfs tar: {mb:.0f} MB, {FILES} files; median of {RUNS} interleaved runs")
     for what, ours, gnu, tool in (("import", t_import, t_xf, "-xf"), ("export", t_export, t_cf, "-cf")):
         print(f"  {what} via API  {ours:6.2f} s   GNU tar {tool} {gnu:6.2f} s   ratio {ours / gnu:.2f}x"
               "  (goal <= 1.3x)")
