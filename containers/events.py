@@ -16,10 +16,28 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         actor_id, actor_name = container.id, container.name
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
-    event = Event.objects.create(type=type, action=action, actor_id=actor_id,
-                                 actor_name=actor_name, attributes=attributes)
+    with transaction.atomic():
+        _in_commit_order()
+        event = Event.objects.create(type=type, action=action, actor_id=actor_id,
+                                     actor_name=actor_name, attributes=attributes)
     transaction.on_commit(lambda: announce_event(event.seq))  # wake /ws/events/ consumers
     return event
+
+
+EVENT_LOCK = 0x64776576  # "dwev": the advisory lock that orders event commits on PostgreSQL
+
+
+def _in_commit_order() -> None:
+    """Make sequence order commit order, so `since=<seq>` readers never skip an event.
+
+    PostgreSQL hands out ids at INSERT time: a transaction holding seq 10 could commit after
+    one holding 11, and a reader that saw 11 would never see 10. A transaction-scoped
+    advisory lock, taken before the INSERT and held until commit, serialises the writers of
+    events. SQLite needs nothing: its single write lock is held from the INSERT to commit."""
+    conn = transaction.get_connection()
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOCK])
 
 
 def since(seq: int, limit: int = 1000, **filters: Any) -> list[Event]:
