@@ -51,7 +51,8 @@ def test_oom_under_32mb_limit(api):
     c = api.run(cmd=["sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"],
                 memory=32 * 1024 * 1024)
     st = api.wait(c["id"])
-    assert st["exit_code"] == 137 and st["oom_killed"] is True, (st, api.inspect(c["id"]).get("state"))
+    assert st["exit_code"] == 137 and st["oom_killed"] is True, (st, api.inspect(c["id"]).get("state"),
+                                                                 api.logs(c["id"])[-300:])
     actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
     assert actions[:3] == ["create", "start", "oom"] and "die" in actions, actions
 
