@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -75,6 +76,33 @@ def test_stop_waits_timeout_then_kills(api):
     # stop of a stopped container: 304; kill of a stopped one: 409
     assert api.api("POST", f"/api/containers/{c2['id']}/stop/").status_code == 304
     assert api.api("POST", f"/api/containers/{c2['id']}/kill/").status_code == 409
+
+
+def test_kill_right_after_start_reaches_the_command(api):
+    """A start returns at LXC's start hook, a moment before LXC's init forks the command: a
+    kill in that moment must still reach the command (137), not the init (lxc-execute: 1)."""
+    for _ in range(10):
+        c = api.run(cmd=["sleep", "1000"])
+        assert api.api("POST", f"/api/containers/{c['id']}/kill/?signal=KILL").status_code == 200
+        assert api.wait(c["id"])["exit_code"] == 137
+
+
+def _init_pid(api, cid: str) -> int:
+    with open(os.path.join(api.root, "containers", cid, "state.json")) as f:
+        return json.load(f)["init_pid"]
+
+
+def test_a_kill_of_lxc_init_by_the_engine_reads_as_sigkill(api):
+    """lxc-execute exits 1 when LXC's init dies; when the engine had to SIGKILL the init (the
+    last resort of a kill, after a marker file) the exit record says 137."""
+    c = api.run(cmd=["sleep", "1000"])
+    open(os.path.join(api.root, "containers", c["id"], "init.killed"), "w").close()  # as force_kill
+    os.kill(_init_pid(api, c["id"]), signal.SIGKILL)
+    assert api.wait(c["id"])["exit_code"] == 137
+    # the marker is of that run only: the next run's own exit code stands
+    api.api("POST", f"/api/containers/{c['id']}/start/")
+    os.kill(_init_pid(api, c["id"]), signal.SIGKILL)
+    assert api.wait(c["id"])["exit_code"] == 1
 
 
 def test_non_fatal_signals_are_delivered(api):

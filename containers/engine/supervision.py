@@ -64,7 +64,7 @@ def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -
 
     Raises StartFailed with LXC's own error text when the container did not start.
     """
-    for stale in (paths.state, paths.exit):
+    for stale in (paths.state, paths.exit, paths.init_killed):
         try:
             os.unlink(stale)
         except FileNotFoundError:
@@ -123,6 +123,19 @@ def main_pid(state: RunState) -> int | None:
     return kids[0] if kids else None
 
 
+def _await_main(state: RunState, timeout: float = 1.0) -> int | None:
+    """main_pid, waiting a moment for it: "started" is LXC's start hook, which runs just
+    before LXC's init forks the command, so a signal sent right after a start could
+    otherwise find no main process and hit the init (whose SIGKILL makes lxc-execute exit 1,
+    not 137)."""
+    deadline = time.monotonic() + timeout
+    while (pid := main_pid(state)) is None:
+        if time.monotonic() >= deadline or not procs.alive(state.init_pid, state.init_start):
+            return None
+        time.sleep(0.001)
+    return pid
+
+
 def deliver(state: RunState, sig: int) -> bool:
     """Send `sig` to the container's main process (so its exit code is 128+sig, and because
     LXC's init swallows some signals such as SIGHUP); to the init when there is no main
@@ -130,7 +143,7 @@ def deliver(state: RunState, sig: int) -> bool:
     """
     if not procs.alive(state.init_pid, state.init_start):
         return False
-    pid = main_pid(state)
+    pid = _await_main(state)
     started = procs.start_time(pid) if pid else None
     if pid and started is not None and procs.send_signal(pid, started, sig):
         return True

@@ -36,6 +36,8 @@ MAX_RECORD = 16 * 1024
 MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
 READ_SIZE = 256 * 1024
 DRAIN_GRACE_S = 2.0
+LXC_INIT_DIED = 1  # lxc-execute's status when LXC's init was killed
+INIT_KILLED = "init.killed"  # ContainerPaths.init_killed, relative: we run in the container dir
 
 
 def rfc3339_now() -> str:
@@ -470,7 +472,10 @@ class Supervisor:
     def exit_code(self) -> int:
         _, status = os.waitpid(self.child_pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        return 128 - code if code < 0 else code
+        code = 128 - code if code < 0 else code
+        if code == LXC_INIT_DIED and os.path.exists(INIT_KILLED):
+            return 128 + 9  # the engine SIGKILLed LXC's init (the last resort of a kill)
+        return code
 
     def oom_events(self) -> int:
         if self.oom_efd < 0:
