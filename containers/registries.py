@@ -137,7 +137,8 @@ class _Reporter:
     early failure can still be an HTTP error (jsonprogress.start)."""
 
     def __init__(self, emit: Emit, first: dict[str, Any]):
-        self.emit, self.first = emit, first  # type: dict | None
+        self.emit = emit
+        self.first: dict[str, Any] | None = first
 
     def opening(self) -> None:
         if self.first is not None:
