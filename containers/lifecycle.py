@@ -146,12 +146,17 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
     st = engine().status(cid)
     if st.kind == "running":
         return c
+    # the UPDATE holds only for the run that was judged: a restart may have begun since (the
+    # record then says starting, or names another supervisor) and must not be marked exited
+    sources = [State.RUNNING, State.STOPPING, *([State.STARTING] if settle_starting else [])]
+    judged = {"supervisor_pid": c.supervisor_pid}
     if st.kind == "exited" and st.exit is not None:
         info = st.exit
         code = int(info["exit_code"])
         try:
             Container.transition(
-                cid, State.EXITED, "record exit", exit_code=code, paused=False,
+                cid, State.EXITED, "record exit", sources=sources, match=judged,
+                exit_code=code, paused=False,
                 oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
                 finished_at=_ts(info.get("finished_at")) or djtz.now(),
             )
@@ -163,14 +168,14 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
         events.emit("die", c, exitCode=str(code))
         _auto_remove(c)
     else:
-        engine().reap_dead(cid)
-        networking.release(cid)
         reason = st.reason or "container vanished: no supervisor and no exit record"
         try:
-            Container.transition(cid, State.DEAD, "mark dead", error=reason,
-                                 exit_code=-1, finished_at=djtz.now())
+            Container.transition(cid, State.DEAD, "mark dead", sources=sources, match=judged,
+                                 error=reason, exit_code=-1, finished_at=djtz.now())
         except IllegalTransition:
             return Container.objects.get(pk=cid)
+        engine().reap_dead(cid)  # only now: the record was of this very run
+        networking.release(cid)
         events.emit("die", c, exitCode="-1", error=reason)
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)

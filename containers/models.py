@@ -6,6 +6,7 @@ from a legal source state (healthchecks-style claim), so two racing actions cann
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -94,12 +95,17 @@ class Container(models.Model):
         return self.status in sm.ACTIVE
 
     @classmethod
-    def transition(cls, cid: str, target: sm.State, action: str, **fields: Any) -> None:
+    def transition(cls, cid: str, target: sm.State, action: str, *,
+                   sources: Iterable[sm.State] | None = None, match: dict[str, Any] | None = None,
+                   **fields: Any) -> None:
         """Move `cid` to `target` if its current state allows it; else raise
         IllegalTransition (409) or NotFound. Extra `fields` are written in the same UPDATE.
+        `sources` narrows the states it may come from, `match` adds conditions on other
+        columns (e.g. the supervisor whose exit is being recorded): all in the one UPDATE.
         """
-        allowed = [s.value for s in sm.sources(target)]
-        if cls.objects.filter(pk=cid, state__in=allowed).update(state=target.value, **fields):
+        allowed = [s.value for s in sm.sources(target) if sources is None or s in set(sources)]
+        rows = cls.objects.filter(pk=cid, state__in=allowed, **(match or {}))
+        if rows.update(state=target.value, **fields):
             return
         current = cls.objects.filter(pk=cid).values_list("state", flat=True).first()
         if current is None:
