@@ -68,4 +68,3 @@ class ContainerPaths:
     log = property(lambda self: self._p("container.log"))
     attach = property(lambda self: self._p("attach.sock"))
     hook_fifo = property(lambda self: self._p("started.fifo"))
-    init_killed = property(lambda self: self._p("init.killed"))  # the engine SIGKILLed LXC's init

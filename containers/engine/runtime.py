@@ -160,11 +160,7 @@ class Engine:
             return st
         supervision.deliver(st.run, signal.SIGKILL)
         if not supervision.wait_supervisor(st.run, grace):
-            # lxc-execute reports 1 when its init dies; the marker lets the supervisor
-            # record what happened: a SIGKILL (137)
-            with open(self.paths(cid).init_killed, "w"):
-                pass
-            supervision.kill_init(st.run)
+            supervision.kill_init(st.run)  # recorded as 137: see supervisor.init_signal_code
             supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 

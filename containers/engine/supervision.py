@@ -64,7 +64,7 @@ def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -
 
     Raises StartFailed with LXC's own error text when the container did not start.
     """
-    for stale in (paths.state, paths.exit, paths.init_killed):
+    for stale in (paths.state, paths.exit):
         try:
             os.unlink(stale)
         except FileNotFoundError:

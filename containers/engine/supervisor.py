@@ -36,8 +36,7 @@ MAX_RECORD = 16 * 1024
 MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
 READ_SIZE = 256 * 1024
 DRAIN_GRACE_S = 2.0
-LXC_INIT_DIED = 1  # lxc-execute's status when LXC's init was killed
-INIT_KILLED = "init.killed"  # ContainerPaths.init_killed, relative: we run in the container dir
+LXC_INIT_DIED = 1  # lxc-execute's status when LXC's init was killed (lxc.log says by what)
 
 
 def rfc3339_now() -> str:
@@ -473,9 +472,28 @@ class Supervisor:
         _, status = os.waitpid(self.child_pid, 0)
         code = os.waitstatus_to_exitcode(status)
         code = 128 - code if code < 0 else code
-        if code == LXC_INIT_DIED and os.path.exists(INIT_KILLED):
-            return 128 + 9  # the engine SIGKILLed LXC's init (the last resort of a kill)
+        if code == LXC_INIT_DIED:
+            return self.init_signal_code() or code
         return code
+
+    def init_signal_code(self) -> int:
+        """128 + the signal that killed LXC's init (lxc-execute then exits 1: an init killed
+        by the OOM killer, or by the engine's last resort), from LXC's own log line
+        "Child <init pid> ended on signal Killed(9)"; 0 when init was not killed."""
+        if not self.init_pid:
+            return 0
+        mark = f"Child <{self.init_pid}> ended on signal "
+        try:
+            with open(self.spec["lxc_log"], errors="replace") as f:
+                for line in f:
+                    at = line.find(mark)
+                    if at >= 0 and line.rstrip().endswith(")"):
+                        number = line.rstrip()[:-1].rsplit("(", 1)[-1]
+                        if number.isdigit():
+                            return 128 + int(number)
+        except OSError:
+            pass
+        return 0
 
     def oom_events(self) -> int:
         if self.oom_efd < 0:
