@@ -70,12 +70,9 @@ def report_end(cid: str, eid: str) -> bool:
     info = execs().claim_end(cid, eid)
     if info is None:
         return False
-    c = Container.objects.filter(pk=cid).first()
     code = info.exit_code if info.exit_code is not None else -1
-    if c is not None:
-        events.emit("exec_die", c, execID=eid, exitCode=str(code))
-    else:
-        events.emit("exec_die", actor_id=cid, execID=eid, exitCode=str(code))
+    events.emit("exec_die", Container.objects.filter(pk=cid).first(), actor_id=cid, execID=eid,
+                exitCode=str(code))
     return True
 
 

@@ -4,8 +4,7 @@ import, commit, history, remove, prune. Allocation of tags is guarded by the uni
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -21,40 +20,30 @@ from containers.runtime import engine
 REPO_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
 
 
-def register(info: ImageInfo, repository: str = "", tag: str = "latest", parent: Image | None = None,
-             author: str = "", comment: str = "") -> Image:
+def register(info: ImageInfo, repository: str = "", tag: str = "latest",
+             parent: Image | None = None) -> Image:
+    """The record of an image the store holds (built here, pulled or loaded), tagged
+    repository:tag when given. Author, comment and created come from its config; a record
+    already here (with its parent) is kept as it is."""
+    doc = engine().images.config_doc(info.id)
     with transaction.atomic():
-        img, _ = Image.objects.update_or_create(
+        img, _ = Image.objects.get_or_create(
             pk=info.id, defaults={"layers": info.layers, "config": info.config, "size": info.size,
-                                  "parent": parent, "author": author, "comment": comment,
-                                  "created": created_at(info.created)})
+                                  "parent": parent, "author": doc.get("author") or "",
+                                  "comment": doc.get("comment") or "", "created": created_at(info.created)})
         if repository:
             set_tag(img, repository, tag)
     return img
 
 
-def register_existing(info: ImageInfo) -> Image:
-    """The record of an image that came from elsewhere (pull, load): created from its config;
-    a record already here (with its parent) is kept as it is."""
-    doc = engine().images.config_doc(info.id)
-    img, _ = Image.objects.get_or_create(
-        pk=info.id, defaults={"layers": info.layers, "config": info.config, "size": info.size,
-                              "author": doc.get("author") or "", "comment": doc.get("comment") or "",
-                              "created": created_at(info.created)})
-    return img
-
-
 def created_at(stamp: str) -> datetime:
-    """An image config's `created` (RFC 3339, up to nanoseconds) as a datetime; now if absent
-    or unreadable."""
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", stamp or "")
-    if not m:
-        return timezone.now()
-    frac = (m.group(2) or ".0")[:7]
+    """An image config's `created` (RFC 3339, up to nanoseconds) as an aware datetime; now if
+    absent or unreadable."""
     try:
-        return datetime.fromisoformat(m.group(1) + frac + m.group(3).replace("Z", "+00:00"))
-    except ValueError:
+        when = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
         return timezone.now()
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def ensure_default_image() -> Image:
@@ -107,7 +96,7 @@ def import_tar(stream, repository: str = "", tag_name: str = "", message: str = 
     if repository:
         validate_reference(repository, tag_name)
     built = engine().images.import_tar(stream, comment=message)
-    img = register(built, repository, tag_name or "latest", comment=message)
+    img = register(built, repository, tag_name or "latest")
     events.emit("import", type="image", actor_id=img.id, actor_name=repository)
     return img
 
@@ -124,7 +113,7 @@ def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "",
         raise InvalidArgument(f"unsupported config change(s): {', '.join(sorted(bad))}")
     argv = " ".join(c.spec.get("entrypoint") or []) + " ".join(c.spec.get("cmd") or [])
     built = engine().commit(c.id, info(c.image), author, message, changes or {}, argv.strip())
-    img = register(built, repository, tag_name or "latest", parent=c.image, author=author, comment=message)
+    img = register(built, repository, tag_name or "latest", parent=c.image)
     events.emit("commit", c, imageID=img.id)
     return img
 
@@ -206,7 +195,7 @@ def load(stream) -> list[tuple[Image, list[str]]]:
     tagged as the archive says; [(image, its tags)]."""
     out = []
     for loaded in engine().images.load(stream):
-        img = register_existing(loaded.info)
+        img = register(loaded.info)
         for ref in loaded.repo_tags:
             name, tag_name = lookup.split_reference(ref)
             set_tag(img, name, tag_name)

@@ -4,8 +4,9 @@
 message or its end. An engine error before any message is raised right there, so the view
 answers with a real 4xx/5xx (as Docker does for an unknown image); afterwards the response is
 already 200, so a later error ends the stream as Docker's {"errorDetail", "error"} line.
-The returned async iterator yields each message as one JSON line as it comes. The work runs
-to its end even when the client goes away (a pull is not left half-stored).
+The returned async iterator yields each message as one JSON line as it comes (through
+asyncstream). The work runs to its end even when the client goes away (a pull is not left
+half-stored).
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import connections
 
+from containers import asyncstream
 from containers.engine.errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def start(work: Callable[[Emit], Any]) -> AsyncIterator[bytes]:
     first = q.get()
     if isinstance(first, EngineError):
         raise first
-    return _lines(first, q)
+    return asyncstream.stream(_lines(first, q))
 
 
 def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
@@ -52,11 +53,10 @@ def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
         q.put(_END)
 
 
-async def _lines(first: Any, q: queue.Queue[Any]) -> AsyncIterator[bytes]:
-    get = sync_to_async(q.get, thread_sensitive=False)
+def _lines(first: Any, q: queue.Queue[Any]) -> Iterator[bytes]:
     msg = first
     while msg is not _END:
         if isinstance(msg, EngineError):
             msg = {"errorDetail": {"message": msg.message}, "error": msg.message}
         yield json.dumps(msg).encode() + b"\n"
-        msg = await get()
+        msg = q.get()

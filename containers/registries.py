@@ -23,7 +23,14 @@ from django.conf import settings
 from containers import events, images, lookup
 from containers.engine import distribution
 from containers.engine.errors import InvalidArgument, NotFound
-from containers.engine.registry import DOCKER_HUB, Credentials, Reference, parse_reference, progress_message
+from containers.engine.registry import (
+    DOCKER_HUB,
+    DOCKER_HUB_HOST,
+    Credentials,
+    Reference,
+    parse_reference,
+    progress_message,
+)
 from containers.engine.registry_auth import RegistrySession
 from containers.models import Image, RepoDigest, Tag
 from containers.runtime import engine
@@ -61,23 +68,24 @@ def local_name(r: Reference) -> str:
     return f"{r.registry}/{r.repository}"
 
 
-def insecure(r: Reference) -> list[str]:
-    """Registries spoken to over http for `r`: the allow-list, plus `r` itself when loopback."""
+def insecure(host: str) -> list[str]:
+    """Registries spoken to over http for `host`: the allow-list, plus `host` when loopback."""
     allowed = list(settings.DOCKERWEB_INSECURE_REGISTRIES)
-    host = r.host.rsplit(":", 1)[0] if not r.host.startswith("[") else r.host[1:r.host.index("]")]
+    name = host[1:host.index("]")] if host.startswith("[") else host.rsplit(":", 1)[0]
     try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        loopback = name == "localhost" or ipaddress.ip_address(name).is_loopback
     except ValueError:
         loopback = False
-    return [*allowed, r.host] if loopback else allowed
+    return [*allowed, host] if loopback else allowed
 
 
 def login(server: str, creds: Credentials) -> None:
     """docker login: check `creds` against the registry at `server` (a host[:port], or a URL
     such as https://index.docker.io/v1/). Unauthorized when refused."""
     host = re.sub(r"^[a-z]+://", "", server.strip()).split("/", 1)[0] or settings.DOCKERWEB_DEFAULT_REGISTRY
-    r = reference(f"{host}/login-check")
-    with RegistrySession(r.host, "", "", credentials=creds, insecure=insecure(r)) as s:
+    if host in (DOCKER_HUB, "index.docker.io"):
+        host = DOCKER_HUB_HOST
+    with RegistrySession(host, "", "", credentials=creds, insecure=insecure(host)) as s:
         s.login()
 
 
@@ -86,7 +94,7 @@ def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
     r = reference(ref)
     name = local_name(r)
     report = _Reporter(emit, {"status": f"Pulling from {r.repository}", "id": r.tag or r.digest})
-    pulled = distribution.pull(engine().images, ref, credentials=creds, insecure=insecure(r),
+    pulled = distribution.pull(engine().images, ref, credentials=creds, insecure=insecure(r.host),
                                default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY, progress=report)
     report.opening()
     known = Image.objects.filter(pk=pulled.info.id).exists()
@@ -95,7 +103,7 @@ def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
         pointed = Tag.objects.filter(repository=name, tag=r.tag, image_id=image_id).exists()
     else:
         pointed = RepoDigest.objects.filter(repository=name, digest=pulled.digest, image_id=image_id).exists()
-    img = images.register_existing(pulled.info)
+    img = images.register(pulled.info)
     if r.tag:
         images.set_tag(img, name, r.tag)
     images.set_digest(img, name, pulled.digest)
@@ -120,7 +128,7 @@ def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str
         img = lookup.image(f"{repository}:{t}")
         target = reference(f"{repository}:{t}")
         digest = distribution.push(engine().images, img.id, str(target), credentials=creds,
-                                   insecure=insecure(target), progress=report,
+                                   insecure=insecure(target.host), progress=report,
                                    default_registry=settings.DOCKERWEB_DEFAULT_REGISTRY)
         report.opening()
         images.set_digest(img, repository, digest)

@@ -20,13 +20,17 @@ from containers.engine.errors import Unavailable, from_kind
 DEFAULT_TIMEOUT = 30.0
 
 
-async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-    layer = get_channel_layer()
-    reply_to = await layer.new_channel("dockerweb.reply.")
-    await layer.send(settings.DOCKERWEB_ENGINE_CHANNEL, {
+async def _send(op: str, args: dict[str, Any], reply_to: str | None, timeout: float) -> None:
+    await get_channel_layer().send(settings.DOCKERWEB_ENGINE_CHANNEL, {
         "type": "engine.call", "op": op, "args": args, "reply_to": reply_to,
         "deadline": time.time() + timeout,
     })
+
+
+async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
+    layer = get_channel_layer()
+    reply_to = await layer.new_channel("dockerweb.reply.")
+    await _send(op, args, reply_to, timeout)
     try:
         reply = await asyncio.wait_for(layer.receive(reply_to), timeout)
     except TimeoutError:
@@ -42,18 +46,10 @@ def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
     return async_to_sync(acall)(op, args, rpc_timeout)
 
 
-async def acast(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> None:
-    layer = get_channel_layer()
-    await layer.send(settings.DOCKERWEB_ENGINE_CHANNEL, {
-        "type": "engine.call", "op": op, "args": args, "reply_to": None,
-        "deadline": time.time() + timeout,
-    })
-
-
 def cast(op: str, **args: Any) -> None:
     """Tell the worker `op` without waiting for it (nothing is lost when no worker runs: what
     a cast asks for, the worker's reconcile does anyway)."""
     try:
-        async_to_sync(acast)(op, args)
+        async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT)
     except Exception:  # noqa: BLE001 - a hint only; Redis being away must not fail the caller
         logging.getLogger(__name__).warning("could not send %r to the worker", op)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -78,54 +79,41 @@ class Watcher:
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
-        self.watched: dict[tuple[str, int], int] = {}  # (container id, supervisor pid) -> pidfd
+        self.watched: dict[tuple[str, int | None], int] = {}  # (container id or exec:<id>, pid) -> pidfd
 
     def watch(self, cid: str, pid: int | None, started: int | None) -> None:
-        """Watch supervisor `pid` of `cid` (idempotent; a restart adds the new supervisor)."""
-        if not pid or (cid, pid) in self.watched:
-            return
-        if not procs.alive(pid, started):
-            self.loop.create_task(self.record(cid, pid))
-            return
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            self.loop.create_task(self.record(cid, pid))
-            return
-        self.watched[(cid, pid)] = fd
-        self.loop.add_reader(fd, self._exited, cid, pid)
-        if not procs.alive(pid, started):  # exited between the check and the pidfd
-            self._exited(cid, pid)
-
-    def _exited(self, cid: str, pid: int) -> None:
-        fd = self.watched.pop((cid, pid), None)
-        if fd is not None:
-            self.loop.remove_reader(fd)
-            os.close(fd)
-        self.loop.create_task(self.record(cid, pid))
+        """Record the exit of supervisor `pid` of `cid` (idempotent; a restart adds the new
+        supervisor)."""
+        self._when_gone((cid, pid), pid, started, lambda: self.record(cid, pid))
 
     def watch_exec(self, cid: str, eid: str, pid: int, started: int) -> None:
         """Report the end of exec `eid` (exec_die) when its supervisor `pid` exits."""
-        key = (f"exec:{eid}", pid)
-        if key in self.watched:
+        self._when_gone((f"exec:{eid}", pid), pid, started, lambda: self.report_exec(cid, eid))
+
+    def _when_gone(self, key: tuple[str, int | None], pid: int | None, started: int | None,
+                   then: Callable[[], Awaitable[None]]) -> None:
+        """Run `then()` in the loop once process `pid` (started at `started`) is gone: at
+        once if it is already, else when its pidfd becomes readable. Once per `key`."""
+        if not pid or key in self.watched:
             return
         try:
             fd = os.pidfd_open(pid)
         except OSError:
-            fd = -1
-        if fd < 0 or not procs.alive(pid, started):
-            if fd >= 0:
-                os.close(fd)
-            self.loop.create_task(self.report_exec(cid, eid))
+            self.loop.create_task(then())
+            return
+        if not procs.alive(pid, started):  # gone, or the pid now names another process
+            os.close(fd)
+            self.loop.create_task(then())
             return
         self.watched[key] = fd
+        self.loop.add_reader(fd, self._gone, key, then)
 
-        def exited() -> None:
+    def _gone(self, key: tuple[str, int | None], then: Callable[[], Awaitable[None]]) -> None:
+        fd = self.watched.pop(key, None)
+        if fd is not None:
             self.loop.remove_reader(fd)
-            os.close(self.watched.pop(key))
-            self.loop.create_task(self.report_exec(cid, eid))
-
-        self.loop.add_reader(fd, exited)
+            os.close(fd)
+        self.loop.create_task(then())
 
     async def report_exec(self, cid: str, eid: str) -> None:
         for _ in range(50):  # the supervisor writes exit.json just before it exits

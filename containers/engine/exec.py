@@ -243,6 +243,8 @@ class Execs:
     def claim_end(self, cid: str, eid: str) -> ExecInfo | None:
         """The record of a started exec that has ended, the first time it is asked for (a
         marker file made with O_EXCL: whoever gets it reports the end, once); else None."""
+        if os.path.exists(self.paths(cid, eid).die_reported):
+            return None  # the common case at each reconcile: one stat, no records read
         try:
             info = self.inspect(cid, eid)
         except NotFound:

@@ -93,21 +93,18 @@ def import_config(diff_id: str, *, created: str, comment: str = "", author: str 
                   created_by: str = "", changes: dict[str, Any] | None = None,
                   architecture: str = "amd64", os_name: str = "linux") -> dict[str, Any]:
     """The config of a single-layer image imported from a rootfs tar (docker import)."""
-    history: dict[str, Any] = {"created": created}
-    for key, value in (("created_by", created_by), ("author", author), ("comment", comment)):
-        if value:
-            history[key] = value
-    doc: dict[str, Any] = {
+    return {
         "architecture": architecture, "os": os_name, "created": created,
+        **_signed(author, comment),
         "config": merge_config({"Env": [f"PATH={DEFAULT_PATH}"]}, changes),
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
-        "history": [history],
+        "history": [{"created": created, **_signed(author, comment, created_by)}],
     }
-    if comment:
-        doc["comment"] = comment
-    if author:
-        doc["author"] = author
-    return doc
+
+
+def _signed(author: str, comment: str, created_by: str = "") -> dict[str, str]:
+    """The author, comment (and created_by) keys of a config or history entry, when set."""
+    return {k: v for k, v in (("created_by", created_by), ("author", author), ("comment", comment)) if v}
 
 
 def commit_config(base: dict[str, Any], diff_id: str, *, created: str, author: str = "",
@@ -115,21 +112,15 @@ def commit_config(base: dict[str, Any], diff_id: str, *, created: str, author: s
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config of `base` plus one layer: its rootfs and history extended, its config
     section with `changes` merged (docker commit)."""
-    history: dict[str, Any] = {"created": created}
-    for key, value in (("created_by", created_by), ("author", author), ("comment", comment)):
-        if value:
-            history[key] = value
     doc = {k: v for k, v in base.items() if k not in ("author", "comment", "container",
                                                        "container_config", "parent")}
     doc["created"] = created
-    if author:
-        doc["author"] = author
-    if comment:
-        doc["comment"] = comment
+    doc.update(_signed(author, comment))
     doc["config"] = merge_config(base.get("config") or {}, changes)
     layers = [*diff_ids(base), diff_id]
     doc["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{d}" for d in layers]}
-    doc["history"] = [*(base.get("history") or []), history]
+    step = {"created": created, **_signed(author, comment, created_by)}
+    doc["history"] = [*(base.get("history") or []), step]
     return doc
 
 

@@ -35,6 +35,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from . import imageconfig
 from .errors import EngineError, InvalidArgument, NotFound
 from .registry_auth import Credentials, RegistrySession, Unauthorized
 
@@ -228,15 +229,10 @@ class PullResult:
 
 
 def config_diff_ids(config: bytes | Mapping[str, Any]) -> list[str]:
-    """rootfs.diff_ids of an image config ("sha256:..."); InvalidArgument if missing/malformed."""
-    try:
-        doc = json.loads(config) if isinstance(config, bytes | str) else config
-        ids = doc["rootfs"]["diff_ids"]
-        if not isinstance(ids, list) or not all(isinstance(d, str) and _DIGEST_RE.fullmatch(d) for d in ids):
-            raise TypeError
-        return ids
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("image config has no valid rootfs.diff_ids") from None
+    """rootfs.diff_ids of an image config ("sha256:..."); InvalidArgument if missing/malformed
+    (imageconfig does the checking)."""
+    doc = imageconfig.parse(config) if isinstance(config, bytes) else dict(config)
+    return [f"sha256:{d}" for d in imageconfig.diff_ids(doc)]
 
 
 def check_diff_ids(config: bytes | Mapping[str, Any], computed: Sequence[str]) -> None:
