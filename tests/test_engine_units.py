@@ -199,3 +199,14 @@ def test_log_reading_filters_and_torn_lines(tmp_path):
     assert [r.data for r in logs.read(str(path), logs.LogQuery(since=since))[0]] == [b"b\n", b"\xff\n"]
     until = logs.parse_time("2026-01-01T00:00:02.5Z")
     assert len(logs.read(str(path), logs.LogQuery(until=until))[0]) == 2
+
+
+def test_logs_follow_holds_the_file_from_the_call(tmp_path):
+    """follow() opens the log when called: the container's removal before the first read
+    (docker-py's run(remove=True) reads the stream after removing) loses no line."""
+    path = tmp_path / "container.log"
+    path.write_text(json.dumps({"log": "last words\n", "stream": "stdout",
+                                "time": "2026-01-01T00:00:00Z"}) + "\n")
+    records = logs.follow(str(path), logs.LogQuery(), lambda: True, poll_s=0.01)
+    os.unlink(path)
+    assert [r.data for r in records] == [b"last words\n"]

@@ -189,6 +189,16 @@ def test_logs_follow_is_live(api):
     assert next(lines) == b"second"
 
 
+def test_logs_follow_outlives_the_removal_of_the_container(api):
+    """docker-py's run(remove=True) opens the follow stream, waits, removes the container and
+    only then reads the stream: every line must still arrive."""
+    c = api.run(cmd=["sh", "-c", "sleep 0.3; echo last words"])
+    r = api.api("GET", f"/api/containers/{c['id']}/logs/?follow=1", stream=True)
+    assert api.wait(c["id"])["exit_code"] == 0
+    assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
+    assert b"".join(r.iter_content(None)) == b"last words\n"
+
+
 def test_binary_output_is_kept_exactly(api):
     c = api.run(cmd=["sh", "-c", "printf '\\377\\376\\000bin\\n'"])
     api.wait(c["id"])

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ def read(path: str, query: LogQuery) -> tuple[list[Record], int]:
             data = f.read()
     except FileNotFoundError:
         return [], 0
+    return _select(data, query)
+
+
+def _select(data: bytes, query: LogQuery) -> tuple[list[Record], int]:
     end = data.rfind(b"\n") + 1
     recs = (r for r in map(_parse, data[:end].splitlines()) if r and query.accepts(r))
     if query.tail is not None:
@@ -80,30 +85,46 @@ def follow(path: str, query: LogQuery, done: Callable[[], bool],
            poll_s: float = 0.05) -> Iterator[Record]:
     """Yield matching records, then new ones as they are written, until `done()` is true
     and the file holds nothing more (the supervisor writes exit.json after the last line).
-    """
-    records, offset = read(path, query)
-    yield from records
-    live = LogQuery(query.stdout, query.stderr, None, query.since, query.until)
-    buf = b""
-    while True:
-        finished = done()  # check before reading so no line written before exit is missed
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            chunk = b""
-        offset += len(chunk)
-        buf += chunk
-        *lines, buf = buf.split(b"\n")
-        for line in lines:
-            rec = _parse(line)
-            if rec and live.accepts(rec):
-                yield rec
-        if finished and not chunk:
-            return
-        if not chunk:
-            time.sleep(poll_s)
+
+    The file is opened here, by the caller, not at the first iteration: a container removed
+    right afterwards (docker-py's run(remove=True) removes it before it reads the stream)
+    still yields every line it wrote."""
+    try:
+        f: BinaryIO | None = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    except FileNotFoundError:
+        f = None  # not started yet: opened once it exists
+    return _follow(f, path, query, done, poll_s)
+
+
+def _follow(f: BinaryIO | None, path: str, query: LogQuery, done: Callable[[], bool],
+            poll_s: float) -> Iterator[Record]:
+    try:
+        data = f.read() if f else b""
+        records, end = _select(data, query)
+        yield from records
+        live = LogQuery(query.stdout, query.stderr, None, query.since, query.until)
+        buf = data[end:]  # a torn last line, completed by the next read
+        while True:
+            finished = done()  # check before reading so no line written before exit is missed
+            if f is None:
+                try:
+                    f = open(path, "rb")  # noqa: SIM115
+                except FileNotFoundError:
+                    pass
+            chunk = f.read() if f else b""
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                rec = _parse(line)
+                if rec and live.accepts(rec):
+                    yield rec
+            if finished and not chunk:
+                return
+            if not chunk:
+                time.sleep(poll_s)
+    finally:
+        if f is not None:
+            f.close()
 
 
 def size(path: str) -> int:
