@@ -8,6 +8,9 @@ Table `ip <table>`:
                              bridge (route_localnet); DNAT'ed traffic from the subnet back into
                              it (hairpin: the answer must come back through us)
   forward    (filter)        accept to/from the bridge
+  loopback   (filter, prerouting after dstnat)  the CVE-2020-8558 guard: route_localnet lets
+                             packets for 127.0.0.0/8 in from the bridge, so drop those (and any
+                             127.0.0.0/8 source) unless they belong to our DNAT or are replies
 Per-mapping rules carry the container id as comment, so they are removed per container
 and swept for containers that no longer run.
 """
@@ -48,8 +51,12 @@ def _list(table: str) -> list[dict]:
 
 
 def ensure_table(table: str, bridge: str, subnet: IPv4Network) -> None:
-    """Create (or re-create) the base table and chains. Per-container rules are kept."""
-    if _list(table):
+    """Create (or re-create) the base table and chains. Per-container rules are kept. A table
+    made by an older version gets the loopback guard added."""
+    listing = _list(table)
+    if listing:
+        if not any(item.get("chain", {}).get("name") == "loopback" for item in listing):
+            _nft(f"table ip {table} {{\n{_loopback_chain(bridge)}}}\n")
         return
     _nft(f"""
 table ip {table} {{
@@ -66,8 +73,33 @@ table ip {table} {{
     iifname "{bridge}" accept
     oifname "{bridge}" accept
   }}
-}}
+{_loopback_chain(bridge)}}}
 """)
+
+
+def _loopback_chain(bridge: str) -> str:
+    """The host's loopback stays the host's (the kube-proxy CVE-2020-8558 fix).
+
+    route_localnet=1 on the bridge (needed for 127.0.0.1 -> container mappings) also lets a
+    container that routes 127.0.0.0/8 to its gateway reach services listening on the host's
+    127.0.0.1. Runs after our DNAT (priority -100), before routing, on every packet that
+    arrives from the bridge:
+    - a 127.0.0.0/8 source is always a spoof (containers have their own loopback; replies
+      still carry the container's address here, their source is un-NATed later). Dropped
+      first, so a spoofed packet can never pass as the reply of a host-local connection;
+    - a 127.0.0.0/8 destination passes only as a reply of a connection the host made (its
+      127.0.0.1 -> published port connections: the answer was de-masqueraded back to
+      127.0.0.1 at -100) or as DNAT'ed traffic; our own published-port DNAT has already
+      rewritten the destination to a container address, so it never matches here.
+    Everything else for 127.0.0.0/8 is dropped: the SYN of a container never gets an answer."""
+    return f"""  chain loopback {{
+    type filter hook prerouting priority -90; policy accept;
+    iifname "{bridge}" ip saddr 127.0.0.0/8 drop
+    iifname "{bridge}" ip daddr 127.0.0.0/8 ct direction reply accept
+    iifname "{bridge}" ip daddr 127.0.0.0/8 ct status dnat accept
+    iifname "{bridge}" ip daddr 127.0.0.0/8 drop
+  }}
+"""
 
 
 def remove_table(table: str) -> None:
