@@ -38,7 +38,7 @@ def _secret_key() -> str:
             return f.read().strip()
     except FileNotFoundError:
         pass
-    os.makedirs(STATE_ROOT, mode=0o711, exist_ok=True)
+    os.makedirs(STATE_ROOT, mode=0o700, exist_ok=True)  # root's only (containers.engine.layout)
     key = secrets.token_urlsafe(50)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

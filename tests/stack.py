@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from containers.engine.layout import private
+
 REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").exists() else sys.executable
 
@@ -37,7 +39,7 @@ class Stack:
 
     # ---- processes -------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
-        log = open(os.path.join(self.root, f"{name}.log"), "ab")
+        log = open(os.path.join(self.root, f"{name}.log"), "ab", opener=private)
         proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs[name] = proc
@@ -49,9 +51,9 @@ class Stack:
 
     def start_redis(self) -> None:
         run = os.path.join(self.root, "run")
-        os.makedirs(run, exist_ok=True)
+        os.makedirs(run, mode=0o700, exist_ok=True)
         conf = os.path.join(run, "redis.conf")
-        with open(conf, "w") as f:
+        with open(conf, "w", opener=private) as f:
             f.write(f"port 0\nunixsocket {run}/redis.sock\nunixsocketperm 700\ndir {run}\n"
                     'save ""\nappendonly no\n')
         self._spawn("redis", ["redis-server", conf])

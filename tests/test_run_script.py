@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -74,6 +75,9 @@ def test_ctrl_c_stops_services_and_containers_survive():
     cid = None
     try:
         _wait_up(s, base)
+        for path, mode in (("", 0o700), ("run", 0o700), ("redis", 0o700), ("run/redis.conf", 0o600),
+                           ("run/redis.log", 0o600), ("run/redis.sock", 0o700), ("db.sqlite3", 0o600)):
+            assert stat.S_IMODE(os.stat(os.path.join(ROOT, path)).st_mode) == mode, path  # root's only
         body = {"image": "busybox", "cmd": ["sleep", "1000"]}
         cid = s.post(base + "/api/containers/", json=body).json()["id"]
         assert s.post(f"{base}/api/containers/{cid}/start/").status_code == 200

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import ids, users
 from .errors import Conflict, InvalidArgument, NotFound, StartFailed
-from .layout import Layout
+from .layout import DIR_MODE, Layout, private
 from .procs import alive
 from .rootpath import secure_join
 from .runtime import build_env
@@ -138,10 +138,11 @@ class Execs:
         config = config.validated()
         eid = ids.new_id()
         p = self.paths(cid, eid)
-        os.makedirs(p.dir, mode=0o700)
+        os.makedirs(os.path.dirname(p.dir), mode=DIR_MODE, exist_ok=True)  # <container>/exec
+        os.makedirs(p.dir, mode=DIR_MODE)
         doc = {"container_id": cid, "created": _now(), "config": asdict(config)}
         tmp = p.config + ".tmp"
-        with open(tmp, "w") as f:
+        with open(tmp, "w", opener=private) as f:
             json.dump(doc, f)
         os.rename(tmp, p.config)
         return eid
@@ -271,7 +272,7 @@ class Execs:
 def _launch(p: ExecPaths, timeout: float) -> str:
     """Start the exec supervisor and read its first word ("started"/"failed")."""
     r, w = os.pipe()
-    with open(p.supervisor_log, "ab") as err:
+    with open(p.supervisor_log, "ab", opener=private) as err:
         proc = subprocess.Popen(
             [PYTHON, "-I", "-S", EXEC_SUPERVISOR, p.dir, str(w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,

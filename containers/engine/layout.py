@@ -1,9 +1,20 @@
-"""Where things live under the state root. One place computes every path."""
+"""Where things live under the state root. One place computes every path, and the modes
+that keep it root's alone (as Docker's data-root): directories 0700, files 0600. What the
+containers see (layer contents, container roots) keeps its own modes behind those closed
+directories."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private(path: str, flags: int) -> int:
+    """`opener` for open(): a file we create under the state root is root's only."""
+    return os.open(path, flags, FILE_MODE)
 
 
 @dataclass(frozen=True)
@@ -42,9 +53,29 @@ class Layout:
     def container(self, cid: str) -> ContainerPaths:
         return ContainerPaths(os.path.join(self.containers, cid))
 
+    def _dirs(self) -> tuple[str, ...]:
+        return (self.root, self.containers, self.images, self.layers, self.layermeta, self.lxc,
+                self.run, self.tmp)
+
     def ensure(self) -> None:
-        for d in (self.containers, self.images, self.layers, self.layermeta, self.lxc, self.run, self.tmp):
-            os.makedirs(d, mode=0o711, exist_ok=True)
+        """The state root and its directories exist (new ones 0700)."""
+        for d in self._dirs():
+            os.makedirs(d, mode=DIR_MODE, exist_ok=True)
+
+    def restrict(self) -> None:
+        """ensure(), then close what an older version left open (root and directories 0711,
+        db.sqlite3 0644): the root and its directories 0700, no group/other bit on the files
+        at its top (database and its -wal/-shm, secret.key, logs). Everything else lives in
+        those directories. Run once per process at start (containers.runtime.engine)."""
+        self.ensure()
+        for d in self._dirs():
+            os.chmod(d, DIR_MODE)
+        with os.scandir(self.root) as entries:
+            for e in entries:
+                if e.is_file(follow_symlinks=False):
+                    mode = e.stat(follow_symlinks=False).st_mode
+                    if mode & 0o077:
+                        os.chmod(e.path, mode & 0o700)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from . import cgroups, command, lxcconf, netconf, procs, rootfs, supervision, users
 from .errors import CommandNotFound, EngineError, InvalidArgument
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
-from .layout import ContainerPaths, Layout
+from .layout import ContainerPaths, Layout, private
 from .rootpath import secure_join
 from .spec import ContainerSpec
 from .supervision import RunState
@@ -84,7 +84,7 @@ class Engine:
             hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
         ))
-        with open(p.lxc_config, "w") as f:
+        with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)
         try:
             os.unlink(p.lxc_log)

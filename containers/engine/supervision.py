@@ -19,7 +19,7 @@ from typing import Any
 
 from . import procs
 from .errors import StartFailed
-from .layout import ContainerPaths
+from .layout import ContainerPaths, private
 
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
 PYTHON = "/usr/bin/python3"
@@ -70,11 +70,11 @@ def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -
         except FileNotFoundError:
             pass
     tmp = paths.spec + ".tmp"
-    with open(tmp, "wb") as f:
+    with open(tmp, "wb", opener=private) as f:
         marshal.dump(spec, f)
     os.rename(tmp, paths.spec)
     r, w = os.pipe()
-    with open(paths.supervisor_log, "ab") as err:
+    with open(paths.supervisor_log, "ab", opener=private) as err:
         proc = subprocess.Popen(
             [PYTHON, "-I", "-S", SUPERVISOR, paths.dir, str(w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,

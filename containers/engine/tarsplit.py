@@ -25,6 +25,7 @@ from collections.abc import Iterator
 
 from . import beneath
 from .errors import EngineError
+from .layout import DIR_MODE, private
 
 CHUNK = 1 << 20
 _U64 = struct.Struct(">Q")
@@ -42,8 +43,10 @@ class Recorder:
 
     def __init__(self, meta_dir: str, root: str):
         self.meta_dir, self.root = meta_dir, root
-        os.makedirs(meta_dir, exist_ok=True)
-        self._out = gzip.open(os.path.join(meta_dir, "split.gz"), "wb", compresslevel=1)
+        os.makedirs(meta_dir, mode=DIR_MODE, exist_ok=True)
+        split = os.path.join(meta_dir, "split.gz")
+        os.close(private(split, os.O_WRONLY | os.O_CREAT))  # gzip.open keeps its mode: 0600
+        self._out = gzip.open(split, "wb", compresslevel=1)
         self._pos = 0  # absolute offset of the next byte fed
         self._pending = bytearray()  # fed bytes not yet classified, starting at _pend_at
         self._pend_at = 0
@@ -95,7 +98,7 @@ class Recorder:
             names = [rel] if rel in self._refs else []
         for name in names:
             index = self._refs.pop(name)
-            os.makedirs(os.path.join(self.meta_dir, "stash"), exist_ok=True)
+            os.makedirs(os.path.join(self.meta_dir, "stash"), mode=DIR_MODE, exist_ok=True)
             os.link(os.path.join(self.root, name), os.path.join(self.meta_dir, "stash", str(index)),
                     follow_symlinks=False)
             self._stash[index] = str(index)
@@ -111,7 +114,7 @@ class Recorder:
         self._write_raw()
         self._out.close()
         info = {"tar_size": self._pos, "stash": {str(k): v for k, v in self._stash.items()}}
-        with open(os.path.join(self.meta_dir, "info.json"), "w") as f:
+        with open(os.path.join(self.meta_dir, "info.json"), "w", opener=private) as f:
             json.dump(info, f)
 
     def abort(self) -> None:
