@@ -18,7 +18,8 @@ def _sysctl(path: str, value: str) -> None:
 def ensure(name: str, subnet: IPv4Network) -> None:
     """Create bridge `name` with the gateway address of `subnet`, up. Idempotent.
     Also: ip_forward=1 (routing to/from containers), route_localnet=1 on the bridge (DNAT
-    of 127.0.0.1 traffic to containers)."""
+    of 127.0.0.1 traffic to containers; portmap's loopback chain keeps containers off the
+    host's loopback, which this setting would otherwise open to them)."""
     gw = str(ipam.gateway(subnet))
     with IPRoute() as ipr:
         if not ipr.link_lookup(ifname=name):
