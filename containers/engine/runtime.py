@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cgroups, command, lxcconf, netconf, procs, rootfs, supervision, users
-from .errors import CommandNotFound, EngineError, InvalidArgument
+from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout
 from .rootpath import secure_join
@@ -109,8 +109,11 @@ class Engine:
             return
         if os.path.lexists(host):
             raise InvalidArgument(f"working_dir {workdir} exists and is not a directory")
-        os.makedirs(host, mode=0o755)
-        os.chown(host, user.uid, user.gid)
+        try:
+            os.makedirs(host, mode=0o755)
+            os.chown(host, user.uid, user.gid)
+        except OSError as err:  # a file on the way (ENOTDIR), read-only, ...
+            raise InvalidArgument(f"cannot create working_dir {shown(workdir)}: {err.strerror}") from None
 
     # ---- observe ----------------------------------------------------------------------
     def status(self, cid: str) -> Status:
