@@ -51,9 +51,9 @@ def _ts(text: str | None) -> datetime | None:
 def create(spec: ContainerSpec, name: str = "") -> Container:
     """Validate and record a new container. Conflict (409) when the name is taken."""
     spec = spec.validated()
+    wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image)
     cid = ids.new_id()
-    wanted = ids.validate_name(name) if name else ""
     for _ in range(5):
         cname = wanted or ids.random_name()
         try:

@@ -269,6 +269,49 @@ def test_failed_start_ends_exited_with_the_error(api, fields, code):
     _assert_removable(api, c["id"])
 
 
+def test_image_with_a_huge_command_fails_to_start_cleanly(api):
+    """Create cannot see an image's own Cmd: a 1 MB argument there (committed, loaded or
+    pulled) fails the start, which ends exited with the error, never stuck in starting."""
+    base = api.create(image="busybox", cmd=["true"])
+    r = api.api("POST", f"/api/containers/{base['id']}/commit/",
+                json={"repo": "bigcmd", "tag": "1", "changes": {"Cmd": ["echo", "x" * (1 << 20)]}})
+    assert r.status_code == 201, r.text[:300]
+    try:
+        c = api.create(image="bigcmd:1")
+        r = api.api("POST", f"/api/containers/{c['id']}/start/")
+        assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/json"), r.text[:300]
+        assert len(r.text) < 500
+        state = api.inspect(c["id"])["state"]
+        assert state["status"] == "exited" and state["exit_code"] == 128 and state["error"], state
+        _assert_removable(api, c["id"])
+    finally:
+        api.api("DELETE", f"/api/containers/{base['id']}/?force=1")
+        api.api("DELETE", "/api/images/bigcmd:1/")
+
+
+def test_unexpected_host_error_during_start_ends_exited(api):
+    """An image whose /etc is a file: writing /etc/hostname fails with an OSError (no typed
+    engine error), after the claim. The answer is JSON, the container ends exited with the
+    error and can be removed (it was left in starting: stop and rm -f were 409)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("etc")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    r = api.api("POST", "/api/images/import/", params={"repo": "etcfile", "tag": "1"}, data=buf.getvalue())
+    assert r.status_code == 201, r.text
+    try:
+        c = api.create(image="etcfile:1", cmd=["/x"])
+        r = api.api("POST", f"/api/containers/{c['id']}/start/")
+        assert r.status_code >= 400 and r.headers["Content-Type"].startswith("application/json"), r.text
+        state = api.inspect(c["id"])["state"]
+        assert state["status"] == "exited" and state["exit_code"] == 128 and state["error"], state
+        assert c["id"] not in r.text and len(r.text) < 500  # no host path echoed
+        _assert_removable(api, c["id"])
+    finally:
+        api.api("DELETE", "/api/images/etcfile:1/")
+
+
 def test_cli_run_with_long_command_is_not_stuck(cli, api):
     p = cli("run", "--name", "longcmd", "busybox", "a" * 300, check=False)
     assert p.returncode == 127, p.stderr

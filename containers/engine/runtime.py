@@ -18,7 +18,7 @@ from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout
 from .rootpath import secure_join
-from .spec import ContainerSpec
+from .spec import ContainerSpec, validate_argv_size
 from .supervision import RunState
 
 
@@ -74,6 +74,7 @@ class Engine:
         cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
         env = build_env(cfg.get("Env") or [], spec.env, hostname, user.home, spec.tty)
+        validate_argv_size(cmd, env)  # the image's own Cmd/Env count too: E2BIG is a 400 here
         path_env = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
         self._ensure_workdir(p.rootfs, workdir, user)
         command.check(p.rootfs, cmd[0], path_env, workdir)
