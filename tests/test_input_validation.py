@@ -22,6 +22,9 @@ from containers.engine import command, ids, reference, spec
 from containers.engine.errors import CommandNotFound, InvalidArgument
 from containers.engine.rootpath import check_path, secure_join
 from containers.engine.spec import ContainerSpec
+from tests.conftest import STATE_ROOT
+from tests.stack import Stack
+from tests.test_postgres import postgres_url  # noqa: F401 - the fixture
 
 # ---- the grammar (pure) -------------------------------------------------------------------
 
@@ -347,3 +350,25 @@ def test_static_dotdot_is_not_a_500(api):
         finally:
             conn.close()
         assert resp.status in (400, 404), (path, resp.status)
+
+
+def test_longest_valid_values_fit_the_columns_on_postgresql(postgres_url):  # noqa: F811
+    """PostgreSQL enforces varchar lengths (SQLite does not): the longest name, reference and
+    event actor the validation accepts must be stored, not be a 500."""
+    stack = Stack(os.path.join(STATE_ROOT, "pgbounds"), env={"DATABASE_URL": postgres_url})
+    os.makedirs(stack.root, exist_ok=True)
+    try:
+        stack.start()
+        repo = "/".join(["r" * 63] * 4)  # 255 characters
+        r = stack.api("POST", "/api/images/busybox/tag/", params={"repo": repo, "tag": "t" * 128})
+        assert r.status_code == 200, r.text[:300]
+        ref = f"{repo}:{'t' * 128}"  # 384 characters: the image reference and the tag event
+        c = stack.create(image=ref, name="n" * 255, cmd=["true"])
+        assert stack.inspect(c["id"])["name"] == "n" * 255
+        events = stack.api("GET", "/api/events/?since=0").json()
+        assert any(e["action"] == "tag" and e["actor_name"] == ref for e in events)
+        r = stack.api("POST", "/api/containers/", json={"image": "busybox", "name": "n" * 256})
+        assert r.status_code == 400
+        assert stack.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
+    finally:
+        stack.shutdown()
