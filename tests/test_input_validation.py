@@ -208,6 +208,10 @@ def test_docker_api_refuses_bad_repositories_and_tags(api, cli):
     assert status == 400, body
     status, body = docker(api, "POST", "/images/create", fromImage="busybox", tag="1\n")
     assert status == 400, body
+    status, body = docker(api, "POST", "/images/create", fromImage="Busybox")
+    assert status == 400, body
+    status, body = docker(api, "POST", "/images/busybox/push", tag="1\n")
+    assert status == 400, body
     cid = cli("create", "busybox", "true").stdout.decode().strip()
     for repo, tag in (("Upper", "1"), ("evil", "1\n"), ("a" * 300, "")):
         status, body = docker(api, "POST", "/commit", container=cid, repo=repo, tag=tag)
