@@ -11,13 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from containers import events, lookup
+from containers.engine import reference
 from containers.engine.errors import Conflict, InvalidArgument
-from containers.engine.ids import NAME_RE
 from containers.engine.images import ImageInfo
 from containers.models import Container, Image, RepoDigest, Tag
 from containers.runtime import engine
-
-REPO_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
 
 
 def register(info: ImageInfo, repository: str = "", tag: str = "latest",
@@ -60,15 +58,17 @@ def info(img: Image) -> ImageInfo:
 
 
 def validate_reference(repository: str, tag: str) -> tuple[str, str]:
-    repository = repository.lower() if repository else ""
+    """(repository, tag) as stored, or InvalidArgument: Docker's grammar matched in full
+    (engine/reference.py; uppercase, 256+ characters or a newline are refused, as Docker
+    does); docker.io/library/ is dropped, an empty tag is "latest"."""
+    if not isinstance(repository, str) or not isinstance(tag, str):
+        raise InvalidArgument("repository and tag must be strings")
     for prefix in ("docker.io/library/", "docker.io/"):
         if repository.startswith(prefix):
             repository = repository[len(prefix):]
-    if not repository or not set(repository) <= REPO_CHARS or repository.startswith(("/", ".", "-")):
-        raise InvalidArgument(f"invalid repository name {repository!r}")
-    tag = tag or "latest"
-    if not NAME_RE.match(tag):
-        raise InvalidArgument(f"invalid tag {tag!r}")
+            break
+    reference.validate_repository(repository)
+    tag = reference.validate_tag(tag or "latest")
     return repository, tag
 
 

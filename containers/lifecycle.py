@@ -27,6 +27,7 @@ from containers.engine.errors import (
     IllegalTransition,
     InvalidArgument,
     NotModified,
+    StartFailed,
 )
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
@@ -50,9 +51,9 @@ def _ts(text: str | None) -> datetime | None:
 def create(spec: ContainerSpec, name: str = "") -> Container:
     """Validate and record a new container. Conflict (409) when the name is taken."""
     spec = spec.validated()
+    wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image)
     cid = ids.new_id()
-    wanted = ids.validate_name(name) if name else ""
     for _ in range(5):
         cname = wanted or ids.random_name()
         try:
@@ -94,23 +95,29 @@ def start(ref: str) -> Container:
               "oom_killed": c.oom_killed, "finished_at": c.finished_at}
     Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
                          oom_killed=False, finished_at=None)
-    spec = ContainerSpec.from_dict(c.spec)
+    # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
+        spec = ContainerSpec.from_dict(c.spec)
         plan = networking.allocate(c, spec)
-    except EngineError:  # refused before anything ran: back to where it was
+    except Exception as e:  # refused before anything ran: back to where it was
         Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)
-        raise
+        raise _start_error(e) from e
     try:
         run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint)
-    except EngineError as e:
-        networking.release(c.id)
-        code = exit_code_of(e) if isinstance(e, CommandNotFound) else START_FAILED_EXIT
-        Container.transition(c.id, State.EXITED, "record failed start", exit_code=code,
-                             error=e.message, finished_at=djtz.now())
-        events.emit("die", c, exitCode=str(code), error=e.message)
-        _auto_remove(c)
-        raise
-    networking.activate(c, plan)
+    except Exception as e:
+        err = _start_error(e)
+        _record_failed_start(c, err)
+        raise err from e
+    try:
+        networking.activate(c, plan)
+    except Exception as e:  # it runs, unreachable: stop it and say why
+        err = _start_error(e)
+        try:
+            engine().force_kill(c.id)
+        except Exception:
+            log.exception("killing %s after a failed start failed", c.id[:12])
+        _record_failed_start(c, err)
+        raise err from e
     # the start event commits with the state: whoever sees "running" (the watcher recording
     # a quick exit or OOM) writes its events after it
     with transaction.atomic():
@@ -124,6 +131,30 @@ def start(ref: str) -> Container:
             pass  # it already exited and the watcher recorded that first
         events.emit("start", c)
     return Container.objects.get(pk=c.id)
+
+
+def _start_error(err: Exception) -> EngineError:
+    """What a failed start reports: a typed error as it is; anything else (an OSError from the
+    host, a bug) as StartFailed with a short message (an OSError's strerror, never the file
+    name it carries, which may be user input)."""
+    if isinstance(err, EngineError):
+        return err
+    log.error("start failed unexpectedly", exc_info=err)
+    text = (err.strerror if isinstance(err, OSError) and err.strerror else str(err)) or type(err).__name__
+    return StartFailed(f"start failed: {text[:200]}")
+
+
+def _record_failed_start(c: Container, err: EngineError) -> None:
+    """starting -> exited with exit code 127/126 (command) or 128 and the error text."""
+    try:
+        networking.release(c.id)
+    except Exception:
+        log.exception("releasing the network of %s failed", c.id[:12])
+    code = exit_code_of(err) if isinstance(err, CommandNotFound) else START_FAILED_EXIT
+    Container.transition(c.id, State.EXITED, "record failed start", exit_code=code,
+                         error=err.message, finished_at=djtz.now())
+    events.emit("die", c, exitCode=str(code), error=err.message)
+    _auto_remove(c)
 
 
 # ---- exit recording and reconciliation (worker) ---------------------------------------

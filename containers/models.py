@@ -63,9 +63,9 @@ class RepoDigest(models.Model):
 
 class Container(models.Model):
     id = models.CharField(primary_key=True, max_length=64)
-    name = models.CharField(max_length=128, unique=True)
+    name = models.CharField(max_length=255, unique=True)  # engine.ids.NAME_MAX
     image = models.ForeignKey(Image, on_delete=models.PROTECT)
-    image_ref = models.CharField(max_length=255)
+    image_ref = models.CharField(max_length=512)  # engine.spec.IMAGE_REF_MAX
     spec = models.JSONField()
     hostname = models.CharField(max_length=253)
     host = models.CharField(max_length=255)
@@ -122,7 +122,7 @@ class Event(models.Model):
     type = models.CharField(max_length=16, default="container")
     action = models.CharField(max_length=32)
     actor_id = models.CharField(max_length=64)
-    actor_name = models.CharField(max_length=255, blank=True, default="")
+    actor_name = models.CharField(max_length=512, blank=True, default="")  # repo:tag, name@digest
     attributes = models.JSONField(default=dict)
 
     class Meta:

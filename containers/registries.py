@@ -118,6 +118,7 @@ def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
 def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str]:
     """docker push: `name:tag`, or every tag of `name` when `tag` is empty; the digests."""
     repository, _ = lookup.split_reference(name)
+    images.validate_reference(repository, tag)
     tags = [tag] if tag else sorted(Tag.objects.filter(repository=repository).values_list("tag", flat=True))
     if not tags:
         raise NotFound(f"An image does not exist locally with the tag: {name}")

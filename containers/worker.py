@@ -175,6 +175,7 @@ class EngineConsumer(AsyncConsumer):
             reply = {"ok": False, "error": {"kind": e.kind, "message": e.message}}
         except Exception as e:  # noqa: BLE001 - the caller must get an answer
             log.exception("%s failed", op)
-            reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {e}"}}
+            text = str(e)[:200]  # never an unbounded echo of what the caller sent
+            reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {text}"}}
         if message.get("reply_to"):
             await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})

@@ -8,15 +8,31 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
 django_app = get_asgi_application()
 
+from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+from django.core.exceptions import SuspiciousOperation  # noqa: E402
+from django.core.handlers.exception import response_for_exception  # noqa: E402
 
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
 
+
+class StaticFiles(ASGIStaticFilesHandler):
+    """/static/ as Django serves it, except that a path leaving the static dirs
+    (`/static/../`: SuspiciousFileOperation, which Django's handler lets through as a 500)
+    gets Django's answer to a suspicious request: 400."""
+
+    async def get_response_async(self, request):
+        try:
+            return await super().get_response_async(request)
+        except SuspiciousOperation as err:
+            return await sync_to_async(response_for_exception, thread_sensitive=False)(request, err)
+
+
 application = ProtocolTypeRouter({
-    "http": ASGIStaticFilesHandler(django_app),  # /static/: the dashboard's files
+    "http": StaticFiles(django_app),  # /static/: the dashboard's files
     "websocket": socket_auth(URLRouter(websocket_urlpatterns)),
     "channel": ChannelNameRouter({"dockerweb.engine": EngineConsumer.as_asgi()}),
 })

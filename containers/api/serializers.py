@@ -29,9 +29,10 @@ class CommandField(serializers.Field):
 
 
 class ContainerCreateSerializer(serializers.Serializer):
-    image = serializers.CharField(max_length=255)
+    image = serializers.CharField(max_length=512)
     cmd = CommandField(required=False, default=list)
-    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=128)
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=256,
+                                 trim_whitespace=False)  # "a\n" is refused, not trimmed
     hostname = serializers.CharField(required=False, allow_blank=True, default="", max_length=253)
     user = serializers.CharField(required=False, allow_blank=True, default="", max_length=65)
     env = serializers.ListField(child=serializers.CharField(allow_blank=False, trim_whitespace=False),

@@ -30,7 +30,7 @@ from containers.engine.layout import ContainerPaths
 from containers.engine.supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, STDERR, STDIN, STDOUT
 from containers.runtime import engine
 
-ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach$")
+ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach\Z")
 DEFAULT_DETACH = b"\x10\x11"  # ctrl-p ctrl-q
 WAIT_STEP = 0.01
 
@@ -333,7 +333,7 @@ class WebSocketStream:
         self.closed.set()
 
 
-ATTACH_WS_RE = re.compile(r"^(?:/v[0-9.]+)?/containers/(?P<ref>[^/]+)/attach/ws$")
+ATTACH_WS_RE = re.compile(r"^(?:/v[0-9.]+)?/containers/(?P<ref>[^/]+)/attach/ws\Z")
 
 
 async def attach_ws(scope: dict[str, Any], receive, send) -> None:

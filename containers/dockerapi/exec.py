@@ -9,7 +9,7 @@ from typing import Any
 from containers import execs
 from containers.dockerapi.hijack import RawStream
 
-EXEC_START_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/exec/(?P<eid>[^/]+)/start$")
+EXEC_START_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/exec/(?P<eid>[^/]+)/start\Z")
 
 
 async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:

@@ -696,12 +696,14 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     """docker cp: HEAD stat, GET a tar of ?path=, PUT a tar into directory ?path=."""
     import base64
 
+    from containers.engine.rootpath import check_path
     from containers.images import info as image_info
 
     c = lookup.container(ref)
     path = request.GET.get("path") or ""
     if not path:
         raise InvalidArgument("path is required")
+    check_path(path)  # PATH_MAX, NAME_MAX: a 400, not an OSError
     img = image_info(c.image)
     if request.method == "PUT":
         engine().archive_put(c.id, img, path, request)

@@ -6,40 +6,43 @@ import os
 import posixpath
 import stat
 
-from .errors import CommandNotFound
+from .errors import SHOWN_MAX, CommandNotFound, InvalidArgument
 from .rootpath import secure_join
 
 
-def _executable(host_path: str) -> bool | None:
-    """True: runnable file; False: exists but not runnable; None: absent."""
+def _executable(root: str, path: str) -> bool | None:
+    """True: runnable file; False: exists but not runnable; None: absent (or unreachable)."""
     try:
-        st = os.stat(host_path)  # secure_join resolved every symlink inside the root
-    except OSError:
+        st = os.stat(secure_join(root, path))  # secure_join resolved every symlink inside the root
+    except (OSError, InvalidArgument):
         return None
     return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
 def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
-    """Raise CommandNotFound (carrying exit code 127 or 126) unless `argv0` can run."""
+    """Raise CommandNotFound (carrying exit code 127 or 126) unless `argv0` can run. A name
+    the kernel would refuse (ENAMETOOLONG) is not found (127), as Go's LookPath says. Messages
+    quote at most SHOWN_MAX characters of `argv0`."""
+    shown_argv0 = argv0 if len(argv0) <= SHOWN_MAX else argv0[:SHOWN_MAX - 3] + "..."
     if "/" in argv0:
         full = argv0 if argv0.startswith("/") else posixpath.join(working_dir, argv0)
-        found = _executable(secure_join(root, full))
+        found = _executable(root, full)
         if found is None:
-            raise CommandNotFound(f'exec: "{argv0}": stat {argv0}: no such file or directory')
+            raise CommandNotFound(f'exec: "{shown_argv0}": stat {shown_argv0}: no such file or directory')
         if not found:
-            raise _denied(argv0)
+            raise _denied(shown_argv0)
         return
     seen_denied = False
     for d in (path_env or "").split(":"):
         if not d:
             continue
-        found = _executable(secure_join(root, posixpath.join(d, argv0)))
+        found = _executable(root, posixpath.join(d, argv0))
         if found:
             return
         seen_denied = seen_denied or found is False
     if seen_denied:
-        raise _denied(argv0)
-    raise CommandNotFound(f'exec: "{argv0}": executable file not found in $PATH')
+        raise _denied(shown_argv0)
+    raise CommandNotFound(f'exec: "{shown_argv0}": executable file not found in $PATH')
 
 
 def _denied(argv0: str) -> CommandNotFound:

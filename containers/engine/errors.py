@@ -83,3 +83,13 @@ ERRORS_BY_KIND: dict[str, type[EngineError]] = {
 def from_kind(kind: str, message: str) -> EngineError:
     """Rebuild a typed error from its `kind` (errors cross the worker RPC as data)."""
     return ERRORS_BY_KIND.get(kind, EngineError)(message)
+
+
+SHOWN_MAX = 100
+
+
+def shown(value: object, limit: int = SHOWN_MAX) -> str:
+    """`value` as it may appear in an error message: its repr, cut to `limit` characters (an
+    error never echoes unbounded input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

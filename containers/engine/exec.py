@@ -38,7 +38,14 @@ from .layout import DIR_MODE, Layout, private
 from .procs import alive
 from .rootpath import secure_join
 from .runtime import build_env
-from .spec import USER_RE, validate_cmd, validate_console_size, validate_env
+from .spec import (
+    validate_argv_size,
+    validate_cmd,
+    validate_console_size,
+    validate_env,
+    validate_user,
+    validate_working_dir,
+)
 from .supervision import PYTHON, read_json
 
 EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
@@ -63,10 +70,9 @@ class ExecConfig:
         if not self.cmd:
             raise InvalidArgument("cmd must not be empty")
         validate_env(self.env)
-        if self.user and not USER_RE.match(self.user):
-            raise InvalidArgument(f"invalid user {self.user!r}: use name, uid, name:group or uid:gid")
-        if self.working_dir and not self.working_dir.startswith("/"):
-            raise InvalidArgument("working_dir must be an absolute path")
+        validate_argv_size(self.cmd, self.env)
+        validate_user(self.user)
+        validate_working_dir(self.working_dir)
         validate_console_size(self.console_size)
         for flag in ("tty", "stdin"):
             if not isinstance(getattr(self, flag), bool):
@@ -149,7 +155,7 @@ class Execs:
 
     def locate(self, eid: str) -> str:
         """The id of the container that owns exec `eid` (NotFound when none does)."""
-        if ids.ID_RE.match(eid):
+        if ids.ID_RE.fullmatch(eid):
             try:
                 names = os.listdir(self.layout.containers)
             except FileNotFoundError:

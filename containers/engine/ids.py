@@ -3,8 +3,10 @@
 import re
 import secrets
 
-ID_RE = re.compile(r"^[0-9a-f]{64}$")
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$")
+# `\Z`, not `$` (which also matches before a trailing newline): safe with match and fullmatch
+ID_RE = re.compile(r"^[0-9a-f]{64}\Z")
+NAME_MAX = 255  # characters, without the leading '/'; the name column holds as many
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 
 ADJECTIVES = (
     "brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid",
@@ -32,13 +34,18 @@ def random_name() -> str:
 
 
 def validate_name(name: str) -> str:
-    """Return `name` (without a leading '/') or raise InvalidArgument."""
-    from .errors import InvalidArgument
+    """Return `name` (without a leading '/') or raise InvalidArgument: Docker's
+    `/?[a-zA-Z0-9][a-zA-Z0-9_.-]*`, matched in full, at most NAME_MAX characters."""
+    from .errors import InvalidArgument, shown
 
+    if not isinstance(name, str):
+        raise InvalidArgument("container name must be a string")
     name = name[1:] if name.startswith("/") else name
-    if not NAME_RE.match(name):
+    if len(name) > NAME_MAX:
+        raise InvalidArgument(f"invalid container name {shown(name)}: at most {NAME_MAX} characters")
+    if not NAME_RE.fullmatch(name):
         raise InvalidArgument(
-            f"invalid container name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            f"invalid container name {shown(name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
     return name
 

@@ -68,7 +68,7 @@ def render(p: LxcParams) -> str:
             raise InvalidArgument(f"path {path!r} must not contain spaces")
     for item in p.environment:
         key, sep, _ = _line(item, "environment entry").partition("=")
-        if not sep or not ENV_KEY_RE.match(key):
+        if not sep or not ENV_KEY_RE.fullmatch(key):
             raise InvalidArgument(f"invalid environment entry {item!r}")
     for line in p.network:
         _line(line, "network line")

@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import tempfile
 import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -35,8 +34,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from . import imageconfig
-from .errors import EngineError, InvalidArgument, NotFound
+from . import imageconfig, reference
+from .errors import EngineError, InvalidArgument, NotFound, shown
 from .registry_auth import Credentials, RegistrySession, Unauthorized
 
 DOCKER_HUB = "docker.io"
@@ -59,12 +58,10 @@ PROGRESS_EVERY = 512 << 10  # bytes between two "Downloading"/"Pushing" reports
 
 Progress = Callable[[str, str, int, int], None]  # (id, status, current, total)
 
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_REPO_RE = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*")
-_TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-_HOST_RE = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:.]+\])"
-                      r"(?::[0-9]+)?")
+_REPO_RE = reference.PATH_RE
+_TAG_RE = reference.TAG_RE
+_DIGEST_RE = reference.DIGEST_RE
+_HOST_RE = reference.DOMAIN_RE
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
@@ -110,7 +107,7 @@ def parse_reference(ref: str, default_registry: str = DOCKER_HUB) -> Reference:
     registry is `default_registry`. On Docker Hub (docker.io, index.docker.io) a one-component
     name gets "library/". Without tag or digest the tag is "latest"."""
     def bad(why: str = "") -> InvalidArgument:
-        return InvalidArgument(f"invalid reference format{': ' + why if why else ''}: {ref!r}")
+        return InvalidArgument(f"invalid reference format{': ' + why if why else ''}: {shown(ref)}")
 
     if not isinstance(ref, str) or not ref or ref != ref.strip():
         raise bad()
@@ -122,9 +119,11 @@ def parse_reference(ref: str, default_registry: str = DOCKER_HUB) -> Reference:
         name, tag = name.rsplit(":", 1)
         if not _TAG_RE.fullmatch(tag):
             raise bad("bad tag")
+    if len(name) > reference.NAME_TOTAL_MAX:
+        raise bad(f"repository name must not be more than {reference.NAME_TOTAL_MAX} characters")
     registry = default_registry
-    first, sep, rest = name.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
+    first, rest = reference.split_domain(name)
+    if first:
         if not _HOST_RE.fullmatch(first):
             raise bad("bad registry host")
         registry, name = first, rest

@@ -9,16 +9,37 @@ from __future__ import annotations
 import os
 import stat
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, shown
 
 MAX_LINKS = 255
+PATH_MAX = 4096  # bytes, Linux's PATH_MAX (with the NUL; we allow 4095 and count UTF-8 bytes)
+COMPONENT_MAX = 255  # bytes, Linux's NAME_MAX for one path component
+
+
+def check_path(path: str, what: str = "path") -> str:
+    """Return `path` or raise InvalidArgument when the kernel would refuse it: NUL, more than
+    PATH_MAX - 1 bytes, or a component longer than COMPONENT_MAX bytes (ENAMETOOLONG)."""
+    if not isinstance(path, str):
+        raise InvalidArgument(f"{what} must be a string")
+    if "\x00" in path:
+        raise InvalidArgument(f"{what} must not contain NUL")
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) >= PATH_MAX:
+        raise InvalidArgument(f"{what} is too long ({len(raw)} bytes, at most {PATH_MAX - 1}): {shown(path)}")
+    if any(len(part) > COMPONENT_MAX for part in raw.split(b"/")):
+        raise InvalidArgument(
+            f"{what} has a component longer than {COMPONENT_MAX} bytes: {shown(path)}")
+    return path
 
 
 def secure_join(root: str, path: str) -> str:
     """Host path for `path` inside `root`; the result is always under `root`.
 
-    The last component need not exist. Raises InvalidArgument on symlink loops.
+    The last component need not exist. Raises InvalidArgument on symlink loops and on paths
+    the kernel would refuse (`check_path`); a component under a non-directory resolves to a
+    path that does not exist.
     """
+    check_path(path)
     root = os.path.abspath(root)
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
@@ -32,9 +53,11 @@ def secure_join(root: str, path: str) -> str:
         candidate = os.path.join(root, *resolved, part)
         try:
             st = os.lstat(candidate)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             resolved.append(part)
             continue
+        except OSError as err:  # ENAMETOOLONG once symlinks made it longer, EACCES, ...
+            raise InvalidArgument(f"cannot resolve {shown(path)} in the container: {err.strerror}") from None
         if stat.S_ISLNK(st.st_mode):
             links += 1
             if links > MAX_LINKS:

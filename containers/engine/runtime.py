@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import cgroups, command, lxcconf, netconf, procs, rootfs, supervision, users
-from .errors import CommandNotFound, EngineError, InvalidArgument
+from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .rootpath import secure_join
-from .spec import ContainerSpec
+from .spec import ContainerSpec, validate_argv_size
 from .supervision import RunState
 
 
@@ -74,6 +74,7 @@ class Engine:
         cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
         env = build_env(cfg.get("Env") or [], spec.env, hostname, user.home, spec.tty)
+        validate_argv_size(cmd, env)  # the image's own Cmd/Env count too: E2BIG is a 400 here
         path_env = next((e[5:] for e in env if e.startswith("PATH=")), DEFAULT_PATH)
         self._ensure_workdir(p.rootfs, workdir, user)
         command.check(p.rootfs, cmd[0], path_env, workdir)
@@ -109,8 +110,11 @@ class Engine:
             return
         if os.path.lexists(host):
             raise InvalidArgument(f"working_dir {workdir} exists and is not a directory")
-        os.makedirs(host, mode=0o755)
-        os.chown(host, user.uid, user.gid)
+        try:
+            os.makedirs(host, mode=0o755)
+            os.chown(host, user.uid, user.gid)
+        except OSError as err:  # a file on the way (ENOTDIR), read-only, ...
+            raise InvalidArgument(f"cannot create working_dir {shown(workdir)}: {err.strerror}") from None
 
     # ---- observe ----------------------------------------------------------------------
     def status(self, cid: str) -> Status:

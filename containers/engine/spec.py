@@ -12,20 +12,34 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, shown
+from .rootpath import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+# Patterns end in `\Z`, never `$` (which also matches before a trailing newline), and are
+# used with fullmatch: a whole value is validated, whatever method a caller uses.
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")
 HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+    r"^(?=.{1,253}\Z)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\Z"
 )
 USER_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}"
-USER_RE = re.compile(rf"^{USER_PART}(:{USER_PART})?$")
+USER_RE = re.compile(rf"^{USER_PART}(:{USER_PART})?\Z")
 PORT_RE = re.compile(
     r"^(?:(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:]+\]):)?(?P<public>\d{1,5})?:)?"
-    r"(?P<private>\d{1,5})(?:/(?P<proto>tcp|udp))?$"
+    r"(?P<private>\d{1,5})(?:/(?P<proto>tcp|udp))?\Z"
 )
+# argv and environment: the kernel refuses (E2BIG) one string over MAX_ARG_STRLEN (32 pages,
+# 128 KiB with its NUL) and everything together over ARG_MAX (a quarter of the stack limit:
+# 2 MiB with the usual 8 MiB). We allow half of that for cmd + entrypoint + env, counted as
+# the kernel does (bytes + NUL + one pointer each), leaving the rest to the image's own env,
+# the variables we add and lxc-execute's options.
+ARG_STRLEN_MAX = 128 * 1024 - 1  # bytes in one argument or env entry
+ARGV_TOTAL_MAX = 1024 * 1024  # bytes, cmd + entrypoint + env together
+IMAGE_REF_MAX = 512  # name (255) + ":" tag (128) + "@sha256:" digest (71) fits
+LABEL_KEY_MAX = 1024
+LABEL_VALUE_MAX = 64 * 1024
+LABELS_TOTAL_MAX = 1024 * 1024
 FORBIDDEN_CHARS = ("\n", "\r", "\x00")
 NETWORK_MODES = ("bridge", "none")
 
@@ -80,21 +94,20 @@ class ContainerSpec:
         _clean(self.image, "image")
         if not self.image:
             raise InvalidArgument("image must not be empty")
+        if len(self.image) > IMAGE_REF_MAX:
+            raise InvalidArgument(f"image reference must not be more than {IMAGE_REF_MAX} characters")
         validate_cmd(self.cmd)
         validate_cmd(self.entrypoint, "entrypoint")
+        if self.entrypoint:  # surely argv[0]: a path the kernel can take
+            check_path(self.entrypoint[0], "entrypoint command")
         if self.hostname:
             _clean(self.hostname, "hostname")
-            if not HOSTNAME_RE.match(self.hostname):
-                raise InvalidArgument(f"invalid hostname {self.hostname!r}")
-        if self.user:
-            _clean(self.user, "user")
-            if not USER_RE.match(self.user):
-                raise InvalidArgument(f"invalid user {self.user!r}: use name, uid, name:group or uid:gid")
+            if not HOSTNAME_RE.fullmatch(self.hostname):
+                raise InvalidArgument(f"invalid hostname {shown(self.hostname)}")
+        validate_user(self.user)
         validate_env(self.env)
-        if self.working_dir:
-            _clean(self.working_dir, "working_dir")
-            if not self.working_dir.startswith("/"):
-                raise InvalidArgument("working_dir must be an absolute path")
+        validate_argv_size(self.cmd, self.entrypoint, self.env)
+        validate_working_dir(self.working_dir)
         validate_memory(self.memory, self.memory_swap)
         if self.network_mode not in NETWORK_MODES:
             raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)}")
@@ -116,6 +129,40 @@ class ContainerSpec:
         if self.memory <= 0 or self.memory_swap == -1:
             return 0
         return self.memory_swap if self.memory_swap > 0 else 2 * self.memory
+
+
+def validate_user(user: Any) -> None:
+    """"" or name, uid, name:group, uid:gid (each part at most 32 characters)."""
+    if user:
+        _clean(user, "user")
+        if not USER_RE.fullmatch(user):
+            raise InvalidArgument(f"invalid user {shown(user)}: use name, uid, name:group or uid:gid")
+
+
+def validate_working_dir(path: Any) -> None:
+    """"" or an absolute path the kernel can take (PATH_MAX, NAME_MAX per component)."""
+    if path:
+        _clean(path, "working_dir")
+        if not path.startswith("/"):
+            raise InvalidArgument("working_dir must be an absolute path")
+        check_path(path, "working_dir")
+
+
+def validate_argv_size(*lists: list[str]) -> None:
+    """Refuse what execve would refuse with E2BIG: one string over ARG_STRLEN_MAX bytes, or
+    all of them over ARGV_TOTAL_MAX (bytes + NUL + a pointer each). Lists already checked to
+    hold strings."""
+    total = 0
+    for items in lists:
+        for item in items:
+            n = len(item.encode("utf-8", "surrogateescape"))
+            if n > ARG_STRLEN_MAX:
+                raise InvalidArgument(
+                    f"argument or env entry too long ({n} bytes, at most {ARG_STRLEN_MAX}): {shown(item)}")
+            total += n + 1 + 8
+    if total > ARGV_TOTAL_MAX:
+        raise InvalidArgument(
+            f"command, entrypoint and env too long together ({total} bytes, at most {ARGV_TOTAL_MAX})")
 
 
 def validate_cmd(cmd: Any, what: str = "cmd") -> None:
@@ -140,9 +187,16 @@ def validate_labels(labels: Any) -> None:
     if not isinstance(labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
         raise InvalidArgument("labels must map strings to strings")
+    total = 0
     for k, v in labels.items():
         if "\x00" in k or "\x00" in v or not k:
             raise InvalidArgument("label keys must be non-empty and labels must not contain NUL")
+        if len(k) > LABEL_KEY_MAX or len(v) > LABEL_VALUE_MAX:
+            raise InvalidArgument(f"label {shown(k)} too long: keys at most {LABEL_KEY_MAX} characters, "
+                                  f"values at most {LABEL_VALUE_MAX}")
+        total += len(k) + len(v)
+    if total > LABELS_TOTAL_MAX:
+        raise InvalidArgument(f"labels must not be more than {LABELS_TOTAL_MAX} characters together")
 
 
 def validate_env(env: Any) -> None:
@@ -151,8 +205,8 @@ def validate_env(env: Any) -> None:
     for item in env:
         _clean(item, "env entry")
         key, sep, _ = item.partition("=")
-        if not sep or not ENV_KEY_RE.match(key):
-            raise InvalidArgument(f"invalid env entry {item!r}: expected KEY=VALUE")
+        if not sep or not ENV_KEY_RE.fullmatch(key):
+            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE")
 
 
 def validate_memory(memory: Any, memory_swap: Any) -> None:
@@ -181,12 +235,12 @@ def parse_port(port: Any) -> dict[str, Any]:
     """Parse a -p value ("80", "8080:80", "127.0.0.1:8080:80", "53/udp")."""
     if isinstance(port, int) and not isinstance(port, bool):
         port = str(port)
-    m = PORT_RE.match(_clean(port, "port")) if isinstance(port, str) else None
+    m = PORT_RE.fullmatch(_clean(port, "port")) if isinstance(port, str) else None
     if not m:
-        raise InvalidArgument(f"invalid port mapping {port!r}")
+        raise InvalidArgument(f"invalid port mapping {shown(port)}")
     private = int(m["private"])
     public = int(m["public"]) if m["public"] else 0
     if not 1 <= private <= 65535 or public > 65535:
-        raise InvalidArgument(f"invalid port number in {port!r}")
+        raise InvalidArgument(f"invalid port number in {shown(port)}")
     return {"ip": (m["ip"] or "").strip("[]"), "public": public, "private": private,
             "proto": m["proto"] or "tcp"}

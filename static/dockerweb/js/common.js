@@ -30,6 +30,13 @@ const dw = (() => {
     return { ok: res.ok, status: res.status, data };
   }
 
+  /** "reg:5000/a/b:tag" -> ["reg:5000/a/b", "tag"]: the tag is after the last ":" of the last
+      path component (a registry port is not a tag); "" when there is none. */
+  function splitRef(ref) {
+    const slash = ref.lastIndexOf("/"), colon = ref.lastIndexOf(":");
+    return colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, ""];
+  }
+
   function errorText(r) {
     if (r.status === 404) return "not available (404)";
     return (r.data && r.data.message) || ("HTTP " + r.status);
@@ -158,5 +165,5 @@ const dw = (() => {
   }
 
   return { initial, cookie, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
-           statusText, el, containerAction };
+           statusText, el, containerAction, splitRef };
 })();

@@ -170,9 +170,10 @@
     else fsOut.textContent = "Export: " + (r.status === 404 ? "not available (404)" : "HTTP " + r.status);
   });
   document.getElementById("fs-commit").addEventListener("click", async () => {
-    const repo = await dw.confirmDialog("Commit this container to an image named:", "Commit", c.name + ":latest");
+    const repo = await dw.confirmDialog("Commit this container to an image named:", "Commit",
+                                         c.name.toLowerCase() + ":latest");  // repositories are lowercase
     if (!repo) return;
-    const [name, tag] = repo.split(":");
+    const [name, tag] = dw.splitRef(repo);
     const r = await api("POST", "/api/containers/" + id + "/commit/?repo=" + encodeURIComponent(name) +
       "&tag=" + encodeURIComponent(tag || "latest"));
     fsOut.textContent = r.ok ? "Committed: " + JSON.stringify(r.data) : "Commit: " + errorText(r);

@@ -37,7 +37,7 @@
   async function tag(img) {
     const ref = await confirmDialog("New tag (repository:tag) for " + img.id.slice(0, 12) + ":", "Tag", "");
     if (!ref) return;
-    const [repo, t] = ref.split(":");
+    const [repo, t] = dw.splitRef(ref);
     const r = await api("POST", "/api/images/" + img.id + "/tag/?repo=" + encodeURIComponent(repo) +
       "&tag=" + encodeURIComponent(t || "latest"));
     if (r.ok) { toast("tagged " + ref); reload(); } else toast("tag: " + errorText(r), "error");
@@ -76,7 +76,7 @@
     e.preventDefault();
     const file = form.file.files[0];
     if (!file) return;
-    const [repo, t] = (form.repo.value || "").split(":");
+    const [repo, t] = dw.splitRef(form.repo.value || "");
     const status = document.getElementById("import-status");
     upload("/api/images/import/?repo=" + encodeURIComponent(repo || "") + "&tag=" + encodeURIComponent(t || "latest"),
       file, document.getElementById("import-progress"), status, () => { status.textContent = "imported"; });
