@@ -79,15 +79,15 @@ def validate_reference(repository: str, tag: str) -> tuple[str, str]:
 
 def set_tag(img: Image, repository: str, tag: str, *, user) -> None:
     """Point repository:tag at `img` (moving it if it pointed elsewhere, as docker tag).
-    A new tag is `user`'s. Another's tag is not moved: left alone when it already names
-    `img` (a second pull of it), else 409 "in use" (saying nothing of whose)."""
+    A new tag is `user`'s. Another user's tag is 409 "in use" (saying nothing of whose);
+    a shared (system) tag is left alone when it already names `img`, else 403."""
     repository, tag = validate_reference(repository, tag)
     existing = Tag.objects.filter(repository=repository, tag=tag).first()
-    if existing is not None and existing.image_id == img.id:
-        return
     if existing is not None:
-        if not lookup.tags(user).filter(pk=existing.pk).exists():
+        if not lookup.sees_tag(user, existing):
             raise Conflict(f"image name {repository}:{tag} is in use")
+        if existing.image_id == img.id:
+            return
         lookup.may_change_tag(user, existing)
     Tag.objects.update_or_create(repository=repository, tag=tag, defaults={
         "image": img, "owner": existing.owner if existing else lookup.owner_of(user)})
