@@ -104,6 +104,12 @@ def test_second_user_cannot_touch_first_users_container(api, two_users):
         for method, path, body in d:
             r = requests.request(method, base + path, headers=h, json=body, timeout=30)
             assert r.status_code == 404, (method, path, r.status_code, r.text[:200])
+        # the hijacked (Upgrade: tcp) attach and exec start: refused before any stream opens
+        up = {**h, "Upgrade": "tcp", "Connection": "Upgrade"}
+        for path, body in ((f"/v1.45/containers/{cid}/attach?stream=1&stdin=1&stdout=1", None),
+                           (f"/v1.45/exec/{eid}/start", {"Detach": False, "Tty": False})):
+            r = requests.post(base + path, headers=up, json=body, timeout=30)
+            assert r.status_code == 404, (path, r.status_code, r.text[:200])
         listed = requests.get(base + "/v1.45/containers/json?all=1", headers=h, timeout=30).json()
         assert cid not in {x["Id"] for x in listed}
         # A, through the same listener, sees and inspects their own
