@@ -11,15 +11,19 @@ from containers.streams.notify import announce_event
 
 
 def emit(action: str, container: Container | None = None, *, actor_id: str = "",
-         actor_name: str = "", type: str = "container", **attributes: Any) -> Event:
+         actor_name: str = "", type: str = "container", owner_id: int | None = None,
+         **attributes: Any) -> Event:
+    """Record an event. Its owner (who sees it besides staff) is the container's, else
+    `owner_id` (the user whose image work it reports; None: staff only)."""
     if container is not None:
         actor_id, actor_name = container.id, container.name
+        owner_id = container.owner_id
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
     with transaction.atomic():
         _in_commit_order()
         event = Event.objects.create(type=type, action=action, actor_id=actor_id,
-                                     actor_name=actor_name, attributes=attributes)
+                                     actor_name=actor_name, attributes=attributes, owner_id=owner_id)
     transaction.on_commit(lambda: announce_event(event.seq))  # wake /ws/events/ consumers
     return event
 
@@ -40,5 +44,8 @@ def _in_commit_order() -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOCK])
 
 
-def since(seq: int, limit: int = 1000, **filters: Any) -> list[Event]:
-    return list(Event.objects.filter(seq__gt=seq, **filters).order_by("seq")[:limit])
+def since(seq: int, limit: int = 1000, *, user=None, **filters: Any) -> list[Event]:
+    """Events after `seq` that `user` sees (None: all)."""
+    from containers import lookup
+
+    return list(lookup.events(user).filter(seq__gt=seq, **filters).order_by("seq")[:limit])

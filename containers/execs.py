@@ -30,10 +30,11 @@ def _running(c: Container) -> Container:
     return c
 
 
-def create(ref: str, config: ExecConfig) -> str:
-    """Record an exec for a running container; returns the exec id."""
-    c = _running(lookup.container(ref))
-    eid = execs().create(c.id, config)
+def create(ref: str, config: ExecConfig, user) -> str:
+    """Record an exec made by `user` (None: the system) for a running container they see;
+    returns the exec id."""
+    c = _running(lookup.container(ref, user))
+    eid = execs().create(c.id, config, owner=None if user is None else user.pk)
     events.emit("exec_create", c, execID=eid, cmd=" ".join(config.cmd))
     return eid
 

@@ -1,6 +1,10 @@
 """Image records and operations: register what the engine's image store built, tag, untag,
 import, commit, history, remove, prune. Allocation of tags is guarded by the unique
-(repository, tag) constraint."""
+(repository, tag) constraint.
+
+Every operation acts for `user` (None: the system) and sees what lookup.py lets them see.
+Tags and images record who made them; a user may move or remove only their own tags
+(another user's are 404, the system's shared ones 403), and tag names stay global."""
 
 from __future__ import annotations
 
@@ -12,14 +16,14 @@ from django.utils import timezone
 
 from containers import events, lookup
 from containers.engine import reference
-from containers.engine.errors import Conflict, InvalidArgument
+from containers.engine.errors import Conflict, Forbidden, InvalidArgument
 from containers.engine.images import ImageInfo
 from containers.models import Container, Image, RepoDigest, Tag
 from containers.runtime import engine
 
 
 def register(info: ImageInfo, repository: str = "", tag: str = "latest",
-             parent: Image | None = None) -> Image:
+             parent: Image | None = None, *, user) -> Image:
     """The record of an image the store holds (built here, pulled or loaded), tagged
     repository:tag when given. Author, comment and created come from its config; a record
     already here (with its parent) is kept as it is."""
@@ -28,9 +32,10 @@ def register(info: ImageInfo, repository: str = "", tag: str = "latest",
         img, _ = Image.objects.get_or_create(
             pk=info.id, defaults={"layers": info.layers, "config": info.config, "size": info.size,
                                   "parent": parent, "author": doc.get("author") or "",
-                                  "comment": doc.get("comment") or "", "created": created_at(info.created)})
+                                  "comment": doc.get("comment") or "", "created": created_at(info.created),
+                                  "owner": lookup.owner_of(user)})
         if repository:
-            set_tag(img, repository, tag)
+            set_tag(img, repository, tag, user=user)
     return img
 
 
@@ -49,7 +54,7 @@ def ensure_default_image() -> Image:
     existing = Tag.objects.filter(repository="busybox", tag="latest").select_related("image").first()
     if existing:
         return existing.image
-    return register(engine().images.build_busybox(), "busybox", "latest")
+    return register(engine().images.build_busybox(), "busybox", "latest", user=None)
 
 
 def info(img: Image) -> ImageInfo:
@@ -72,10 +77,20 @@ def validate_reference(repository: str, tag: str) -> tuple[str, str]:
     return repository, tag
 
 
-def set_tag(img: Image, repository: str, tag: str) -> None:
-    """Point repository:tag at `img` (moving it if it pointed elsewhere, as docker tag)."""
+def set_tag(img: Image, repository: str, tag: str, *, user) -> None:
+    """Point repository:tag at `img` (moving it if it pointed elsewhere, as docker tag).
+    A new tag is `user`'s. Another user's tag is 409 "in use" (saying nothing of whose);
+    a shared (system) tag is left alone when it already names `img`, else 403."""
     repository, tag = validate_reference(repository, tag)
-    Tag.objects.update_or_create(repository=repository, tag=tag, defaults={"image": img})
+    existing = Tag.objects.filter(repository=repository, tag=tag).first()
+    if existing is not None:
+        if not lookup.sees_tag(user, existing):
+            raise Conflict(f"image name {repository}:{tag} is in use")
+        if existing.image_id == img.id:
+            return
+        lookup.may_change_tag(user, existing)
+    Tag.objects.update_or_create(repository=repository, tag=tag, defaults={
+        "image": img, "owner": existing.owner if existing else lookup.owner_of(user)})
 
 
 def set_digest(img: Image, repository: str, digest: str) -> None:
@@ -84,27 +99,28 @@ def set_digest(img: Image, repository: str, digest: str) -> None:
     RepoDigest.objects.update_or_create(repository=repository, digest=digest, defaults={"image": img})
 
 
-def tag(ref: str, repository: str, tag_name: str) -> Image:
-    img = lookup.image(ref)
-    set_tag(img, repository, tag_name)
-    events.emit("tag", type="image", actor_id=img.id, actor_name=f"{repository}:{tag_name or 'latest'}")
+def tag(ref: str, repository: str, tag_name: str, *, user) -> Image:
+    img = lookup.image(ref, user)
+    set_tag(img, repository, tag_name, user=user)
+    events.emit("tag", type="image", actor_id=img.id, actor_name=f"{repository}:{tag_name or 'latest'}",
+                owner_id=_uid(user))
     return img
 
 
-def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "") -> Image:
+def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "", *, user) -> Image:
     """A rootfs tar (plain, gzip, bzip2, xz) streamed into a new image."""
     if repository:
         validate_reference(repository, tag_name)
     built = engine().images.import_tar(stream, comment=message)
-    img = register(built, repository, tag_name or "latest")
-    events.emit("import", type="image", actor_id=img.id, actor_name=repository)
+    img = register(built, repository, tag_name or "latest", user=user)
+    events.emit("import", type="image", actor_id=img.id, actor_name=repository, owner_id=_uid(user))
     return img
 
 
 def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "", message: str = "",
-           changes: dict[str, Any] | None = None) -> Image:
+           changes: dict[str, Any] | None = None, *, user) -> Image:
     """A new image from a container's changes; its parent is the container's image."""
-    c = lookup.container(ref)
+    c = lookup.container(ref, user)
     if repository:
         validate_reference(repository, tag_name)
     allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts"}
@@ -113,66 +129,79 @@ def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "",
         raise InvalidArgument(f"unsupported config change(s): {', '.join(sorted(bad))}")
     argv = " ".join(c.spec.get("entrypoint") or []) + " ".join(c.spec.get("cmd") or [])
     built = engine().commit(c.id, info(c.image), author, message, changes or {}, argv.strip())
-    img = register(built, repository, tag_name or "latest", parent=c.image)
+    img = register(built, repository, tag_name or "latest", parent=c.image, user=user)
     events.emit("commit", c, imageID=img.id)
     return img
 
 
-def untag(ref: str) -> bool:
-    """Remove repository:tag if `ref` is one; True when a tag was removed."""
-    name, tag_name = lookup.split_reference(ref)
-    return Tag.objects.filter(repository=name, tag=tag_name).delete()[0] > 0
+def untag(ref: str, user) -> bool:
+    """Remove repository:tag if `ref` is one `user` sees and may change; True when a tag
+    was removed."""
+    t = lookup.tag(ref, user)
+    if t is None:
+        return False
+    lookup.may_change_tag(user, t)
+    return Tag.objects.filter(pk=t.pk).delete()[0] > 0
 
 
-def remove(ref: str, force: bool = False) -> list[dict[str, str]]:
+def remove(ref: str, force: bool = False, *, user) -> list[dict[str, str]]:
     """docker rmi, atomically: untag `ref`; delete the image once nothing holds it.
     409 (and nothing changed) when a container or child image still needs it; with `force`
-    an image used by a container is untagged and kept (dangling), as Docker does."""
-    img = lookup.image(ref)
+    an image used by a container is untagged and kept (dangling), as Docker does. Removing
+    an image (not just a tag of it) needs every tag of it to be the user's."""
+    img = lookup.image(ref, user)
     by_tag = not ref.startswith("sha256:") and not img.id.startswith(ref)
     with transaction.atomic():
         out: list[dict[str, str]] = []
-        if by_tag and untag(ref):
+        if by_tag and untag(ref, user):
             out.append({"Untagged": ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"})
             if img.tag_set.exists():
                 return out
-        user = Container.objects.filter(image=img).first()
-        if user is not None:
+        holder = Container.objects.filter(image=img).first()
+        if holder is not None:
             if force and out:
                 return out
+            shown = f" {holder.id[:12]}" if lookup.containers(user).filter(pk=holder.pk).exists() else ""
             raise Conflict(f"conflict: unable to delete {img.id[:12]} (must be forced) - image is being "
-                           f"used by container {user.id[:12]}")
+                           f"used by container{shown}")
         if img.children.exists():
             raise Conflict(f"conflict: unable to delete {img.id[:12]} - image has dependent child images")
         if img.tag_set.count() > 1 and not force:
             raise Conflict(f"conflict: unable to delete {img.id[:12]} (must be forced) - image is "
                            "referenced in multiple repositories")
+        for t in img.tag_set.all():
+            if not lookup.tags(user).filter(pk=t.pk).exists():
+                _in_use(t)
+            lookup.may_change_tag(user, t)
+        if not lookup.sees_all(user) and img.owner_id != user.pk and not img.tag_set.exists():
+            raise Forbidden(f"image {img.id[:12]} is shared by the system; only staff can remove it")
         out += [{"Untagged": f"{t.repository}:{t.tag}"} for t in img.tag_set.all()]
         Tag.objects.filter(image=img).delete()
         image_id = img.id  # Model.delete() sets the pk to None
         in_use = {d for other in Image.objects.exclude(pk=image_id) for d in other.layers}
         img.delete()
         engine().images.remove(image_id, in_use)
-    events.emit("delete", type="image", actor_id=image_id)
+    events.emit("delete", type="image", actor_id=image_id, owner_id=_uid(user))
     out.append({"Deleted": f"sha256:{image_id}"})
     return out
 
 
-def prune() -> list[str]:
-    """Remove dangling images: no tag, no container, no child."""
+def prune(*, user) -> list[str]:
+    """Remove dangling images: no tag, no container, no child (a user's own only)."""
     removed = []
+    mine = Image.objects.all() if lookup.sees_all(user) else Image.objects.filter(owner=user)
     while True:
-        dangling = [i for i in Image.objects.filter(tag__isnull=True, container__isnull=True,
-                                                     children__isnull=True).distinct()]
+        dangling = [i for i in mine.filter(tag__isnull=True, container__isnull=True,
+                                           children__isnull=True).distinct()]
         if not dangling:
             return removed
         for img in dangling:
             image_id = img.id
-            remove(image_id)
+            remove(image_id, user=user)
             removed.append(image_id)
 
 
-def save(refs: list[str], fmt: str = "docker"):
+def save(refs: list[str], fmt: str = "docker", *, user):
     """A `docker save` ("docker") or OCI layout ("oci") tar of the images `refs` name, as
     chunks. A reference by name carries its tag into the archive; by id, every tag."""
     if fmt not in ("docker", "oci"):
@@ -181,24 +210,35 @@ def save(refs: list[str], fmt: str = "docker"):
         raise InvalidArgument("no image given")
     items: dict[str, list[str]] = {}
     for ref in refs:
-        img = lookup.image(ref)
+        img = lookup.image(ref, user)
         by_id = ref.startswith("sha256:") or img.id.startswith(ref)
         name, tag_name = lookup.split_reference(ref)
-        names = img.tags() if by_id else [f"{name}:{tag_name}"]
+        names = [f"{t.repository}:{t.tag}" for t in lookup.tags(user).filter(image=img)] if by_id \
+            else [f"{name}:{tag_name}"]
         items.setdefault(img.id, [])
         items[img.id] += [n for n in names if n not in items[img.id]]
     return engine().images.save(list(items.items()), fmt)
 
 
-def load(stream) -> list[tuple[Image, list[str]]]:
+def load(stream, *, user) -> list[tuple[Image, list[str]]]:
     """Every image of a `docker save` or OCI layout tar (any compression): registered and
     tagged as the archive says; [(image, its tags)]."""
     out = []
     for loaded in engine().images.load(stream):
-        img = register(loaded.info)
+        img = register(loaded.info, user=user)
         for ref in loaded.repo_tags:
             name, tag_name = lookup.split_reference(ref)
-            set_tag(img, name, tag_name)
-        events.emit("load", type="image", actor_id=img.id, actor_name=",".join(loaded.repo_tags))
+            set_tag(img, name, tag_name, user=user)
+        events.emit("load", type="image", actor_id=img.id, actor_name=",".join(loaded.repo_tags),
+                    owner_id=_uid(user))
         out.append((img, list(loaded.repo_tags)))
     return out
+
+
+def _uid(user) -> int | None:
+    return None if user is None else user.pk
+
+
+def _in_use(t: Tag) -> None:
+    """Another user's tag on the image: it cannot go (409, naming nothing of theirs)."""
+    raise Conflict(f"conflict: unable to delete {t.image_id[:12]} - image is referenced by other users")

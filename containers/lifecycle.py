@@ -48,11 +48,13 @@ def _ts(text: str | None) -> datetime | None:
 
 
 # ---- create (web) ---------------------------------------------------------------------
-def create(spec: ContainerSpec, name: str = "") -> Container:
-    """Validate and record a new container. Conflict (409) when the name is taken."""
+def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
+    """Validate and record a new container owned by `user` (None: the system), from an
+    image they see. Conflict (409) when the name is taken, by anyone: names are global and
+    the message says no more than that."""
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
-    img = lookup.image(spec.image)
+    img = lookup.image(spec.image, user)
     cid = ids.new_id()
     for _ in range(5):
         cname = wanted or ids.random_name()
@@ -61,6 +63,7 @@ def create(spec: ContainerSpec, name: str = "") -> Container:
                 c = Container.objects.create(
                     id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
                     hostname=spec.hostname or ids.short(cid), host=settings.DOCKERWEB_HOST,
+                    owner=lookup.owner_of(user),
                 )
                 events.emit("create", c)
             return c
@@ -74,8 +77,9 @@ def create(spec: ContainerSpec, name: str = "") -> Container:
 
 def current(ref: str) -> Container:
     """Look up `ref` and make its record agree with reality first (the worker reconciles
-    before acting: an exit the watcher has not recorded yet is recorded now)."""
-    c = lookup.container(ref)
+    before acting: an exit the watcher has not recorded yet is recorded now). The worker
+    acts as the system: callers resolved `ref` for their user before asking it."""
+    c = lookup.container(ref, None)
     if c.status in (State.RUNNING, State.STOPPING) and engine().status(c.id).kind != "running":
         c = record_exit(c.id) or c
     return c
@@ -321,9 +325,9 @@ def pause(ref: str, paused: bool) -> Container:
     return Container.objects.get(pk=c.id)
 
 
-def rename(ref: str, new_name: str) -> Container:
-    """Give a container a new unique name (409 when taken)."""
-    c = lookup.container(ref)
+def rename(ref: str, new_name: str, *, user) -> Container:
+    """Give a container `user` sees a new unique name (409 when taken)."""
+    c = lookup.container(ref, user)
     name = ids.validate_name(new_name)
     try:
         with transaction.atomic():
@@ -366,17 +370,18 @@ def _finish_remove(c: Container) -> None:
         raise
     with transaction.atomic():
         Container.objects.filter(pk=c.id).delete()
-        events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name)
+        events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name,
+                    owner_id=c.owner_id)
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------
-def wait(ref: str, timeout: float | None = None) -> Container:
+def wait(ref: str, timeout: float | None = None, *, user) -> Container:
     """Block until the record says the container is not running; return it.
 
     Polls the record (cheap, and correct across processes); Unavailable-free by design:
     a missing worker only delays the answer until reconciliation.
     """
-    c = lookup.container(ref)
+    c = lookup.container(ref, user)
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.002
     while c.status in ACTIVE:

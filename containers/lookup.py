@@ -1,20 +1,82 @@
-"""Find containers and images the way Docker clients name them."""
+"""Find containers, images, execs, networks and events the way Docker clients name them,
+as seen by one user: the one place where ownership decides what exists.
+
+`user` is who acts: a Django user, or None for the system (the worker, `manage.py`, the
+Docker API's unix socket, which is root's like docker.sock). The system and staff see
+everything; any other user sees the containers, execs and events they own, and the
+images, tags and networks they own or the system made (busybox:latest, the default
+network). What a user cannot see does not exist for them: NotFound (404), never 403.
+"""
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
 from containers.engine import ids
-from containers.engine.errors import Ambiguous, NotFound
-from containers.models import Container, Image, RepoDigest, Tag
+from containers.engine.errors import Ambiguous, Forbidden, NotFound
+from containers.models import Container, Event, Image, Network, RepoDigest, Tag
 
 
-def container(ref: str) -> Container:
+def sees_all(user) -> bool:
+    """The system (None) and staff see and act on everything."""
+    return user is None or bool(getattr(user, "is_staff", False))
+
+
+def owner_of(user):
+    """The owner to record on what `user` makes: the user, or None for the system."""
+    return None if user is None else user
+
+
+def containers(user) -> QuerySet[Container]:
+    qs = Container.objects.all()
+    return qs if sees_all(user) else qs.filter(owner=user)
+
+
+def tags(user) -> QuerySet[Tag]:
+    qs = Tag.objects.all()
+    return qs if sees_all(user) else qs.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def images(user) -> QuerySet[Image]:
+    """Images the user made, the system made, or holds a tag of."""
+    qs = Image.objects.all()
+    if sees_all(user):
+        return qs
+    return qs.filter(Q(owner=user) | Q(owner__isnull=True) | Q(tag__owner=user)).distinct()
+
+
+def networks(user) -> QuerySet[Network]:
+    qs = Network.objects.all()
+    return qs if sees_all(user) else qs.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def events(user) -> QuerySet[Event]:
+    qs = Event.objects.all()
+    return qs if sees_all(user) else qs.filter(owner=user)
+
+
+def sees_tag(user, t: Tag) -> bool:
+    """`tags(user)` for one tag already loaded (lists of an image's tags)."""
+    return sees_all(user) or t.owner_id is None or t.owner_id == user.pk
+
+
+def may_change_tag(user, t: Tag) -> None:
+    """Moving, untagging or removing a visible tag: its owner or staff; a tag the system
+    made is shared and read-only to users (Forbidden, 403)."""
+    if sees_all(user) or t.owner_id == user.pk:
+        return
+    raise Forbidden(f"{t.repository}:{t.tag} is shared by the system; only staff can change it")
+
+
+def container(ref: str, user) -> Container:
     """By full id, exact name, or unique id prefix. NotFound (404) / Ambiguous (400)."""
     ref = ref.lstrip("/")
-    found = Container.objects.filter(pk=ref).first() or Container.objects.filter(name=ref).first()
+    qs = containers(user)
+    found = qs.filter(pk=ref).first() or qs.filter(name=ref).first()
     if found:
         return found
     if ids.is_hex_prefix(ref):
-        matches = list(Container.objects.filter(pk__startswith=ref)[:2])
+        matches = list(qs.filter(pk__startswith=ref)[:2])
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
@@ -34,28 +96,55 @@ def split_reference(ref: str) -> tuple[str, str]:
     return name, tag
 
 
-def image(ref: str) -> Image:
+def image(ref: str, user) -> Image:
     """By repo[:tag], repo@sha256:digest, full id (with or without sha256:), or unique id
     prefix."""
+    visible = images(user)
     if "@" in ref:
         name, digest = ref.split("@", 1)
         name = split_reference(name)[0]  # a tag beside the digest says nothing more
-        d = RepoDigest.objects.select_related("image").filter(repository=name, digest=digest).first()
-        if d is None:
+        d = RepoDigest.objects.filter(repository=name, digest=digest).first()
+        found = visible.filter(pk=d.image_id).first() if d else None
+        if found is None:
             raise NotFound(f"No such image: {ref}")
-        return d.image
+        return found
     bare = ref[7:] if ref.startswith("sha256:") else ref
-    found = Image.objects.filter(pk=bare).first()
+    found = visible.filter(pk=bare).first()
     if found:
         return found
-    name, tag = split_reference(ref)
-    t = Tag.objects.select_related("image").filter(repository=name, tag=tag).first()
+    t = tag(ref, user)
     if t:
         return t.image
     if ids.is_hex_prefix(bare) and len(bare) >= 4:
-        matches = list(Image.objects.filter(pk__startswith=bare)[:2])
+        matches = list(visible.filter(pk__startswith=bare)[:2])
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             raise Ambiguous(f"multiple images match prefix {ref!r}")
     raise NotFound(f"No such image: {ref}")
+
+
+def tag(ref: str, user) -> Tag | None:
+    """The tag `ref` (repo[:tag]) names, if this user sees it."""
+    name, tag_name = split_reference(ref)
+    return tags(user).select_related("image").filter(repository=name, tag=tag_name).first()
+
+
+def exec_container(eid: str, user) -> str:
+    """The id of the container of exec `eid`, if this user sees the exec (an exec is its
+    maker's, in a container they see); NotFound otherwise."""
+    from containers import execs
+
+    cid = execs.execs().locate(eid)
+    if not containers(user).filter(pk=cid).exists():
+        raise NotFound(f"No such exec instance: {eid}")
+    if not sees_all(user) and execs.execs().owner(cid, eid) != user.pk:
+        raise NotFound(f"No such exec instance: {eid}")
+    return cid
+
+
+def network(name: str, user) -> Network:
+    found = networks(user).filter(name=name).first()
+    if found is None:
+        raise NotFound(f"network {name} not found")
+    return found

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -28,6 +29,9 @@ class Image(models.Model):
     author = models.CharField(max_length=255, blank=True, default="")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="children")
+    # who made it (null: the system, or made before owners were recorded); see lookup.py
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
 
     def tags(self) -> list[str]:
         return [f"{t.repository}:{t.tag}" for t in self.tag_set.all()]
@@ -41,6 +45,9 @@ class Tag(models.Model):
     repository = models.CharField(max_length=255)
     tag = models.CharField(max_length=128)
     image = models.ForeignKey(Image, on_delete=models.PROTECT)
+    # who made it (null: the system, or made before owners were recorded); see lookup.py
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [
@@ -81,6 +88,9 @@ class Container(models.Model):
     init_pid = models.IntegerField(null=True, blank=True)
     restart_count = models.IntegerField(default=0)
     paused = models.BooleanField(default=False)  # freezer; only meaningful while running
+    # who made it (null: the system, or made before owners were recorded); see lookup.py
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["state"])]
@@ -124,6 +134,9 @@ class Event(models.Model):
     actor_id = models.CharField(max_length=64)
     actor_name = models.CharField(max_length=512, blank=True, default="")  # repo:tag, name@digest
     attributes = models.JSONField(default=dict)
+    # the owner of the object it is about (non-staff users see their own events only)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["seq"]
@@ -138,6 +151,9 @@ class Network(models.Model):
     subnet = models.CharField(max_length=43)
     gateway = models.GenericIPAddressField(protocol="IPv4")
     created = models.DateTimeField(default=timezone.now)
+    # who made it (null: the system, or made before owners were recorded); see lookup.py
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
 
 
 class Endpoint(models.Model):
@@ -167,3 +183,23 @@ class PortBinding(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["host_port", "proto"], name="unique_host_port")]
+
+
+class AuditEntry(models.Model):
+    """One state-changing call: who, what, on what, when, from where, through which door,
+    and the answer's status. Written once (one INSERT) by containers/audit.py."""
+
+    VIA = [(v, v) for v in ("rest", "dashboard", "docker", "ws")]
+
+    time = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True, default="")  # kept if the user goes
+    action = models.CharField(max_length=255)  # "POST api/containers/<str:ref>/stop/"
+    target = models.CharField(max_length=255, blank=True, default="")
+    remote_addr = models.CharField(max_length=64, blank=True, default="")
+    via = models.CharField(max_length=16, choices=VIA)
+    status = models.IntegerField()
+
+    class Meta:
+        ordering = ["-id"]

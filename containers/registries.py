@@ -89,8 +89,9 @@ def login(server: str, creds: Credentials) -> None:
         s.login()
 
 
-def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
-    """Pull `ref` (name[:tag][@digest]), register the image and tag it when `ref` has a tag."""
+def pull(ref: str, creds: Credentials | None, emit: Emit, *, user) -> Image:
+    """Pull `ref` (name[:tag][@digest]) for `user`, register the image and tag it when `ref`
+    has a tag (images.set_tag: another user's tag of that name is not moved)."""
     r = reference(ref)
     name = local_name(r)
     report = _Reporter(emit, {"status": f"Pulling from {r.repository}", "id": r.tag or r.digest})
@@ -103,30 +104,36 @@ def pull(ref: str, creds: Credentials | None, emit: Emit) -> Image:
         pointed = Tag.objects.filter(repository=name, tag=r.tag, image_id=image_id).exists()
     else:
         pointed = RepoDigest.objects.filter(repository=name, digest=pulled.digest, image_id=image_id).exists()
-    img = images.register(pulled.info)
+    img = images.register(pulled.info, user=user)
     if r.tag:
-        images.set_tag(img, name, r.tag)
+        images.set_tag(img, name, r.tag, user=user)
     images.set_digest(img, name, pulled.digest)
     shown = f"{name}:{r.tag}" if r.tag else f"{name}@{r.digest}"
-    events.emit("pull", type="image", actor_id=img.id, actor_name=shown)
+    events.emit("pull", type="image", actor_id=img.id, actor_name=shown,
+                owner_id=None if user is None else user.pk)
     emit({"status": f"Digest: {pulled.digest}"})
     fresh = "Image is up to date for" if known and pointed else "Downloaded newer image for"
     emit({"status": f"Status: {fresh} {shown}"})
     return img
 
 
-def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str]:
-    """docker push: `name:tag`, or every tag of `name` when `tag` is empty; the digests."""
+def push(name: str, tag: str, creds: Credentials | None, emit: Emit, *, user) -> list[str]:
+    """docker push: `name:tag`, or every tag of `name` when `tag` is empty, of the tags
+    `user` sees; the digests."""
     repository, _ = lookup.split_reference(name)
     images.validate_reference(repository, tag)
-    tags = [tag] if tag else sorted(Tag.objects.filter(repository=repository).values_list("tag", flat=True))
+    mine = lookup.tags(user).filter(repository=repository)
+    tags = [tag] if tag else sorted(mine.values_list("tag", flat=True))
     if not tags:
         raise NotFound(f"An image does not exist locally with the tag: {name}")
     r = reference(f"{repository}:{tags[0]}")
     report = _Reporter(emit, {"status": f"The push refers to repository [{r.registry}/{r.repository}]"})
     digests = []
     for t in tags:
-        img = lookup.image(f"{repository}:{t}")
+        found = lookup.tag(f"{repository}:{t}", user)
+        if found is None:
+            raise NotFound(f"An image does not exist locally with the tag: {repository}:{t}")
+        img = found.image
         target = reference(f"{repository}:{t}")
         digest = distribution.push(engine().images, img.id, str(target), credentials=creds,
                                    insecure=insecure(target.host), progress=report,
@@ -135,7 +142,8 @@ def push(name: str, tag: str, creds: Credentials | None, emit: Emit) -> list[str
         images.set_digest(img, repository, digest)
         emit({"status": f"{t}: digest: {digest}"})
         emit({"progressDetail": {}, "aux": {"Tag": t, "Digest": digest}})
-        events.emit("push", type="image", actor_id=img.id, actor_name=f"{repository}:{t}")
+        events.emit("push", type="image", actor_id=img.id, actor_name=f"{repository}:{t}",
+                    owner_id=None if user is None else user.pk)
         digests.append(digest)
     return digests
 

@@ -65,6 +65,15 @@ def test_lifecycle_on_postgresql(postgres_url):
         assert sorted(codes) == [201, 409]
         events = stack.api("GET", "/api/events/?since=0").json()
         assert [e["action"] for e in events if e["actor_id"] == c["id"]] == ["create", "start", "die"]
+        # ownership and the audit log on PostgreSQL: another user's container is absent
+        from tests.users import new_user
+
+        other = new_user(stack)
+        assert other.api("DELETE", f"/api/containers/{c['id']}/").status_code == 404
+        tags = {t for i in other.api("GET", "/api/images/").json() for t in i["repo_tags"]}
+        assert "busybox:latest" in tags
+        rows = stack.api("GET", f"/api/audit/?target={c['id']}&user={other.name}").json()["results"]
+        assert [(r["action"], r["status"]) for r in rows] == [("DELETE api/containers/<str:ref>/", 404)]
     finally:
         stack.shutdown()
 

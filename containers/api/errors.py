@@ -19,6 +19,7 @@ STATUS_BY_ERROR: list[tuple[type[e.EngineError], int]] = [
     (e.Ambiguous, status.HTTP_400_BAD_REQUEST),
     (e.NotFound, status.HTTP_404_NOT_FOUND),
     (e.Unauthorized, status.HTTP_401_UNAUTHORIZED),
+    (e.Forbidden, status.HTTP_403_FORBIDDEN),
     (e.Conflict, status.HTTP_409_CONFLICT),  # includes IllegalTransition
     (e.NotModified, status.HTTP_304_NOT_MODIFIED),
     (e.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),

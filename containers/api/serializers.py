@@ -96,7 +96,11 @@ class ImageSerializer(serializers.ModelSerializer):
                   "author", "parent"]
 
     def get_repo_tags(self, img: Image) -> list[str]:
-        return img.tags()
+        """The tags the asking user sees (context "user"; the system's view without one)."""
+        from containers import lookup
+
+        user = self.context.get("user")
+        return [f"{t.repository}:{t.tag}" for t in img.tag_set.all() if lookup.sees_tag(user, t)]
 
     def get_repo_digests(self, img: Image) -> list[str]:
         return img.digests()
@@ -124,5 +128,9 @@ class NetworkSerializer(serializers.ModelSerializer):
         fields = ["name", "driver", "bridge", "subnet", "gateway", "created", "containers"]
 
     def get_containers(self, net) -> dict:
+        """The endpoints of containers the asking user sees (context "user")."""
+        from containers import lookup
+
+        seen = lookup.containers(self.context.get("user")).filter(endpoint__network=net)
         return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac}
-                for ep in net.endpoint_set.select_related("container")}
+                for ep in net.endpoint_set.select_related("container").filter(container__in=seen)}

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from containers.api import views
+from containers.api import audit, tokens, views
 
 urlpatterns = [
     path("containers/", views.ContainerList.as_view(), name="container-list"),
@@ -34,4 +34,7 @@ urlpatterns = [
     path("info/", views.Info.as_view(), name="info"),
     path("networks/", views.NetworkList.as_view(), name="network-list"),
     path("networks/<str:name>/", views.NetworkDetail.as_view(), name="network-detail"),
+    path("tokens/", tokens.TokenList.as_view(), name="token-list"),
+    path("tokens/<str:token_id>/", tokens.TokenDetail.as_view(), name="token-detail"),
+    path("audit/", audit.AuditList.as_view(), name="audit-list"),
 ]

@@ -23,14 +23,13 @@ from containers.engine import stats as container_stats
 from containers.engine.attach import AttachClient
 from containers.engine.errors import Conflict, InvalidArgument
 from containers.engine.state import ACTIVE
-from containers.models import Container, Image
 from containers.runtime import engine
 
 RPC_MARGIN = 30.0
 
 
-def _inspect(ref: str) -> Response:
-    return Response(ContainerSerializer(lookup.container(ref)).data)
+def _inspect(ref: str, user) -> Response:
+    return Response(ContainerSerializer(lookup.container(ref, user)).data)
 
 
 class ContainerList(APIView):
@@ -40,7 +39,7 @@ class ContainerList(APIView):
         responses=ContainerSerializer(many=True),
     )
     def get(self, request):
-        qs = Container.objects.select_related("image")
+        qs = lookup.containers(request.user).select_related("image")
         if not params.boolean(request.query_params, "all", False):
             qs = qs.filter(state__in=[s.value for s in ACTIVE])
         if state := request.query_params.get("state"):
@@ -53,27 +52,27 @@ class ContainerList(APIView):
     def post(self, request):
         ser = ContainerCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        c = lifecycle.create(ser.spec(), ser.validated_data["name"])
+        c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user)
         return Response(ContainerSerializer(c).data, status=status.HTTP_201_CREATED)
 
 
 class ContainerDetail(APIView):
     @extend_schema(responses=ContainerSerializer)
     def get(self, request, ref):
-        return _inspect(ref)
+        return _inspect(ref, request.user)
 
     @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
     def delete(self, request, ref):
         force = params.boolean(request.query_params, "force", False)
-        rpc.call("remove", ref=lookup.container(ref).id, force=force)
+        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ContainerStart(APIView):
     @extend_schema(request=None, responses=ContainerSerializer)
     def post(self, request, ref):
-        rpc.call("start", ref=lookup.container(ref).id)
-        return _inspect(ref)
+        rpc.call("start", ref=lookup.container(ref, request.user).id)
+        return _inspect(ref, request.user)
 
 
 class ContainerStop(APIView):
@@ -83,17 +82,18 @@ class ContainerStop(APIView):
     def post(self, request, ref):
         q = request.query_params
         timeout = params.number(q, "timeout", params.number(q, "t", 10.0, 0), 0)
-        rpc.call("stop", rpc_timeout=timeout + RPC_MARGIN, ref=lookup.container(ref).id,
+        rpc.call("stop", rpc_timeout=timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
                 signal=q.get("signal"), timeout=timeout)
-        return _inspect(ref)
+        return _inspect(ref, request.user)
 
 
 class ContainerKill(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("signal", str)],
                    responses=ContainerSerializer)
     def post(self, request, ref):
-        rpc.call("kill", ref=lookup.container(ref).id, signal=request.query_params.get("signal"))
-        return _inspect(ref)
+        rpc.call("kill", ref=lookup.container(ref, request.user).id,
+                 signal=request.query_params.get("signal"))
+        return _inspect(ref, request.user)
 
 
 class ContainerRestart(APIView):
@@ -101,16 +101,16 @@ class ContainerRestart(APIView):
                    responses=ContainerSerializer)
     def post(self, request, ref):
         timeout = params.number(request.query_params, "timeout", 10.0, 0)
-        rpc.call("restart", rpc_timeout=2 * timeout + RPC_MARGIN, ref=lookup.container(ref).id,
+        rpc.call("restart", rpc_timeout=2 * timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
                  timeout=timeout)
-        return _inspect(ref)
+        return _inspect(ref, request.user)
 
 
 class ContainerWait(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)])
     def post(self, request, ref):
         timeout = params.number(request.query_params, "timeout", None, 0)
-        c = lifecycle.wait(ref, timeout)
+        c = lifecycle.wait(ref, timeout, user=request.user)
         if c.status in ACTIVE:
             return Response({"message": "timed out waiting for the container"}, status=408)
         return Response(lifecycle.describe_exit(c))
@@ -123,7 +123,7 @@ class ContainerLogs(APIView):
         ("stdout", bool), ("stderr", bool), ("follow", bool), ("tail", str), ("since", str),
         ("until", str), ("timestamps", bool), ("format", str))], responses={200: str})
     def get(self, request, ref):
-        c = lookup.container(ref)
+        c = lookup.container(ref, request.user)
         q = request.query_params
         query = logs.LogQuery(
             stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
@@ -156,19 +156,22 @@ def _json_line(r: logs.Record) -> bytes:
 class ImageList(APIView):
     @extend_schema(responses=ImageSerializer(many=True))
     def get(self, request):
-        return Response(ImageSerializer(Image.objects.prefetch_related("tag_set"), many=True).data)
+        return Response(ImageSerializer(lookup.images(request.user).prefetch_related("tag_set"),
+                                        many=True, context={"user": request.user}).data)
 
 
 class ImageDetail(APIView):
     @extend_schema(responses=ImageSerializer)
     def get(self, request, ref):
-        return Response(ImageSerializer(lookup.image(ref)).data)
+        return Response(ImageSerializer(lookup.image(ref, request.user),
+                                        context={"user": request.user}).data)
 
     @extend_schema(parameters=[OpenApiParameter("force", bool)])
     def delete(self, request, ref):
         from containers import images
 
-        return Response(images.remove(ref, params.boolean(request.query_params, "force", False)))
+        return Response(images.remove(ref, params.boolean(request.query_params, "force", False),
+                                      user=request.user))
 
 
 class EventList(APIView):
@@ -180,7 +183,7 @@ class EventList(APIView):
         since = params.integer(q, "since", 0, 0)
         limit = params.integer(q, "limit", 1000, 1)
         filters = {"actor_id": q["container"]} if q.get("container") else {}
-        return Response(EventSerializer(events.since(since, min(limit, 10000), **filters),
+        return Response(EventSerializer(events.since(since, min(limit, 10000), user=request.user, **filters),
                                         many=True).data)
 
 
@@ -196,9 +199,10 @@ class Info(APIView):
             worker = rpc.call("ping", rpc_timeout=2.0)
         except Unavailable:
             worker = None
-        counts = {s: Container.objects.filter(state=s).count() for s in ("running", "exited", "created")}
+        mine = lookup.containers(request.user)
+        counts = {s: mine.filter(state=s).count() for s in ("running", "exited", "created")}
         return Response({"host": settings.DOCKERWEB_HOST, "containers": counts,
-                         "images": Image.objects.count(), "worker": worker})
+                         "images": lookup.images(request.user).count(), "worker": worker})
 
 
 # ---- exec and stats (the streams issue) ----------------------------------------------
@@ -210,11 +214,13 @@ class ContainerExec(APIView):
     def post(self, request, ref):
         ser = ExecCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        return Response({"id": execs.create(ref, ser.config())}, status=status.HTTP_201_CREATED)
+        return Response({"id": execs.create(ref, ser.config(), request.user)},
+                        status=status.HTTP_201_CREATED)
 
 
 class ExecInspect(APIView):
     def get(self, request, exec_id):
+        lookup.exec_container(exec_id, request.user)
         return Response(execs.inspect(exec_id).to_dict())
 
 
@@ -226,6 +232,7 @@ class ExecStart(APIView):
     def post(self, request, exec_id):
         ser = ExecStartSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        lookup.exec_container(exec_id, request.user)
         info = execs.start(exec_id)
         if ser.validated_data["detach"]:
             return Response(info.to_dict())
@@ -242,6 +249,7 @@ class ExecResize(APIView):
         cols = params.integer(request.query_params, "w", None, 1)
         if rows is None or cols is None:
             raise InvalidArgument("h and w are required")
+        lookup.exec_container(exec_id, request.user)
         info = execs.inspect(exec_id)
         if not info.running:
             raise Conflict(f"exec {exec_id} is not running")
@@ -254,7 +262,7 @@ class ContainerStats(APIView):
     """One reading of CPU, memory and pids (cpu.percent over a 100 ms window)."""
 
     def get(self, request, ref):
-        c = lookup.container(ref)
+        c = lookup.container(ref, request.user)
         sample = container_stats.snapshot(engine().config.cgroup_parent, c.id, window=0.1)
         if sample is None:
             raise Conflict(f"Container {c.id} is not running")
@@ -264,26 +272,22 @@ class ContainerStats(APIView):
 class NetworkList(APIView):
     def get(self, request):
         from containers.api.serializers import NetworkSerializer
-        from containers.models import Network
 
-        return Response(NetworkSerializer(Network.objects.all(), many=True).data)
+        return Response(NetworkSerializer(lookup.networks(request.user), many=True,
+                                          context={"user": request.user}).data)
 
 
 class NetworkDetail(APIView):
     def get(self, request, name):
         from containers.api.serializers import NetworkSerializer
-        from containers.engine.errors import NotFound
-        from containers.models import Network
 
-        net = Network.objects.filter(name=name).first()
-        if net is None:
-            raise NotFound(f"network {name} not found")
-        return Response(NetworkSerializer(net).data)
+        return Response(NetworkSerializer(lookup.network(name, request.user),
+                                          context={"user": request.user}).data)
 
 
 # ---- images and filesystem ------------------------------------------------------------------
-def _image_response(img, status_code=200) -> Response:
-    return Response(ImageSerializer(img).data, status=status_code)
+def _image_response(img, user, status_code=200) -> Response:
+    return Response(ImageSerializer(img, context={"user": user}).data, status=status_code)
 
 
 class ImageImport(APIView):
@@ -295,8 +299,9 @@ class ImageImport(APIView):
 
         q = request.query_params
         # Django's request is the body as a file (spooled to disk past 2.5 MB), chunked or not
-        img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""))
-        return _image_response(img, status.HTTP_201_CREATED)
+        img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""),
+                                user=request.user)
+        return _image_response(img, request.user, status.HTTP_201_CREATED)
 
 
 def _credentials(request) -> tuple[str, str] | None:
@@ -327,7 +332,8 @@ class ImagePull(APIView):
         ser = ImagePullSerializer(data={**request.query_params.dict(), **body})
         ser.is_valid(raise_exception=True)
         ref, creds = ser.validated_data["image"], _credentials(request)
-        return _progress_response(lambda emit: registries.pull(ref, creds, emit))
+        user = request.user
+        return _progress_response(lambda emit: registries.pull(ref, creds, emit, user=user))
 
 
 class ImagePush(APIView):
@@ -341,8 +347,8 @@ class ImagePush(APIView):
         name, tag = lookup.split_reference(ref)
         if params.boolean(request.query_params, "all_tags", False):
             tag = ""
-        creds = _credentials(request)
-        return _progress_response(lambda emit: registries.push(name, tag, creds, emit))
+        creds, user = _credentials(request), request.user
+        return _progress_response(lambda emit: registries.push(name, tag, creds, emit, user=user))
 
 
 class ImageSave(APIView):
@@ -355,7 +361,7 @@ class ImageSave(APIView):
 
         refs = [ref] if ref else request.query_params.getlist("names")
         fmt = request.query_params.get("format", "docker")
-        resp = StreamingHttpResponse(asyncstream.stream(images.save(refs, fmt)),
+        resp = StreamingHttpResponse(asyncstream.stream(images.save(refs, fmt, user=request.user)),
                                      content_type="application/x-tar")
         name = "images" if len(refs) != 1 else refs[0].replace("/", "_").replace(":", "_")
         resp["Content-Disposition"] = f'attachment; filename="{name}{"-oci" if fmt == "oci" else ""}.tar"'
@@ -370,8 +376,9 @@ class ImageLoad(APIView):
     def post(self, request):
         from containers import images
 
-        loaded = images.load(request._request)
-        return Response(ImageSerializer([img for img, _ in loaded], many=True).data,
+        loaded = images.load(request._request, user=request.user)
+        return Response(ImageSerializer([img for img, _ in loaded], many=True,
+                                        context={"user": request.user}).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -382,12 +389,13 @@ class ImageTag(APIView):
         from containers import images
 
         q = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
-        return _image_response(images.tag(ref, q.get("repo", ""), q.get("tag", "")))
+        return _image_response(images.tag(ref, q.get("repo", ""), q.get("tag", ""), user=request.user),
+                               request.user)
 
 
 class ImageHistory(APIView):
     def get(self, request, ref):
-        img = lookup.image(ref)
+        img = lookup.image(ref, request.user)
         return Response(engine().images.history(img.id))
 
 
@@ -396,14 +404,14 @@ class ImagePrune(APIView):
     def post(self, request):
         from containers import images
 
-        return Response({"deleted": images.prune()})
+        return Response({"deleted": images.prune(user=request.user)})
 
 
 class ContainerChanges(APIView):
     def get(self, request, ref):
         from containers.images import info
 
-        c = lookup.container(ref)
+        c = lookup.container(ref, request.user)
         return Response([{"path": ch.path, "kind": ch.kind} for ch in engine().changes(c.id, info(c.image))])
 
 
@@ -413,7 +421,7 @@ class ContainerExport(APIView):
     def get(self, request, ref):
         from containers.images import info
 
-        c = lookup.container(ref)
+        c = lookup.container(ref, request.user)
         rw = params.boolean(request.query_params, "rw", False)
         chunks = engine().export(c.id, info(c.image), own_layer_only=rw)
         resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
@@ -430,5 +438,5 @@ class ContainerCommit(APIView):
 
         q = {**request.query_params.dict(), **(request.data if isinstance(request.data, dict) else {})}
         img = images.commit(ref, q.get("repo", ""), q.get("tag", ""), q.get("author", ""),
-                            q.get("message", ""), q.get("changes") or {})
-        return _image_response(img, status.HTTP_201_CREATED)
+                            q.get("message", ""), q.get("changes") or {}, user=request.user)
+        return _image_response(img, request.user, status.HTTP_201_CREATED)

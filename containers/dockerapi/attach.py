@@ -265,6 +265,15 @@ class Attach:
                 await self.stream.write(self.out(kind, doc["log"].encode("utf-8", "surrogateescape")))
 
 
+async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:
+    """The audit row of a hijacked (or websocket) Docker attach/exec, once at open."""
+    from containers import audit
+    from containers.dockerapi.auth import actor
+
+    await _db(audit.socket_record)(scope, user=actor(scope), verb=verb, target=target,
+                                   via="docker", status=status)
+
+
 def struct_frame(kind: int, data: bytes) -> bytes:
     from containers.dockerapi.views import frame
 
@@ -287,11 +296,16 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
         await http_error(stream, 404, f"page not found: {scope['path']}")
         return
     params = parse_qs(scope["query_string"].decode())
+    from containers.dockerapi.auth import actor
+
     try:
-        c = await _db(lookup.container)(m["ref"])
+        c = await _db(lookup.container)(m["ref"], actor(scope))
     except EngineError as e:
-        await http_error(stream, 404 if e.kind == "not_found" else 400, e.message)
+        code = 404 if e.kind == "not_found" else 400
+        await _audit(scope, "POST containers/<ref>/attach", m["ref"], code)
+        await http_error(stream, code, e.message)
         return
+    await _audit(scope, "POST containers/<ref>/attach", m["ref"], 101)
     from containers.engine.state import ACTIVE
 
     session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
@@ -346,11 +360,15 @@ async def attach_ws(scope: dict[str, Any], receive, send) -> None:
     if m is None or not await allowed(scope):
         await send({"type": "websocket.close", "code": 4404 if m is None else 4401})
         return
+    from containers.dockerapi.auth import actor
+
     try:
-        c = await _db(lookup.container)(m["ref"])
+        c = await _db(lookup.container)(m["ref"], actor(scope))
     except EngineError:
+        await _audit(scope, "GET containers/<ref>/attach/ws", m["ref"], 404)
         await send({"type": "websocket.close", "code": 4404})
         return
+    await _audit(scope, "GET containers/<ref>/attach/ws", m["ref"], 101)
     await send({"type": "websocket.accept"})
     params = parse_qs(scope["query_string"].decode())
     stream = WebSocketStream(receive, send)

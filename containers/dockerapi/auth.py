@@ -1,5 +1,6 @@
 """Who may use the Docker API: anyone who can open the unix socket (root-owned, 0660, like
-docker.sock); over TCP only requests carrying `Authorization: Token <API token>`."""
+docker.sock) acts as the system (sees and owns like root on Docker); over TCP only
+requests carrying `Authorization: Token <API token>`, acting as that token's user."""
 
 from __future__ import annotations
 
@@ -14,24 +15,40 @@ def over_tcp(scope: dict[str, Any]) -> bool:
     return bool(server) and server[1] is not None
 
 
-def _token_valid(key: str) -> bool:
-    from rest_framework.authtoken.models import Token
+USER_KEY = "dockerweb.user"  # the scope key holding the TCP caller's user
+
+
+def _token_user(key: str):
+    from containers.tokens import user_for_key
 
     close_old_connections()
     try:
-        return Token.objects.filter(key=key, user__is_active=True).exists()
+        return user_for_key(key)
     finally:
         close_old_connections()
 
 
 async def allowed(scope: dict[str, Any]) -> bool:
+    """True when the caller may go on; over TCP the token's user is put in scope[USER_KEY]."""
     if not over_tcp(scope):
         return True
     headers = dict(scope.get("headers") or [])
     kind, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     if kind.lower() not in ("token", "bearer") or not key:
         return False
-    return await sync_to_async(_token_valid, thread_sensitive=False)(key.strip())
+    user = await sync_to_async(_token_user, thread_sensitive=False)(key.strip())
+    if user is None:
+        return False
+    scope[USER_KEY] = user
+    return True
+
+
+def actor(scope: dict[str, Any]):
+    """Who acts: the token's user over TCP; None (the system, as root on docker.sock) on the
+    unix socket. Call after `allowed`."""
+    if over_tcp(scope):
+        return scope[USER_KEY]  # KeyError rather than system rights if auth was skipped
+    return None
 
 
 UNAUTHORIZED = b'{"message": "authentication required: send Authorization: Token <API token>"}'

@@ -17,13 +17,18 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     m = EXEC_START_RE.match(scope["path"])
     if m is None:
         return False
-    from containers.dockerapi.attach import Attach, _db, http_error, response_head, send_head
+    from containers import lookup
+    from containers.dockerapi.attach import Attach, _audit, _db, http_error, response_head, send_head
+    from containers.dockerapi.auth import actor
     from containers.engine.errors import EngineError
 
+    verb = "POST exec/<eid>/start"
     try:
+        await _db(lookup.exec_container)(m["eid"], actor(scope))
         info = await _db(execs.inspect)(m["eid"])
         paths = await _db(execs.paths)(m["eid"])
     except EngineError as e:
+        await _audit(scope, verb, m["eid"], 404)
         await http_error(stream, 404, e.message)
         return True
     cfg = info.config
@@ -34,8 +39,11 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
         try:
             await _db(execs.start)(m["eid"])
         except EngineError as e:
-            await http_error(stream, 409 if e.kind in ("conflict", "illegal_transition") else 500, e.message)
+            code = 409 if e.kind in ("conflict", "illegal_transition") else 500
+            await _audit(scope, verb, m["eid"], code)
+            await http_error(stream, code, e.message)
             return True
+        await _audit(scope, verb, m["eid"], 101)
         await send_head(stream, response_head(cfg.tty, m["version"]))
         await session.run()
     finally:

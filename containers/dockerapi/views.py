@@ -61,6 +61,12 @@ def docker_view(fn: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return csrf_exempt(wrapper)
 
 
+def _actor(request: HttpRequest):
+    """Who acts (dockerapi/middleware.py): the token's user over TCP, None (the system) on
+    the unix socket."""
+    return request.docker_actor
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
@@ -97,14 +103,14 @@ def version(request: HttpRequest) -> HttpResponse:
 
 @docker_view
 def info(request: HttpRequest) -> HttpResponse:
-    states = list(Container.objects.values_list("state", flat=True))
+    states = list(lookup.containers(_actor(request)).values_list("state", flat=True))
     running = sum(s in (State.RUNNING, State.STOPPING) for s in states)
     stopped = sum(s in (State.EXITED, State.DEAD, State.CREATED) for s in states)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return JsonResponse({
         "ID": settings.DOCKERWEB_HOST, "Name": settings.DOCKERWEB_HOST,
         "Containers": len(states), "ContainersRunning": running, "ContainersPaused": 0,
-        "ContainersStopped": stopped, "Images": Image.objects.count(), "Driver": "overlay",
+        "ContainersStopped": stopped, "Images": lookup.images(_actor(request)).count(), "Driver": "overlay",
         "DriverStatus": [], "SystemStatus": None, "Plugins": {
             "Volume": [], "Network": ["bridge", "none"], "Log": ["json-file"]},
         "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": False, "CpuCfsQuota": False,
@@ -137,7 +143,7 @@ def _filters(request: HttpRequest) -> dict[str, list[str]]:
 
 @docker_view
 def containers_list(request: HttpRequest) -> HttpResponse:
-    qs = Container.objects.select_related("image")
+    qs = lookup.containers(_actor(request)).select_related("image")
     filters = _filters(request)
     if not boolean(request.GET, "all", False) and "status" not in filters:
         qs = qs.filter(state__in=[s.value for s in ACTIVE])
@@ -171,22 +177,22 @@ def containers_create(request: HttpRequest) -> HttpResponse:
         raise InvalidArgument("config cannot be empty in order to create a container")
     spec = translate.spec_from_create(body)
     try:
-        lookup.image(spec.image)
+        lookup.image(spec.image, _actor(request))
     except NotFound:
         raise NotFound(f"No such image: {spec.image}") from None
-    c = lifecycle.create(spec, request.GET.get("name", ""))
+    c = lifecycle.create(spec, request.GET.get("name", ""), user=_actor(request))
     return JsonResponse({"Id": c.id, "Warnings": []}, status=201)
 
 
 @docker_view
 def container_inspect(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     return JsonResponse(translate.inspect(c, engine().paths(c.id).log, network_of(c), port_mappings(c)))
 
 
 @docker_view
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("start", ref=lookup.container(ref).id)
+    rpc.call("start", ref=lookup.container(ref, _actor(request)).id)
     return HttpResponse(status=204)
 
 
@@ -198,7 +204,7 @@ def _stop_timeout(request: HttpRequest) -> float:
 @docker_view
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
     timeout = _stop_timeout(request)
-    rpc.call("stop", rpc_timeout=timeout + STOP_MARGIN, ref=lookup.container(ref).id,
+    rpc.call("stop", rpc_timeout=timeout + STOP_MARGIN, ref=lookup.container(ref, _actor(request)).id,
              timeout=timeout, signal=request.GET.get("signal"))
     return HttpResponse(status=204)
 
@@ -206,27 +212,27 @@ def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
     timeout = _stop_timeout(request)
-    rpc.call("restart", rpc_timeout=2 * timeout + STOP_MARGIN, ref=lookup.container(ref).id,
+    rpc.call("restart", rpc_timeout=2 * timeout + STOP_MARGIN, ref=lookup.container(ref, _actor(request)).id,
              timeout=timeout)
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("kill", ref=lookup.container(ref).id, signal=request.GET.get("signal"))
+    rpc.call("kill", ref=lookup.container(ref, _actor(request)).id, signal=request.GET.get("signal"))
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     rpc.call("remove", ref=c.id, force=boolean(request.GET, "force", False))
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_resize(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     rows, cols = integer(request.GET, "h", 0, 0), integer(request.GET, "w", 0, 0)
     if c.status in ACTIVE:
         engine().resize(c.id, rows, cols)
@@ -261,7 +267,7 @@ def _wait_result(cid: str, condition: str, since_seq: int) -> dict[str, Any] | N
 
 @docker_view
 def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     condition = request.GET.get("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidArgument(f"invalid condition: {condition}")
@@ -289,7 +295,7 @@ def frame(stream: int, data: bytes) -> bytes:
 
 @docker_view
 def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     q = request.GET
     query = enginelogs.LogQuery(stdout=boolean(q, "stdout", False), stderr=boolean(q, "stderr", False),
                                 tail=tail(q), since=timestamp(q, "since") or None,
@@ -314,19 +320,19 @@ def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
 
 @docker_view
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("pause", ref=lookup.container(ref).id)
+    rpc.call("pause", ref=lookup.container(ref, _actor(request)).id)
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("unpause", ref=lookup.container(ref).id)
+    rpc.call("unpause", ref=lookup.container(ref, _actor(request)).id)
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
-    lifecycle.rename(ref, request.GET.get("name", ""))
+    lifecycle.rename(ref, request.GET.get("name", ""), user=_actor(request))
     return HttpResponse(status=204)
 
 
@@ -335,7 +341,7 @@ TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"
 
 @docker_view
 def container_top(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     if c.status not in (State.RUNNING, State.STOPPING):
         raise Conflict(f"Container {c.id} is not running")
     pids = engine().processes(c.id)
@@ -363,8 +369,8 @@ def _event_filter(filters: dict[str, list[str]]):
     return ok
 
 
-def _events_between(after_seq: int, since: float | None, until: float | None) -> list[Event]:
-    qs = Event.objects.filter(seq__gt=after_seq).order_by("seq")
+def _events_between(after_seq: int, since: float | None, until: float | None, user) -> list[Event]:
+    qs = lookup.events(user).filter(seq__gt=after_seq).order_by("seq")
     if since is not None:
         qs = qs.filter(time__gte=datetime.fromtimestamp(since, tz=UTC))
     if until is not None:
@@ -380,12 +386,13 @@ def events(request: HttpRequest) -> HttpResponse:
     keep = _event_filter(_filters(request))
     fetch = sync_to_async(_events_between, thread_sensitive=False)
     start_seq = 0 if since is not None else _last_seq()
+    user = _actor(request)
 
     async def body() -> AsyncIterator[bytes]:
         seq = start_seq
         yield b""  # headers now: the CLI waits for them
         while True:
-            batch = await fetch(seq, since, until)
+            batch = await fetch(seq, since, until, user)
             for e in batch:
                 seq = e.seq
                 if keep(e):
@@ -398,7 +405,7 @@ def events(request: HttpRequest) -> HttpResponse:
     return StreamingHttpResponse(body(), content_type="application/json")
 
 
-def _network_doc(net) -> dict[str, Any]:
+def _network_doc(net, user) -> dict[str, Any]:
     from containers.models import Endpoint
 
     return {
@@ -408,25 +415,21 @@ def _network_doc(net) -> dict[str, Any]:
         "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": {},
         "Containers": {ep.container_id: {"Name": ep.container.name, "MacAddress": ep.mac,
                                          "IPv4Address": f"{ep.ip}/{ep.prefix}", "IPv6Address": ""}
-                       for ep in Endpoint.objects.filter(network=net).select_related("container")},
+                       for ep in Endpoint.objects.filter(
+                           network=net, container__in=lookup.containers(user)).select_related("container")},
     }
 
 
 @docker_view
 def networks_list(request: HttpRequest) -> HttpResponse:
-    from containers.models import Network
-
-    return JsonResponse([_network_doc(n) for n in Network.objects.all()], safe=False)
+    user = _actor(request)
+    return JsonResponse([_network_doc(n, user) for n in lookup.networks(user)], safe=False)
 
 
 @docker_view
 def network_inspect(request: HttpRequest, ref: str) -> HttpResponse:
-    from containers.models import Network
-
-    net = Network.objects.filter(name=ref).first()
-    if net is None:
-        raise NotFound(f"network {ref} not found")
-    return JsonResponse(_network_doc(net))
+    user = _actor(request)
+    return JsonResponse(_network_doc(lookup.network(ref, user), user))
 
 
 # ---- images -------------------------------------------------------------------------------
@@ -437,27 +440,33 @@ def _unix(text: str) -> int:
         return 0
 
 
-def _image_summary(img: Image) -> dict[str, Any]:
+def _tags(img: Image, user) -> list[str]:
+    return [f"{t.repository}:{t.tag}" for t in img.tag_set.all() if lookup.sees_tag(user, t)]
+
+
+def _image_summary(img: Image, user) -> dict[str, Any]:
     return {"Id": f"sha256:{img.id}", "ParentId": f"sha256:{img.parent_id}" if img.parent_id else "",
-            "RepoTags": img.tags(), "RepoDigests": img.digests(), "Created": int(img.created.timestamp()),
+            "RepoTags": _tags(img, user), "RepoDigests": img.digests(),
+            "Created": int(img.created.timestamp()),
             "Size": img.size, "VirtualSize": img.size, "SharedSize": -1,
             "Labels": (img.config or {}).get("Labels") or {}, "Containers": -1}
 
 
 @docker_view
 def images_list(request: HttpRequest) -> HttpResponse:
-    imgs = Image.objects.prefetch_related("tag_set", "repodigest_set").order_by("-created")
+    user = _actor(request)
+    imgs = lookup.images(user).prefetch_related("tag_set", "repodigest_set").order_by("-created")
     if not boolean(request.GET, "all", False):  # hide untagged intermediate images, as Docker
         imgs = [i for i in imgs if i.tag_set.all() or not i.children.exists()]
-    return JsonResponse([_image_summary(i) for i in imgs], safe=False)
+    return JsonResponse([_image_summary(i, user) for i in imgs], safe=False)
 
 
 @docker_view
 def image_inspect(request: HttpRequest, ref: str) -> HttpResponse:
-    img = lookup.image(ref)
+    img = lookup.image(ref, _actor(request))
     doc = engine().images.config_doc(img.id)
     return JsonResponse({
-        "Id": f"sha256:{img.id}", "RepoTags": img.tags(), "RepoDigests": img.digests(),
+        "Id": f"sha256:{img.id}", "RepoTags": _tags(img, _actor(request)), "RepoDigests": img.digests(),
         "Parent": f"sha256:{img.parent_id}" if img.parent_id else "", "Comment": doc.get("comment", ""),
         "Created": doc.get("created", ""), "DockerVersion": "", "Author": doc.get("author", ""),
         "Config": doc.get("config") or {}, "Architecture": doc.get("architecture", "amd64"),
@@ -473,10 +482,11 @@ ZERO = "0001-01-01T00:00:00Z"
 
 @docker_view
 def image_history(request: HttpRequest, ref: str) -> HttpResponse:
-    img = lookup.image(ref)
+    img = lookup.image(ref, _actor(request))
     hist = engine().images.history(img.id)
+    tags = _tags(img, _actor(request))
     out = [{"Id": f"sha256:{img.id}" if i == 0 else "<missing>", "Created": _unix(h["created"]),
-            "CreatedBy": h["created_by"], "Tags": img.tags() if i == 0 else None, "Size": h["size"],
+            "CreatedBy": h["created_by"], "Tags": tags if i == 0 else None, "Size": h["size"],
             "Comment": h["comment"]} for i, h in enumerate(hist)]
     return JsonResponse(out, safe=False)
 
@@ -485,7 +495,7 @@ def image_history(request: HttpRequest, ref: str) -> HttpResponse:
 def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import images
 
-    images.tag(ref, request.GET.get("repo", ""), request.GET.get("tag", ""))
+    images.tag(ref, request.GET.get("repo", ""), request.GET.get("tag", ""), user=_actor(request))
     return HttpResponse(status=201)
 
 
@@ -493,7 +503,8 @@ def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
 def image_delete(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import images
 
-    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False)), safe=False)
+    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=_actor(request)),
+                        safe=False)
 
 
 @docker_view
@@ -506,12 +517,13 @@ def images_create(request: HttpRequest) -> HttpResponse:
         repo, tag = q.get("repo", ""), q.get("tag", "")
         if repo and not tag and ":" in repo.rsplit("/", 1)[-1]:
             repo, tag = repo.rsplit(":", 1)
-        img = images.import_tar(request, repo, tag, q.get("message", ""))
+        img = images.import_tar(request, repo, tag, q.get("message", ""), user=_actor(request))
         return JsonResponse({"status": f"sha256:{img.id}"})
     if q.get("fromImage"):
         ref = q["fromImage"] + (f":{q['tag']}" if q.get("tag") and "@" not in q["fromImage"] else "")
         creds = registries.credentials(request.headers.get("X-Registry-Auth", ""))
-        lines = jsonprogress.start(lambda emit: registries.pull(ref, creds, emit))
+        user = _actor(request)
+        lines = jsonprogress.start(lambda emit: registries.pull(ref, creds, emit, user=user))
         return StreamingHttpResponse(lines, content_type="application/json")
     raise InvalidArgument("fromSrc=- or fromImage is required")
 
@@ -531,8 +543,8 @@ def auth(request: HttpRequest) -> HttpResponse:
 def image_push(request: HttpRequest, ref: str) -> HttpResponse:
     """docker push: JSON progress lines; ?tag= (every tag of the name when empty)."""
     creds = registries.credentials(request.headers.get("X-Registry-Auth", ""))
-    tag = request.GET.get("tag", "")
-    lines = jsonprogress.start(lambda emit: registries.push(ref, tag, creds, emit))
+    tag, user = request.GET.get("tag", ""), _actor(request)
+    lines = jsonprogress.start(lambda emit: registries.push(ref, tag, creds, emit, user=user))
     return StreamingHttpResponse(lines, content_type="application/json")
 
 
@@ -542,7 +554,8 @@ def images_get(request: HttpRequest, ref: str = "") -> HttpResponse:
     from containers import images
 
     refs = [ref] if ref else request.GET.getlist("names")
-    return StreamingHttpResponse(asyncstream.stream(images.save(refs)), content_type="application/x-tar")
+    return StreamingHttpResponse(asyncstream.stream(images.save(refs, user=_actor(request))),
+                                 content_type="application/x-tar")
 
 
 @docker_view
@@ -550,7 +563,7 @@ def images_load(request: HttpRequest) -> HttpResponse:
     """docker load: the body is a `docker save` or OCI layout tar (any compression)."""
     from containers import images
 
-    loaded = images.load(request)
+    loaded = images.load(request, user=_actor(request))
     lines = [{"stream": f"Loaded image: {t}\n"} for _, tags in loaded for t in tags]
     lines += [{"stream": f"Loaded image ID: sha256:{img.id}\n"} for img, tags in loaded if not tags]
     body = b"".join(json.dumps(m).encode() + b"\n" for m in lines)
@@ -566,7 +579,8 @@ def commit(request: HttpRequest) -> HttpResponse:
     changes = {k: v for k, v in _body(request).items() if v not in (None, "", [], {})
                and k in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts")}
     changes.update(translate.dockerfile_changes(q.getlist("changes"), changes.get("Env") or []))
-    img = images.commit(q.get("container", ""), repo, tag, q.get("author", ""), q.get("comment", ""), changes)
+    img = images.commit(q.get("container", ""), repo, tag, q.get("author", ""), q.get("comment", ""), changes,
+                        user=_actor(request))
     return JsonResponse({"Id": f"sha256:{img.id}"}, status=201)
 
 
@@ -574,7 +588,7 @@ def commit(request: HttpRequest) -> HttpResponse:
 def container_changes(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.images import info as image_info
 
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     out = [{"Path": ch.path, "Kind": ch.kind} for ch in engine().changes(c.id, image_info(c.image))]
     return JsonResponse(out or None, safe=False)
 
@@ -583,7 +597,7 @@ def container_changes(request: HttpRequest, ref: str) -> HttpResponse:
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.images import info as image_info
 
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     return StreamingHttpResponse(asyncstream.stream(engine().export(c.id, image_info(c.image))),
                                  content_type="application/x-tar")
 
@@ -600,13 +614,14 @@ def exec_create(request: HttpRequest, ref: str) -> HttpResponse:
                      stdin=bool(body.get("AttachStdin")), env=translate._list(body.get("Env"), "Env"),
                      user=body.get("User") or "", working_dir=body.get("WorkingDir") or "",
                      console_size=[int(n) for n in console] if any(console) else []).validated()
-    return JsonResponse({"Id": execs.create(ref, cfg)}, status=201)
+    return JsonResponse({"Id": execs.create(ref, cfg, _actor(request))}, status=201)
 
 
 @docker_view
 def exec_inspect(request: HttpRequest, eid: str) -> HttpResponse:
     from containers import execs
 
+    lookup.exec_container(eid, _actor(request))
     info = execs.inspect(eid)
     cfg = info.config
     return JsonResponse({
@@ -623,6 +638,7 @@ def exec_start_detached(request: HttpRequest, eid: str) -> HttpResponse:
     """Non-hijacked start (Detach: true)."""
     from containers import execs
 
+    lookup.exec_container(eid, _actor(request))
     execs.start(eid)
     return HttpResponse(status=200)
 
@@ -633,6 +649,7 @@ def exec_resize(request: HttpRequest, eid: str) -> HttpResponse:
     from containers.engine.attach import AttachClient
 
     rows, cols = integer(request.GET, "h", 0, 0), integer(request.GET, "w", 0, 0)
+    lookup.exec_container(eid, _actor(request))
     try:
         with AttachClient(execs.paths(eid).attach, timeout=5) as client:
             client.resize(rows, cols)
@@ -666,7 +683,7 @@ def _docker_stats(c: Container, cur: Any, prev: Any) -> dict[str, Any]:
 def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.engine import stats as enginestats
 
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     parent = settings.DOCKERWEB_CGROUP_PARENT
     stream = boolean(request.GET, "stream", True) and not boolean(request.GET, "one-shot", False)
     if not stream:
@@ -699,7 +716,7 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.engine.rootpath import check_path
     from containers.images import info as image_info
 
-    c = lookup.container(ref)
+    c = lookup.container(ref, _actor(request))
     path = request.GET.get("path") or ""
     if not path:
         raise InvalidArgument("path is required")

@@ -71,11 +71,17 @@ class Unauthorized(EngineError):
     kind = "unauthorized"
 
 
+class Forbidden(EngineError):
+    """The caller sees the object but may not change it (a shared tag) (maps to 403)."""
+
+    kind = "forbidden"
+
+
 ERRORS_BY_KIND: dict[str, type[EngineError]] = {
     cls.kind: cls
     for cls in (
         EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
-        NotModified, StartFailed, CommandNotFound, Unavailable, Unauthorized,
+        NotModified, StartFailed, CommandNotFound, Unavailable, Unauthorized, Forbidden,
     )
 }
 

@@ -139,14 +139,14 @@ class Execs:
     def paths(self, cid: str, eid: str) -> ExecPaths:
         return ExecPaths(os.path.join(self.layout.container(cid).dir, "exec", eid))
 
-    def create(self, cid: str, config: ExecConfig) -> str:
-        """Record a new exec of `cid`; returns its id."""
+    def create(self, cid: str, config: ExecConfig, owner: int | None = None) -> str:
+        """Record a new exec of `cid` made by user id `owner` (None: the system); its id."""
         config = config.validated()
         eid = ids.new_id()
         p = self.paths(cid, eid)
         os.makedirs(os.path.dirname(p.dir), mode=DIR_MODE, exist_ok=True)  # <container>/exec
         os.makedirs(p.dir, mode=DIR_MODE)
-        doc = {"container_id": cid, "created": _now(), "config": asdict(config)}
+        doc = {"container_id": cid, "created": _now(), "config": asdict(config), "owner": owner}
         tmp = p.config + ".tmp"
         with open(tmp, "w", opener=private) as f:
             json.dump(doc, f)
@@ -170,6 +170,13 @@ class Execs:
             return sorted(os.listdir(os.path.join(self.layout.container(cid).dir, "exec")))
         except FileNotFoundError:
             return []
+
+    def owner(self, cid: str, eid: str) -> int | None:
+        """The user id that made exec `eid` (None: the system); NotFound when unknown."""
+        doc = read_json(self.paths(cid, eid).config)
+        if doc is None:
+            raise NotFound(f"No such exec instance: {eid}")
+        return doc.get("owner")
 
     def inspect(self, cid: str, eid: str) -> ExecInfo:
         p = self.paths(cid, eid)

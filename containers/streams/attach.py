@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from containers import execs, lookup
 from containers.api import params
-from containers.engine.errors import Conflict
+from containers.engine.errors import Conflict, NotFound
 from containers.models import Container
 from containers.runtime import engine
 from containers.streams.base import in_thread
@@ -32,7 +32,14 @@ def exec_target(eid: str) -> Target:
 
 class ContainerAttachConsumer(AttachStream):
     async def stream(self) -> None:
-        c = await in_thread(lookup.container)(self.url_arg("ref"))
+        ref, verb = self.url_arg("ref"), "WS containers/<ref>/attach"
+        try:
+            c = await in_thread(lookup.container)(ref, self.user)
+        except NotFound:
+            await self.audit(verb, ref, 404)
+            raise
+        if c.spec.get("open_stdin"):  # a session that can type into the container
+            await self.audit(verb, c.id, 101)
         self.tty = bool(c.spec.get("tty"))
 
         async def gone() -> bool:
@@ -48,7 +55,13 @@ class ContainerAttachConsumer(AttachStream):
 
 class ExecAttachConsumer(AttachStream):
     async def stream(self) -> None:
-        eid = self.url_arg("exec_id")
+        eid, verb = self.url_arg("exec_id"), "WS exec/<exec_id>"
+        try:
+            await in_thread(lookup.exec_container)(eid, self.user)
+        except NotFound:
+            await self.audit(verb, eid, 404)
+            raise
+        await self.audit(verb, eid, 101)
         info = await in_thread(execs.inspect)(eid)
         self.tty = info.config.tty
         target = await in_thread(exec_target)(eid)

@@ -41,10 +41,9 @@ def same_origin(scope: dict[str, Any]) -> bool:
 
 @database_sync_to_async
 def user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from containers.tokens import user_for_key
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token and token.user.is_active else None
+    return user_for_key(key)
 
 
 class TokenAuthMiddleware(BaseMiddleware):

@@ -17,6 +17,7 @@ from typing import Any
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
+from django.utils.functional import LazyObject
 
 from containers.engine.errors import Ambiguous, Conflict, EngineError, InvalidArgument, NotFound
 
@@ -90,6 +91,19 @@ class StreamConsumer(AsyncWebsocketConsumer):
     @property
     def query(self) -> QueryDict:
         return QueryDict(self.scope.get("query_string", b""))
+
+    @property
+    def user(self):
+        """Who opened the socket (authenticated by then): the object lookup.py filters by."""
+        user = self.scope.get("user")
+        return user._wrapped if isinstance(user, LazyObject) else user
+
+    async def audit(self, verb: str, target: str, status: int) -> None:
+        """One audit row for a session that can change things (stdin, exec), at its open."""
+        from containers import audit
+
+        await in_thread(audit.socket_record)(self.scope, user=self.user, verb=verb, target=target,
+                                             via="ws", status=status)
 
     def url_arg(self, name: str) -> str:
         return self.scope["url_route"]["kwargs"][name]

@@ -25,9 +25,10 @@ def _latest_seq() -> int:
     return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
-def _after(seq: int, container: str) -> list[dict]:
+def _after(seq: int, container: str, user) -> list[dict]:
+    """The next events `user` sees (their own objects' unless staff)."""
     filters = {"actor_id": container} if container else {}
-    return EventSerializer(events.since(seq, BATCH, **filters), many=True).data
+    return EventSerializer(events.since(seq, BATCH, user=user, **filters), many=True).data
 
 
 class EventsConsumer(StreamConsumer):
@@ -41,7 +42,7 @@ class EventsConsumer(StreamConsumer):
         seq = await in_thread(_latest_seq)() if since is None else since
         while True:
             self.wake.clear()
-            batch = await in_thread(_after)(seq, container)
+            batch = await in_thread(_after)(seq, container, self.user)
             for doc in batch:
                 await self.send_json(doc)
                 seq = doc["seq"]

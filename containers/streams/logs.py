@@ -27,7 +27,7 @@ def log_query(q) -> logs.LogQuery:
 
 class LogsConsumer(StreamConsumer):
     async def stream(self) -> None:
-        c = await in_thread(lookup.container)(self.url_arg("ref"))
+        c = await in_thread(lookup.container)(self.url_arg("ref"), self.user)
         query = log_query(self.query)
         following = params.boolean(self.query, "follow", False)
         path = engine().paths(c.id).log

@@ -22,7 +22,7 @@ EXISTS_EVERY = 5
 
 class StatsConsumer(StreamConsumer):
     async def stream(self) -> None:
-        c = await in_thread(lookup.container)(self.url_arg("ref"))
+        c = await in_thread(lookup.container)(self.url_arg("ref"), self.user)
         parent = engine().config.cgroup_parent
         previous: stats.Sample | None = None
         was_running = None

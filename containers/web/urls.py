@@ -8,6 +8,7 @@ urlpatterns = [
     path("containers/<str:ref>/", views.container, name="container"),
     path("images/", views.images, name="images"),
     path("events/", views.events, name="events"),
+    path("audit/", views.audit, name="audit"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

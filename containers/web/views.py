@@ -1,5 +1,6 @@
 """Dashboard pages. Each renders one template with its initial data (the REST shapes, as
-JSON for the page's script); every page requires a logged-in user."""
+JSON for the page's script); every page requires a logged-in user and shows what that
+user sees (lookup.py); the audit page is staff's only (404 to others)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from containers import lookup
 from containers.api.serializers import ContainerSerializer, EventSerializer, ImageSerializer
 from containers.engine.errors import NotFound
-from containers.models import Container, Event, Image
+from containers.models import AuditEntry, Event
 
 RECENT_EVENTS = 200
 
@@ -27,23 +28,24 @@ def _latest_seq() -> int:
     return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
-def _images() -> list[dict]:
-    return ImageSerializer(Image.objects.prefetch_related("tag_set"), many=True).data
+def _images(user) -> list[dict]:
+    return ImageSerializer(lookup.images(user).prefetch_related("tag_set"), many=True,
+                           context={"user": user}).data
 
 
 @page
 def containers(request: HttpRequest) -> HttpResponse:
     since = _latest_seq()
-    rows = ContainerSerializer(Container.objects.select_related("image"), many=True).data
+    rows = ContainerSerializer(lookup.containers(request.user).select_related("image"), many=True).data
     return render(request, "web/containers.html", {"nav": "containers", "data": {
-        "since": since, "containers": rows, "images": _images()}})
+        "since": since, "containers": rows, "images": _images(request.user)}})
 
 
 @page
 def container(request: HttpRequest, ref: str) -> HttpResponse:
     since = _latest_seq()
     try:
-        c = lookup.container(ref)
+        c = lookup.container(ref, request.user)
     except NotFound as e:
         raise Http404(e.message) from None
     return render(request, "web/container.html",
@@ -53,11 +55,28 @@ def container(request: HttpRequest, ref: str) -> HttpResponse:
 
 @page
 def images(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/images.html", {"nav": "images", "data": {"images": _images()}})
+    return render(request, "web/images.html", {"nav": "images", "data": {"images": _images(request.user)}})
 
 
 @page
 def events(request: HttpRequest) -> HttpResponse:
-    recent = list(Event.objects.order_by("-seq")[:RECENT_EVENTS])[::-1]
+    recent = list(lookup.events(request.user).order_by("-seq")[:RECENT_EVENTS])[::-1]
     return render(request, "web/events.html",
                   {"nav": "events", "data": {"events": EventSerializer(recent, many=True).data}})
+
+
+AUDIT_PAGE = 100
+
+
+@page
+def audit(request: HttpRequest) -> HttpResponse:
+    """The audit log, newest first, filtered like GET /api/audit/; staff only."""
+    from django.core.paginator import Paginator
+
+    from containers.api.audit import filtered
+
+    if not request.user.is_staff:
+        raise Http404("not found")
+    rows = Paginator(filtered(AuditEntry.objects.all(), request.GET), AUDIT_PAGE)
+    return render(request, "web/audit.html", {"nav": "audit", "page": rows.get_page(request.GET.get("page")),
+                                              "q": request.GET, "data": {}})

@@ -2,7 +2,8 @@
 
 Creates the state layout, the default image busybox:latest (from the host's
 busybox-static) and, on first run only, an admin user whose password and API token are
-printed once.
+printed once (the token is stored hashed: it cannot be shown again; make another with
+POST /api/tokens/).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from rest_framework.authtoken.models import Token
 
+from containers import tokens
 from containers.images import ensure_default_image
 from containers.runtime import engine
 
@@ -33,8 +34,8 @@ class Command(BaseCommand):
             return
         password = password or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username, "", password)
-        token, _ = Token.objects.get_or_create(user=user)
+        _, key = tokens.issue(user)  # stored hashed: this is the only time it is seen
         self.stdout.write(self.style.SUCCESS(
             "\n  First run: an admin user was created. This is shown once:\n"
-            f"    user:      {username}\n    password:  {password}\n    API token: {token.key}\n"
+            f"    user:      {username}\n    password:  {password}\n    API token: {key}\n"
         ))

@@ -1,0 +1,113 @@
+"""The audit log: one row per state-changing call, written in one INSERT.
+
+Who wrote it: `AuditMiddleware` for every POST/PUT/PATCH/DELETE reaching Django (the REST
+API, the dashboard's forms and its script's API calls, the Docker API), after the view
+answered (so the row has the status); the Docker API's hijacked attach/exec and the
+websocket attach/exec sessions call `record` themselves, once at open. Nothing else
+writes here (no signals). A failure to write is logged, never turned into a failed call.
+
+Rows: who (user, or none for the system: the Docker API's unix socket, as root on
+docker.sock), action (method + route pattern, or the socket verb), target (the object the
+caller named, as named), when, remote address ("unix" on the Docker socket), via
+(rest / dashboard / docker / ws) and the answer's status code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+
+from containers.models import AuditEntry
+
+log = logging.getLogger("dockerweb.audit")
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+TARGET_KWARGS = ("ref", "exec_id", "eid", "name", "token_id")
+MAX_FIELD = 255
+
+
+def record(*, user, action: str, target: str, remote_addr: str, via: str, status: int) -> None:
+    """Write one audit row. `user`: a Django user, or None/anonymous (the system, or a
+    caller that did not authenticate)."""
+    known = user if getattr(user, "is_authenticated", False) else None
+    try:
+        AuditEntry.objects.create(
+            user=known, username=known.get_username() if known else "", action=action[:MAX_FIELD],
+            target=target[:MAX_FIELD], remote_addr=remote_addr[:64], via=via, status=status)
+    except DatabaseError:
+        log.exception("could not write the audit row for %s", action[:MAX_FIELD])
+
+
+class AuditMiddleware:
+    """Records each state-changing request once its response is known."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.method in STATE_CHANGING:
+            record(user=_who(request), action=f"{request.method} {_route(request)}",
+                   target=_target(request, response), remote_addr=_remote(request),
+                   via=_via(request), status=response.status_code)
+        return response
+
+
+def _is_docker(request: HttpRequest) -> bool:
+    return hasattr(request, "docker_actor")
+
+
+def _who(request: HttpRequest):
+    if _is_docker(request):
+        return request.docker_actor
+    return getattr(request, "user", None)  # DRF sets it on the request once it authenticated
+
+
+def _via(request: HttpRequest) -> str:
+    if _is_docker(request):
+        return "docker"
+    api = request.path.startswith("/api/")
+    token = request.headers.get("Authorization", "").split(" ", 1)[0].lower() in ("token", "bearer")
+    return "rest" if api and token else "dashboard"
+
+
+def _remote(request: HttpRequest) -> str:
+    addr = request.META.get("REMOTE_ADDR") or ""
+    return addr or ("unix" if _is_docker(request) else "")
+
+
+def _route(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None else request.path
+
+
+def _target(request: HttpRequest, response: HttpResponse) -> str:
+    match = getattr(request, "resolver_match", None)
+    kwargs = match.kwargs if match is not None else {}
+    for key in TARGET_KWARGS:
+        if kwargs.get(key):
+            return str(kwargs[key])
+    return _created_id(response)
+
+
+def _created_id(response: HttpResponse) -> str:
+    """The id a create answered with (REST "id", Docker "Id"), when small JSON."""
+    if response.status_code != 201 or response.streaming or len(response.content) > 65536:
+        return ""
+    try:
+        doc: Any = json.loads(response.content)
+    except ValueError:
+        return ""
+    return str(doc.get("id") or doc.get("Id") or "") if isinstance(doc, dict) else ""
+
+
+def socket_record(scope: dict[str, Any], *, user, verb: str, target: str, via: str, status: int) -> None:
+    """One row for a socket session (websocket attach/exec, a hijacked Docker attach/exec)
+    at its open. Call from a thread (it writes to the database)."""
+    client = scope.get("client")
+    remote = client[0] if client else ("unix" if via == "docker" else "")
+    record(user=user, action=verb, target=target, remote_addr=str(remote or ""), via=via, status=status)
