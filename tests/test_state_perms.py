@@ -24,7 +24,7 @@ from tests.stack import PY, REPO
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 IMPORT = ("import sys; from containers.images import import_tar; "
-          "print(import_tar(open(sys.argv[1], 'rb'), 'suid', 'latest').id)")
+          "print(import_tar(open(sys.argv[1], 'rb'), 'suid', 'latest', user=None).id)")
 
 
 def _suid_tar() -> tuple[bytes, str]:
