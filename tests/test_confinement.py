@@ -258,3 +258,13 @@ def test_cpu_limits_land_in_the_cgroup(api):
                 {"cpu_period": 10}, {"cpu_quota": 5}):
         r = api.api("POST", "/api/containers/", json={"image": "busybox", **bad})
         assert r.status_code == 400, (bad, r.text)
+
+
+def test_docker_cli_flags(cli):
+    out = cli("run", "--rm", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE", "--pids-limit", "50",
+              "--cpus", "0.5", "busybox", "grep", "-E", "CapEff|Seccomp:", "/proc/self/status").stdout
+    assert _status(out.decode(), "CapEff") == ["0000000000000400"] and b"Seccomp:\t2" in out
+    out = cli("run", "--rm", "--privileged", "busybox", "grep", "Seccomp:", "/proc/self/status").stdout
+    assert out == b"Seccomp:\t0\n"
+    bad = cli("run", "--rm", "--cap-add", "CAP_FLY", "busybox", "true", check=False)
+    assert bad.returncode != 0 and b"unknown capability" in bad.stderr
