@@ -10,6 +10,7 @@ DOCKERWEB_DEBUG, DOCKERWEB_ALLOWED_HOSTS
 DOCKERWEB_DEFAULT_REGISTRY     registry of a name without a host (default docker.io)
 DOCKERWEB_INSECURE_REGISTRIES  comma list of host[:port] spoken to over plain http (loopback
                                registries always are, as Docker does)
+DOCKERWEB_PIDS_LIMIT   default pids limit of a container (default 4096; -1: unlimited)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 STATE_ROOT = env_str("DOCKERWEB_STATE_ROOT", "/var/lib/dockerweb")
@@ -172,6 +173,7 @@ SPECTACULAR_SETTINGS = {
 DOCKERWEB_CGROUP_PARENT = env_str("DOCKERWEB_CGROUP_PARENT", "dockerweb")
 DOCKERWEB_HOST = env_str("DOCKERWEB_HOST", socket.gethostname())
 DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"
+DOCKERWEB_PIDS_LIMIT = env_int("DOCKERWEB_PIDS_LIMIT", 4096)
 # networking: the default bridge network (subnet: first free private /24 when unset)
 DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")

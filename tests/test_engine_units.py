@@ -8,6 +8,7 @@ import os
 import pytest
 
 from containers.engine import command, logs, lxcconf, signals, state, users
+from containers.engine.capabilities import DOCKER_DEFAULT
 from containers.engine.errors import CommandNotFound, IllegalTransition, InvalidArgument
 from containers.engine.rootpath import secure_join
 from containers.engine.spec import ContainerSpec, parse_port
@@ -80,7 +81,8 @@ def test_parse_port_forms():
 def params(**kw):
     base = dict(hostname="h", rootfs="/r", log_file="/l", cgroup_container="p/c/payload",
                 cgroup_monitor="p/c.monitor", hook_fifo="/f", working_dir="/", uid=0, gid=0,
-                environment=["PATH=/bin", "X=a = b # not a key"])
+                environment=["PATH=/bin", "X=a = b # not a key"], seccomp_profile="/s",
+                capabilities=DOCKER_DEFAULT)
     base.update(kw)
     return lxcconf.LxcParams(**base)
 
@@ -90,7 +92,8 @@ def test_render_keeps_user_values_on_their_own_line():
     assert "lxc.environment = X=a = b # not a key\n" in text
     keys = [line.split(" = ")[0] for line in text.splitlines() if line and not line.startswith("#")]
     assert all(k.startswith("lxc.") for k in keys)
-    assert "lxc.cap.drop = audit_control" in text and "sys_admin" in text
+    assert "lxc.cap.keep = audit_write chown dac_override" in text and "sys_admin" not in text
+    assert "lxc.seccomp.profile = /s\n" in text and "lxc.no_new_privs = 1\n" in text
     assert "lxc.cgroup.devices.deny = a" in text
 
 

@@ -49,6 +49,17 @@ class ContainerCreateSerializer(serializers.Serializer):
     network_mode = serializers.ChoiceField(choices=["bridge", "none"], required=False, default="bridge")
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
                                    default=dict)
+    cap_add = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
+                                    default=list, max_length=64)
+    cap_drop = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
+                                     default=list, max_length=64)
+    privileged = serializers.BooleanField(required=False, default=False)
+    pids_limit = serializers.IntegerField(required=False, default=0, min_value=-1,
+                                          help_text="0: the engine's default; -1: unlimited")
+    nano_cpus = serializers.IntegerField(required=False, default=0, min_value=0)
+    cpu_shares = serializers.IntegerField(required=False, default=0, min_value=0)
+    cpu_period = serializers.IntegerField(required=False, default=0, min_value=0)
+    cpu_quota = serializers.IntegerField(required=False, default=0, min_value=-1)
 
     def spec(self) -> ContainerSpec:
         data = dict(self.validated_data)

@@ -6,6 +6,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
+
+from containers.engine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State
@@ -74,7 +77,24 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         network_mode=mode,
         console_size=[int(n) for n in console] if any(console) else [],
         labels=dict(body.get("Labels") or {}),
+        cap_add=_list(host.get("CapAdd"), "CapAdd"),
+        cap_drop=_list(host.get("CapDrop"), "CapDrop"),
+        privileged=bool(host.get("Privileged")),
+        pids_limit=_number(host.get("PidsLimit"), "PidsLimit"),
+        nano_cpus=_number(host.get("NanoCpus"), "NanoCpus"),
+        cpu_shares=_number(host.get("CpuShares"), "CpuShares"),
+        cpu_period=_number(host.get("CpuPeriod"), "CpuPeriod"),
+        cpu_quota=_number(host.get("CpuQuota"), "CpuQuota"),
     )
+
+
+def _number(value: Any, what: str) -> int:
+    """An integer field of HostConfig; null is 0 (unset)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{what} must be an integer")
+    return value
 
 
 def iso(dt: datetime | None) -> str:
@@ -182,7 +202,12 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "Memory": spec.get("memory", 0), "MemorySwap": spec.get("memory_swap", 0),
             "ConsoleSize": spec.get("console_size") or [0, 0],
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-            "Binds": None, "Privileged": False,
+            "Binds": None, "Privileged": bool(spec.get("privileged")),
+            "CapAdd": docker_names(spec.get("cap_add") or []) or None,
+            "CapDrop": docker_names(spec.get("cap_drop") or []) or None,
+            "PidsLimit": spec.get("pids_limit") or settings.DOCKERWEB_PIDS_LIMIT,
+            "NanoCpus": spec.get("nano_cpus", 0), "CpuShares": spec.get("cpu_shares", 0),
+            "CpuPeriod": spec.get("cpu_period", 0), "CpuQuota": spec.get("cpu_quota", 0),
         },
         "Config": {
             "Hostname": c.hostname, "Domainname": "", "User": spec.get("user", ""),

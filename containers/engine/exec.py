@@ -222,12 +222,15 @@ class Execs:
             if not os.path.lexists(secure_join(ctx.rootfs, SHELL)):
                 raise InvalidArgument(f"working_dir {workdir} needs {SHELL} in the container")
             cmd = [SHELL, "-c", CD_AND_EXEC, "sh", workdir, *cmd]
-        # --elevated-privileges=LSM: our containers have no LSM (AppArmor/SELinux) label and
-        # no seccomp profile, so this changes nothing for the process (capabilities are still
-        # dropped as the container's); without it, lxc-attach asks the container's monitor for
-        # "lxc.seccomp" and the monitor prints an error into the container's own output.
-        # If containers ever get a seccomp profile, drop the flag.
-        argv = ["lxc-attach", "-n", cid, "-P", self.layout.lxc, "--elevated-privileges=LSM", "--clear-env",
+        # Without --elevated-privileges=LSM, lxc-attach asks the container's monitor for its
+        # lxc.seccomp.profile and lxc.no_new_privs and applies both, so an exec is confined as
+        # the container (capabilities: the bounding set of the container's init). A privileged
+        # container has no profile: there the monitor would print an error about the missing
+        # "lxc.seccomp" into the container's own output, so the flag skips the question (our
+        # containers have no LSM label either way).
+        confined = os.path.exists(self.layout.container(cid).seccomp)
+        argv = ["lxc-attach", "-n", cid, "-P", self.layout.lxc,
+                *([] if confined else ["--elevated-privileges=LSM"]), "--clear-env",
                 "-o", p.lxc_log, "-l", "ERROR", "-u", str(user.uid), "-g", str(user.gid)]
         for item in env:
             argv += ["-v", item]

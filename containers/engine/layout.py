@@ -50,6 +50,11 @@ class Layout:
     def tmp(self) -> str:
         return os.path.join(self.root, "tmp")
 
+    @property
+    def lib(self) -> str:
+        """Libraries built on this host (initconfine.py)."""
+        return os.path.join(self.root, "lib")
+
     def container(self, cid: str) -> ContainerPaths:
         return ContainerPaths(os.path.join(self.containers, cid))
 
@@ -99,3 +104,4 @@ class ContainerPaths:
     log = property(lambda self: self._p("container.log"))
     attach = property(lambda self: self._p("attach.sock"))
     hook_fifo = property(lambda self: self._p("started.fifo"))
+    seccomp = property(lambda self: self._p("seccomp.profile"))

@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 
 import jinja2
 
+from .capabilities import BITS
 from .errors import InvalidArgument
 from .spec import ENV_KEY_RE
 
-# Capabilities dropped, as in early Docker's LXC template.
-CAP_DROP = (
-    "audit_control audit_write mac_admin mac_override mknod setfcap setpcap sys_admin "
-    "sys_boot sys_module sys_nice sys_pacct sys_rawio sys_resource sys_time sys_tty_config"
-).split()
+# Docker's masked and read-only paths (moby oci/defaults.go), relative to the rootfs. Mount
+# entries are optional: a path this kernel lacks (kcore, sysrq-trigger here) is skipped.
+MASKED_FILES = ("proc/kcore", "proc/keys", "proc/latency_stats", "proc/timer_list",
+                "proc/timer_stats", "proc/sched_debug")
+MASKED_DIRS = ("proc/asound", "proc/acpi", "proc/scsi", "sys/firmware",
+               "sys/devices/virtual/powercap")
+# /proc/sys is read-only already (lxc.mount.auto proc:mixed)
+READ_ONLY = ("proc/bus", "proc/fs", "proc/irq", "proc/sysrq-trigger")
 
 # Device whitelist: null, zero, full, random, urandom, tty, console, ptmx, pts, tun.
 DEVICES = (
@@ -50,6 +54,9 @@ class LxcParams:
     gid: int
     environment: list[str]
     network: list[str] = field(default_factory=lambda: ["lxc.net.0.type = empty"])
+    privileged: bool = False
+    capabilities: frozenset[str] = frozenset()  # kept (capabilities.resolve); ignored if privileged
+    seccomp_profile: str = ""  # path of the profile file; required unless privileged
 
 
 def _line(value: str, what: str) -> str:
@@ -63,7 +70,12 @@ def render(p: LxcParams) -> str:
     for name in ("hostname", "rootfs", "log_file", "cgroup_container", "cgroup_monitor",
                  "hook_fifo", "working_dir"):
         _line(getattr(p, name), name)
-    for path in (p.rootfs, p.log_file, p.hook_fifo):
+    if not p.privileged and not p.seccomp_profile:
+        raise InvalidArgument("an unprivileged container needs a seccomp profile")
+    caps = sorted(p.capabilities)
+    if any(c not in BITS for c in caps):
+        raise InvalidArgument("unknown capability")
+    for path in (p.rootfs, p.log_file, p.hook_fifo, _line(p.seccomp_profile, "seccomp_profile")):
         if " " in path:
             raise InvalidArgument(f"path {path!r} must not contain spaces")
     for item in p.environment:
@@ -78,6 +90,8 @@ def render(p: LxcParams) -> str:
         hostname=p.hostname, rootfs=p.rootfs, log_file=p.log_file,
         cgroup_container=p.cgroup_container, cgroup_monitor=p.cgroup_monitor,
         start_hook=HOOK, hook_fifo=p.hook_fifo, working_dir=p.working_dir,
-        uid=int(p.uid), gid=int(p.gid), cap_drop=CAP_DROP, devices=DEVICES,
-        environment=p.environment, network=p.network,
+        uid=int(p.uid), gid=int(p.gid), devices=DEVICES,
+        environment=p.environment, network=p.network, privileged=bool(p.privileged),
+        cap_keep=caps, seccomp_profile=p.seccomp_profile, masked_files=MASKED_FILES,
+        masked_dirs=MASKED_DIRS, read_only=READ_ONLY,
     )

@@ -13,12 +13,24 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from . import cgroups, command, lxcconf, netconf, procs, rootfs, supervision, users
+from . import (
+    capabilities,
+    cgroups,
+    command,
+    initconfine,
+    lxcconf,
+    netconf,
+    procs,
+    rootfs,
+    seccomp,
+    supervision,
+    users,
+)
 from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .rootpath import secure_join
-from .spec import ContainerSpec, validate_argv_size
+from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
 from .supervision import RunState
 
 
@@ -26,6 +38,7 @@ from .supervision import RunState
 class EngineConfig:
     state_root: str
     cgroup_parent: str = "dockerweb"
+    pids_limit: int = 4096  # default pids.max of a container (-1 or 0: unlimited)
 
 
 @dataclass(frozen=True)
@@ -79,11 +92,16 @@ class Engine:
         self._ensure_workdir(p.rootfs, workdir, user)
         command.check(p.rootfs, cmd[0], path_env, workdir)
         parent = self.config.cgroup_parent
+        caps = capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged)
+        if not spec.privileged:
+            seccomp.write(p.seccomp, caps)
         text = lxcconf.render(lxcconf.LxcParams(
             hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
             cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
             hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
+            privileged=spec.privileged, capabilities=caps,
+            seccomp_profile="" if spec.privileged else p.seccomp,
         ))
         with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)
@@ -95,7 +113,8 @@ class Engine:
             "name": cid, "lxcpath": self.layout.lxc, "config": p.lxc_config, "cmd": cmd,
             "tty": spec.tty, "open_stdin": spec.open_stdin, "stdin_once": spec.stdin_once,
             "console_size": spec.console_size or None, "memory_cgroup": cgroups.container_dir(parent, cid),
-            "cgroup_limits": memory_limits(spec),
+            "cgroup_limits": cgroup_limits(spec, parent, cid, self.config.pids_limit),
+            "preload": initconfine.library(self.layout.lib),
             "cgroup_dirs": [d for ctrl in cgroups.controllers()
                             for d in (os.path.join(ctrl, parent, cid),
                                       os.path.join(ctrl, parent, f"{cid}.monitor"))],
@@ -338,6 +357,29 @@ def build_env(image_env: list[str], user_env: list[str], hostname: str, home: st
     if tty:
         merged.setdefault("TERM", "xterm")
     return [f"{k}={v}" for k, v in merged.items()]
+
+
+def cgroup_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
+                  ) -> list[tuple[str, str, int]]:
+    """(cgroup directory, file, value) to write before start, in order: memory, pids, cpu.
+    Our per-container cgroup in each controller holds LXC's payload cgroup, so the limits
+    apply to every process of the container, exec'd ones included."""
+    out = [(cgroups.container_dir(parent, cid), key, value) for key, value in memory_limits(spec)]
+    pids = spec.pids_limit or default_pids
+    if pids > 0:
+        out.append((cgroups.container_dir(parent, cid, "pids"), "pids.max", pids))
+    cpu = cgroups.container_dir(parent, cid, "cpu")
+    if spec.cpu_shares:
+        out.append((cpu, "cpu.shares", max(2, spec.cpu_shares)))
+    if spec.nano_cpus:
+        out += [(cpu, "cpu.cfs_period_us", CFS_PERIOD),
+                (cpu, "cpu.cfs_quota_us", spec.nano_cpus * CFS_PERIOD // 1_000_000_000)]
+    else:
+        if spec.cpu_period:
+            out.append((cpu, "cpu.cfs_period_us", spec.cpu_period))
+        if spec.cpu_quota:
+            out.append((cpu, "cpu.cfs_quota_us", spec.cpu_quota))
+    return out
 
 
 def memory_limits(spec: ContainerSpec) -> list[tuple[str, int]]:

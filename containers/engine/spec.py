@@ -12,10 +12,13 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import capabilities
 from .errors import InvalidArgument, shown
 from .rootpath import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
+CFS_PERIOD = 100_000  # us, Docker's period for NanoCpus
+MAX_CPU_SHARES = 262_144
 # Patterns end in `\Z`, never `$` (which also matches before a trailing newline), and are
 # used with fullmatch: a whole value is validated, whatever method a caller uses.
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\Z")
@@ -80,6 +83,14 @@ class ContainerSpec:
     network_mode: str = "bridge"
     console_size: list[int] = field(default_factory=list)  # [rows, cols] for a tty
     labels: dict[str, str] = field(default_factory=dict)
+    cap_add: list[str] = field(default_factory=list)  # names as given (CAP_ optional, ALL)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    pids_limit: int = 0  # Docker's PidsLimit: 0 = the engine's default, -1 = unlimited
+    nano_cpus: int = 0  # CPUs x 1e9 (cpu.cfs_quota_us over a 100 ms period)
+    cpu_shares: int = 0  # relative weight (cpu.shares); 0 = the kernel's 1024
+    cpu_period: int = 0  # cpu.cfs_period_us; 0 = 100000
+    cpu_quota: int = 0  # cpu.cfs_quota_us; 0 = none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,7 +124,10 @@ class ContainerSpec:
             raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)}")
         validate_console_size(self.console_size)
         validate_labels(self.labels)
-        for flag in ("tty", "open_stdin", "stdin_once", "auto_remove"):
+        capabilities.resolve(self.cap_add, self.cap_drop, False)  # names checked
+        capabilities.check_host(self.cap_add)  # refused, never ignored, if the host cannot
+        validate_limits(self)
+        for flag in ("tty", "open_stdin", "stdin_once", "auto_remove", "privileged"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
@@ -207,6 +221,29 @@ def validate_env(env: Any) -> None:
         key, sep, _ = item.partition("=")
         if not sep or not ENV_KEY_RE.fullmatch(key):
             raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE")
+
+
+def validate_limits(spec: ContainerSpec) -> None:
+    """pids and CPU limits, Docker's ranges (the host's CPU count bounds nano_cpus)."""
+    import os
+
+    if _int(spec.pids_limit, "pids_limit") < -1:
+        raise InvalidArgument("pids_limit must be -1 (unlimited), 0 (default) or a positive count")
+    nano = _int(spec.nano_cpus, "nano_cpus")
+    period, quota = _int(spec.cpu_period, "cpu_period"), _int(spec.cpu_quota, "cpu_quota")
+    if nano and (period or quota):
+        raise InvalidArgument("nano_cpus and cpu_period/cpu_quota cannot both be set")
+    ncpu = os.cpu_count() or 1
+    if nano < 0 or (nano and not 10_000_000 <= nano <= ncpu * 1_000_000_000):
+        raise InvalidArgument(f"nano_cpus must be between 0.01 and {ncpu} CPUs (10000000 to "
+                              f"{ncpu * 1_000_000_000})")
+    shares = _int(spec.cpu_shares, "cpu_shares")
+    if shares < 0 or shares > MAX_CPU_SHARES:
+        raise InvalidArgument(f"cpu_shares must be between 0 and {MAX_CPU_SHARES}")
+    if period and not 1000 <= period <= 1_000_000:
+        raise InvalidArgument("cpu_period must be between 1000 and 1000000 microseconds")
+    if quota and quota != -1 and quota < 1000:
+        raise InvalidArgument("cpu_quota must be -1 or at least 1000 microseconds")
 
 
 def validate_memory(memory: Any, memory_swap: Any) -> None:

@@ -111,8 +111,9 @@ class Supervisor:
         """Create our per-container memory cgroup, apply limits, arm the OOM eventfd."""
         cg = self.spec["memory_cgroup"]
         os.makedirs(cg, exist_ok=True)
-        for key, value in self.spec["cgroup_limits"]:
-            with open(os.path.join(cg, key), "w") as f:
+        for directory, key, value in self.spec["cgroup_limits"]:
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, key), "w") as f:
                 f.write(str(value))
         self.oom_efd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         ofd = os.open(os.path.join(cg, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
@@ -154,6 +155,8 @@ class Supervisor:
                 # No TIOCSCTTY here: LXC's init takes the pty as the container's controlling
                 # terminal (lxc.console.path = none), so SIGWINCH reaches the foreground job.
                 os.setsid()
+                if spec.get("preload"):  # confines LXC's init: see initconfine.py
+                    os.environ["LD_PRELOAD"] = spec["preload"]
                 for target, fd in enumerate(child_fds):
                     os.dup2(fd, target)
                 for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE,
