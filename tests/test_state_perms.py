@@ -105,7 +105,10 @@ def _open_to_others(root: str, skip: set[str]) -> list[str]:
     bad = []
 
     def check(path: str) -> None:
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:  # gone meanwhile (SQLite's -shm/-wal, a finished exec)
+            return
         mode = stat.S_IMODE(st.st_mode)
         if stat.S_ISLNK(st.st_mode):
             return
