@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from containers.engine import tarsplit
+from containers.engine import inroot, tarsplit
 from containers.engine.archive import extract_layer
 from containers.engine.errors import EngineError, InvalidArgument
 from containers.engine.tarcreate import tar_path, tar_stream
@@ -372,14 +372,26 @@ def test_tar_stream_whiteouts_round_trip(tmp_path):
 
 def test_tar_path_file_and_dir(tmp_path):
     build_tree(tmp_path / "root")
-    raw = b"".join(tar_path(str(tmp_path / "root/etc"), "etc"))
-    names = tarfile.open(fileobj=io.BytesIO(raw)).getnames()
-    assert names[0] == "etc" and "etc/sub/big" in names and "etc/sub/rel" in names
-    raw = b"".join(tar_path(str(tmp_path / "root/escape"), "escape"))
-    (m,) = tarfile.open(fileobj=io.BytesIO(raw)).getmembers()
-    assert m.issym() and m.linkname == "/"
-    raw = b"".join(tar_path(str(tmp_path / "root"), "."))
-    assert "./fifo" not in tarfile.open(fileobj=io.BytesIO(raw)).getnames()
+    root_fd = inroot.open_root(str(tmp_path / "root"))
+
+    def tar_of(path: str, arcname: str) -> tarfile.TarFile:
+        fd = inroot.open_path(root_fd, path)
+        try:
+            return tarfile.open(fileobj=io.BytesIO(b"".join(tar_path(fd, arcname))))
+        finally:
+            os.close(fd)
+
+    try:
+        names = tar_of("/etc", "etc").getnames()
+        assert names[0] == "etc" and "etc/sub/big" in names and "etc/sub/rel" in names
+        # the symlink "escape" -> "/" resolves to the root itself, never the host's /
+        names = tar_of("/escape/etc", "etc").getnames()
+        assert names[0] == "etc" and "etc/sub/big" in names
+        assert "./fifo" not in tar_of("/", ".").getnames()
+        (m,) = tar_of("/etc/sub/big", "big").getmembers()
+        assert m.isreg() and m.name == "big"
+    finally:
+        os.close(root_fd)
 
 
 # -- tar-split: the exact tar again -----------------------------------------------------------

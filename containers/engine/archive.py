@@ -107,10 +107,12 @@ def clean_name(name: str) -> str:
     return "/".join(parts)
 
 
-def extract_layer(stream: BinaryIO, dest: str, *, whiteouts: bool = False,
+def extract_layer(stream: BinaryIO, dest: str | int, *, whiteouts: bool = False,
                   split_dir: str | None = None) -> str:
     """Extract a (possibly compressed) tar stream into directory `dest`; its diff_id (hex).
 
+    `dest` is a path of ours, or an fd on the directory (docker cp: inroot.py resolved it
+    inside the container's root; every member is then made relative to that fd).
     `whiteouts`: convert `.wh.` entries to overlay form (image layers, not docker cp).
     `split_dir`: record tar-split metadata there (see tarsplit.py) so the exact tar can be
     produced again from `dest`."""
@@ -164,10 +166,10 @@ def _check_end(reader: HashingReader, offset: int) -> None:
 class _Extractor:
     """Applies members to `dest`, holding an fd on it and on the last parent used."""
 
-    def __init__(self, dest: str, whiteouts: bool):
+    def __init__(self, dest: str | int, whiteouts: bool):
         self.whiteouts = whiteouts
         self.rec: Recorder | None = None
-        self.root = beneath.open_root(dest)
+        self.root = os.dup(dest) if isinstance(dest, int) else beneath.open_root(dest)
         self.parent: tuple[str, int] | None = None  # (rel dir, fd), cached between members
         self.dirs: dict[str, tarfile.TarInfo] = {}  # modes and times applied last
 

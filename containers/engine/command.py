@@ -6,24 +6,36 @@ import os
 import posixpath
 import stat
 
+from . import inroot
 from .errors import CommandNotFound
-from .rootpath import secure_join
 
 
-def _executable(host_path: str) -> bool | None:
+def _executable(root_fd: int, path: str) -> bool | None:
     """True: runnable file; False: exists but not runnable; None: absent."""
     try:
-        st = os.stat(host_path)  # secure_join resolved every symlink inside the root
+        fd = inroot.open_path(root_fd, path)  # every symlink followed inside the root
     except OSError:
         return None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
     return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
 def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
     """Raise CommandNotFound (carrying exit code 127 or 126) unless `argv0` can run."""
+    root_fd = inroot.open_root(root)
+    try:
+        _check(root_fd, argv0, path_env, working_dir)
+    finally:
+        os.close(root_fd)
+
+
+def _check(root_fd: int, argv0: str, path_env: str, working_dir: str) -> None:
     if "/" in argv0:
         full = argv0 if argv0.startswith("/") else posixpath.join(working_dir, argv0)
-        found = _executable(secure_join(root, full))
+        found = _executable(root_fd, full)
         if found is None:
             raise CommandNotFound(f'exec: "{argv0}": stat {argv0}: no such file or directory')
         if not found:
@@ -33,7 +45,7 @@ def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
     for d in (path_env or "").split(":"):
         if not d:
             continue
-        found = _executable(secure_join(root, posixpath.join(d, argv0)))
+        found = _executable(root_fd, posixpath.join(d, argv0))
         if found:
             return
         seen_denied = seen_denied or found is False

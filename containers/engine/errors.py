@@ -83,3 +83,14 @@ ERRORS_BY_KIND: dict[str, type[EngineError]] = {
 def from_kind(kind: str, message: str) -> EngineError:
     """Rebuild a typed error from its `kind` (errors cross the worker RPC as data)."""
     return ERRORS_BY_KIND.get(kind, EngineError)(message)
+
+
+QUOTE_LIMIT = 100
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` as an error message may echo it: repr'd, and cut to `limit` characters
+    (user-supplied names can be a megabyte long)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

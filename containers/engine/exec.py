@@ -32,11 +32,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import ids, users
+from . import ids, inroot, users
 from .errors import Conflict, InvalidArgument, NotFound, StartFailed
 from .layout import Layout
 from .procs import alive
-from .rootpath import secure_join
 from .runtime import build_env
 from .spec import USER_RE, validate_cmd, validate_console_size, validate_env
 from .supervision import PYTHON, read_json
@@ -205,7 +204,7 @@ class Execs:
                                      or ctx.image_config.get("WorkingDir") or "/")
         cmd = list(config.cmd)
         if workdir != "/":
-            if not os.path.lexists(secure_join(ctx.rootfs, SHELL)):
+            if not inroot.exists(ctx.rootfs, SHELL):
                 raise InvalidArgument(f"working_dir {workdir} needs {SHELL} in the container")
             cmd = [SHELL, "-c", CD_AND_EXEC, "sh", workdir, *cmd]
         # --elevated-privileges=LSM: our containers have no LSM (AppArmor/SELinux) label and
