@@ -33,9 +33,9 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from . import beneath
+from . import beneath, tarlimits
 from .compression import CHUNK, DECOMPRESSION_ERRORS, decompressed
-from .errors import EngineError, InvalidArgument
+from .errors import EngineError, InvalidArgument, quote
 from .tarcreate import tar_path, tar_stream  # noqa: F401  (the other half of this module's API)
 from .tarsplit import Recorder
 
@@ -100,7 +100,7 @@ def clean_name(name: str) -> str:
             continue
         if p == "..":
             if not parts:
-                raise InvalidArgument(f"archive member {name!r} points outside the target directory")
+                raise InvalidArgument(f"archive member {quote(name)} points outside the target directory")
             parts.pop()
             continue
         parts.append(p)
@@ -141,7 +141,8 @@ def extract_layer(stream: BinaryIO, dest: str | int, *, whiteouts: bool = False,
 
 def _run(reader: HashingReader, ex: _Extractor) -> None:
     try:
-        tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+        tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK,  # type: ignore[call-overload]
+                           tarinfo=tarlimits.Member)
         while (m := tar.next()) is not None:
             tar.members.clear()  # stream mode keeps every TarInfo otherwise
             ex.member(tar, m)
@@ -188,12 +189,12 @@ class _Extractor:
             self._apply(tar, m, rel)
         except OSError as e:
             if e.errno in LOCAL_ERRNOS:
-                raise EngineError(f"extracting {m.name!r}: {e.strerror}") from None
-            raise InvalidArgument(f"cannot extract archive member {m.name!r}: {e.strerror}") from None
+                raise EngineError(f"extracting {quote(m.name)}: {e.strerror}") from None
+            raise InvalidArgument(f"cannot extract archive member {quote(m.name)}: {e.strerror}") from None
         except InvalidArgument as e:
-            raise InvalidArgument(f"archive member {m.name!r} refused: {e.message}") from None
+            raise InvalidArgument(f"archive member {quote(m.name)} refused: {e.message}") from None
         except ValueError as e:  # e.g. an embedded NUL in a name
-            raise InvalidArgument(f"archive member {m.name!r} refused: {e}") from None
+            raise InvalidArgument(f"archive member {quote(m.name)} refused: {e}") from None
 
     def _is_whiteout_name(self, rel: str) -> bool:
         return self.whiteouts and os.path.basename(rel).startswith(WH_PREFIX)
@@ -243,7 +244,7 @@ class _Extractor:
             return  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless here
         target = name[len(WH_PREFIX):]
         if target in ("", ".", ".."):
-            raise InvalidArgument(f"invalid whiteout {name!r}")
+            raise InvalidArgument(f"invalid whiteout {quote(name)}")
         self._clear(pfd, target, os.path.join(parent_rel, target), keep_dir=False)
         self._mknod_whiteout(pfd, target, m)
 
@@ -265,19 +266,19 @@ class _Extractor:
     def _hardlink(self, m: tarfile.TarInfo, rel: str, parent_rel: str, name: str) -> None:
         target = clean_name(m.linkname)
         if not target or target == rel:
-            raise InvalidArgument(f"hard link to {m.linkname!r}")
+            raise InvalidArgument(f"hard link to {quote(m.linkname)}")
         t_parent, t_name = os.path.split(target)
         try:
             tfd = beneath.open_dir(self.root, _parts(t_parent))
         except FileNotFoundError:
-            raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+            raise InvalidArgument(f"hard link target {quote(m.linkname)} is not in the archive") from None
         try:
             try:
                 st = os.stat(t_name, dir_fd=tfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+                raise InvalidArgument(f"hard link target {quote(m.linkname)} is not in the archive") from None
             if not stat.S_ISREG(st.st_mode):
-                raise InvalidArgument(f"hard link target {m.linkname!r} is not a regular file")
+                raise InvalidArgument(f"hard link target {quote(m.linkname)} is not a regular file")
             pfd = self._parent(parent_rel)
             self._clear(pfd, name, rel, keep_dir=False)
             os.link(t_name, name, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
