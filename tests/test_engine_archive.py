@@ -156,6 +156,44 @@ def test_absolute_names_land_inside(sandbox):
     assert (sandbox / "dest/abs").read_bytes() == b"x"
 
 
+def _raw_header(name: str, kind: bytes, size: int, patch: dict[int, int] | None = None) -> bytes:
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.size = kind, size
+    buf = bytearray(ti.tobuf(tarfile.GNU_FORMAT))
+    for pos, value in (patch or {}).items():
+        buf[pos] = value
+    buf[148:156] = b"        "
+    buf[148:156] = b"%06o\0 " % (256 + sum(buf[:148]) + sum(buf[156:]))
+    return bytes(buf)
+
+
+def _pax_record(key: str, value: str) -> bytes:
+    body = f" {key}={value}\n".encode()
+    n = len(body) + len(str(len(body)))
+    n = len(body) + len(str(n))
+    return str(n).encode() + body
+
+
+def test_header_limits(sandbox):
+    """Go's limits: pax globals, header chains, GNU sparse maps (tarlimits.py)."""
+    def refused(raw: bytes, what: str) -> None:
+        with pytest.raises(InvalidArgument, match=what):
+            extract_layer(io.BytesIO(raw), str(sandbox))
+
+    rec = _pax_record("comment", "c" * (600 * 1024))
+    glob = _raw_header("g", tarfile.XGLTYPE, len(rec)) + rec + b"\0" * (-len(rec) % 512)
+    refused(glob * 2 + make_tar(member("f", data=b"x")), "global headers")
+    # an old GNU sparse member whose extension blocks never end
+    ext = bytearray(512)
+    ext[504] = 1
+    sparse = _raw_header("s", tarfile.GNUTYPE_SPARSE, 0, {482: 1}) + bytes(ext) * 3000
+    refused(sparse, "sparse map")
+    ok = _pax_record("comment", "c" * 1000)
+    one = _raw_header("g", tarfile.XGLTYPE, len(ok)) + ok + b"\0" * (-len(ok) % 512)
+    extract_layer(io.BytesIO(one + make_tar(member("f", data=b"x"))), str(sandbox))
+    assert (sandbox / "f").read_bytes() == b"x"
+
+
 @pytest.mark.parametrize("name", ["../victim", "a/../../victim", "./../victim", "../dest/../victim"])
 def test_dotdot_escape_is_refused(sandbox, name):
     with pytest.raises(InvalidArgument, match="outside"):
