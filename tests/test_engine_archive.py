@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from containers.engine import tarsplit
+from containers.engine import inroot, tarsplit
 from containers.engine.archive import extract_layer
 from containers.engine.errors import EngineError, InvalidArgument
 from containers.engine.tarcreate import tar_path, tar_stream
@@ -154,6 +154,44 @@ def test_absolute_names_land_inside(sandbox):
     untouched(sandbox)
     assert (sandbox / "dest" / str(sandbox).lstrip("/") / "victim").read_bytes() == b"pwned"
     assert (sandbox / "dest/abs").read_bytes() == b"x"
+
+
+def _raw_header(name: str, kind: bytes, size: int, patch: dict[int, int] | None = None) -> bytes:
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.size = kind, size
+    buf = bytearray(ti.tobuf(tarfile.GNU_FORMAT))
+    for pos, value in (patch or {}).items():
+        buf[pos] = value
+    buf[148:156] = b"        "
+    buf[148:156] = b"%06o\0 " % (256 + sum(buf[:148]) + sum(buf[156:]))
+    return bytes(buf)
+
+
+def _pax_record(key: str, value: str) -> bytes:
+    body = f" {key}={value}\n".encode()
+    n = len(body) + len(str(len(body)))
+    n = len(body) + len(str(n))
+    return str(n).encode() + body
+
+
+def test_header_limits(sandbox):
+    """Go's limits: pax globals, header chains, GNU sparse maps (tarlimits.py)."""
+    def refused(raw: bytes, what: str) -> None:
+        with pytest.raises(InvalidArgument, match=what):
+            extract_layer(io.BytesIO(raw), str(sandbox))
+
+    rec = _pax_record("comment", "c" * (600 * 1024))
+    glob = _raw_header("g", tarfile.XGLTYPE, len(rec)) + rec + b"\0" * (-len(rec) % 512)
+    refused(glob * 2 + make_tar(member("f", data=b"x")), "global headers")
+    # an old GNU sparse member whose extension blocks never end
+    ext = bytearray(512)
+    ext[504] = 1
+    sparse = _raw_header("s", tarfile.GNUTYPE_SPARSE, 0, {482: 1}) + bytes(ext) * 3000
+    refused(sparse, "sparse map")
+    ok = _pax_record("comment", "c" * 1000)
+    one = _raw_header("g", tarfile.XGLTYPE, len(ok)) + ok + b"\0" * (-len(ok) % 512)
+    extract_layer(io.BytesIO(one + make_tar(member("f", data=b"x"))), str(sandbox))
+    assert (sandbox / "f").read_bytes() == b"x"
 
 
 @pytest.mark.parametrize("name", ["../victim", "a/../../victim", "./../victim", "../dest/../victim"])
@@ -372,14 +410,26 @@ def test_tar_stream_whiteouts_round_trip(tmp_path):
 
 def test_tar_path_file_and_dir(tmp_path):
     build_tree(tmp_path / "root")
-    raw = b"".join(tar_path(str(tmp_path / "root/etc"), "etc"))
-    names = tarfile.open(fileobj=io.BytesIO(raw)).getnames()
-    assert names[0] == "etc" and "etc/sub/big" in names and "etc/sub/rel" in names
-    raw = b"".join(tar_path(str(tmp_path / "root/escape"), "escape"))
-    (m,) = tarfile.open(fileobj=io.BytesIO(raw)).getmembers()
-    assert m.issym() and m.linkname == "/"
-    raw = b"".join(tar_path(str(tmp_path / "root"), "."))
-    assert "./fifo" not in tarfile.open(fileobj=io.BytesIO(raw)).getnames()
+    root_fd = inroot.open_root(str(tmp_path / "root"))
+
+    def tar_of(path: str, arcname: str) -> tarfile.TarFile:
+        fd = inroot.open_path(root_fd, path)
+        try:
+            return tarfile.open(fileobj=io.BytesIO(b"".join(tar_path(fd, arcname))))
+        finally:
+            os.close(fd)
+
+    try:
+        names = tar_of("/etc", "etc").getnames()
+        assert names[0] == "etc" and "etc/sub/big" in names and "etc/sub/rel" in names
+        # the symlink "escape" -> "/" resolves to the root itself, never the host's /
+        names = tar_of("/escape/etc", "etc").getnames()
+        assert names[0] == "etc" and "etc/sub/big" in names
+        assert "./fifo" not in tar_of("/", ".").getnames()
+        (m,) = tar_of("/etc/sub/big", "big").getmembers()
+        assert m.isreg() and m.name == "big"
+    finally:
+        os.close(root_fd)
 
 
 # -- tar-split: the exact tar again -----------------------------------------------------------

@@ -7,10 +7,9 @@ import os
 
 import pytest
 
-from containers.engine import command, logs, lxcconf, signals, state, users
+from containers.engine import command, inroot, logs, lxcconf, signals, state, users
 from containers.engine.capabilities import DOCKER_DEFAULT
 from containers.engine.errors import CommandNotFound, IllegalTransition, InvalidArgument
-from containers.engine.rootpath import secure_join
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.engine.state import State
 
@@ -118,18 +117,30 @@ def test_render_needs_every_value():
 
 
 # ---- paths inside a root ------------------------------------------------------------------
-def test_secure_join_never_leaves_the_root(tmp_path):
+def test_inroot_never_leaves_the_root(tmp_path):
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
+    (root / "etc" / "shadow").write_text("inside")
+    (root / "x").write_text("x")
     os.symlink("/etc/shadow", root / "etc" / "evil")
     os.symlink("../../../../..", root / "up")
     os.symlink("loop2", root / "loop1")
     os.symlink("loop1", root / "loop2")
-    assert secure_join(str(root), "/etc/evil") == str(root / "etc" / "shadow")
-    assert secure_join(str(root), "/up/etc/passwd") == str(root / "etc" / "passwd")
-    assert secure_join(str(root), "../../x") == str(root / "x")
-    with pytest.raises(InvalidArgument):
-        secure_join(str(root), "/loop1")
+    assert inroot.read_text(str(root), "/etc/evil") == "inside"
+    assert inroot.read_text(str(root), "/up/etc/shadow") == "inside"
+    assert inroot.read_text(str(root), "../../x") == "x"
+    assert inroot.read_text(str(root), "/up/etc/hostname") is None  # not the host's
+    root_fd = inroot.open_root(str(root))
+    try:
+        with pytest.raises(OSError):
+            inroot.open_path(root_fd, "/loop1")
+        fd, made = inroot.make_dirs(root_fd, "/up/new/dir")
+        os.close(fd)
+        assert made and (root / "new" / "dir").is_dir()
+        with pytest.raises(InvalidArgument):
+            inroot.make_dirs(root_fd, "/x/y")
+    finally:
+        os.close(root_fd)
 
 
 def test_users_resolve(tmp_path):

@@ -20,7 +20,7 @@ import pytest
 
 from containers.engine import command, ids, reference, spec
 from containers.engine.errors import CommandNotFound, InvalidArgument
-from containers.engine.rootpath import check_path, secure_join
+from containers.engine.inroot import check_path
 from containers.engine.spec import ContainerSpec
 from tests.conftest import STATE_ROOT
 from tests.stack import Stack
@@ -114,7 +114,6 @@ def test_command_lookup_never_raises_oserror(tmp_path):
     for argv0 in ("a" * 300, "/bin/tool/x", "/" + "a" * 300 + "/x"):
         with pytest.raises(CommandNotFound):
             command.check(str(tmp_path), argv0, "/bin", "/")
-    assert secure_join(str(tmp_path), "/bin/tool/x") == str(tmp_path / "bin" / "tool" / "x")
     command.check(str(tmp_path), "tool", "/bin:/" + "p" * 4000, "/")
 
 

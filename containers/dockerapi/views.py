@@ -713,7 +713,7 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     """docker cp: HEAD stat, GET a tar of ?path=, PUT a tar into directory ?path=."""
     import base64
 
-    from containers.engine.rootpath import check_path
+    from containers.engine.inroot import check_path
     from containers.images import info as image_info
 
     c = lookup.container(ref, _actor(request))
@@ -725,11 +725,11 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method == "PUT":
         engine().archive_put(c.id, img, path, request)
         return HttpResponse(status=200)
-    header = base64.b64encode(json.dumps(engine().path_stat(c.id, img, path)).encode()).decode()
     if request.method == "HEAD":
+        st = engine().path_stat(c.id, img, path)
         resp = HttpResponse(status=200)
-    else:
-        resp = StreamingHttpResponse(asyncstream.stream(engine().archive_get(c.id, img, path)),
-                                     content_type="application/x-tar")
-    resp["X-Docker-Container-Path-Stat"] = header
+    else:  # one resolution for the stat and the tar
+        st, chunks = engine().archive_get(c.id, img, path)
+        resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
+    resp["X-Docker-Container-Path-Stat"] = base64.b64encode(json.dumps(st).encode()).decode()
     return resp

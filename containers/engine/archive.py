@@ -33,9 +33,9 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from . import beneath
+from . import beneath, tarlimits
 from .compression import CHUNK, DECOMPRESSION_ERRORS, decompressed
-from .errors import EngineError, InvalidArgument
+from .errors import EngineError, InvalidArgument, shown
 from .tarcreate import tar_path, tar_stream  # noqa: F401  (the other half of this module's API)
 from .tarsplit import Recorder
 
@@ -100,17 +100,19 @@ def clean_name(name: str) -> str:
             continue
         if p == "..":
             if not parts:
-                raise InvalidArgument(f"archive member {name!r} points outside the target directory")
+                raise InvalidArgument(f"archive member {shown(name)} points outside the target directory")
             parts.pop()
             continue
         parts.append(p)
     return "/".join(parts)
 
 
-def extract_layer(stream: BinaryIO, dest: str, *, whiteouts: bool = False,
+def extract_layer(stream: BinaryIO, dest: str | int, *, whiteouts: bool = False,
                   split_dir: str | None = None) -> str:
     """Extract a (possibly compressed) tar stream into directory `dest`; its diff_id (hex).
 
+    `dest` is a path of ours, or an fd on the directory (docker cp: inroot.py resolved it
+    inside the container's root; every member is then made relative to that fd).
     `whiteouts`: convert `.wh.` entries to overlay form (image layers, not docker cp).
     `split_dir`: record tar-split metadata there (see tarsplit.py) so the exact tar can be
     produced again from `dest`."""
@@ -139,7 +141,8 @@ def extract_layer(stream: BinaryIO, dest: str, *, whiteouts: bool = False,
 
 def _run(reader: HashingReader, ex: _Extractor) -> None:
     try:
-        tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK)  # type: ignore[call-overload]
+        tar = tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK,  # type: ignore[call-overload]
+                           tarinfo=tarlimits.Member)
         while (m := tar.next()) is not None:
             tar.members.clear()  # stream mode keeps every TarInfo otherwise
             ex.member(tar, m)
@@ -164,10 +167,10 @@ def _check_end(reader: HashingReader, offset: int) -> None:
 class _Extractor:
     """Applies members to `dest`, holding an fd on it and on the last parent used."""
 
-    def __init__(self, dest: str, whiteouts: bool):
+    def __init__(self, dest: str | int, whiteouts: bool):
         self.whiteouts = whiteouts
         self.rec: Recorder | None = None
-        self.root = beneath.open_root(dest)
+        self.root = os.dup(dest) if isinstance(dest, int) else beneath.open_root(dest)
         self.parent: tuple[str, int] | None = None  # (rel dir, fd), cached between members
         self.dirs: dict[str, tarfile.TarInfo] = {}  # modes and times applied last
 
@@ -186,12 +189,12 @@ class _Extractor:
             self._apply(tar, m, rel)
         except OSError as e:
             if e.errno in LOCAL_ERRNOS:
-                raise EngineError(f"extracting {m.name!r}: {e.strerror}") from None
-            raise InvalidArgument(f"cannot extract archive member {m.name!r}: {e.strerror}") from None
+                raise EngineError(f"extracting {shown(m.name)}: {e.strerror}") from None
+            raise InvalidArgument(f"cannot extract archive member {shown(m.name)}: {e.strerror}") from None
         except InvalidArgument as e:
-            raise InvalidArgument(f"archive member {m.name!r} refused: {e.message}") from None
+            raise InvalidArgument(f"archive member {shown(m.name)} refused: {e.message}") from None
         except ValueError as e:  # e.g. an embedded NUL in a name
-            raise InvalidArgument(f"archive member {m.name!r} refused: {e}") from None
+            raise InvalidArgument(f"archive member {shown(m.name)} refused: {e}") from None
 
     def _is_whiteout_name(self, rel: str) -> bool:
         return self.whiteouts and os.path.basename(rel).startswith(WH_PREFIX)
@@ -241,7 +244,7 @@ class _Extractor:
             return  # AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): meaningless here
         target = name[len(WH_PREFIX):]
         if target in ("", ".", ".."):
-            raise InvalidArgument(f"invalid whiteout {name!r}")
+            raise InvalidArgument(f"invalid whiteout {shown(name)}")
         self._clear(pfd, target, os.path.join(parent_rel, target), keep_dir=False)
         self._mknod_whiteout(pfd, target, m)
 
@@ -263,19 +266,19 @@ class _Extractor:
     def _hardlink(self, m: tarfile.TarInfo, rel: str, parent_rel: str, name: str) -> None:
         target = clean_name(m.linkname)
         if not target or target == rel:
-            raise InvalidArgument(f"hard link to {m.linkname!r}")
+            raise InvalidArgument(f"hard link to {shown(m.linkname)}")
         t_parent, t_name = os.path.split(target)
         try:
             tfd = beneath.open_dir(self.root, _parts(t_parent))
         except FileNotFoundError:
-            raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+            raise InvalidArgument(f"hard link target {shown(m.linkname)} is not in the archive") from None
         try:
             try:
                 st = os.stat(t_name, dir_fd=tfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise InvalidArgument(f"hard link target {m.linkname!r} is not in the archive") from None
+                raise InvalidArgument(f"hard link target {shown(m.linkname)} is not in the archive") from None
             if not stat.S_ISREG(st.st_mode):
-                raise InvalidArgument(f"hard link target {m.linkname!r} is not a regular file")
+                raise InvalidArgument(f"hard link target {shown(m.linkname)} is not a regular file")
             pfd = self._parent(parent_rel)
             self._clear(pfd, name, rel, keep_dir=False)
             os.link(t_name, name, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)

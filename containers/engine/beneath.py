@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 
-from .errors import InvalidArgument
+from .errors import InvalidArgument, shown
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -41,7 +41,7 @@ def open_dir(root_fd: int, parts: list[str], create: bool = False, mode: int = 0
             except OSError as e:
                 if e.errno in (errno.ELOOP, errno.ENOTDIR):
                     where = "/".join(parts[: i + 1])
-                    raise InvalidArgument(f"{where!r} is a symlink or not a directory") from None
+                    raise InvalidArgument(f"{shown(where)} is a symlink or not a directory") from None
                 raise
             os.close(fd)
             fd = nfd
@@ -60,13 +60,13 @@ def open_file(root_fd: int, rel: str) -> int:
             fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
         except OSError as e:
             if e.errno == errno.ELOOP:
-                raise InvalidArgument(f"{rel!r} is a symlink") from None
+                raise InvalidArgument(f"{shown(rel)} is a symlink") from None
             raise
     finally:
         os.close(dfd)
     if not _is_reg(fd):
         os.close(fd)
-        raise InvalidArgument(f"{rel!r} is not a regular file")
+        raise InvalidArgument(f"{shown(rel)} is not a regular file")
     return fd
 
 

@@ -6,16 +6,21 @@ import os
 import posixpath
 import stat
 
+from . import inroot
 from .errors import SHOWN_MAX, CommandNotFound, InvalidArgument
-from .rootpath import secure_join
 
 
-def _executable(root: str, path: str) -> bool | None:
-    """True: runnable file; False: exists but not runnable; None: absent (or unreachable)."""
+def _executable(root_fd: int, path: str) -> bool | None:
+    """True: runnable file; False: exists but not runnable; None: absent (or a path the
+    kernel would refuse: ENAMETOOLONG, ENOTDIR)."""
     try:
-        st = os.stat(secure_join(root, path))  # secure_join resolved every symlink inside the root
+        fd = inroot.open_path(root_fd, path)  # every symlink followed inside the root
     except (OSError, InvalidArgument):
         return None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
     return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
@@ -23,10 +28,18 @@ def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
     """Raise CommandNotFound (carrying exit code 127 or 126) unless `argv0` can run. A name
     the kernel would refuse (ENAMETOOLONG) is not found (127), as Go's LookPath says. Messages
     quote at most SHOWN_MAX characters of `argv0`."""
+    root_fd = inroot.open_root(root)
+    try:
+        _check(root_fd, argv0, path_env, working_dir)
+    finally:
+        os.close(root_fd)
+
+
+def _check(root_fd: int, argv0: str, path_env: str, working_dir: str) -> None:
     shown_argv0 = argv0 if len(argv0) <= SHOWN_MAX else argv0[:SHOWN_MAX - 3] + "..."
     if "/" in argv0:
         full = argv0 if argv0.startswith("/") else posixpath.join(working_dir, argv0)
-        found = _executable(root, full)
+        found = _executable(root_fd, full)
         if found is None:
             raise CommandNotFound(f'exec: "{shown_argv0}": stat {shown_argv0}: no such file or directory')
         if not found:
@@ -36,7 +49,7 @@ def check(root: str, argv0: str, path_env: str, working_dir: str) -> None:
     for d in (path_env or "").split(":"):
         if not d:
             continue
-        found = _executable(root, posixpath.join(d, argv0))
+        found = _executable(root_fd, posixpath.join(d, argv0))
         if found:
             return
         seen_denied = seen_denied or found is False

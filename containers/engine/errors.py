@@ -95,7 +95,9 @@ SHOWN_MAX = 100
 
 
 def shown(value: object, limit: int = SHOWN_MAX) -> str:
-    """`value` as it may appear in an error message: its repr, cut to `limit` characters (an
-    error never echoes unbounded input)."""
+    """`value` as an error message may echo it: its repr, cut to about `limit` characters,
+    with the full length when cut (user-supplied names can be a megabyte long)."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{value[:limit - 3]!r}... ({len(value)} characters)"
     text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."

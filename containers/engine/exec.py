@@ -32,11 +32,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import ids, users
+from . import ids, inroot, users
 from .errors import Conflict, InvalidArgument, NotFound, StartFailed
 from .layout import DIR_MODE, Layout, private
 from .procs import alive
-from .rootpath import secure_join
 from .runtime import build_env
 from .spec import (
     validate_argv_size,
@@ -219,7 +218,7 @@ class Execs:
                                      or ctx.image_config.get("WorkingDir") or "/")
         cmd = list(config.cmd)
         if workdir != "/":
-            if not os.path.lexists(secure_join(ctx.rootfs, SHELL)):
+            if not inroot.exists(ctx.rootfs, SHELL):
                 raise InvalidArgument(f"working_dir {workdir} needs {SHELL} in the container")
             cmd = [SHELL, "-c", CD_AND_EXEC, "sh", workdir, *cmd]
         # Without --elevated-privileges=LSM, lxc-attach asks the container's monitor for its

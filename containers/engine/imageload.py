@@ -6,7 +6,7 @@ the one its config names, every digest-named blob must hash to its name, and any
 raises InvalidArgument with nothing of the failing image left behind (layers already in the
 store are reused, never re-extracted). The outer tar is extracted safely into tmp/ first
 (archive.extract_layer without whiteouts) and read from there; paths inside it are resolved
-without leaving it (rootpath.secure_join). Which format: manifest.json (docker save, also
+without leaving it (inroot.py). Which format: manifest.json (docker save, also
 written by Docker 25+ beside an OCI layout) wins; else index.json (OCI layout).
 """
 
@@ -16,15 +16,13 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import imageconfig
+from . import imageconfig, inroot
 from .archive import extract_layer
-from .errors import InvalidArgument
-from .rootpath import secure_join
+from .errors import InvalidArgument, shown
 
 if TYPE_CHECKING:
     from .images import ImageInfo, ImageStore
@@ -95,7 +93,7 @@ def _load_image(store: ImageStore, root: str, config_raw: bytes,
                     created.append(diff)
                 got = reader.hexdigest()
             if blob_digest and got != blob_digest:
-                raise InvalidArgument(f"blob {path} does not match its digest sha256:{blob_digest}")
+                raise InvalidArgument(f"blob {shown(path)} does not match its digest sha256:{blob_digest}")
         return store.write_config(config_raw), doc
     except BaseException:
         for d in created:
@@ -122,14 +120,15 @@ class _Digest:
 
 def _open(root: str, path: str) -> BinaryIO:
     """A regular file inside `root` (symlinks resolved within it, never outside)."""
-    host = secure_join(root, path)
+    root_fd = inroot.open_root(root)
     try:
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = inroot.open_file(root_fd, path)
     except OSError as e:
-        raise InvalidArgument(f"archive member {path!r}: {e.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InvalidArgument(f"archive member {path!r} is not a file")
+        raise InvalidArgument(f"archive member {shown(path)}: {e.strerror}") from None
+    except InvalidArgument:
+        raise InvalidArgument(f"archive member {shown(path)} is not a file") from None
+    finally:
+        os.close(root_fd)
     return os.fdopen(fd, "rb")
 
 
@@ -137,7 +136,7 @@ def _read(root: str, path: str) -> bytes:
     with _open(root, path) as f:
         raw = f.read(imageconfig.MAX_CONFIG + 1)
     if len(raw) > imageconfig.MAX_CONFIG:
-        raise InvalidArgument(f"archive member {path!r} is too large")
+        raise InvalidArgument(f"archive member {shown(path)} is too large")
     return raw
 
 
@@ -165,7 +164,7 @@ def _docker_entries(root: str) -> list[tuple[bytes, list[Layer], list[str]]]:
         raw = _read(root, config_path)
         named = _named_digest(config_path)
         if named and named != imageconfig.digest_hex(raw):
-            raise InvalidArgument(f"config {config_path} does not match its name")
+            raise InvalidArgument(f"config {shown(config_path)} does not match its name")
         layers = [(str(p), _named_digest(str(p)) if str(p).startswith("blobs/") else "")
                   for p in entry["Layers"]]
         tags = [familiar(t) for t in entry.get("RepoTags") or [] if isinstance(t, str)]
@@ -185,7 +184,7 @@ def _blob(root: str, digest: Any) -> tuple[str, str]:
     """(path, hex) of a blob named by a descriptor digest; only sha256 is supported."""
     if not isinstance(digest, str) or not digest.startswith("sha256:") \
             or not imageconfig.HEX64.fullmatch(digest[7:]):
-        raise InvalidArgument(f"unsupported blob digest {digest!r}")
+        raise InvalidArgument(f"unsupported blob digest {shown(str(digest))}")
     return f"blobs/sha256/{digest[7:]}", digest[7:]
 
 
@@ -193,7 +192,7 @@ def _verified_blob(root: str, desc: dict[str, Any]) -> bytes:
     path, hexd = _blob(root, desc.get("digest"))
     raw = _read(root, path)
     if imageconfig.digest_hex(raw) != hexd:
-        raise InvalidArgument(f"blob {path} does not match its digest")
+        raise InvalidArgument(f"blob {shown(path)} does not match its digest")
     return raw
 
 

@@ -1,15 +1,16 @@
 """A container's network as LXC config lines, plus /etc/hostname, /etc/hosts and
-/etc/resolv.conf written into its root (through rootpath.secure_join, so a symlink the
-image planted cannot redirect the write)."""
+/etc/resolv.conf written into its root (through fds that inroot.py resolved inside it: a
+symlink the image planted, or one a container swaps in, cannot redirect the write)."""
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from .rootpath import secure_join
+from . import inroot
 
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")  # Docker's fallback when the host only has local resolvers
 
@@ -77,11 +78,28 @@ def write_etc(root: str, hostname: str, name: str, cid: str, ip: IPv4Address | N
         host_resolv = ""
     files = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
              "/etc/resolv.conf": resolv_conf(host_resolv)}
-    for path, text in files.items():
-        target = secure_join(root, path)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if os.path.islink(target) or (os.path.exists(target) and not os.path.isfile(target)):
-            os.unlink(target)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+    root_fd = inroot.open_root(root)
+    try:
+        etc, _ = inroot.make_dirs(root_fd, "/etc")
+    finally:
+        os.close(root_fd)
+    try:
+        for path, text in files.items():
+            _write_in(etc, os.path.basename(path), text)
+    finally:
+        os.close(etc)
+
+
+def _write_in(dir_fd: int, name: str, text: str) -> None:
+    """Regular file `name` in `dir_fd` with `text`; a symlink or other non-file there is
+    replaced, never followed."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                 dir_fd=dir_fd)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

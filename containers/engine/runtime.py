@@ -10,6 +10,9 @@ import os
 import posixpath
 import shutil
 import signal
+import weakref
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,7 @@ from . import (
     cgroups,
     command,
     initconfine,
+    inroot,
     lxcconf,
     netconf,
     procs,
@@ -29,7 +33,6 @@ from . import (
 from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
-from .rootpath import secure_join
 from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
 from .supervision import RunState
 
@@ -124,16 +127,21 @@ class Engine:
 
     @staticmethod
     def _ensure_workdir(root: str, workdir: str, user: users.ResolvedUser) -> None:
-        host = secure_join(root, workdir)
-        if os.path.isdir(host):
-            return
-        if os.path.lexists(host):
-            raise InvalidArgument(f"working_dir {workdir} exists and is not a directory")
+        """Make the working directory inside the root (owned by the user when made)."""
+        root_fd = inroot.open_root(root)
         try:
-            os.makedirs(host, mode=0o755)
-            os.chown(host, user.uid, user.gid)
+            fd, made = inroot.make_dirs(root_fd, workdir)
+        except InvalidArgument:
+            raise InvalidArgument(f"working_dir {shown(workdir)} exists and is not a directory") from None
         except OSError as err:  # a file on the way (ENOTDIR), read-only, ...
             raise InvalidArgument(f"cannot create working_dir {shown(workdir)}: {err.strerror}") from None
+        finally:
+            os.close(root_fd)
+        try:
+            if made:
+                os.fchown(fd, user.uid, user.gid)
+        finally:
+            os.close(fd)
 
     # ---- observe ----------------------------------------------------------------------
     def status(self, cid: str) -> Status:
@@ -213,43 +221,76 @@ class Engine:
 
     def path_stat(self, cid: str, image: ImageInfo, path: str) -> dict[str, Any]:
         """docker cp's stat of `path` inside the container (NotFound when absent)."""
-        import stat as _stat
-
-        from .errors import NotFound
-
-        with self._mounted(cid, image) as root:
-            host = secure_join(root, path)
+        with self._in_root(cid, image) as root_fd:
+            fd = self._open_in(root_fd, cid, path)
             try:
-                st = os.lstat(host)
-            except FileNotFoundError:
-                raise NotFound(f"Could not find the file {path} in container {cid}") from None
-            link = os.readlink(host) if _stat.S_ISLNK(st.st_mode) else ""
-            mode = st.st_mode & 0o777 | (1 << 31 if _stat.S_ISDIR(st.st_mode) else 0) | (
-                1 << 27 if link else 0)
-            return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": mode,
-                    "mtime": _iso(st.st_mtime), "linkTarget": link}
+                return _path_stat(fd, path)
+            finally:
+                os.close(fd)
 
-    def archive_get(self, cid: str, image: ImageInfo, path: str):
-        """A tar of `path` inside the container (docker cp FROM the container)."""
+    def archive_get(self, cid: str, image: ImageInfo, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """(stat, tar) of `path` inside the container (docker cp FROM the container), both of
+        the one thing `path` named when this was called (NotFound when absent); the tar
+        holds the mount and the fd until it is consumed or dropped."""
         from .archive import tar_path
 
-        with self._mounted(cid, image) as root:
-            host = secure_join(root, path)
-            if not os.path.lexists(host):
-                from .errors import NotFound
+        stack = ExitStack()
+        try:
+            root_fd = stack.enter_context(self._in_root(cid, image))
+            fd = self._open_in(root_fd, cid, path)
+            stack.callback(os.close, fd)
+            st = _path_stat(fd, path)
+        except BaseException:
+            stack.close()
+            raise
 
-                raise NotFound(f"Could not find the file {path} in container {cid}")
-            yield from tar_path(host, os.path.basename(path.rstrip("/")) or ".")
+        def chunks() -> Iterator[bytes]:
+            with stack:
+                yield from tar_path(fd, os.path.basename(path.rstrip("/")) or ".")
+
+        out = chunks()
+        weakref.finalize(out, stack.close)  # dropped unstarted: release all the same
+        return st, out
 
     def archive_put(self, cid: str, image: ImageInfo, path: str, stream) -> None:
         """Extract a tar into directory `path` inside the container (docker cp INTO it)."""
         from .archive import extract_layer
 
-        with self._mounted(cid, image) as root:
-            host = secure_join(root, path)
-            if not os.path.isdir(host):
-                raise InvalidArgument(f"destination {path} is not a directory in the container")
-            extract_layer(stream, host)
+        with self._in_root(cid, image) as root_fd:
+            try:
+                fd = inroot.open_dir(root_fd, path)
+            except OSError:
+                raise InvalidArgument(f"destination {path} is not a directory in the container") from None
+            try:
+                extract_layer(stream, fd)
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def _open_in(root_fd: int, cid: str, path: str) -> int:
+        """An O_PATH fd on `path` inside the root; NotFound as docker cp words it."""
+        from .errors import NotFound
+
+        try:
+            return inroot.open_path(root_fd, path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"Could not find the file {path} in container {cid}") from None
+
+    def _in_root(self, cid: str, image: ImageInfo):
+        """Context: an O_PATH fd on the container's merged root (mounted for the duration if
+        it does not run); every path inside it is resolved through `inroot`."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def ctx():
+            with self._mounted(cid, image) as root:
+                fd = inroot.open_root(root)
+                try:
+                    yield fd
+                finally:
+                    os.close(fd)
+
+        return ctx()
 
     def _mounted(self, cid: str, image: ImageInfo):
         """Context: the container's merged root, mounted for the duration if it does not run."""
@@ -326,6 +367,16 @@ class Engine:
         cgroups.remove(self.config.cgroup_parent, cid)
         shutil.rmtree(p.dir, ignore_errors=True)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+
+
+def _path_stat(fd: int, path: str) -> dict[str, Any]:
+    """Docker's container path stat of what `fd` refers to (symlinks already followed)."""
+    import stat as _stat
+
+    st = os.fstat(fd)
+    mode = st.st_mode & 0o777 | (1 << 31 if _stat.S_ISDIR(st.st_mode) else 0)
+    return {"name": os.path.basename(path.rstrip("/")) or "/", "size": st.st_size, "mode": mode,
+            "mtime": _iso(st.st_mtime), "linkTarget": ""}
 
 
 def _iso(ts: float) -> str:

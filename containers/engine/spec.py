@@ -14,7 +14,7 @@ from typing import Any
 
 from . import capabilities
 from .errors import InvalidArgument, shown
-from .rootpath import check_path
+from .inroot import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
 CFS_PERIOD = 100_000  # us, Docker's period for NanoCpus

@@ -22,6 +22,7 @@ import tarfile
 from collections.abc import Iterable, Iterator
 
 from .compression import CHUNK
+from .inroot import reopen
 
 BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
@@ -123,28 +124,21 @@ def tar_stream(root: str, whiteouts: bool = False) -> Iterator[bytes]:
     yield out.end()
 
 
-def tar_path(host_path: str, arcname: str) -> Iterator[bytes]:
-    """Yield a tar holding `host_path` under `arcname` (a directory with its contents);
-    symlinks are stored, never followed; devices, fifos and sockets are left out (docker cp's
-    GET archive)."""
+def tar_path(fd: int, arcname: str) -> Iterator[bytes]:
+    """Yield a tar holding what O_PATH fd `fd` refers to (a file, or a directory with its
+    contents) under `arcname`; below it symlinks are stored, never followed; devices, fifos
+    and sockets are left out (docker cp's GET archive). The caller keeps `fd` open while
+    the generator runs and closes it (inroot.py resolved it inside a container's root)."""
     out = _Out()
-    parent, name = os.path.split(os.path.abspath(host_path))
-    pfd = os.open(parent or "/", _DIR & ~os.O_NOFOLLOW)
-    try:
-        st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
-        first = [(arcname, pfd, name, st, None)]
-        if stat.S_ISDIR(st.st_mode):
-            dfd = os.open(name, _DIR, dir_fd=pfd)
-            try:
-                first[0] = (arcname, pfd, name, st, dfd)
-                entries = _chain(first, _walk(dfd, arcname))
-                yield from _entries(out, entries, False, skip_special=True)
-            finally:
-                os.close(dfd)
-        else:
-            yield from _entries(out, iter(first), False, skip_special=True)
-    finally:
-        os.close(pfd)
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+        own = reopen(fd, _DIR if stat.S_ISDIR(st.st_mode) else _FILE)
+        try:
+            first = [(arcname, -1, "", os.fstat(own), own)]
+            rest = _walk(own, arcname) if stat.S_ISDIR(st.st_mode) else iter(())
+            yield from _entries(out, _chain(first, rest), False, skip_special=True)
+        finally:
+            os.close(own)
     yield out.end()
 
 
@@ -153,7 +147,7 @@ def _chain(first, rest):
     yield from rest
 
 
-Entry = tuple[str, int, str, os.stat_result, "int | None"]
+Entry = tuple[str, int, str, os.stat_result, "int | None"]  # the last: the entry's own fd if open
 
 
 def _walk(root_fd: int, prefix: str) -> Iterator[Entry]:
@@ -239,7 +233,7 @@ def _entries(out: _Out, entries: Iterator[Entry], whiteouts: bool, skip_special:
             else:
                 if st.st_nlink > 1:
                     links[key] = rel
-                yield from _file(out, pfd, name, ti)
+                yield from _file(out, pfd, name, ti, dfd)
         elif stat.S_ISDIR(mode):
             ti.type = tarfile.DIRTYPE
             if dfd is not None:
@@ -267,13 +261,17 @@ def _entries(out: _Out, entries: Iterator[Entry], whiteouts: bool, skip_special:
             yield out.take()
 
 
-def _file(out: _Out, pfd: int, name: str, ti: tarfile.TarInfo) -> Iterator[bytes]:
-    try:
-        fd = os.open(name, _FILE, dir_fd=pfd)
-    except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ELOOP):
-            return  # gone or swapped for a symlink since the walk saw it
-        raise
+def _file(out: _Out, pfd: int, name: str, ti: tarfile.TarInfo, own: int | None = None) -> Iterator[bytes]:
+    """Header and content of regular file `name` in `pfd` (or of the open fd `own`)."""
+    if own is not None:
+        fd = os.dup(own)
+    else:
+        try:
+            fd = os.open(name, _FILE, dir_fd=pfd)
+        except OSError as e:
+            if e.errno in (errno.ENOENT, errno.ELOOP):
+                return  # gone or swapped for a symlink since the walk saw it
+            raise
     with os.fdopen(fd, "rb", buffering=0) as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

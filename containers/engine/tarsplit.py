@@ -24,7 +24,7 @@ import struct
 from collections.abc import Iterator
 
 from . import beneath
-from .errors import EngineError
+from .errors import EngineError, shown
 from .layout import DIR_MODE, private
 
 CHUNK = 1 << 20
@@ -187,12 +187,12 @@ def _content(root_fd: int, meta_dir: str, stashed: str | None, rel: str, size: i
         else:
             fd = beneath.open_file(root_fd, rel)
     except (OSError, EngineError) as e:
-        raise EngineError(f"layer file {rel!r} is gone: {e}") from None
+        raise EngineError(f"layer file {shown(rel)} is gone: {e}") from None
     with os.fdopen(fd, "rb", buffering=0) as src:
         left = size
         while left:
             chunk = src.read(min(left, CHUNK))
             if not chunk:
-                raise EngineError(f"layer file {rel!r} is shorter than recorded")
+                raise EngineError(f"layer file {shown(rel)} is shorter than recorded")
             left -= len(chunk)
             yield chunk

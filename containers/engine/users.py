@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import InvalidArgument
-from .rootpath import read_text
+from .inroot import read_text
 
 
 @dataclass(frozen=True)
