@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,10 @@ from containers.models import Container
 from containers.runtime import engine
 
 log = logging.getLogger("dockerweb.lifecycle")
+# record_exit runs in the worker from the exit watcher and from the verbs (stop, kill) at
+# once: one lock per container (striped) lets the loser see the winner's whole work (state,
+# network released, events) instead of returning halfway through it
+_EXIT_LOCKS = [threading.RLock() for _ in range(64)]  # re-entrant: auto-remove runs inside
 START_FAILED_EXIT = 128
 
 
@@ -171,6 +176,11 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
     belongs to the start call in flight and is only settled at worker boot
     (`settle_starting`), when no start can be in flight.
     """
+    with _EXIT_LOCKS[hash(cid) % len(_EXIT_LOCKS)]:
+        return _record_exit(cid, supervisor_pid, settle_starting)
+
+
+def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) -> Container | None:
     c = Container.objects.filter(pk=cid).first()
     if c is None or c.status not in ACTIVE:
         return c

@@ -128,10 +128,18 @@ def _rules(table: str) -> list[dict]:
 
 
 def remove(table: str, cid: str) -> None:
-    """Delete every rule of container `cid`. Idempotent."""
-    doomed = [r for r in _rules(table) if r.get("comment") == cid]
-    if doomed:
-        _nft("".join(f"delete rule ip {table} {r['chain']} handle {r['handle']}\n" for r in doomed))
+    """Delete every rule of container `cid`. Idempotent, also when another process removes
+    the same rules at the same time (the delete is retried over what is left)."""
+    for attempt in range(3):
+        doomed = [r for r in _rules(table) if r.get("comment") == cid]
+        if not doomed:
+            return
+        try:
+            _nft("".join(f"delete rule ip {table} {r['chain']} handle {r['handle']}\n" for r in doomed))
+            return
+        except EngineError:
+            if attempt == 2:
+                raise
 
 
 def owners(table: str) -> set[str]:
