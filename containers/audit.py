@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from django.db import DatabaseError
@@ -80,9 +81,22 @@ def _remote(request: HttpRequest) -> str:
     return addr or ("unix" if _is_docker(request) else "")
 
 
+_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+
+
 def _route(request: HttpRequest) -> str:
+    """The route as a person reads it: `containers/<ref>/start` for the Docker API's regex
+    routes (version prefix and anchors dropped), Django's own text for path() routes."""
     match = getattr(request, "resolver_match", None)
-    return match.route if match is not None else request.path
+    if match is None:
+        return request.path
+    return readable_route(match.route)
+
+
+def readable_route(route: str) -> str:
+    """`^(?:v[0-9.]+/)?containers/(?P<ref>[^/]+)/start$` -> `containers/<ref>/start`."""
+    route = route.removeprefix("^").removeprefix("(?:v[0-9.]+/)?").removesuffix("$")
+    return _GROUP.sub(r"<\1>", route)
 
 
 def _target(request: HttpRequest, response: HttpResponse) -> str:

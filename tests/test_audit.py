@@ -82,6 +82,7 @@ def test_calls_are_audited_with_user_address_and_result(api, dpy, two_users):
     system = [r for r in _rows(api, via="docker") if r["action"].startswith("POST") and r["status"] == 201
               and r["target"] == made.id]
     assert len(system) == 1 and system[0]["username"] == "" and system[0]["remote_addr"] == "unix"
+    assert system[0]["action"] == "POST containers/create"  # the route as a person reads it
     api.api("DELETE", f"/api/containers/{cid}/?force=1")
 
 
