@@ -45,7 +45,7 @@ from .spec import (
     validate_user,
     validate_working_dir,
 )
-from .supervision import PYTHON, read_json
+from .supervision import PYTHON, SupervisorSpec, read_json
 
 EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
 SHELL = "/bin/sh"
@@ -234,15 +234,8 @@ class Execs:
         for item in env:
             argv += ["-v", item]
         argv += ["--", *cmd]
-        spec = {
-            "name": eid, "argv": argv, "tty": config.tty, "open_stdin": config.stdin,
-            # the client that typed into an exec leaving closes its stdin (a shell exits)
-            "stdin_once": True, "console_size": config.console_size or None,
-            "attach_path": p.attach, "log_path": p.log, "exit_path": p.exit,
-            "state_path": p.state, "hook_fifo": os.path.join(p.dir, "unused.fifo"),
-            "lxc_log": p.lxc_log, "rootfs": "", "cgroup_dirs": [], "memory_cgroup": "",
-            "cgroup_limits": [],
-        }
+        spec = SupervisorSpec.exec(p, argv, tty=config.tty, open_stdin=config.stdin,
+                                   console_size=config.console_size)
         self._claim(p, spec)
         word = _launch(p, timeout)
         if word != "started":
@@ -275,13 +268,13 @@ class Execs:
         return info
 
     @staticmethod
-    def _claim(p: ExecPaths, spec: dict[str, Any]) -> None:
+    def _claim(p: ExecPaths, spec: SupervisorSpec) -> None:
         try:
             fd = os.open(p.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
             raise Conflict("exec has already been started") from None
         with os.fdopen(fd, "wb") as f:
-            marshal.dump(spec, f)
+            marshal.dump(spec.to_marshal(), f)
 
 
 def _launch(p: ExecPaths, timeout: float) -> str:

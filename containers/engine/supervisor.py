@@ -124,12 +124,11 @@ class Supervisor:
     def spawn(self) -> None:
         """Fork and exec lxc-execute with the container's stdio."""
         spec = self.spec
-        argv = ["lxc-execute", "-n", spec["name"], "-P", spec["lxcpath"], "-f",
-                spec["config"], "--", *spec["cmd"]]
+        argv = spec["argv"]
         if self.tty:
             master, slave = os.openpty()
             self.pty_master = master
-            rows, cols = spec.get("console_size") or (24, 80)
+            rows, cols = spec["console_size"] or (24, 80)
             self.resize(rows, cols)
             child_fds = (slave, slave, slave)
             self.outputs[master] = STDOUT
@@ -155,7 +154,7 @@ class Supervisor:
                 # No TIOCSCTTY here: LXC's init takes the pty as the container's controlling
                 # terminal (lxc.console.path = none), so SIGWINCH reaches the foreground job.
                 os.setsid()
-                if spec.get("preload"):  # confines LXC's init: see initconfine.py
+                if spec["preload"]:  # confines LXC's init: see initconfine.py
                     os.environ["LD_PRELOAD"] = spec["preload"]
                 for target, fd in enumerate(child_fds):
                     os.dup2(fd, target)
@@ -351,7 +350,7 @@ class Supervisor:
         except KeyError:
             pass
         client.sock.close()
-        if self.spec.get("stdin_once") and client.wants_stdin and client.sent_stdin:
+        if self.spec["stdin_once"] and client.wants_stdin and client.sent_stdin:
             self.close_stdin()
 
     def on_client(self, fd: int) -> None:
