@@ -25,15 +25,12 @@ import json
 import marshal
 import os
 import posixpath
-import select
-import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import ids, inroot, users
-from .errors import Conflict, InvalidArgument, NotFound, StartFailed
+from . import ids, inroot, supervision, users
+from .errors import Conflict, InvalidArgument, NotFound
 from .layout import DIR_MODE, Layout, private
 from .procs import alive
 from .runtime import build_env
@@ -45,7 +42,7 @@ from .spec import (
     validate_user,
     validate_working_dir,
 )
-from .supervision import PYTHON, SupervisorSpec, read_json
+from .supervision import SupervisorSpec, read_json
 
 EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
 SHELL = "/bin/sh"
@@ -237,11 +234,10 @@ class Execs:
         spec = SupervisorSpec.exec(p, argv, tty=config.tty, open_stdin=config.stdin,
                                    console_size=config.console_size)
         self._claim(p, spec)
-        word = _launch(p, timeout)
+        word = supervision.spawn(EXEC_SUPERVISOR, p.dir, p.supervisor_log, timeout)
         if word != "started":
-            done = read_json(p.exit) or {}
-            raise StartFailed(done.get("error") or _tail(p.supervisor_log)
-                              or f"exec supervisor did not start ({word})")
+            raise supervision.start_failure(p.exit, p.supervisor_log,
+                                            f"exec supervisor did not start ({word})")
         return self.inspect(cid, eid)
 
     def supervisor(self, cid: str, eid: str) -> tuple[int, int] | None:
@@ -277,33 +273,6 @@ class Execs:
             marshal.dump(spec.to_marshal(), f)
 
 
-def _launch(p: ExecPaths, timeout: float) -> str:
-    """Start the exec supervisor and read its first word ("started"/"failed")."""
-    r, w = os.pipe()
-    with open(p.supervisor_log, "ab", opener=private) as err:
-        proc = subprocess.Popen(
-            [PYTHON, "-I", "-S", EXEC_SUPERVISOR, p.dir, str(w)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            pass_fds=(w,), start_new_session=True, close_fds=True,
-        )
-    os.close(w)
-    try:
-        deadline = time.monotonic() + timeout
-        data = b""
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                return "timeout"
-            chunk = os.read(r, 64)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode().strip()
-    finally:
-        os.close(r)
-        proc.wait()
-
-
 def _lxc_errors(path: str) -> str:
     try:
         with open(path, errors="replace") as f:
@@ -311,14 +280,6 @@ def _lxc_errors(path: str) -> str:
     except OSError:
         return ""
     return "\n".join(ln.split(" - ", 1)[-1] for ln in lines[-3:])
-
-
-def _tail(path: str, n: int = 5) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:]).strip()
-    except OSError:
-        return ""
 
 
 def _now() -> str:

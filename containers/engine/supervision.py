@@ -142,26 +142,38 @@ def launch(paths: ContainerPaths, spec: SupervisorSpec, timeout: float = 30.0) -
     with open(tmp, "wb", opener=private) as f:
         marshal.dump(spec.to_marshal(), f)
     os.rename(tmp, paths.spec)
+    if spawn(SUPERVISOR, paths.dir, paths.supervisor_log, timeout) == "started":
+        state = read_state(paths)
+        if state is not None:
+            return state
+    raise start_failure(paths.exit, paths.supervisor_log, "supervisor failed to start")
+
+
+def spawn(script: str, directory: str, supervisor_log: str, timeout: float) -> str:
+    """Run `python3 -I -S script directory FD` (a supervisor, which double-forks into its own
+    session and reads directory/supervisor.spec) and return the first word it writes on FD:
+    "started", "failed", or "timeout" when none came within `timeout` seconds. Its stderr
+    is appended to `supervisor_log`."""
     r, w = os.pipe()
-    with open(paths.supervisor_log, "ab", opener=private) as err:
+    with open(supervisor_log, "ab", opener=private) as err:
         proc = subprocess.Popen(
-            [PYTHON, "-I", "-S", SUPERVISOR, paths.dir, str(w)],
+            [PYTHON, "-I", "-S", script, directory, str(w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             pass_fds=(w,), start_new_session=True, close_fds=True,
         )
     os.close(w)
     try:
-        word = _read_word(r, timeout)
+        return _read_word(r, timeout)
     finally:
         os.close(r)
         proc.wait()
-    if word == "started":
-        state = read_state(paths)
-        if state is not None:
-            return state
-    info = read_exit(paths) or {}
-    text = info.get("error") or _tail(paths.supervisor_log) or "supervisor failed to start"
-    raise StartFailed(text)
+
+
+def start_failure(exit_path: str, supervisor_log: str, fallback: str) -> StartFailed:
+    """Why a supervisor did not start: the error of its exit file, else the end of its own
+    log, else `fallback`."""
+    info = read_json(exit_path) or {}
+    return StartFailed(info.get("error") or _tail(supervisor_log) or fallback)
 
 
 def _read_word(fd: int, timeout: float) -> str:
