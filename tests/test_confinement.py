@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -138,6 +139,27 @@ def test_default_capabilities_seccomp_no_new_privs_for_command_init_and_exec(api
     assert _status(out, "CapEff") == [DOCKER_DEFAULT_CAPEFF], out
     assert _status(out, "Seccomp") == ["2"] and _status(out, "NoNewPrivs") == ["1"]
     assert api.logs(c["id"]).count(b"NoNewPrivs") == 2  # exec left nothing in the output
+
+
+def _environ(pid: int) -> list[bytes]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return f.read().split(b"\0")
+
+
+def test_init_confinement_library_is_preloaded_into_lxc_execute_only(api):
+    """The supervisor core preloads initconfine into lxc-execute (a container's) and never
+    into lxc-attach (an exec's supervisor overrides that hook)."""
+    c = api.run(cmd=["sleep", "1000"])
+    cdir = os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "containers", c["id"])
+    with open(os.path.join(cdir, "state.json")) as f:
+        lxc_pid = json.load(f)["lxc_pid"]
+    assert any(e.startswith(b"LD_PRELOAD=") and b"initconfine-" in e for e in _environ(lxc_pid))
+    r = api.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["sleep", "1000"]})
+    eid = r.json()["id"]
+    assert api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True}).json()["running"]
+    with open(os.path.join(cdir, "exec", eid, "state.json")) as f:
+        attach_pid = json.load(f)["pid"]
+    assert not any(e.startswith(b"LD_PRELOAD=") for e in _environ(attach_pid))
 
 
 @pytest.mark.parametrize("body,expected", [

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
+import re
 
 import pytest
 
-from containers.engine import command, inroot, logs, lxcconf, signals, state, users
+from containers.engine import command, inroot, logs, lxcconf, signals, state, supervision, users
 from containers.engine.capabilities import DOCKER_DEFAULT
 from containers.engine.errors import CommandNotFound, IllegalTransition, InvalidArgument
+from containers.engine.exec import ExecPaths
+from containers.engine.layout import Layout
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.engine.state import State
 
@@ -224,3 +228,35 @@ def test_logs_follow_holds_the_file_from_the_call(tmp_path):
     records = logs.follow(str(path), logs.LogQuery(), lambda: True, poll_s=0.01)
     os.unlink(path)
     assert [r.data for r in records] == [b"last words\n"]
+
+
+# ---- supervisor spec --------------------------------------------------------------------------
+def _supervisor_keys() -> set[str]:
+    """Every spec key the supervisors read (spec["x"] / self.spec["x"])."""
+    here = os.path.dirname(supervision.__file__)
+    keys: set[str] = set()
+    for name in ("supervisor.py", "exec_supervisor.py"):
+        with open(os.path.join(here, name)) as f:
+            keys |= set(re.findall(r'spec(?:\.get\(|\[)"(\w+)"', f.read()))
+    return keys
+
+
+def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_path):
+    container = supervision.SupervisorSpec.container(
+        Layout(str(tmp_path)).container("c" * 64), ["lxc-execute", "-n", "c", "--", "true"],
+        tty=True, open_stdin=True, stdin_once=False, console_size=[40, 120],
+        memory_cgroup="/sys/fs/cgroup/memory/x/c",
+        cgroup_limits=[("/sys/fs/cgroup/pids/x/c", "pids.max", 100)],
+        cgroup_dirs=["/sys/fs/cgroup/memory/x/c"], preload="/lib/initconfine.so")
+    execspec = supervision.SupervisorSpec.exec(
+        ExecPaths(str(tmp_path / "e")), ["lxc-attach", "--", "sh"], tty=False, open_stdin=True,
+        console_size=[])
+    keys = _supervisor_keys()
+    assert keys and keys <= set(container.to_marshal())
+    for spec in (container, execspec):
+        doc = marshal.loads(marshal.dumps(spec.to_marshal()))
+        assert set(doc) == set(container.to_marshal())
+        assert all(doc[k] is not None for k in keys)
+        assert supervision.SupervisorSpec(**doc) == spec
+    assert execspec.stdin_once and not execspec.preload and not execspec.hook_fifo  # container-only
+    assert container.console_size == (40, 120) and container.argv[0] == "lxc-execute"

@@ -25,15 +25,12 @@ import json
 import marshal
 import os
 import posixpath
-import select
-import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from . import ids, inroot, users
-from .errors import Conflict, InvalidArgument, NotFound, StartFailed
+from . import ids, inroot, supervision, users
+from .errors import Conflict, InvalidArgument, NotFound
 from .layout import DIR_MODE, Layout, private
 from .procs import alive
 from .runtime import build_env
@@ -45,7 +42,7 @@ from .spec import (
     validate_user,
     validate_working_dir,
 )
-from .supervision import PYTHON, read_json
+from .supervision import SupervisorSpec, read_json
 
 EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
 SHELL = "/bin/sh"
@@ -234,21 +231,13 @@ class Execs:
         for item in env:
             argv += ["-v", item]
         argv += ["--", *cmd]
-        spec = {
-            "name": eid, "argv": argv, "tty": config.tty, "open_stdin": config.stdin,
-            # the client that typed into an exec leaving closes its stdin (a shell exits)
-            "stdin_once": True, "console_size": config.console_size or None,
-            "attach_path": p.attach, "log_path": p.log, "exit_path": p.exit,
-            "state_path": p.state, "hook_fifo": os.path.join(p.dir, "unused.fifo"),
-            "lxc_log": p.lxc_log, "rootfs": "", "cgroup_dirs": [], "memory_cgroup": "",
-            "cgroup_limits": [],
-        }
+        spec = SupervisorSpec.exec(p, argv, tty=config.tty, open_stdin=config.stdin,
+                                   console_size=config.console_size)
         self._claim(p, spec)
-        word = _launch(p, timeout)
+        word = supervision.spawn(EXEC_SUPERVISOR, p.dir, p.supervisor_log, timeout)
         if word != "started":
-            done = read_json(p.exit) or {}
-            raise StartFailed(done.get("error") or _tail(p.supervisor_log)
-                              or f"exec supervisor did not start ({word})")
+            raise supervision.start_failure(p.exit, p.supervisor_log,
+                                            f"exec supervisor did not start ({word})")
         return self.inspect(cid, eid)
 
     def supervisor(self, cid: str, eid: str) -> tuple[int, int] | None:
@@ -275,40 +264,13 @@ class Execs:
         return info
 
     @staticmethod
-    def _claim(p: ExecPaths, spec: dict[str, Any]) -> None:
+    def _claim(p: ExecPaths, spec: SupervisorSpec) -> None:
         try:
             fd = os.open(p.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
             raise Conflict("exec has already been started") from None
         with os.fdopen(fd, "wb") as f:
-            marshal.dump(spec, f)
-
-
-def _launch(p: ExecPaths, timeout: float) -> str:
-    """Start the exec supervisor and read its first word ("started"/"failed")."""
-    r, w = os.pipe()
-    with open(p.supervisor_log, "ab", opener=private) as err:
-        proc = subprocess.Popen(
-            [PYTHON, "-I", "-S", EXEC_SUPERVISOR, p.dir, str(w)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-            pass_fds=(w,), start_new_session=True, close_fds=True,
-        )
-    os.close(w)
-    try:
-        deadline = time.monotonic() + timeout
-        data = b""
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                return "timeout"
-            chunk = os.read(r, 64)
-            if not chunk:
-                break
-            data += chunk
-        return data.decode().strip()
-    finally:
-        os.close(r)
-        proc.wait()
+            marshal.dump(spec.to_marshal(), f)
 
 
 def _lxc_errors(path: str) -> str:
@@ -318,14 +280,6 @@ def _lxc_errors(path: str) -> str:
     except OSError:
         return ""
     return "\n".join(ln.split(" - ", 1)[-1] for ln in lines[-3:])
-
-
-def _tail(path: str, n: int = 5) -> str:
-    try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-n:]).strip()
-    except OSError:
-        return ""
 
 
 def _now() -> str:

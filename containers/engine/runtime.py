@@ -84,7 +84,7 @@ class Engine:
             raise
 
     def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
-                 hostname: str, network: list[str] | None = None) -> dict[str, Any]:
+                 hostname: str, network: list[str] | None = None) -> supervision.SupervisorSpec:
         cfg = image.config
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
         cmd = argv(spec, cfg)
@@ -112,18 +112,16 @@ class Engine:
             os.unlink(p.lxc_log)
         except FileNotFoundError:
             pass
-        return {
-            "name": cid, "lxcpath": self.layout.lxc, "config": p.lxc_config, "cmd": cmd,
-            "tty": spec.tty, "open_stdin": spec.open_stdin, "stdin_once": spec.stdin_once,
-            "console_size": spec.console_size or None, "memory_cgroup": cgroups.container_dir(parent, cid),
-            "cgroup_limits": cgroup_limits(spec, parent, cid, self.config.pids_limit),
-            "preload": initconfine.library(self.layout.lib),
-            "cgroup_dirs": [d for ctrl in cgroups.controllers()
-                            for d in (os.path.join(ctrl, parent, cid),
-                                      os.path.join(ctrl, parent, f"{cid}.monitor"))],
-            "rootfs": p.rootfs, "hook_fifo": p.hook_fifo, "state_path": p.state,
-            "exit_path": p.exit, "log_path": p.log, "attach_path": p.attach, "lxc_log": p.lxc_log,
-        }
+        return supervision.SupervisorSpec.container(
+            p, ["lxc-execute", "-n", cid, "-P", self.layout.lxc, "-f", p.lxc_config, "--", *cmd],
+            tty=spec.tty, open_stdin=spec.open_stdin, stdin_once=spec.stdin_once,
+            console_size=spec.console_size, memory_cgroup=cgroups.container_dir(parent, cid),
+            cgroup_limits=cgroup_limits(spec, parent, cid, self.config.pids_limit),
+            cgroup_dirs=[d for ctrl in cgroups.controllers()
+                         for d in (os.path.join(ctrl, parent, cid),
+                                   os.path.join(ctrl, parent, f"{cid}.monitor"))],
+            preload=initconfine.library(self.layout.lib),
+        )
 
     @staticmethod
     def _ensure_workdir(root: str, workdir: str, user: users.ResolvedUser) -> None:

@@ -14,8 +14,8 @@ import os
 import select
 import subprocess
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 from . import procs
 from .errors import StartFailed
@@ -23,6 +23,75 @@ from .layout import ContainerPaths, private
 
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
 PYTHON = "/usr/bin/python3"
+
+
+class SupervisedPaths(Protocol):
+    """The files a supervisor writes (a container's or an exec's directory)."""
+
+    attach: str
+    log: str
+    exit: str
+    state: str
+    lxc_log: str
+
+
+@dataclass(frozen=True)
+class SupervisorSpec:
+    """What a supervisor runs and where it writes: the contents of supervisor.spec.
+
+    `argv` is the whole child command line (`lxc-execute ...` or `lxc-attach ...`), built by
+    the engine. The fields after `lxc_log` are a container's only: an exec joins the
+    container's cgroups, has no start hook and no rootfs, and is never run under the init
+    confinement library (`preload`). The supervisor is stdlib-only and reads the spec as the
+    plain dict of `to_marshal`, indexing every field (none is ever None).
+    """
+
+    argv: tuple[str, ...]
+    tty: bool
+    open_stdin: bool
+    stdin_once: bool
+    console_size: tuple[int, ...]  # (rows, cols) of a tty, or () for the default 24x80
+    attach_path: str
+    log_path: str
+    exit_path: str
+    state_path: str
+    lxc_log: str
+    hook_fifo: str = ""
+    memory_cgroup: str = ""
+    cgroup_limits: tuple[tuple[str, str, int], ...] = ()
+    cgroup_dirs: tuple[str, ...] = ()
+    rootfs: str = ""
+    preload: str = ""
+
+    @classmethod
+    def container(cls, paths: ContainerPaths, argv: list[str], *, tty: bool, open_stdin: bool,
+                  stdin_once: bool, console_size: list[int], memory_cgroup: str,
+                  cgroup_limits: list[tuple[str, str, int]], cgroup_dirs: list[str],
+                  preload: str) -> SupervisorSpec:
+        """The spec of a container's supervisor (`argv` runs lxc-execute)."""
+        return cls(
+            argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=stdin_once,
+            console_size=tuple(console_size), **_files(paths), hook_fifo=paths.hook_fifo,
+            memory_cgroup=memory_cgroup, cgroup_limits=tuple(cgroup_limits),
+            cgroup_dirs=tuple(cgroup_dirs), rootfs=paths.rootfs, preload=preload,
+        )
+
+    @classmethod
+    def exec(cls, paths: SupervisedPaths, argv: list[str], *, tty: bool, open_stdin: bool,
+             console_size: list[int]) -> SupervisorSpec:
+        """The spec of an exec's supervisor (`argv` runs lxc-attach). The client that typed
+        into an exec closes its stdin when it leaves (so a shell exits): stdin_once."""
+        return cls(argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=True,
+                   console_size=tuple(console_size), **_files(paths))
+
+    def to_marshal(self) -> dict[str, Any]:
+        """The plain dict the supervisor loads (marshal knows no dataclasses)."""
+        return asdict(self)
+
+
+def _files(paths: SupervisedPaths) -> dict[str, str]:
+    return {"attach_path": paths.attach, "log_path": paths.log, "exit_path": paths.exit,
+            "state_path": paths.state, "lxc_log": paths.lxc_log}
 
 
 @dataclass(frozen=True)
@@ -59,7 +128,7 @@ def read_exit(paths: ContainerPaths) -> dict[str, Any] | None:
     return read_json(paths.exit)
 
 
-def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -> RunState:
+def launch(paths: ContainerPaths, spec: SupervisorSpec, timeout: float = 30.0) -> RunState:
     """Start a supervisor for `spec` and return once the container runs.
 
     Raises StartFailed with LXC's own error text when the container did not start.
@@ -71,28 +140,40 @@ def launch(paths: ContainerPaths, spec: dict[str, Any], timeout: float = 30.0) -
             pass
     tmp = paths.spec + ".tmp"
     with open(tmp, "wb", opener=private) as f:
-        marshal.dump(spec, f)
+        marshal.dump(spec.to_marshal(), f)
     os.rename(tmp, paths.spec)
+    if spawn(SUPERVISOR, paths.dir, paths.supervisor_log, timeout) == "started":
+        state = read_state(paths)
+        if state is not None:
+            return state
+    raise start_failure(paths.exit, paths.supervisor_log, "supervisor failed to start")
+
+
+def spawn(script: str, directory: str, supervisor_log: str, timeout: float) -> str:
+    """Run `python3 -I -S script directory FD` (a supervisor, which double-forks into its own
+    session and reads directory/supervisor.spec) and return the first word it writes on FD:
+    "started", "failed", or "timeout" when none came within `timeout` seconds. Its stderr
+    is appended to `supervisor_log`."""
     r, w = os.pipe()
-    with open(paths.supervisor_log, "ab", opener=private) as err:
+    with open(supervisor_log, "ab", opener=private) as err:
         proc = subprocess.Popen(
-            [PYTHON, "-I", "-S", SUPERVISOR, paths.dir, str(w)],
+            [PYTHON, "-I", "-S", script, directory, str(w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             pass_fds=(w,), start_new_session=True, close_fds=True,
         )
     os.close(w)
     try:
-        word = _read_word(r, timeout)
+        return _read_word(r, timeout)
     finally:
         os.close(r)
         proc.wait()
-    if word == "started":
-        state = read_state(paths)
-        if state is not None:
-            return state
-    info = read_exit(paths) or {}
-    text = info.get("error") or _tail(paths.supervisor_log) or "supervisor failed to start"
-    raise StartFailed(text)
+
+
+def start_failure(exit_path: str, supervisor_log: str, fallback: str) -> StartFailed:
+    """Why a supervisor did not start: the error of its exit file, else the end of its own
+    log, else `fallback`."""
+    info = read_json(exit_path) or {}
+    return StartFailed(info.get("error") or _tail(supervisor_log) or fallback)
 
 
 def _read_word(fd: int, timeout: float) -> str:

@@ -37,6 +37,10 @@ MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
 READ_SIZE = 256 * 1024
 DRAIN_GRACE_S = 2.0
 LXC_INIT_DIED = 1  # lxc-execute's status when LXC's init was killed (lxc.log says by what)
+CHILD_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGQUIT,
+                 signal.SIGTTOU, signal.SIGTTIN)  # back to the default in the child
+IGNORED_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT,
+                   signal.SIGTTOU, signal.SIGTTIN)  # by the supervisor itself
 
 
 def rfc3339_now() -> str:
@@ -84,6 +88,12 @@ class Client:
 
 
 class Supervisor:
+    """Supervisor of one container (`lxc-execute`). Variants (exec_supervisor.py) override
+    the hooks: prepare_pty, in_child, prepare_cgroup, filter_output, write_state, cleanup,
+    and uses_start_hook."""
+
+    uses_start_hook = True  # "started" = LXC's start-host hook wrote to the fifo
+
     def __init__(self, spec: dict, status_fd: int):
         self.spec = spec
         self.status_fd = status_fd
@@ -122,14 +132,14 @@ class Supervisor:
         os.close(ofd)
 
     def spawn(self) -> None:
-        """Fork and exec lxc-execute with the container's stdio."""
+        """Fork and exec spec["argv"] with the child's stdio: pipes, or a pty."""
         spec = self.spec
-        argv = ["lxc-execute", "-n", spec["name"], "-P", spec["lxcpath"], "-f",
-                spec["config"], "--", *spec["cmd"]]
+        argv = spec["argv"]
         if self.tty:
             master, slave = os.openpty()
+            self.prepare_pty(slave)
             self.pty_master = master
-            rows, cols = spec.get("console_size") or (24, 80)
+            rows, cols = spec["console_size"] or (24, 80)
             self.resize(rows, cols)
             child_fds = (slave, slave, slave)
             self.outputs[master] = STDOUT
@@ -152,15 +162,11 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:  # child
             try:
-                # No TIOCSCTTY here: LXC's init takes the pty as the container's controlling
-                # terminal (lxc.console.path = none), so SIGWINCH reaches the foreground job.
                 os.setsid()
-                if spec.get("preload"):  # confines LXC's init: see initconfine.py
-                    os.environ["LD_PRELOAD"] = spec["preload"]
+                self.in_child(child_fds)
                 for target, fd in enumerate(child_fds):
                     os.dup2(fd, target)
-                for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE,
-                            signal.SIGQUIT, signal.SIGTTOU, signal.SIGTTIN):
+                for sig in CHILD_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 os.execvp(argv[0], argv)
             finally:
@@ -173,6 +179,20 @@ class Supervisor:
             self.poller.register(fd, select.POLLIN)
         if self.stdin_fd is not None and not self.tty:
             os.set_blocking(self.stdin_fd, False)
+
+    def prepare_pty(self, slave: int) -> None:
+        """Set up the pty's slave side before the fork: a container's stays as it is (LXC's
+        init takes it as the console: one "\n" -> "\r\n" translation, by its line discipline)."""
+
+    def in_child(self, child_fds: tuple[int, int, int]) -> None:
+        """In the forked child, after setsid and before its stdio is in place.
+
+        No TIOCSCTTY here: LXC's init takes the pty as the container's controlling terminal
+        (lxc.console.path = none), so SIGWINCH reaches the foreground job. The init
+        confinement library is preloaded into lxc-execute (see initconfine.py): containers
+        only, an exec supervisor overrides this hook."""
+        if self.spec["preload"]:
+            os.environ["LD_PRELOAD"] = self.spec["preload"]
 
     def wait_started(self, pidfd: int) -> bool:
         """Wait for the start-host hook (container init pid) or an early exit of lxc."""
@@ -351,7 +371,7 @@ class Supervisor:
         except KeyError:
             pass
         client.sock.close()
-        if self.spec.get("stdin_once") and client.wants_stdin and client.sent_stdin:
+        if self.spec["stdin_once"] and client.wants_stdin and client.sent_stdin:
             self.close_stdin()
 
     def on_client(self, fd: int) -> None:
@@ -587,7 +607,8 @@ class Supervisor:
             self.drop_client(fd)
         for path in (self.spec["attach_path"], self.spec["hook_fifo"]):
             try:
-                os.unlink(path)
+                if path:
+                    os.unlink(path)
             except OSError:
                 pass
 
@@ -595,10 +616,11 @@ class Supervisor:
         started = False
         try:
             self.prepare_cgroup()
-            os.mkfifo(self.spec["hook_fifo"], 0o600)
+            if self.uses_start_hook:
+                os.mkfifo(self.spec["hook_fifo"], 0o600)
             self.spawn()
             pidfd = os.pidfd_open(self.child_pid)
-            started = self.wait_started(pidfd)
+            started = self.wait_started(pidfd) if self.uses_start_hook else True
             if started:
                 self.log_fd = os.open(self.spec["log_path"],
                                       os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -614,19 +636,19 @@ class Supervisor:
             self.finish(started)
 
 
-def main(argv: list[str]) -> None:
-    container_dir, status_fd = argv[1], int(argv[2])
-    with open(os.path.join(container_dir, "supervisor.spec"), "rb") as f:
+def main(argv: list[str], cls: type[Supervisor] = Supervisor) -> None:
+    """`argv[1]` is the directory holding supervisor.spec, `argv[2]` the status fd."""
+    directory, status_fd = argv[1], int(argv[2])
+    with open(os.path.join(directory, "supervisor.spec"), "rb") as f:
         spec = marshal.load(f)
     if os.fork():
         os._exit(0)  # the launcher reaps this one at once; the supervisor is re-parented
     os.set_inheritable(status_fd, False)
-    os.chdir(container_dir)
+    os.chdir(directory)
     os.umask(0o077)
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT,
-                signal.SIGTTOU, signal.SIGTTIN):
+    for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-    Supervisor(spec, status_fd).run()
+    cls(spec, status_fd).run()
 
 
 if __name__ == "__main__":
