@@ -7,17 +7,8 @@ import json
 import signal
 import time
 
+from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, read_until, run
-
-
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def _create(api, cid, **body):
@@ -49,7 +40,7 @@ def test_exec_inherits_env_user_and_workdir_and_has_its_own_exit_code(api):
         return [e["attributes"]["exitCode"] for e in evs if e["action"] == "exec_die"]
 
     # each end reported once, promptly (the worker watches the exec's supervisor)
-    assert sorted(_until(lambda: len(dies()) == 2 and dies(), timeout=5)) == ["0", "4"]
+    assert sorted(until(lambda: len(dies()) == 2 and dies(), timeout=5)) == ["0", "4"]
 
 
 def test_exec_errors(api):
@@ -64,7 +55,7 @@ def test_exec_errors(api):
     assert api.api("GET", "/api/exec/../../etc/").status_code == 404
     eid = _create(api, c["id"], cmd=["no-such-command"])
     assert api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True}).status_code == 200
-    info = _until(lambda: (i := api.api("GET", f"/api/exec/{eid}/").json())["exit_code"] is not None and i)
+    info = until(lambda: (i := api.api("GET", f"/api/exec/{eid}/").json())["exit_code"] is not None and i)
     assert info["exit_code"] == 127 and "no-such-command" in info["error"]
     assert api.api("POST", f"/api/exec/{eid}/start/", json={}).status_code == 409  # starts once
 
@@ -116,7 +107,7 @@ def test_a_finished_exec_is_replayed_to_a_late_socket(api):
     c = api.run(cmd=["sleep", "1000"])
     eid = _create(api, c["id"], cmd=["sh", "-c", "echo done; echo err >&2; exit 2"])
     api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True})
-    _until(lambda: api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] is not None)
+    until(lambda: api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] is not None)
 
     async def main():
         async with connect(api, f"/ws/exec/{eid}/") as ws:
@@ -141,5 +132,5 @@ def test_exec_survives_the_web_server_and_ends_with_the_container(api):
     r = api.api("POST", f"/api/exec/{slow}/resize/?h=10&w=20")
     assert r.status_code == 200
     api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1")
-    info = _until(lambda: (i := api.api("GET", f"/api/exec/{slow}/").json())["running"] is False and i)
+    info = until(lambda: (i := api.api("GET", f"/api/exec/{slow}/").json())["running"] is False and i)
     assert info["exit_code"] is not None

@@ -14,16 +14,6 @@ import websockets
 from tests.wsclient import collect, connect, controls, output, read_until, run, url
 
 
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
-
-
 def _exec_output(api, cid: str, cmd: list[str]) -> bytes:
     eid = api.api("POST", f"/api/containers/{cid}/exec/", json={"cmd": cmd}).json()["id"]
     return api.api("POST", f"/api/exec/{eid}/start/", json={}).content
