@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import signal
-import time
 
+from containers.engine.exec import ExecPaths
+from containers.engine.layout import Layout
 from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, read_until, run
 
@@ -69,8 +70,8 @@ def test_exec_tty_over_websocket_with_resize(api):
             await ws.send(b"stty size; tty\r")
             seen = await read_until(ws, b"/dev/pts/")
             assert b"30 90" in seen
+            # resize and input are ordered frames on one socket: no pause needed between them
             await ws.send(json.dumps({"type": "resize", "rows": 45, "cols": 120}))
-            await asyncio.sleep(0.1)
             await ws.send(b"stty size; exit 6\r")
             msgs, code = await collect(ws)
         assert b"45 120" in output(msgs, tty=True)
@@ -125,7 +126,8 @@ def test_exec_survives_the_web_server_and_ends_with_the_container(api):
     for eid in (quick, slow):
         assert api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True}).json()["running"]
     api.kill("web", signal.SIGKILL)
-    time.sleep(2)
+    quick_exit = ExecPaths(os.path.join(Layout(api.root).container(c["id"]).dir, "exec", quick)).exit
+    until(lambda: os.path.exists(quick_exit))  # the quick exec ends while no web server runs
     api.start_web()
     assert api.api("GET", f"/api/exec/{quick}/").json()["exit_code"] == 5
     assert api.api("GET", f"/api/exec/{slow}/").json()["running"] is True

@@ -9,6 +9,7 @@ import threading
 import time
 
 from containers.engine.attach import STDOUT, AttachClient
+from containers.engine.layout import Layout
 from tests.waiting import until
 
 
@@ -201,7 +202,8 @@ def test_worker_killed_containers_survive_and_exits_are_recorded(api):
                                        "sleep 0.1; done; exit 3"])
     sleeper = api.run(cmd=["sleep", "1000"])
     api.kill("worker", signal.SIGKILL)
-    time.sleep(4)  # the counter finishes while no worker runs
+    exit_json = Layout(api.root).container(counter["id"]).exit
+    until(lambda: os.path.exists(exit_json), timeout=30)  # the counter finishes while no worker runs
     api.start_worker()
     assert api.wait(counter["id"])["exit_code"] == 3
     assert api.logs(counter["id"]).decode().split() == [f"line{i}" for i in range(30)]
