@@ -161,14 +161,6 @@ class Engine:
         return Status("dead", run=run, reason=f"supervisor (pid {run.supervisor_pid}) vanished "
                                               "without recording an exit status")
 
-    def wait(self, cid: str, timeout: float | None = None) -> Status:
-        """Block until the container is not running (or timeout); return its status."""
-        st = self.status(cid)
-        if st.kind == "running" and st.run is not None:
-            supervision.wait_supervisor(st.run, timeout)
-            st = self.status(cid)
-        return st
-
     # ---- act --------------------------------------------------------------------------
     def kill(self, cid: str, sig: int) -> bool:
         """Deliver `sig`; False when the container does not run."""
