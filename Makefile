@@ -10,7 +10,7 @@ NODE_APT_PACKAGES := nodejs npm
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test deps test-deps lint bench migrate docker-cli
+.PHONY: run test test-fast deps test-deps lint bench migrate docker-cli
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -61,6 +61,11 @@ docker-cli:
 test: test-deps
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -v
+
+# the fast tier only: services on the test database against a fake engine (no LXC, no root,
+# seconds); `make test` runs it too
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests/fast
 
 bench: deps
 	cd bench && for b in bench_*.py; do ../$(PY) $$b || exit 1; done

@@ -1,15 +1,36 @@
 """The process-wide Engine, built from settings (the only place settings meet the engine)."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 from django.conf import settings
 
 from containers.engine.runtime import Engine, EngineConfig
 
+_override: Engine | None = None  # set by use() only
+
+
+def engine() -> Engine:
+    """The engine in use: the one `use()` put in place, else the real one."""
+    return _override if _override is not None else _real()
+
 
 @lru_cache(maxsize=1)
-def engine() -> Engine:
+def _real() -> Engine:
     eng = Engine(EngineConfig(settings.STATE_ROOT, settings.DOCKERWEB_CGROUP_PARENT,
                               pids_limit=settings.DOCKERWEB_PIDS_LIMIT))
     eng.layout.restrict()  # the state root is root's only, also when an older version made it
     return eng
+
+
+@contextmanager
+def use(eng: Engine) -> Iterator[Engine]:
+    """Make `eng` the engine of this process for the block (the fast tests' FakeEngine);
+    the previous one is back afterwards."""
+    global _override
+    before, _override = _override, eng
+    try:
+        yield eng
+    finally:
+        _override = before

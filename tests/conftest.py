@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
 
+from tests import leaks
 from tests.stack import Stack
 
 STATE_ROOT = os.environ["DOCKERWEB_STATE_ROOT"]  # set by tests/settings.py
@@ -18,6 +20,7 @@ with open("/proc/sys/net/ipv4/ip_forward") as _f:
     IP_FORWARD_BEFORE = _f.read().strip()
 _stack: Stack | None = None
 DOCKER = shutil.which("docker")
+FAST = Path(__file__).resolve().parent / "fast"  # the fast tier: no LXC, no root needed
 
 
 @pytest.fixture(scope="session")
@@ -63,17 +66,39 @@ def dpy(api):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Last resort: stop the stack and sweep the state root, even after a failure.
-    (tests/test_zz_leaks.py checks first that nothing leaked.)"""
-    if _stack is not None:
-        _stack.shutdown()
+    """The leak check, then the last-resort sweep, even after a failure: stop the stack, list
+    what the run left on the host, remove it all. A leak fails the run (exit status 1)
+    without a test id. A run of the fast tier only (tests/fast: no LXC, maybe no root) has
+    nothing on the host: it only removes its state root."""
+    if not _touched_host(session):
+        shutil.rmtree(STATE_ROOT, ignore_errors=True)
+        return
     from containers.engine import cgroups, rootfs
 
+    stop_stack()
+    cgroup_parent = os.environ["DOCKERWEB_CGROUP_PARENT"]
+    problems = leaks.on_host(STATE_ROOT, cgroup_parent, BRIDGE, NFT_TABLE)
     for mp in reversed(rootfs.mounts_under(STATE_ROOT)):
         rootfs.unmount(mp)
-    cgroups.remove_parent(os.environ["DOCKERWEB_CGROUP_PARENT"])
+    cgroups.remove_parent(cgroup_parent)
     remove_network()
+    problems += leaks.network_left(BRIDGE, NFT_TABLE)
     shutil.rmtree(STATE_ROOT, ignore_errors=True)
+    if problems:
+        report = session.config.pluginmanager.get_plugin("terminalreporter")
+        if report is not None:
+            report.write_line("")  # ends the progress line
+            report.write_sep("=", "leaked: the run left this on the host", red=True, bold=True)
+            for p in problems:
+                report.write_line(p, red=True)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _touched_host(session) -> bool:
+    """Whether the run may have left something on the host: as root, any test outside tests/fast."""
+    return os.geteuid() == 0 and (_stack is not None or any(
+        FAST not in Path(item.path).parents for item in getattr(session, "items", ())))
 
 
 def remove_network() -> None:

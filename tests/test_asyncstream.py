@@ -11,6 +11,8 @@ import pytest
 
 from containers import asyncstream
 
+QUIET_WINDOW_S = 0.3  # the time an unbounded producer is given to overrun (a negative check)
+
 
 def test_chunks_arrive_as_they_are_made():
     gate = threading.Event()
@@ -48,7 +50,7 @@ def test_read_ahead_is_bounded_and_the_iterator_is_closed_when_the_client_leaves
     async def run():
         it = asyncstream.stream(endless(), depth=4)
         assert (await it.__anext__()).startswith(b"x")
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(QUIET_WINDOW_S)
         assert len(made) <= 4 + 2 + 1  # queue depth, one in hand, one being put
         await it.aclose()  # the client went away
 

@@ -10,9 +10,10 @@ import re
 import shutil
 import subprocess
 import tarfile
-import time
 
 import pytest
+
+from tests.waiting import until
 
 DOCKER_DEFAULT_CAPEFF = "00000000a80425fb"
 PARENT = os.environ["DOCKERWEB_CGROUP_PARENT"]
@@ -48,16 +49,6 @@ int main(int argc, char **argv)
 	return 0;
 }
 """
-
-
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def _output(api, **body) -> str:
@@ -126,7 +117,7 @@ def test_shocker_cannot_open_host_files(dpy, tmp_path):
 
 def test_default_capabilities_seccomp_no_new_privs_for_command_init_and_exec(api):
     c = api.run(cmd=["sh", "-c", "cat /proc/self/status; echo ===; cat /proc/1/status; sleep 1000"])
-    text = _until(lambda: (t := api.logs(c["id"]).decode()).count("NoNewPrivs") == 2 and t)
+    text = until(lambda: (t := api.logs(c["id"]).decode()).count("NoNewPrivs") == 2 and t)
     own, init = text.split("===")
     for status in (own, init):  # the command and LXC's init (PID 1)
         assert _status(status, "CapEff") == [DOCKER_DEFAULT_CAPEFF], status
@@ -208,7 +199,7 @@ def test_docker_api_host_config_is_honoured_and_shown(dpy):
                            detach=True, cap_add=["SYS_PTRACE"], cap_drop=["MKNOD"], pids_limit=100,
                            nano_cpus=500_000_000, cpu_shares=512)
     try:
-        _until(lambda: b"CapEff" in c.logs())
+        until(lambda: b"CapEff" in c.logs())
         assert int(c.logs().split()[1], 16) == (0xA80425FB | 1 << 19) & ~(1 << 27)
         hc = dpy.api.inspect_container(c.id)["HostConfig"]
         assert hc["CapAdd"] == ["CAP_SYS_PTRACE"] and hc["CapDrop"] == ["CAP_MKNOD"]
@@ -249,7 +240,7 @@ def test_fork_bomb_stops_at_the_pids_limit(api):
     script = ("sh -c 'i=0; while [ $i -lt 150 ]; do sleep 30 & i=$((i+1)); done' 2>/dev/null; "
               "echo spawned; exec sleep 30")
     c = api.run(cmd=["sh", "-c", script], pids_limit=64)
-    _until(lambda: b"spawned" in api.logs(c["id"]), timeout=30)
+    until(lambda: b"spawned" in api.logs(c["id"]), timeout=30)
     assert _cgroup("pids", c["id"], "pids.max") == "64"
     current = int(_cgroup("pids", c["id"], "pids.current"))
     assert 50 <= current <= 64, current

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import registry_fixture
+from tests.waiting import until
 
 registry = registry_fixture.registry
 
@@ -31,6 +32,10 @@ PASTE_JS = """n => { const out = [];
 BUFFER_JS = """() => { const b = window.dwTerminal.term.buffer.active; const out = [];
   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
   return out.join('\\n'); }"""
+
+# counts the stats samples shown from now on (each one rewrites #stats-now)
+STATS_SAMPLES_JS = """() => { window.statsSamples = 0; new MutationObserver(() => window.statsSamples++)
+  .observe(document.getElementById('stats-now'), {childList: true}); }"""
 
 
 def paste_bytes() -> bytes:
@@ -126,9 +131,7 @@ def test_terminal_resize_reload_paste_and_exec(page, api):
     assert before == tuple(pg.evaluate("[dwTerminal.term.rows, dwTerminal.term.cols]"))
     pg.set_viewport_size({"width": 900, "height": 640})
     pg.wait_for_function(f"dwTerminal.term.cols !== {before[1]}")
-    time.sleep(0.3)
-    after = stty_size(pg)
-    assert after != before
+    after = until(lambda: (size := stty_size(pg)) != before and size)  # the resize reached the pty
     assert after == tuple(pg.evaluate("[dwTerminal.term.rows, dwTerminal.term.cols]"))
     shot(pg, "03-terminal-resized")
 
@@ -139,8 +142,8 @@ def test_terminal_resize_reload_paste_and_exec(page, api):
 
     # a 1 MiB paste into cat arrives byte for byte
     pg.click("#terminal")
-    pg.keyboard.type("stty -echo; cat > /tmp/f; stty echo; echo pasted-$((40+2))\n")
-    time.sleep(0.3)
+    pg.keyboard.type("stty -echo; echo ready-$((1+1)); cat > /tmp/f; stty echo; echo pasted-$((40+2))\n")
+    wait_terminal(pg, r"ready-2")  # echo is off before the paste
     pg.evaluate(f"dwTerminal.term.paste(({PASTE_JS})({PASTE_LINES}))")
     pg.keyboard.press("Control+D")
     wait_terminal(pg, r"pasted-42", timeout=60)
@@ -160,8 +163,9 @@ def test_terminal_resize_reload_paste_and_exec(page, api):
     pg.click("#exec-close")
 
     pg.click("[data-tab=stats]")
-    pg.wait_for_selector("#stats-now:has-text('CPU')")
-    time.sleep(2.2)
+    pg.wait_for_selector("#stats-now:has-text('CPU')")  # a first sample; wait for a second one
+    pg.evaluate(STATS_SAMPLES_JS)
+    pg.wait_for_function("window.statsSamples >= 1")
     shot(pg, "06-stats")
     pg.click("[data-tab=inspect]")
     assert cid in pg.inner_text("#inspect-json")

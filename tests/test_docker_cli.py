@@ -14,6 +14,9 @@ import docker
 import pytest
 
 from tests.conftest import DOCKER
+from tests.waiting import until
+
+QUIET_WINDOW_S = 0.6  # how long "no output" is watched for (a negative check cannot poll)
 
 
 def test_version_and_info(cli):
@@ -43,10 +46,17 @@ def test_detached_logs_follow_stop_rm(cli):
     assert len(cid) == 64
     assert b"web1" in cli("ps").stdout
     follow = subprocess.Popen([DOCKER, "logs", "-f", "web1"], env=cli.env, stdout=subprocess.PIPE)
-    time.sleep(1.2)
+    seen = bytearray()
+
+    def read_more() -> bool:
+        if select.select([follow.stdout], [], [], 0.05)[0]:
+            seen.extend(os.read(follow.stdout.fileno(), 4096))
+        return b"line3\n" in seen
+
+    until(read_more)
     cli("stop", "-t", "1", "web1")
     out, _ = follow.communicate(timeout=20)
-    assert out == b"line1\nline2\nline3\n"
+    assert bytes(seen) + out == b"line1\nline2\nline3\n"
     assert b"Exited (143)" in cli("ps", "-a").stdout
     info = json.loads(cli("inspect", "web1").stdout)[0]
     assert info["State"]["ExitCode"] == 143 and info["HostConfig"]["LogConfig"]["Type"] == "json-file"
@@ -153,15 +163,15 @@ def test_events_top_rename_pause(cli):
     cli("pause", "ev1")
     assert cli("inspect", "-f", "{{.State.Status}}", "ev1").stdout == b"paused\n"
     n = len(cli("logs", "ev1").stdout)
-    time.sleep(0.6)
+    time.sleep(QUIET_WINDOW_S)
     assert len(cli("logs", "ev1").stdout) == n  # frozen: no output
     assert cli("pause", "ev1", check=False).returncode != 0
     cli("unpause", "ev1")
     cli("rename", "ev1", "ev2")
     assert b"ev2" in cli("ps").stdout
     cli("rm", "-f", "ev2")
-    until = str(time.time() + 0.5)
-    lines = cli("events", "--since", since, "--until", until, "--format",
+    end = str(time.time() + 0.5)
+    lines = cli("events", "--since", since, "--until", end, "--format",
                 "{{.Actor.Attributes.name}} {{.Action}}", "--filter", "type=container").stdout.decode()
     out = [line.split()[1] for line in lines.splitlines() if line.split()[0] in ("ev1", "ev2")]
     assert out[:2] == ["create", "start"]
@@ -268,7 +278,7 @@ def test_exec_stats_port(cli):
 def test_cp_both_ways(cli, tmp_path):
     cli("run", "-d", "--name", "cp1", "busybox", "sh", "-c", "mkdir -p /data/sub; echo inside > /data/sub/f; "
         "ln -s /etc/passwd /data/link; sleep 1000")
-    time.sleep(0.5)
+    until(lambda: cli("exec", "cp1", "test", "-L", "/data/link", check=False).returncode == 0)
     cli("cp", "cp1:/data", str(tmp_path / "out"))
     assert (tmp_path / "out" / "sub" / "f").read_text() == "inside\n"
     assert os.readlink(tmp_path / "out" / "link") == "/etc/passwd"  # copied as a link, not followed

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import signal
-import time
 
+from containers.engine.exec import ExecPaths
+from containers.engine.layout import Layout
+from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, read_until, run
-
-
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def _create(api, cid, **body):
@@ -49,7 +41,7 @@ def test_exec_inherits_env_user_and_workdir_and_has_its_own_exit_code(api):
         return [e["attributes"]["exitCode"] for e in evs if e["action"] == "exec_die"]
 
     # each end reported once, promptly (the worker watches the exec's supervisor)
-    assert sorted(_until(lambda: len(dies()) == 2 and dies(), timeout=5)) == ["0", "4"]
+    assert sorted(until(lambda: len(dies()) == 2 and dies(), timeout=5)) == ["0", "4"]
 
 
 def test_exec_errors(api):
@@ -64,7 +56,7 @@ def test_exec_errors(api):
     assert api.api("GET", "/api/exec/../../etc/").status_code == 404
     eid = _create(api, c["id"], cmd=["no-such-command"])
     assert api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True}).status_code == 200
-    info = _until(lambda: (i := api.api("GET", f"/api/exec/{eid}/").json())["exit_code"] is not None and i)
+    info = until(lambda: (i := api.api("GET", f"/api/exec/{eid}/").json())["exit_code"] is not None and i)
     assert info["exit_code"] == 127 and "no-such-command" in info["error"]
     assert api.api("POST", f"/api/exec/{eid}/start/", json={}).status_code == 409  # starts once
 
@@ -78,8 +70,8 @@ def test_exec_tty_over_websocket_with_resize(api):
             await ws.send(b"stty size; tty\r")
             seen = await read_until(ws, b"/dev/pts/")
             assert b"30 90" in seen
+            # resize and input are ordered frames on one socket: no pause needed between them
             await ws.send(json.dumps({"type": "resize", "rows": 45, "cols": 120}))
-            await asyncio.sleep(0.1)
             await ws.send(b"stty size; exit 6\r")
             msgs, code = await collect(ws)
         assert b"45 120" in output(msgs, tty=True)
@@ -116,7 +108,7 @@ def test_a_finished_exec_is_replayed_to_a_late_socket(api):
     c = api.run(cmd=["sleep", "1000"])
     eid = _create(api, c["id"], cmd=["sh", "-c", "echo done; echo err >&2; exit 2"])
     api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True})
-    _until(lambda: api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] is not None)
+    until(lambda: api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] is not None)
 
     async def main():
         async with connect(api, f"/ws/exec/{eid}/") as ws:
@@ -134,12 +126,13 @@ def test_exec_survives_the_web_server_and_ends_with_the_container(api):
     for eid in (quick, slow):
         assert api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True}).json()["running"]
     api.kill("web", signal.SIGKILL)
-    time.sleep(2)
+    quick_exit = ExecPaths(os.path.join(Layout(api.root).container(c["id"]).dir, "exec", quick)).exit
+    until(lambda: os.path.exists(quick_exit))  # the quick exec ends while no web server runs
     api.start_web()
     assert api.api("GET", f"/api/exec/{quick}/").json()["exit_code"] == 5
     assert api.api("GET", f"/api/exec/{slow}/").json()["running"] is True
     r = api.api("POST", f"/api/exec/{slow}/resize/?h=10&w=20")
     assert r.status_code == 200
     api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1")
-    info = _until(lambda: (i := api.api("GET", f"/api/exec/{slow}/").json())["running"] is False and i)
+    info = until(lambda: (i := api.api("GET", f"/api/exec/{slow}/").json())["running"] is False and i)
     assert info["exit_code"] is not None

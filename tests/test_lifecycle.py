@@ -9,21 +9,13 @@ import threading
 import time
 
 from containers.engine.attach import STDOUT, AttachClient
+from containers.engine.layout import Layout
+from tests.waiting import until
 
 
 def _json_logs(api, cid, **params):
     raw = api.logs(cid, format="json", **params)
     return [json.loads(line) for line in raw.splitlines()]
-
-
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def test_exit_codes(api):
@@ -60,7 +52,7 @@ def test_oom_under_32mb_limit(api):
 
 def test_stop_waits_timeout_then_kills(api):
     c = api.run(cmd=["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"])
-    _until(lambda: b"ready" in api.logs(c["id"]))
+    until(lambda: b"ready" in api.logs(c["id"]))
     t0 = time.monotonic()
     r = api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1.5")
     took = time.monotonic() - t0
@@ -107,10 +99,10 @@ def test_non_fatal_signals_are_delivered(api):
     script = ("trap 'echo got-hup' HUP; trap 'echo got-winch' WINCH; echo ready; "
               "while true; do sleep 0.1; done")
     c = api.run(cmd=["sh", "-c", script])
-    _until(lambda: b"ready" in api.logs(c["id"]))
+    until(lambda: b"ready" in api.logs(c["id"]))
     for sig, word in (("HUP", b"got-hup"), ("SIGWINCH", b"got-winch"), ("1", b"got-hup")):
         assert api.api("POST", f"/api/containers/{c['id']}/kill/?signal={sig}").status_code == 200
-        _until(lambda w=word: w in api.logs(c["id"]))
+        until(lambda w=word: w in api.logs(c["id"]))
         assert api.inspect(c["id"])["state"]["status"] == "running"
     assert api.api("POST", f"/api/containers/{c['id']}/kill/?signal=NOPE").status_code == 400
     assert api.api("POST", f"/api/containers/{c['id']}/kill/").status_code == 200
@@ -210,7 +202,8 @@ def test_worker_killed_containers_survive_and_exits_are_recorded(api):
                                        "sleep 0.1; done; exit 3"])
     sleeper = api.run(cmd=["sleep", "1000"])
     api.kill("worker", signal.SIGKILL)
-    time.sleep(4)  # the counter finishes while no worker runs
+    exit_json = Layout(api.root).container(counter["id"]).exit
+    until(lambda: os.path.exists(exit_json), timeout=30)  # the counter finishes while no worker runs
     api.start_worker()
     assert api.wait(counter["id"])["exit_code"] == 3
     assert api.logs(counter["id"]).decode().split() == [f"line{i}" for i in range(30)]
@@ -240,7 +233,7 @@ def test_supervisor_killed_marks_dead_and_cleans_up(api):
     c = api.run(cmd=["sleep", "1000"])
     pid = json.load(open(f"{api.root}/containers/{c['id']}/state.json"))["supervisor_pid"]
     os.kill(pid, signal.SIGKILL)
-    st = _until(lambda: (s := api.inspect(c["id"])["state"])["status"] == "dead" and s)
+    st = until(lambda: (s := api.inspect(c["id"])["state"])["status"] == "dead" and s)
     assert "vanished" in st["error"]
     assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
 
@@ -265,7 +258,7 @@ def test_restart_and_remove(api):
     r = api.api("POST", f"/api/containers/{c['id']}/restart/?timeout=1")
     assert r.status_code == 200 and r.json()["state"]["status"] == "running"
     assert r.json()["restart_count"] == 1
-    _until(lambda: api.logs(c["id"]) == b"started\nstarted\n")
+    until(lambda: api.logs(c["id"]) == b"started\nstarted\n")
     assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 409
     assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
     assert api.api("GET", f"/api/containers/{c['id']}/").status_code == 404

@@ -15,9 +15,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import requests
+
+from tests.waiting import until
+
+NOT_SERVING = (requests.RequestException, OSError)  # polled again until the server answers
 
 HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
 
@@ -91,19 +94,6 @@ def _probe(pid: int, *targets: tuple[str, int]) -> list[str]:
     return json.loads(p.stdout)
 
 
-def _until(pred, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = pred()
-            if value:
-                return value
-        except (requests.RequestException, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def _received(sock: socket.socket, wait: float) -> list[tuple[bytes, object]]:
     sock.settimeout(wait)
     got = []
@@ -118,7 +108,8 @@ def _received(sock: socket.socket, wait: float) -> list[tuple[bytes, object]]:
 def test_container_cannot_reach_host_loopback_services(api):
     web = api.run(cmd=["sh", "-c", HTTPD], ports=["80"], hostname="published")
     published = web["network_settings"]["ports"]["80/tcp"][0]["host_port"]
-    assert _until(lambda: requests.get(f"http://127.0.0.1:{published}/", timeout=3).text).startswith(
+    assert until(lambda: requests.get(f"http://127.0.0.1:{published}/", timeout=3).text,
+                 ignore=NOT_SERVING).startswith(
         "hello-from-published")  # a published port on 127.0.0.1 still works from the host
 
     attacker = api.run(cmd=["sleep", "1000"])

@@ -9,28 +9,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
 from containers.engine import portmap
 from tests.conftest import BRIDGE, NFT_TABLE
+from tests.waiting import until
+
+NOT_SERVING = (requests.RequestException, OSError)  # polled again until the server answers
 
 HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
-
-
-def _until(pred, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = pred()
-            if value:
-                return value
-        except (requests.RequestException, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def _host_port(c: dict, key: str = "80/tcp") -> int:
@@ -52,7 +41,7 @@ def test_port_mapping_from_host_and_hairpin_from_another_container(api):
     assert ns["gateway"] and ns["mac"].startswith("02:42:") and ns["prefix"] == 24
     port = _host_port(a)
     assert 49153 <= port <= 65535
-    assert _until(lambda: _get(port)) == "hello-from-web-a\n"  # 127.0.0.1 on the host
+    assert until(lambda: _get(port), ignore=NOT_SERVING) == "hello-from-web-a\n"  # 127.0.0.1 on the host
     assert _get(80, ns["ip"]) == "hello-from-web-a\n"  # straight to the container's address
     script = (f"wget -qO- http://{ns['ip']}/ && wget -qO- http://{ns['gateway']}:{port}/")
     b = api.run(cmd=["sh", "-c", script])
@@ -105,7 +94,7 @@ def test_port_conflict_is_409_and_nothing_half_started(api):
     r = api.api("POST", f"/api/containers/{b['id']}/start/")
     assert r.status_code == 409, r.text
     assert api.inspect(b["id"])["state"]["status"] == "created"
-    assert _until(lambda: _get(busy)).startswith("hello-from-")
+    assert until(lambda: _get(busy), ignore=NOT_SERVING).startswith("hello-from-")
     assert api.inspect(a["id"])["network_settings"]["ports"]["80/tcp"][0]["host_ip"] == "127.0.0.1"
 
 
@@ -125,11 +114,11 @@ def test_thirty_concurrent_starts_get_distinct_ips_and_ports(api):
 
 def test_restart_keeps_a_working_mapping_and_stop_releases_everything(api):
     c = api.run(cmd=["sh", "-c", HTTPD], ports=["80"])
-    assert _until(lambda: _get(_host_port(c))).startswith("hello-from-")
+    assert until(lambda: _get(_host_port(c)), ignore=NOT_SERVING).startswith("hello-from-")
     r = api.api("POST", f"/api/containers/{c['id']}/restart/?timeout=1")
     assert r.status_code == 200
     again = r.json()
-    assert _until(lambda: _get(_host_port(again))).startswith("hello-from-")
+    assert until(lambda: _get(_host_port(again)), ignore=NOT_SERVING).startswith("hello-from-")
     api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1")
     stopped = api.inspect(c["id"])
     assert stopped["network_settings"]["ip"] == "" and stopped["network_settings"]["ports"] == {}
@@ -141,7 +130,7 @@ def test_restart_keeps_a_working_mapping_and_stop_releases_everything(api):
 def test_worker_killed_mappings_keep_answering(api):
     c = api.run(cmd=["sh", "-c", HTTPD], ports=["80"])
     port = _host_port(c)
-    assert _until(lambda: _get(port)).startswith("hello-from-")
+    assert until(lambda: _get(port), ignore=NOT_SERVING).startswith("hello-from-")
     api.kill("worker", signal.SIGKILL)
     assert _get(port).startswith("hello-from-")
     api.start_worker()

@@ -85,17 +85,27 @@ from django.db import connections, transaction
 from containers import events
 
 marks = {}
+slow_emitted = threading.Event()
+
+def fast_is_waiting(cur):
+    cur.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    return cur.fetchone()[0] > 0
 
 def slow():
     with transaction.atomic():
         e = events.emit("probe", actor_id="slow")
         marks["slow"] = e.seq
-        time.sleep(0.5)
+        slow_emitted.set()
+        deadline = time.monotonic() + 20
+        with connections["default"].cursor() as cur:
+            while not fast_is_waiting(cur):  # commit only once fast waits for our lock
+                assert time.monotonic() < deadline, "fast never waited for the event lock"
+                time.sleep(0.01)
         marks["slow_commit"] = time.monotonic()
     connections.close_all()
 
 def fast():
-    time.sleep(0.1)
+    assert slow_emitted.wait(20)
     e = events.emit("probe", actor_id="fast")
     marks["fast"], marks["fast_done"] = e.seq, time.monotonic()
     connections.close_all()

@@ -11,17 +11,8 @@ import pytest
 import requests
 import websockets
 
+from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, read_until, run, url
-
-
-def _until(pred, timeout=20.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
 
 
 def _exec_output(api, cid: str, cmd: list[str]) -> bytes:
@@ -50,8 +41,10 @@ def test_sockets_require_authentication(api):
 
     async def accepted(path, **kw):
         async with websockets.connect(url(api, path), **kw) as ws:
-            await ws.send(b"")  # anything: an unauthenticated socket would be closed already
-            await asyncio.sleep(0.2)
+            try:  # the server closes an unauthenticated socket right after accepting it, before
+                await asyncio.wait_for(await ws.ping(), 10)  # it could answer this ping
+            except websockets.ConnectionClosed:
+                return False
             return ws.close_code is None
 
     c = api.create(cmd=["true"])
@@ -88,7 +81,7 @@ def test_attach_before_start_loses_nothing_and_ends_with_exit(api):
 
     async def main():
         async with connect(api, f"/ws/containers/{c['id']}/attach/") as ws:
-            await asyncio.sleep(0.3)  # really before start
+            await asyncio.wait_for(await ws.ping(), 10)  # accepted: its consumer waits for a start
             await asyncio.to_thread(api.api, "POST", f"/api/containers/{c['id']}/start/")
             msgs, code = await collect(ws)
         assert code == 1000
@@ -171,8 +164,8 @@ def test_tty_resize_and_a_1mb_paste(api):
             await ws.send(json.dumps({"type": "resize", "rows": 40, "cols": 132}))
             await ws.send(b"stty size\r")
             assert b"40 132" in await read_until(ws, b"40 132")
-            await ws.send(b"stty -echo; cat > /tmp/f; echo pasted-$((1+1))\r")
-            await asyncio.sleep(0.3)
+            await ws.send(b"stty -echo; echo ready-$((1+1)); cat > /tmp/f; echo pasted-$((1+1))\r")
+            await read_until(ws, b"ready-2")  # echo is off before the paste
             await ws.send(paste)
             await ws.send(b"\x04")  # ^D ends cat
             await read_until(ws, b"pasted-2", timeout=60)
@@ -207,8 +200,11 @@ def test_events_stream_is_live_and_resumable(api):
 
 def test_events_push_is_prompt(api):
     async def main():
-        async with connect(api, "/ws/events/") as ws:  # no since: only new events
-            await asyncio.sleep(0.2)
+        last = (api.api("GET", "/api/events/?since=0&limit=10000").json() or [{"seq": 0}])[-1]["seq"]
+        async with connect(api, f"/ws/events/?since={last}") as ws:
+            first = await asyncio.to_thread(api.create, cmd=["true"])
+            while json.loads(await asyncio.wait_for(ws.recv(), 10))["actor_id"] != first["id"]:
+                pass  # once this arrived, the consumer waits for new events (subscribed)
             t0 = time.monotonic()
             c = await asyncio.to_thread(api.create, cmd=["true"])
             ev = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -222,6 +218,7 @@ def test_events_push_is_prompt(api):
 # ---- logs ------------------------------------------------------------------------------------
 def test_logs_socket_tail_and_follow(api):
     c = api.run(cmd=["sh", "-c", "echo a; echo b >&2; sleep 0.5; echo c; sleep 0.5; echo d"])
+    until(lambda: api.logs(c["id"]).count(b"\n") >= 2)  # a and b written: the tail is b
 
     async def main():
         async with connect(api, f"/ws/containers/{c['id']}/logs/?follow=1&tail=1") as ws:

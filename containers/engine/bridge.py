@@ -56,9 +56,3 @@ def host_networks() -> list[IPv4Network]:
         for a in ipr.get_addr(family=2):
             out.append(ipaddress.IPv4Network(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}", strict=False))
     return out
-
-
-def veths_with_prefix(prefix: str) -> list[str]:
-    with IPRoute() as ipr:
-        return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()
-                if (link.get_attr("IFLA_IFNAME") or "").startswith(prefix)]

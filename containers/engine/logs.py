@@ -8,7 +8,6 @@ container wrote.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -125,10 +124,3 @@ def _follow(f: BinaryIO | None, path: str, query: LogQuery, done: Callable[[], b
     finally:
         if f is not None:
             f.close()
-
-
-def size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0

@@ -1,4 +1,7 @@
-"""The engine facade: what the Django side (the worker) calls. No Django imports.
+"""The engine facade: what the Django side calls, through containers.runtime.engine(). No
+Django imports. The worker calls the host effects (start, stop, kill, remove, reap_dead);
+the web processes (REST, Docker API, websockets) read status and call the rest (images,
+exec, changes, export, commit, cp's path_stat/archive_get/archive_put, resize, processes).
 
 Each method does one host operation for one container and returns plain data; errors are
 typed (errors.py). The database is not touched here: callers record the results.
@@ -158,14 +161,6 @@ class Engine:
             return Status("exited", exit=info)
         return Status("dead", run=run, reason=f"supervisor (pid {run.supervisor_pid}) vanished "
                                               "without recording an exit status")
-
-    def wait(self, cid: str, timeout: float | None = None) -> Status:
-        """Block until the container is not running (or timeout); return its status."""
-        st = self.status(cid)
-        if st.kind == "running" and st.run is not None:
-            supervision.wait_supervisor(st.run, timeout)
-            st = self.status(cid)
-        return st
 
     # ---- act --------------------------------------------------------------------------
     def kill(self, cid: str, sig: int) -> bool:

@@ -7,7 +7,6 @@ renders these values only (StrictUndefined), so a user field can never become an
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -132,10 +131,6 @@ class ContainerSpec:
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
         return self
-
-    @property
-    def normalized_working_dir(self) -> str:
-        return posixpath.normpath(self.working_dir) if self.working_dir else "/"
 
     @property
     def swap_limit(self) -> int:

@@ -1,9 +1,21 @@
 """The container state machine: states, legal transitions, guards.
 
-created -> starting -> running -> stopping -> exited; exited -> starting (restart);
-any state but removing -> dead (supervisor lost); created/exited/dead -> removing.
-A failed start goes starting -> exited (with an error and an exit code); a start refused
-before anything ran (a host port in use) goes back: starting -> created/exited/dead.
+Legal transitions (exactly TRANSITIONS below; tests/fast/test_docs.py keeps them equal):
+
+    created  -> starting, removing, dead
+    starting -> running, exited, dead, created
+    running  -> stopping, exited, dead
+    stopping -> exited, dead, running
+    exited   -> starting, removing, dead
+    dead     -> starting, removing
+    removing -> dead
+
+Start: created/exited/dead -> starting -> running. A failed start goes starting -> exited
+(with an error and an exit code); a start refused before anything ran (a host port in use)
+goes back to where it was: starting -> created/exited/dead. Stop: running -> stopping ->
+exited (stopping -> running when even SIGKILL did not end it). Every state but dead may go
+to dead: a lost supervisor (starting/running/stopping) or a failed removal (removing; a later
+remove retries). Remove: created/exited/dead -> removing -> (row deleted).
 """
 
 from enum import Enum

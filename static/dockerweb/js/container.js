@@ -157,7 +157,7 @@
     };
   }
 
-  // ---- filesystem (endpoints of a later issue: a 404 is reported, not an error) -------------
+  // ---- filesystem: changes, export, commit (an error answer is shown, not thrown) -----------
   const fsOut = document.getElementById("fs-output");
   document.getElementById("fs-changes").addEventListener("click", async () => {
     const r = await api("GET", "/api/containers/" + id + "/changes/");

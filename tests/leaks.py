@@ -1,0 +1,42 @@
+"""The leak check of a test run: what the run left on the host after its stack stopped.
+Called by the session finalizer (tests/conftest.py), so any subset of the tests is checked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from containers.engine import bridge, cgroups, portmap, rootfs
+
+
+def _procs_mentioning(text: str) -> list[str]:
+    # -ww: whole command lines (without it ps cuts them at 80 columns, before a long path)
+    out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if text in line and "pytest" not in line]
+
+
+def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: str) -> list[str]:
+    """What the run's containers left: mounts, cgroups, processes, state directories, veths
+    on the run's bridge, nft rules. Call it after the stack stopped, before any sweep."""
+    problems = [f"mount {m}" for m in rootfs.mounts_under(state_root)]
+    problems += [f"cgroup {c}" for c in cgroups.leftovers(cgroup_parent)]
+    problems += [f"process {p}" for p in _procs_mentioning(state_root)]
+    for kind in ("containers", "lxc"):
+        d = os.path.join(state_root, kind)
+        if os.path.isdir(d):
+            problems += [f"{kind.rstrip('s')} dir {name}" for name in os.listdir(d)]
+    ports = subprocess.run(["ip", "-o", "link", "show", "master", bridge_name], capture_output=True,
+                           text=True).stdout.strip()
+    problems += [f"veth on {bridge_name}: {ln.split(':')[1].strip()}" for ln in ports.splitlines() if ln]
+    problems += [f"nft rules of container {cid}" for cid in portmap.owners(nft_table)]
+    return problems
+
+
+def network_left(bridge_name: str, nft_table: str) -> list[str]:
+    """What the run's network removal could not remove: call it after removing them."""
+    problems = []
+    if bridge.exists(bridge_name):
+        problems.append(f"bridge {bridge_name} could not be removed")
+    if subprocess.run(["nft", "list", "table", "ip", nft_table], capture_output=True).returncode == 0:
+        problems.append(f"nft table {nft_table} could not be removed")
+    return problems
