@@ -26,8 +26,8 @@ from containers import lookup
 from containers.dockerapi.hijack import RawStream
 from containers.engine.attach import connect_unix
 from containers.engine.errors import EngineError
+from containers.engine.frames import CLOSE_STDIN, EXIT, FRAME, HELLO, STDERR, STDIN, STDOUT, docker_mux, pack
 from containers.engine.layout import ContainerPaths
-from containers.engine.supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, STDERR, STDIN, STDOUT
 from containers.runtime import engine
 
 ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach\Z")
@@ -123,7 +123,7 @@ class Attach:
         self.done = asyncio.Event()
 
     def out(self, kind: int, data: bytes) -> bytes:
-        return struct_frame(kind, data) if self.multiplexed else data
+        return docker_mux(kind, data) if self.multiplexed else data
 
     async def run(self) -> None:
         pump_in = asyncio.create_task(self.client_to_container())
@@ -177,7 +177,7 @@ class Attach:
             else:
                 await self.connected.wait()
         if self.connected.is_set() and self.writer is not None:
-            self.writer.write(FRAME.pack(kind, len(payload)) + payload)
+            self.writer.write(pack(kind, payload))
             await self.writer.drain()
 
     # -- container -> client ---------------------------------------------------------------
@@ -231,9 +231,9 @@ class Attach:
                     reader = None
                 if reader is not None:
                     hello = json.dumps({"stdin": self.want["stdin"], "scrollback": not self.was_running})
-                    self.writer.write(FRAME.pack(HELLO, len(hello)) + hello.encode())
+                    self.writer.write(pack(HELLO, hello.encode()))
                     if self.pending:
-                        self.writer.write(FRAME.pack(STDIN, len(self.pending)) + bytes(self.pending))
+                        self.writer.write(pack(STDIN, bytes(self.pending)))
                         self.pending.clear()
                     self.connected.set()
                     return reader
@@ -272,12 +272,6 @@ async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> 
 
     await _db(audit.socket_record)(scope, user=actor(scope), verb=verb, target=target,
                                    via="docker", status=status)
-
-
-def struct_frame(kind: int, data: bytes) -> bytes:
-    from containers.dockerapi.views import frame
-
-    return frame(1 if kind == STDOUT else 2, data)
 
 
 async def hijack(scope: dict[str, Any], stream: RawStream) -> None:

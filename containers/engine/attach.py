@@ -1,14 +1,13 @@
-"""Client for a supervisor's attach socket (framing defined in supervisor.py)."""
+"""Client for a supervisor's attach socket (framing: frames.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import struct
 from collections.abc import Iterator
 
-from .supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT
+from .frames import CLOSE_STDIN, EXIT, HELLO, RESIZE, STDERR, STDIN, STDOUT, WINDOW_SIZE, pack, split
 
 __all__ = ["AttachClient", "connect_unix", "STDOUT", "STDERR", "EXIT"]
 MAX_SUN_PATH = 100
@@ -40,7 +39,7 @@ class AttachClient:
         self._send(HELLO, json.dumps({"stdin": stdin, "scrollback": scrollback}).encode())
 
     def _send(self, kind: int, payload: bytes = b"") -> None:
-        self.sock.sendall(FRAME.pack(kind, len(payload)) + payload)
+        self.sock.sendall(pack(kind, payload))
 
     def write(self, data: bytes) -> None:
         for i in range(0, len(data), 1 << 20):
@@ -50,18 +49,13 @@ class AttachClient:
         self._send(CLOSE_STDIN)
 
     def resize(self, rows: int, cols: int) -> None:
-        self._send(RESIZE, struct.pack(">HH", rows, cols))
+        self._send(RESIZE, WINDOW_SIZE.pack(rows, cols))
 
     def frames(self) -> Iterator[tuple[int, bytes]]:
-        """(kind, payload) until the supervisor closes the connection."""
+        """(kind, payload) until the supervisor closes the connection (iterate once)."""
         while True:
-            while len(self._buf) >= FRAME.size:
-                kind, length = FRAME.unpack_from(self._buf)
-                if len(self._buf) < FRAME.size + length:
-                    break
-                payload = self._buf[FRAME.size:FRAME.size + length]
-                self._buf = self._buf[FRAME.size + length:]
-                yield kind, payload
+            frames, self._buf = split(self._buf)
+            yield from frames
             chunk = self.sock.recv(1 << 18)
             if not chunk:
                 return

@@ -1,4 +1,4 @@
-"""An asyncio connection to a supervisor's attach socket (framing: engine/supervisor.py).
+"""An asyncio connection to a supervisor's attach socket (framing: engine/frames.py).
 
 Used by the attach and exec consumers: the bytes go straight between the websocket and
 the supervisor, never through the channel layer.
@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import struct
 
 from containers.engine.attach import MAX_SUN_PATH
-from containers.engine.supervisor import (
+from containers.engine.frames import (
     CLOSE_STDIN,
     EXIT,
     FRAME,
@@ -21,6 +20,8 @@ from containers.engine.supervisor import (
     STDERR,
     STDIN,
     STDOUT,
+    WINDOW_SIZE,
+    pack,
 )
 
 __all__ = ["SupervisorLink", "STDOUT", "STDERR", "EXIT"]
@@ -53,7 +54,7 @@ class SupervisorLink:
         return link
 
     def _send(self, kind: int, payload: bytes = b"") -> None:
-        self.writer.write(FRAME.pack(kind, len(payload)) + payload)
+        self.writer.write(pack(kind, payload))
 
     async def read_frame(self) -> tuple[int, bytes] | None:
         """The next (kind, payload), or None when the supervisor closed the connection."""
@@ -72,7 +73,7 @@ class SupervisorLink:
         await self.writer.drain()
 
     def resize(self, rows: int, cols: int) -> None:
-        self._send(RESIZE, struct.pack(">HH", rows, cols))
+        self._send(RESIZE, WINDOW_SIZE.pack(rows, cols))
 
     def close_stdin(self) -> None:
         self._send(CLOSE_STDIN)
