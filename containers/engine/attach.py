@@ -6,26 +6,39 @@ import json
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .frames import CLOSE_STDIN, EXIT, HELLO, RESIZE, STDERR, STDIN, STDOUT, WINDOW_SIZE, pack, split
 
-__all__ = ["AttachClient", "connect_unix", "STDOUT", "STDERR", "EXIT"]
+__all__ = ["AttachClient", "connect_unix", "unix_address", "STDOUT", "STDERR", "EXIT"]
 MAX_SUN_PATH = 100
 
 
-def connect_unix(path: str, timeout: float | None = None) -> socket.socket:
-    """Connect to a Unix socket, even when `path` is longer than sun_path allows
-    (through /proc/self/fd/N of an O_PATH descriptor of its directory)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
+@contextmanager
+def unix_address(path: str) -> Iterator[str]:
+    """An address to connect() to the Unix socket `path`: `path` itself, or when it is
+    longer than sun_path allows, /proc/self/fd/N/<name> through an O_PATH descriptor of its
+    directory, held open while the context is."""
     if len(path) <= MAX_SUN_PATH:
-        sock.connect(path)
-        return sock
+        yield path
+        return
     dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
     try:
-        sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+        yield f"/proc/self/fd/{dfd}/{os.path.basename(path)}"
     finally:
         os.close(dfd)
+
+
+def connect_unix(path: str, timeout: float | None = None) -> socket.socket:
+    """A socket connected to the Unix socket `path`, even a long one (unix_address)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        with unix_address(path) as address:
+            sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 

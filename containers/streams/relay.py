@@ -18,9 +18,8 @@ from typing import Any
 
 from containers.engine.errors import InvalidArgument
 from containers.engine.logs import Record
+from containers.link import EXIT, STDERR, STDOUT, SupervisorLink, Target, last_run_records, wait_link
 from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
-from containers.streams.link import EXIT, STDERR, STDOUT, SupervisorLink
-from containers.streams.targets import Target, last_run_records, wait_link
 
 STREAM_BYTES = {"stdout": STDOUT, "stderr": STDERR}
 MAX_EARLY_INPUT = 4 << 20
