@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 from containers import execs
@@ -38,8 +39,8 @@ from containers.engine.frames import (
 from containers.engine.supervision import read_json
 from containers.runtime import engine
 
-__all__ = ["SupervisorLink", "Target", "wait_link", "last_run_records", "container_target",
-           "exec_target", "STDOUT", "STDERR", "EXIT"]
+__all__ = ["SupervisorLink", "Target", "wait_link", "finished_at", "last_run_records",
+           "container_target", "exec_target", "STDOUT", "STDERR", "EXIT"]
 READ_LIMIT = 1 << 20
 MAX_STDIN_FRAME = 1 << 20
 POLL_S = 0.005
@@ -116,15 +117,23 @@ def exec_target(eid: str) -> Target:
 
 
 async def wait_link(target: Target, *, stdin: bool, scrollback: bool = True,
-                    gone: Callable[[], Awaitable[bool]] | None = None
-                    ) -> SupervisorLink | dict[str, Any]:
+                    gone: Callable[[], Awaitable[bool]] | None = None,
+                    before: str | None | EllipsisType = ..., until: Callable[[], bool] | None = None
+                    ) -> SupervisorLink | dict[str, Any] | None:
     """Connect as soon as the supervisor listens. Returns the link, or the exit document
     of a run that started and finished before we could connect (replay its log).
-    NotFound when `gone()` says the container was removed meanwhile."""
-    before = (target.exit_doc() or {}).get("finished_at")
+    NotFound when `gone()` (asked once a second) says the container was removed meanwhile.
+
+    `before` is the finished_at of the last run that does not count (default: read now;
+    a session passes what it read when it began, so a run that ended since counts).
+    `until()` is asked at every look: when true, the wait ends with None."""
+    if before is ...:
+        before = finished_at(target)
     loop = asyncio.get_running_loop()
     next_check = loop.time() + GONE_CHECK_S
     while True:
+        if until is not None and until():
+            return None
         if os.path.exists(target.socket):
             try:
                 return await SupervisorLink.connect(target.socket, stdin=stdin, scrollback=scrollback)
@@ -138,6 +147,11 @@ async def wait_link(target: Target, *, stdin: bool, scrollback: bool = True,
                 raise NotFound("the container was removed")
             next_check = loop.time() + GONE_CHECK_S
         await asyncio.sleep(POLL_S)
+
+
+def finished_at(target: Target) -> str | None:
+    """The finished_at of the target's last run (None before any ended)."""
+    return (target.exit_doc() or {}).get("finished_at")
 
 
 def last_run_records(target: Target) -> list[logs.Record]:

@@ -18,15 +18,16 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     if m is None:
         return False
     from containers import lookup
-    from containers.dockerapi.attach import Attach, _audit, _db, http_error, response_head, send_head
+    from containers.dockerapi.attach import Attach, _audit, http_error, response_head, send_head
     from containers.dockerapi.auth import actor
     from containers.engine.errors import EngineError
+    from containers.streams.base import in_thread
 
     verb = "POST exec/<eid>/start"
     try:
-        await _db(lookup.exec_container)(m["eid"], actor(scope))
-        info = await _db(execs.inspect)(m["eid"])
-        paths = await _db(execs.paths)(m["eid"])
+        await in_thread(lookup.exec_container)(m["eid"], actor(scope))
+        info = await in_thread(execs.inspect)(m["eid"])
+        paths = await in_thread(execs.paths)(m["eid"])
     except EngineError as e:
         await _audit(scope, verb, m["eid"], 404)
         await http_error(stream, 404, e.message)
@@ -37,7 +38,7 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
                      was_running=False, paths=paths)
     try:
         try:
-            await _db(execs.start)(m["eid"])
+            await in_thread(execs.start)(m["eid"])
         except EngineError as e:
             code = 409 if e.kind in ("conflict", "illegal_transition") else 500
             await _audit(scope, verb, m["eid"], code)
