@@ -275,7 +275,7 @@ async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> 
 
 
 def struct_frame(kind: int, data: bytes) -> bytes:
-    from containers.dockerapi.views import frame
+    from containers.dockerapi.common import frame
 
     return frame(1 if kind == STDOUT else 2, data)
 
