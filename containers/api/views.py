@@ -183,8 +183,8 @@ class EventList(APIView):
         since = params.integer(q, "since", 0, 0)
         limit = params.integer(q, "limit", 1000, 1)
         filters = {"actor_id": q["container"]} if q.get("container") else {}
-        return Response(EventSerializer(events.since(since, min(limit, 10000), user=request.user, **filters),
-                                        many=True).data)
+        found = events.between(since, limit=min(limit, 10000), user=request.user, **filters)
+        return Response(EventSerializer(found, many=True).data)
 
 
 class Info(APIView):

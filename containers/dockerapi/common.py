@@ -15,7 +15,6 @@ from django.views.decorators.csrf import csrf_exempt
 
 from containers.api.errors import status_for
 from containers.engine.errors import EngineError, InvalidArgument
-from containers.models import Event
 
 API_VERSION = "1.45"
 MIN_API_VERSION = "1.24"
@@ -65,11 +64,6 @@ def filters_of(request: HttpRequest) -> dict[str, list[str]]:
     doc = json.loads(raw)
     # both {"status": ["running"]} and the old {"status": {"running": true}} forms
     return {k: list(v.keys()) if isinstance(v, dict) else list(v) for k, v in doc.items()}
-
-
-def last_seq() -> int:
-    last = Event.objects.order_by("-seq").values_list("seq", flat=True).first()
-    return last or 0
 
 
 def frame(stream: int, data: bytes) -> bytes:

@@ -11,12 +11,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from containers import asyncstream, lifecycle, lookup, rpc
+from containers import asyncstream, events, lifecycle, lookup, rpc
 from containers.api.params import boolean, integer, number, tail, timestamp
+from containers.asyncstream import in_thread
 from containers.dockerapi import translate
 from containers.dockerapi.common import (
     STOP_MARGIN,
@@ -26,7 +26,6 @@ from containers.dockerapi.common import (
     docker_view,
     filters_of,
     frame,
-    last_seq,
 )
 from containers.dockerapi.netinfo import network_of, port_mappings
 from containers.engine import logs as enginelogs
@@ -160,8 +159,8 @@ def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
     condition = request.GET.get("condition") or "not-running"
     if condition not in ("not-running", "next-exit", "removed"):
         raise InvalidArgument(f"invalid condition: {condition}")
-    since = last_seq()
-    check = sync_to_async(_wait_result, thread_sensitive=False)
+    since = events.latest_seq()
+    check = in_thread(_wait_result)
 
     async def body() -> AsyncIterator[bytes]:
         delay = 0.005
@@ -293,7 +292,7 @@ def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
         return JsonResponse(_docker_stats(c, cur, prev))
 
     async def body() -> AsyncIterator[bytes]:
-        read = sync_to_async(enginestats.read, thread_sensitive=False)
+        read = in_thread(enginestats.read)
         prev = None
         while True:
             cur = await read(parent, c.id)

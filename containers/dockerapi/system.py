@@ -8,16 +8,15 @@ import os
 import platform
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
 from containers import lookup, registries
 from containers.api.params import timestamp
+from containers.asyncstream import in_thread
 from containers.dockerapi import translate
 from containers.dockerapi.common import (
     API_VERSION,
@@ -27,10 +26,10 @@ from containers.dockerapi.common import (
     body_of,
     docker_view,
     filters_of,
-    last_seq,
 )
 from containers.engine.errors import InvalidArgument
 from containers.engine.state import State
+from containers.events import between, latest_seq
 from containers.models import Event
 
 
@@ -103,30 +102,21 @@ def _event_filter(filters: dict[str, list[str]]):
     return ok
 
 
-def _events_between(after_seq: int, since: float | None, until: float | None, user) -> list[Event]:
-    qs = lookup.events(user).filter(seq__gt=after_seq).order_by("seq")
-    if since is not None:
-        qs = qs.filter(time__gte=datetime.fromtimestamp(since, tz=UTC))
-    if until is not None:
-        qs = qs.filter(time__lte=datetime.fromtimestamp(until, tz=UTC))
-    return list(qs[:1000])
-
-
 @docker_view
 def events(request: HttpRequest) -> HttpResponse:
     """GET /events: past events from `since`, then live ones until `until` (or forever)."""
     since = timestamp(request.GET, "since")
     until = timestamp(request.GET, "until")
     keep = _event_filter(filters_of(request))
-    fetch = sync_to_async(_events_between, thread_sensitive=False)
-    start_seq = 0 if since is not None else last_seq()
+    fetch = in_thread(between)
+    start_seq = 0 if since is not None else latest_seq()
     user = actor_of(request)
 
     async def body() -> AsyncIterator[bytes]:
         seq = start_seq
         yield b""  # headers now: the CLI waits for them
         while True:
-            batch = await fetch(seq, since, until, user)
+            batch = await fetch(seq, user=user, since=since, until=until)
             for e in batch:
                 seq = e.seq
                 if keep(e):
