@@ -6,10 +6,12 @@ one engine call, record the result, emit the event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +35,7 @@ from containers.engine.errors import (
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
-from containers.models import Container
+from containers.models import Container, Event
 from containers.runtime import engine
 
 log = logging.getLogger("dockerweb.lifecycle")
@@ -385,25 +387,81 @@ def _finish_remove(c: Container) -> None:
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------
-def wait(ref: str, timeout: float | None = None, *, user) -> Container:
-    """Block until the record says the container is not running; return it.
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")  # Docker's, same meanings
 
-    Polls the record (cheap, and correct across processes); Unavailable-free by design:
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """What a satisfied wait condition reports: Docker's StatusCode and Error message, and
+    the record when it still exists (None once removed)."""
+
+    exit_code: int
+    error: str | None
+    container: Container | None
+
+
+def wait_condition(condition: str) -> str:
+    """`condition` checked ("" means not-running); InvalidArgument for an unknown one."""
+    condition = condition or "not-running"
+    if condition not in WAIT_CONDITIONS:
+        raise InvalidArgument(f"invalid condition: {condition}")
+    return condition
+
+
+def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
+    """The outcome once `condition` holds for container `cid`, else None. next-exit counts
+    only die events after `after_seq` (read before the wait began: events.latest_seq);
+    removed reports the last die event's exit code; not-running of a removed container is
+    0 with the error "container removed" (as Docker)."""
+    c = Container.objects.filter(pk=cid).first()
+    if condition == "removed":
+        if c is not None:
+            return None
+        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
+        return WaitOutcome(int(die.attributes.get("exitCode", 0)) if die else 0, None, None)
+    if condition == "next-exit":
+        die = Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
+        if die is None:
+            return None
+        return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, c)
+    if c is None:
+        return WaitOutcome(0, "container removed", None)
+    if c.status in ACTIVE:
+        return None
+    return WaitOutcome(c.exit_code if c.exit_code and c.exit_code > 0 else 0, None, c)
+
+
+def wait(ref: str, timeout: float | None = None, *, user,
+         condition: str = "not-running") -> WaitOutcome | None:
+    """Block until `condition` holds for the container `ref` that `user` sees; None when
+    `timeout` (seconds) passes first.
+
+    Polls the records (cheap, and correct across processes); Unavailable-free by design:
     a missing worker only delays the answer until reconciliation.
     """
+    condition = wait_condition(condition)
     c = lookup.container(ref, user)
+    after_seq = events.latest_seq()
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.002
-    while c.status in ACTIVE:
+    while (outcome := wait_check(c.id, condition, after_seq)) is None:
         if deadline is not None and time.monotonic() >= deadline:
-            break
+            return None
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
-        fresh = Container.objects.filter(pk=c.id).first()
-        if fresh is None:  # removed meanwhile (auto-remove)
-            break
-        c = fresh
-    return c
+    return outcome
+
+
+async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:
+    """`wait_check` polled from async code (no timeout: the caller's connection bounds it)."""
+    from containers.asyncstream import in_thread
+
+    check = in_thread(wait_check)
+    delay = 0.005
+    while (outcome := await check(cid, condition, after_seq)) is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+    return outcome
 
 
 def describe_exit(c: Container) -> dict[str, Any]:

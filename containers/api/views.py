@@ -110,10 +110,10 @@ class ContainerWait(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)])
     def post(self, request, ref):
         timeout = params.number(request.query_params, "timeout", None, 0)
-        c = lifecycle.wait(ref, timeout, user=request.user)
-        if c.status in ACTIVE:
+        outcome = lifecycle.wait(ref, timeout, user=request.user)
+        if outcome is None or outcome.container is None:  # removed meanwhile: as before, 408
             return Response({"message": "timed out waiting for the container"}, status=408)
-        return Response(lifecycle.describe_exit(c))
+        return Response(lifecycle.describe_exit(outcome.container))
 
     get = post
 

@@ -31,7 +31,7 @@ from containers.dockerapi.netinfo import network_of, port_mappings
 from containers.engine import logs as enginelogs
 from containers.engine.errors import Conflict, InvalidArgument, NotFound
 from containers.engine.state import ACTIVE, State
-from containers.models import Container, Event
+from containers.models import Container
 from containers.runtime import engine
 
 
@@ -133,44 +133,16 @@ def container_resize(request: HttpRequest, ref: str) -> HttpResponse:
     return HttpResponse(status=200)
 
 
-def _wait_result(cid: str, condition: str, since_seq: int) -> dict[str, Any] | None:
-    """The wait answer once `condition` holds, else None."""
-    c = Container.objects.filter(pk=cid).first()
-    if condition == "removed":
-        if c is not None:
-            return None
-        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
-        return {"StatusCode": int(die.attributes.get("exitCode", 0)) if die else 0, "Error": None}
-    if condition == "next-exit":
-        die = Event.objects.filter(actor_id=cid, action="die", seq__gt=since_seq).first()
-        if die is None:
-            return None
-        return {"StatusCode": int(die.attributes.get("exitCode", 0)), "Error": None}
-    if c is None:
-        return {"StatusCode": 0, "Error": {"Message": "container removed"}}
-    if c.status in ACTIVE:
-        return None
-    return {"StatusCode": c.exit_code if c.exit_code and c.exit_code > 0 else 0, "Error": None}
-
-
 @docker_view
 def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
     c = lookup.container(ref, actor_of(request))
-    condition = request.GET.get("condition") or "not-running"
-    if condition not in ("not-running", "next-exit", "removed"):
-        raise InvalidArgument(f"invalid condition: {condition}")
+    condition = lifecycle.wait_condition(request.GET.get("condition", ""))
     since = events.latest_seq()
-    check = in_thread(_wait_result)
 
     async def body() -> AsyncIterator[bytes]:
-        delay = 0.005
-        while True:
-            result = await check(c.id, condition, since)
-            if result is not None:
-                yield json.dumps(result).encode() + b"\n"
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
+        outcome = await lifecycle.wait_async(c.id, condition, since)
+        error = {"Message": outcome.error} if outcome.error else None
+        yield json.dumps({"StatusCode": outcome.exit_code, "Error": error}).encode() + b"\n"
 
     # headers go out at once (the CLI waits for them before it starts the container)
     return StreamingHttpResponse(body(), content_type="application/json")
