@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, events, execs, lifecycle, lookup, rpc
+from containers import asyncstream, events, execs, lifecycle, logs, lookup, rpc
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -18,10 +18,10 @@ from containers.api.serializers import (
     ImagePullSerializer,
     ImageSerializer,
 )
-from containers.engine import logs
 from containers.engine import stats as container_stats
 from containers.engine.attach import AttachClient
 from containers.engine.errors import Conflict, InvalidArgument
+from containers.engine.logs import Record
 from containers.engine.state import ACTIVE
 from containers.runtime import engine
 
@@ -125,28 +125,20 @@ class ContainerLogs(APIView):
     def get(self, request, ref):
         c = lookup.container(ref, request.user)
         q = request.query_params
-        query = logs.LogQuery(
-            stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
-            tail=params.tail(q), since=params.timestamp(q, "since"),
-            until=params.timestamp(q, "until"),
-        )
+        query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)
         as_json = q.get("format", "text") == "json"
-        path = engine().paths(c.id).log
-        if params.boolean(q, "follow", False):
-            records = logs.follow(path, query, lambda: engine().status(c.id).kind != "running")
-        else:
-            records = iter(logs.read(path, query)[0])
+        records = logs.records(c.id, query, params.boolean(q, "follow", False))
         body = (_json_line(r) if as_json else _text_line(r, stamps) for r in records)
         ctype = "application/x-ndjson" if as_json else "text/plain; charset=utf-8"
         return StreamingHttpResponse(asyncstream.stream(body), content_type=ctype)
 
 
-def _text_line(r: logs.Record, stamps: bool) -> bytes:
+def _text_line(r: Record, stamps: bool) -> bytes:
     return (r.time.encode() + b" " + r.data) if stamps else r.data
 
 
-def _json_line(r: logs.Record) -> bytes:
+def _json_line(r: Record) -> bytes:
     import json
 
     return (json.dumps({"stream": r.stream, "time": r.time,
@@ -236,8 +228,7 @@ class ExecStart(APIView):
         info = execs.start(exec_id)
         if ser.validated_data["detach"]:
             return Response(info.to_dict())
-        records = logs.follow(execs.paths(exec_id).log, logs.LogQuery(),
-                              lambda: not execs.inspect(exec_id).running)
+        records = logs.exec_records(exec_id)
         return StreamingHttpResponse(asyncstream.stream(r.data for r in records),
                                      content_type="application/octet-stream")
 

@@ -14,8 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from containers import asyncstream, events, lifecycle, lookup, rpc
-from containers.api.params import boolean, integer, number, tail, timestamp
+from containers import asyncstream, events, lifecycle, logs, lookup, rpc
+from containers.api.params import boolean, integer, number
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
 from containers.dockerapi.common import (
@@ -152,18 +152,10 @@ def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
 def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
     c = lookup.container(ref, actor_of(request))
     q = request.GET
-    query = enginelogs.LogQuery(stdout=boolean(q, "stdout", False), stderr=boolean(q, "stderr", False),
-                                tail=tail(q), since=timestamp(q, "since") or None,
-                                until=timestamp(q, "until") or None)
-    if not (query.stdout or query.stderr):
-        raise InvalidArgument("You must choose at least one stream")
+    query = logs.query(q, docker=True)
     stamps = boolean(q, "timestamps", False)
     tty = bool(c.spec.get("tty"))
-    path = engine().paths(c.id).log
-    if boolean(q, "follow", False):
-        records = enginelogs.follow(path, query, lambda: engine().status(c.id).kind != "running")
-    else:
-        records = iter(enginelogs.read(path, query)[0])
+    records = logs.records(c.id, query, boolean(q, "follow", False))
 
     def render(r: enginelogs.Record) -> bytes:
         data = (r.time.encode() + b" " + r.data) if stamps else r.data
