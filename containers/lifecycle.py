@@ -337,6 +337,14 @@ def pause(ref: str, paused: bool) -> Container:
     return Container.objects.get(pk=c.id)
 
 
+def top(ref: str, *, user) -> tuple[list[str], list[list[str]]]:
+    """`ps` of the processes of a container `user` sees: (titles, rows). 409 unless it runs."""
+    c = lookup.container(ref, user)
+    if c.status not in (State.RUNNING, State.STOPPING):
+        raise Conflict(f"Container {c.id} is not running")
+    return engine().top(c.id)
+
+
 def rename(ref: str, new_name: str, *, user) -> Container:
     """Give a container `user` sees a new unique name (409 when taken)."""
     c = lookup.container(ref, user)

@@ -19,7 +19,6 @@ from containers.api.serializers import (
     ImageSerializer,
 )
 from containers.engine import stats as container_stats
-from containers.engine.attach import AttachClient
 from containers.engine.errors import Conflict, InvalidArgument
 from containers.engine.logs import Record
 from containers.engine.state import ACTIVE
@@ -241,11 +240,7 @@ class ExecResize(APIView):
         if rows is None or cols is None:
             raise InvalidArgument("h and w are required")
         lookup.exec_container(exec_id, request.user)
-        info = execs.inspect(exec_id)
-        if not info.running:
-            raise Conflict(f"exec {exec_id} is not running")
-        with AttachClient(execs.paths(exec_id).attach, timeout=5) as att:
-            att.resize(rows, cols)
+        execs.resize(exec_id, rows, cols)
         return Response(status=status.HTTP_200_OK)
 
 

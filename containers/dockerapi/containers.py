@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -165,16 +164,19 @@ def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
     return StreamingHttpResponse(asyncstream.stream(render(r) for r in records), content_type=ctype)
 
 
+def _rpc_pause(request: HttpRequest, ref: str, paused: bool) -> HttpResponse:
+    rpc.call("pause" if paused else "unpause", ref=lookup.container(ref, actor_of(request)).id)
+    return HttpResponse(status=204)
+
+
 @docker_view
 def container_pause(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("pause", ref=lookup.container(ref, actor_of(request)).id)
-    return HttpResponse(status=204)
+    return _rpc_pause(request, ref, True)
 
 
 @docker_view
 def container_unpause(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("unpause", ref=lookup.container(ref, actor_of(request)).id)
-    return HttpResponse(status=204)
+    return _rpc_pause(request, ref, False)
 
 
 @docker_view
@@ -183,22 +185,10 @@ def container_rename(request: HttpRequest, ref: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"
-
-
 @docker_view
 def container_top(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref, actor_of(request))
-    if c.status not in (State.RUNNING, State.STOPPING):
-        raise Conflict(f"Container {c.id} is not running")
-    pids = engine().processes(c.id)
-    if not pids:
-        return JsonResponse({"Titles": TOP_FIELDS.upper().split(","), "Processes": []})
-    out = subprocess.run(["ps", "-o", TOP_FIELDS, "-p", ",".join(map(str, pids))],
-                         capture_output=True, text=True).stdout.splitlines()
-    titles = out[0].split()
-    procs = [line.split(None, len(titles) - 1) for line in out[1:]]
-    return JsonResponse({"Titles": titles, "Processes": procs})
+    titles, rows = lifecycle.top(ref, user=actor_of(request))
+    return JsonResponse({"Titles": titles, "Processes": rows})
 
 
 @docker_view
@@ -274,23 +264,17 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     """docker cp: HEAD stat, GET a tar of ?path=, PUT a tar into directory ?path=."""
     import base64
 
-    from containers.engine.inroot import check_path
-    from containers.images import info as image_info
+    from containers import cp
 
-    c = lookup.container(ref, actor_of(request))
-    path = request.GET.get("path") or ""
-    if not path:
-        raise InvalidArgument("path is required")
-    check_path(path)  # PATH_MAX, NAME_MAX: a 400, not an OSError
-    img = image_info(c.image)
+    path, user = request.GET.get("path") or "", actor_of(request)
     if request.method == "PUT":
-        engine().archive_put(c.id, img, path, request)
+        cp.put(ref, path, request, user=user)
         return HttpResponse(status=200)
     if request.method == "HEAD":
-        st = engine().path_stat(c.id, img, path)
+        st = cp.stat(ref, path, user=user)
         resp = HttpResponse(status=200)
     else:  # one resolution for the stat and the tar
-        st, chunks = engine().archive_get(c.id, img, path)
+        st, chunks = cp.get(ref, path, user=user)
         resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
     resp["X-Docker-Container-Path-Stat"] = base64.b64encode(json.dumps(st).encode()).decode()
     return resp
