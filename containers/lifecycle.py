@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
@@ -36,7 +35,7 @@ from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
 from containers.models import Container, Event
-from containers.runtime import engine
+from containers.runtime import engine, host_name
 
 log = logging.getLogger("dockerweb.lifecycle")
 # record_exit runs in the worker from the exit watcher and from the verbs (stop, kill) at
@@ -69,7 +68,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
             with transaction.atomic():
                 c = Container.objects.create(
                     id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
-                    hostname=spec.hostname or ids.short(cid), host=settings.DOCKERWEB_HOST,
+                    hostname=spec.hostname or ids.short(cid), host=host_name(),
                     owner=lookup.owner_of(user),
                 )
                 events.emit("create", c)
@@ -253,7 +252,7 @@ def reconcile(boot: bool = False) -> list[str]:
     removals that a crash interrupted.
     """
     running = []
-    mine = Container.objects.filter(host=settings.DOCKERWEB_HOST)
+    mine = Container.objects.filter(host=host_name())
     for c in mine.filter(state__in=[s.value for s in ACTIVE]):
         if c.status == State.STARTING and not boot:
             continue  # the start call in flight records its own outcome

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, events, execs, lifecycle, logs, lookup, rpc
+from containers import asyncstream, events, execs, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -182,8 +182,6 @@ class Info(APIView):
     """Host, counts and whether a worker answers (within 2 s)."""
 
     def get(self, request):
-        from django.conf import settings
-
         from containers.engine.errors import Unavailable
 
         try:
@@ -192,7 +190,7 @@ class Info(APIView):
             worker = None
         mine = lookup.containers(request.user)
         counts = {s: mine.filter(state=s).count() for s in ("running", "exited", "created")}
-        return Response({"host": settings.DOCKERWEB_HOST, "containers": counts,
+        return Response({"host": runtime.host_name(), "containers": counts,
                          "images": lookup.images(request.user).count(), "worker": worker})
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from containers import asyncstream, events, lifecycle, logs, lookup, rpc
@@ -235,15 +233,13 @@ def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.engine import stats as enginestats
 
     c = lookup.container(ref, actor_of(request))
-    parent = settings.DOCKERWEB_CGROUP_PARENT
+    parent = engine().config.cgroup_parent
     stream = boolean(request.GET, "stream", True) and not boolean(request.GET, "one-shot", False)
     if not stream:
-        prev = enginestats.read(parent, c.id)
-        time.sleep(0.2)
-        cur = enginestats.read(parent, c.id)
-        if cur is None:
+        pair = enginestats.readings(parent, c.id, window=0.2)
+        if pair is None:
             raise Conflict(f"container {c.id} is not running")
-        return JsonResponse(_docker_stats(c, cur, prev))
+        return JsonResponse(_docker_stats(c, pair[1], pair[0]))
 
     async def body() -> AsyncIterator[bytes]:
         read = in_thread(enginestats.read)

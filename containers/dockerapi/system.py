@@ -10,11 +10,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from containers import lookup, registries
+from containers import lookup, registries, runtime
 from containers.api.params import timestamp
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
@@ -64,7 +63,7 @@ def info(request: HttpRequest) -> HttpResponse:
     stopped = sum(s in (State.EXITED, State.DEAD, State.CREATED) for s in states)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return JsonResponse({
-        "ID": settings.DOCKERWEB_HOST, "Name": settings.DOCKERWEB_HOST,
+        "ID": runtime.host_name(), "Name": runtime.host_name(),
         "Containers": len(states), "ContainersRunning": running, "ContainersPaused": 0,
         "ContainersStopped": stopped, "Images": lookup.images(actor_of(request)).count(), "Driver": "overlay",
         "DriverStatus": [], "SystemStatus": None, "Plugins": {
@@ -76,7 +75,7 @@ def info(request: HttpRequest) -> HttpResponse:
         "NEventsListener": 0, "KernelVersion": platform.release(), "OperatingSystem": "dockerweb (LXC)",
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/", "RegistryConfig": {},
-        "NCPU": os.cpu_count(), "MemTotal": mem, "DockerRootDir": settings.STATE_ROOT,
+        "NCPU": os.cpu_count(), "MemTotal": mem, "DockerRootDir": runtime.state_root(),
         "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Labels": [], "ExperimentalBuild": False,
         "ServerVersion": VERSION, "Runtimes": {"lxc": {"path": "lxc-execute"}},
         "DefaultRuntime": "lxc", "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
