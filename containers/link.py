@@ -39,10 +39,11 @@ from containers.engine.frames import (
 from containers.engine.supervision import read_json
 from containers.runtime import engine
 
-__all__ = ["SupervisorLink", "Target", "wait_link", "finished_at", "last_run_records",
+__all__ = ["SupervisorLink", "PendingInput", "Target", "wait_link", "finished_at", "last_run_records",
            "container_target", "exec_target", "STDOUT", "STDERR", "EXIT"]
 READ_LIMIT = 1 << 20
 MAX_STDIN_FRAME = 1 << 20
+MAX_PENDING_INPUT = 4 << 20
 POLL_S = 0.005
 GONE_CHECK_S = 1.0
 
@@ -91,6 +92,38 @@ class SupervisorLink:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class PendingInput:
+    """Input for a supervisor that cannot be reached yet (attach before start), delivered
+    in order once it can: the last resize, the stdin bytes, then a close of stdin."""
+
+    def __init__(self, limit: int = MAX_PENDING_INPUT):
+        self.limit = limit
+        self.stdin = bytearray()
+        self.size: tuple[int, int] | None = None
+        self.close_stdin = False
+
+    def add(self, data: bytes) -> bool:
+        """Keep `data` for stdin; False, and nothing kept, when that would pass the limit."""
+        if len(self.stdin) + len(data) > self.limit:
+            return False
+        self.stdin += data
+        return True
+
+    async def deliver(self, link: SupervisorLink) -> None:
+        """Send what is kept to `link`, including what is added while this waits; when it
+        returns (no await after the last look) nothing is left."""
+        if self.size is not None:
+            link.resize(*self.size)
+            self.size = None
+        while self.stdin:
+            data = bytes(self.stdin)
+            self.stdin.clear()
+            await link.write_stdin(data)
+        if self.close_stdin:
+            link.close_stdin()
+            self.close_stdin = False
 
 
 @dataclass(frozen=True)

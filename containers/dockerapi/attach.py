@@ -20,13 +20,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from containers import lookup
+from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
 from containers.engine.errors import EngineError
 from containers.engine.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
 from containers.engine.layout import ContainerPaths
-from containers.link import SupervisorLink, Target, finished_at, wait_link
+from containers.engine.logs import LogQuery, Record, parse_lines
+from containers.link import PendingInput, SupervisorLink, Target, finished_at, wait_link
 from containers.runtime import engine
-from containers.streams.base import in_thread
 
 ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach\Z")
 DEFAULT_DETACH = b"\x10\x11"  # ctrl-p ctrl-q
@@ -130,7 +131,7 @@ class Attach:
         os.makedirs(self.paths.dir, mode=0o700, exist_ok=True)
         self.log_fd = os.open(self.paths.log, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.log_offset = os.fstat(self.log_fd).st_size
-        self.pending = bytearray()  # stdin before we are connected
+        self.pending = PendingInput()  # stdin before we are connected
         self.link: SupervisorLink | None = None
         self.connected = asyncio.Event()
         self.done = asyncio.Event()
@@ -186,12 +187,12 @@ class Attach:
                 return
 
     async def send(self, kind: int, payload: bytes = b"") -> None:
-        """STDIN before the link is up is kept (`pending`); CLOSE_STDIN waits for the link."""
+        """STDIN before the link is up is kept (`pending`; past its limit the client waits,
+        so memory stays bounded and no byte is lost); CLOSE_STDIN waits for the link."""
         if kind == STDIN and not payload:
             return
         if not self.connected.is_set():
-            if kind == STDIN:
-                self.pending += payload
+            if kind == STDIN and self.pending.add(payload):
                 return
             await self.connected.wait()
         assert self.link is not None
@@ -248,10 +249,7 @@ class Attach:
         if not isinstance(got, SupervisorLink):
             return None
         self.link = got
-        while self.pending:  # no await between the last check and `connected`: nothing is lost
-            data = bytes(self.pending)
-            self.pending.clear()
-            await got.write_stdin(data)
+        await self.pending.deliver(got)  # then at once `connected`: nothing is kept after it
         self.connected.set()
         return got
 
@@ -266,17 +264,14 @@ class Attach:
 
     async def replay_log(self) -> None:
         """Send the records written since `log_offset` (from the fd held since attach)."""
+        for rec in await asyncio.to_thread(self.logged_since_offset):
+            await self.stream.write(self.out(STDOUT if rec.stream == "stdout" else STDERR, rec.data))
+
+    def logged_since_offset(self) -> list[Record]:
         size = os.fstat(self.log_fd).st_size
         data = os.pread(self.log_fd, size - self.log_offset, self.log_offset)
         self.log_offset = size
-        for line in data.splitlines():
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            kind = STDOUT if doc.get("stream") == "stdout" else STDERR
-            if self.want.get(kind):
-                await self.stream.write(self.out(kind, doc["log"].encode("utf-8", "surrogateescape")))
+        return parse_lines(data.splitlines(), LogQuery(stdout=self.want[STDOUT], stderr=self.want[STDERR]))
 
 
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:
@@ -285,7 +280,7 @@ async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> 
     from containers.dockerapi.auth import actor
 
     await in_thread(audit.socket_record)(scope, user=actor(scope), verb=verb, target=target,
-                                   via="docker", status=status)
+                                         via="docker", status=status)
 
 
 async def hijack(scope: dict[str, Any], stream: RawStream) -> None:

@@ -24,10 +24,10 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     if m is None:
         return False
     from containers import lookup
+    from containers.asyncstream import in_thread
     from containers.dockerapi.attach import Attach, _audit, http_error, response_head, send_head
     from containers.dockerapi.auth import actor
     from containers.engine.errors import EngineError
-    from containers.streams.base import in_thread
 
     verb = "POST exec/<eid>/start"
     try:
