@@ -14,13 +14,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
+from channels.db import DatabaseSyncToAsync
 from django.db import connections
 
 _END = object()
 GATHER = 1 << 20  # bytes joined into one send at most
+
+
+def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run a blocking call (database, files, the engine) in a pool thread, not in the one
+    thread Django's sync views share, with fresh database connections (closed before and
+    after the call). The one thread wrapper of consumers, the worker and the Docker API."""
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
 class _Failed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -44,8 +45,22 @@ def _in_commit_order() -> None:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOCK])
 
 
-def since(seq: int, limit: int = 1000, *, user=None, **filters: Any) -> list[Event]:
-    """Events after `seq` that `user` sees (None: all)."""
+def latest_seq() -> int:
+    """The newest event's seq (0 when there is none). A page or stream that reads it before
+    its data and resumes from it misses nothing that happens in between."""
+    return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
+def between(after_seq: int, *, user=None, since: float | None = None, until: float | None = None,
+            limit: int = 1000, **filters: Any) -> list[Event]:
+    """At most `limit` events after `after_seq` that `user` sees (None: all), in seq order,
+    with a time in [since, until] (unix seconds, either bound optional) and the model
+    `filters` (e.g. actor_id=...)."""
     from containers import lookup
 
-    return list(lookup.events(user).filter(seq__gt=seq, **filters).order_by("seq")[:limit])
+    qs = lookup.events(user).filter(seq__gt=after_seq, **filters)
+    if since is not None:
+        qs = qs.filter(time__gte=datetime.fromtimestamp(since, tz=UTC))
+    if until is not None:
+        qs = qs.filter(time__lte=datetime.fromtimestamp(until, tz=UTC))
+    return list(qs.order_by("seq")[:limit])

@@ -66,6 +66,17 @@ def start(eid: str) -> ExecInfo:
     return info
 
 
+def resize(eid: str, rows: int, cols: int) -> None:
+    """Set the tty size of a running exec (409 when it does not run; OSError when it ended
+    meanwhile)."""
+    from containers.engine.attach import AttachClient
+
+    if not inspect(eid).running:
+        raise Conflict(f"exec {eid} is not running")
+    with AttachClient(paths(eid).attach, timeout=5) as client:
+        client.resize(rows, cols)
+
+
 def report_end(cid: str, eid: str) -> bool:
     """Emit `exec_die` for an exec that ended, once; True if this call did."""
     info = execs().claim_end(cid, eid)

@@ -6,14 +6,15 @@ one engine call, record the result, emit the event.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
@@ -33,8 +34,8 @@ from containers.engine.errors import (
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
-from containers.models import Container
-from containers.runtime import engine
+from containers.models import Container, Event
+from containers.runtime import engine, host_name
 
 log = logging.getLogger("dockerweb.lifecycle")
 # record_exit runs in the worker from the exit watcher and from the verbs (stop, kill) at
@@ -67,7 +68,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
             with transaction.atomic():
                 c = Container.objects.create(
                     id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
-                    hostname=spec.hostname or ids.short(cid), host=settings.DOCKERWEB_HOST,
+                    hostname=spec.hostname or ids.short(cid), host=host_name(),
                     owner=lookup.owner_of(user),
                 )
                 events.emit("create", c)
@@ -251,7 +252,7 @@ def reconcile(boot: bool = False) -> list[str]:
     removals that a crash interrupted.
     """
     running = []
-    mine = Container.objects.filter(host=settings.DOCKERWEB_HOST)
+    mine = Container.objects.filter(host=host_name())
     for c in mine.filter(state__in=[s.value for s in ACTIVE]):
         if c.status == State.STARTING and not boot:
             continue  # the start call in flight records its own outcome
@@ -335,6 +336,14 @@ def pause(ref: str, paused: bool) -> Container:
     return Container.objects.get(pk=c.id)
 
 
+def top(ref: str, *, user) -> tuple[list[str], list[list[str]]]:
+    """`ps` of the processes of a container `user` sees: (titles, rows). 409 unless it runs."""
+    c = lookup.container(ref, user)
+    if c.status not in (State.RUNNING, State.STOPPING):
+        raise Conflict(f"Container {c.id} is not running")
+    return engine().top(c.id)
+
+
 def rename(ref: str, new_name: str, *, user) -> Container:
     """Give a container `user` sees a new unique name (409 when taken)."""
     c = lookup.container(ref, user)
@@ -385,25 +394,81 @@ def _finish_remove(c: Container) -> None:
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------
-def wait(ref: str, timeout: float | None = None, *, user) -> Container:
-    """Block until the record says the container is not running; return it.
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")  # Docker's, same meanings
 
-    Polls the record (cheap, and correct across processes); Unavailable-free by design:
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """What a satisfied wait condition reports: Docker's StatusCode and Error message, and
+    the record when it still exists (None once removed)."""
+
+    exit_code: int
+    error: str | None
+    container: Container | None
+
+
+def wait_condition(condition: str) -> str:
+    """`condition` checked ("" means not-running); InvalidArgument for an unknown one."""
+    condition = condition or "not-running"
+    if condition not in WAIT_CONDITIONS:
+        raise InvalidArgument(f"invalid condition: {condition}")
+    return condition
+
+
+def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
+    """The outcome once `condition` holds for container `cid`, else None. next-exit counts
+    only die events after `after_seq` (read before the wait began: events.latest_seq);
+    removed reports the last die event's exit code; not-running of a removed container is
+    0 with the error "container removed" (as Docker)."""
+    c = Container.objects.filter(pk=cid).first()
+    if condition == "removed":
+        if c is not None:
+            return None
+        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
+        return WaitOutcome(int(die.attributes.get("exitCode", 0)) if die else 0, None, None)
+    if condition == "next-exit":
+        die = Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
+        if die is None:
+            return None
+        return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, c)
+    if c is None:
+        return WaitOutcome(0, "container removed", None)
+    if c.status in ACTIVE:
+        return None
+    return WaitOutcome(c.exit_code if c.exit_code and c.exit_code > 0 else 0, None, c)
+
+
+def wait(ref: str, timeout: float | None = None, *, user,
+         condition: str = "not-running") -> WaitOutcome | None:
+    """Block until `condition` holds for the container `ref` that `user` sees; None when
+    `timeout` (seconds) passes first.
+
+    Polls the records (cheap, and correct across processes); Unavailable-free by design:
     a missing worker only delays the answer until reconciliation.
     """
+    condition = wait_condition(condition)
     c = lookup.container(ref, user)
+    after_seq = events.latest_seq()
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.002
-    while c.status in ACTIVE:
+    while (outcome := wait_check(c.id, condition, after_seq)) is None:
         if deadline is not None and time.monotonic() >= deadline:
-            break
+            return None
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
-        fresh = Container.objects.filter(pk=c.id).first()
-        if fresh is None:  # removed meanwhile (auto-remove)
-            break
-        c = fresh
-    return c
+    return outcome
+
+
+async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:
+    """`wait_check` polled from async code (no timeout: the caller's connection bounds it)."""
+    from containers.asyncstream import in_thread
+
+    check = in_thread(wait_check)
+    delay = 0.005
+    while (outcome := await check(cid, condition, after_seq)) is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+    return outcome
 
 
 def describe_exit(c: Container) -> dict[str, Any]:

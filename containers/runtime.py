@@ -1,4 +1,5 @@
-"""The process-wide Engine, built from settings (the only place settings meet the engine)."""
+"""The process-wide Engine, built from settings (the only place settings meet the engine),
+and the few host settings the request path needs."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,3 +35,13 @@ def use(eng: Engine) -> Iterator[Engine]:
         yield eng
     finally:
         _override = before
+
+
+def host_name() -> str:
+    """This host's name (settings.DOCKERWEB_HOST): stamped on the containers it runs."""
+    return settings.DOCKERWEB_HOST
+
+
+def state_root() -> str:
+    """The engine's state directory (settings.STATE_ROOT)."""
+    return settings.STATE_ROOT

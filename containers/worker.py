@@ -16,30 +16,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import AsyncConsumer
 from django.conf import settings
-from django.db import close_old_connections
 
 from containers import execs, lifecycle
+from containers.asyncstream import in_thread
 from containers.engine import procs
 from containers.engine.errors import EngineError
 from containers.models import Container
 
 log = logging.getLogger("dockerweb.worker")
-
-
-def _in_thread(fn):
-    """Run a sync service function in a worker thread with fresh DB connections."""
-
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(wrapped, thread_sensitive=False)
 
 
 def _container_dirs() -> list[str]:
@@ -117,26 +103,26 @@ class Watcher:
 
     async def report_exec(self, cid: str, eid: str) -> None:
         for _ in range(50):  # the supervisor writes exit.json just before it exits
-            if await _in_thread(execs.report_end)(cid, eid):
+            if await in_thread(execs.report_end)(cid, eid):
                 return
             await asyncio.sleep(0.02)
 
     async def record(self, cid: str, pid: int) -> None:
         try:
-            await _in_thread(lifecycle.record_exit)(cid, pid)
+            await in_thread(lifecycle.record_exit)(cid, pid)
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
 
     async def reconcile(self, boot: bool = False) -> None:
-        running = await _in_thread(lifecycle.reconcile)(boot)
-        rows = await _in_thread(
+        running = await in_thread(lifecycle.reconcile)(boot)
+        rows = await in_thread(
             lambda: list(Container.objects.filter(pk__in=running)
                          .values_list("id", "supervisor_pid", "supervisor_start"))
         )()
         for cid, pid, started in rows:
             self.watch(cid, pid, started)
         try:  # execs whose end no watcher saw (the worker was away)
-            await _in_thread(execs.report_ends)(await _in_thread(_container_dirs)())
+            await in_thread(execs.report_ends)(await in_thread(_container_dirs)())
         except Exception:
             log.exception("reporting exec ends failed")
 
@@ -167,7 +153,7 @@ class EngineConsumer(AsyncConsumer):
         try:
             if op not in OPS:
                 raise EngineError(f"unknown operation {op!r}")
-            result = await _in_thread(OPS[op])(args)
+            result = await in_thread(OPS[op])(args)
             reply = {"ok": True, "result": _result(result)}
             if isinstance(result, Container) and Watcher.instance is not None:
                 Watcher.instance.watch(result.id, result.supervisor_pid, result.supervisor_start)

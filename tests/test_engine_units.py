@@ -260,3 +260,54 @@ def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_pat
         assert supervision.SupervisorSpec(**doc) == spec
     assert execspec.stdin_once and not execspec.preload and not execspec.hook_fifo  # container-only
     assert container.console_size == (40, 120) and container.argv[0] == "lxc-execute"
+
+
+def test_log_follower_torn_lines_late_file_and_removal(tmp_path):
+    """Follower: a torn line is completed by a later poll; a file created after the
+    Follower is found; a file removed after it was opened is still read to the end."""
+    path = tmp_path / "output.log"
+
+    def line(text: str) -> str:
+        return json.dumps({"log": text, "stream": "stdout", "time": "2026-01-01T00:00:00Z"}) + "\n"
+
+    late = logs.Follower(str(path), logs.LogQuery())
+    assert late.existing() == [] and not late.pending() and late.poll() == ([], False)
+    whole = line("one\n")
+    path.write_text(whole[:10])
+    assert late.pending() and late.poll() == ([], True)  # torn: nothing yet
+    with open(path, "a") as f:
+        f.write(whole[10:] + line("two\n"))
+    records, got = late.poll()
+    assert got and [r.data for r in records] == [b"one\n", b"two\n"]
+    late.close()
+
+    held = logs.Follower(str(path), logs.LogQuery(tail=1))
+    with open(path, "a") as f:
+        f.write(line("three\n"))
+    os.unlink(path)
+    assert [r.data for r in held.existing()] == [b"three\n"]  # tail applies to what exists
+    assert held.poll() == ([], False)
+    held.close()
+
+
+def test_log_follow_batches_hold_the_file_from_the_call(tmp_path):
+    """The websocket follow (containers.logs.follow_batches) opens the log when called, like
+    engine.logs.follow: a --rm container removed before the first read loses no line."""
+    import asyncio
+
+    from containers import logs as logservice
+
+    path = tmp_path / "container.log"
+    path.write_text(json.dumps({"log": "last words\n", "stream": "stdout",
+                                "time": "2026-01-01T00:00:00Z"}) + "\n")
+
+    async def done() -> bool:
+        return True
+
+    batches = logservice.follow_batches(str(path), logs.LogQuery(), done)
+    os.unlink(path)
+
+    async def collect() -> list[list[logs.Record]]:
+        return [b async for b in batches]
+
+    assert [[r.data for r in b] for b in asyncio.run(collect())] == [[b"last words\n"]]

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, events, execs, lifecycle, lookup, rpc
+from containers import asyncstream, events, execs, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -18,10 +18,9 @@ from containers.api.serializers import (
     ImagePullSerializer,
     ImageSerializer,
 )
-from containers.engine import logs
 from containers.engine import stats as container_stats
-from containers.engine.attach import AttachClient
 from containers.engine.errors import Conflict, InvalidArgument
+from containers.engine.logs import Record
 from containers.engine.state import ACTIVE
 from containers.runtime import engine
 
@@ -110,10 +109,10 @@ class ContainerWait(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)])
     def post(self, request, ref):
         timeout = params.number(request.query_params, "timeout", None, 0)
-        c = lifecycle.wait(ref, timeout, user=request.user)
-        if c.status in ACTIVE:
+        outcome = lifecycle.wait(ref, timeout, user=request.user)
+        if outcome is None or outcome.container is None:  # removed meanwhile: as before, 408
             return Response({"message": "timed out waiting for the container"}, status=408)
-        return Response(lifecycle.describe_exit(c))
+        return Response(lifecycle.describe_exit(outcome.container))
 
     get = post
 
@@ -125,28 +124,20 @@ class ContainerLogs(APIView):
     def get(self, request, ref):
         c = lookup.container(ref, request.user)
         q = request.query_params
-        query = logs.LogQuery(
-            stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
-            tail=params.tail(q), since=params.timestamp(q, "since"),
-            until=params.timestamp(q, "until"),
-        )
+        query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)
         as_json = q.get("format", "text") == "json"
-        path = engine().paths(c.id).log
-        if params.boolean(q, "follow", False):
-            records = logs.follow(path, query, lambda: engine().status(c.id).kind != "running")
-        else:
-            records = iter(logs.read(path, query)[0])
+        records = logs.records(c.id, query, params.boolean(q, "follow", False))
         body = (_json_line(r) if as_json else _text_line(r, stamps) for r in records)
         ctype = "application/x-ndjson" if as_json else "text/plain; charset=utf-8"
         return StreamingHttpResponse(asyncstream.stream(body), content_type=ctype)
 
 
-def _text_line(r: logs.Record, stamps: bool) -> bytes:
+def _text_line(r: Record, stamps: bool) -> bytes:
     return (r.time.encode() + b" " + r.data) if stamps else r.data
 
 
-def _json_line(r: logs.Record) -> bytes:
+def _json_line(r: Record) -> bytes:
     import json
 
     return (json.dumps({"stream": r.stream, "time": r.time,
@@ -183,16 +174,14 @@ class EventList(APIView):
         since = params.integer(q, "since", 0, 0)
         limit = params.integer(q, "limit", 1000, 1)
         filters = {"actor_id": q["container"]} if q.get("container") else {}
-        return Response(EventSerializer(events.since(since, min(limit, 10000), user=request.user, **filters),
-                                        many=True).data)
+        found = events.between(since, limit=min(limit, 10000), user=request.user, **filters)
+        return Response(EventSerializer(found, many=True).data)
 
 
 class Info(APIView):
     """Host, counts and whether a worker answers (within 2 s)."""
 
     def get(self, request):
-        from django.conf import settings
-
         from containers.engine.errors import Unavailable
 
         try:
@@ -201,7 +190,7 @@ class Info(APIView):
             worker = None
         mine = lookup.containers(request.user)
         counts = {s: mine.filter(state=s).count() for s in ("running", "exited", "created")}
-        return Response({"host": settings.DOCKERWEB_HOST, "containers": counts,
+        return Response({"host": runtime.host_name(), "containers": counts,
                          "images": lookup.images(request.user).count(), "worker": worker})
 
 
@@ -236,8 +225,7 @@ class ExecStart(APIView):
         info = execs.start(exec_id)
         if ser.validated_data["detach"]:
             return Response(info.to_dict())
-        records = logs.follow(execs.paths(exec_id).log, logs.LogQuery(),
-                              lambda: not execs.inspect(exec_id).running)
+        records = logs.exec_records(exec_id)
         return StreamingHttpResponse(asyncstream.stream(r.data for r in records),
                                      content_type="application/octet-stream")
 
@@ -250,11 +238,7 @@ class ExecResize(APIView):
         if rows is None or cols is None:
             raise InvalidArgument("h and w are required")
         lookup.exec_container(exec_id, request.user)
-        info = execs.inspect(exec_id)
-        if not info.running:
-            raise Conflict(f"exec {exec_id} is not running")
-        with AttachClient(execs.paths(exec_id).attach, timeout=5) as att:
-            att.resize(rows, cols)
+        execs.resize(exec_id, rows, cols)
         return Response(status=status.HTTP_200_OK)
 
 

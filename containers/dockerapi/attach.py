@@ -19,31 +19,19 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
-
 from containers import lookup
+from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
-from containers.engine.attach import connect_unix
 from containers.engine.errors import EngineError
+from containers.engine.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
 from containers.engine.layout import ContainerPaths
-from containers.engine.supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, STDERR, STDIN, STDOUT
+from containers.engine.logs import LogQuery, Record, parse_lines
+from containers.link import PendingInput, SupervisorLink, Target, finished_at, wait_link
 from containers.runtime import engine
 
 ATTACH_RE = re.compile(r"^(?:/v(?P<version>[0-9.]+))?/containers/(?P<ref>[^/]+)/attach\Z")
 DEFAULT_DETACH = b"\x10\x11"  # ctrl-p ctrl-q
 WAIT_STEP = 0.01
-
-
-def _db(fn):
-    def run(*a, **k):
-        close_old_connections()
-        try:
-            return fn(*a, **k)
-        finally:
-            close_old_connections()
-
-    return sync_to_async(run, thread_sensitive=False)
 
 
 def _flag(params: dict[str, list[str]], name: str) -> bool:
@@ -96,14 +84,40 @@ async def http_error(stream: RawStream, status: int, message: str) -> None:
                        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
 
 
+class DetachKeys:
+    """Docker's detach sequence typed on a tty: a matched prefix is held back and the
+    sequence itself is never forwarded."""
+
+    def __init__(self, keys: bytes):
+        self.keys = keys
+        self.matched = 0
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """The bytes of `data` to forward, and whether the sequence is complete (then the
+        rest of `data` is dropped)."""
+        out = bytearray()
+        for b in data:
+            if b == self.keys[self.matched]:
+                self.matched += 1
+                if self.matched == len(self.keys):
+                    return bytes(out), True
+                continue
+            out += self.keys[:self.matched]
+            self.matched = 0
+            out.append(b)
+        return bytes(out), False
+
+
 class Attach:
-    """One attach session."""
+    """One attach session: the client's stream bridged to a supervisor link (containers/link.py)."""
 
     def __init__(self, stream: RawStream, cid: str, spec: dict[str, Any], params: dict[str, list[str]],
                  was_running: bool, paths: Any = None):
         self.stream = stream
         self.cid = cid
         self.paths: ContainerPaths = paths or engine().paths(cid)  # an exec's paths have the same shape
+        self.target = Target(socket=self.paths.attach, state=self.paths.state, exit=self.paths.exit,
+                             log=self.paths.log)
         self.tty = bool(spec.get("tty"))
         self.multiplexed = not self.tty  # the websocket variant is never multiplexed
         self.stdin_once = bool(spec.get("stdin_once"))
@@ -111,19 +125,31 @@ class Attach:
                      STDERR: _flag(params, "stderr")}
         self.detach = parse_detach_keys((params.get("detachKeys") or [""])[-1])
         self.was_running = was_running
-        self.t0 = time.time()
+        self.before = finished_at(self.target)  # a run that ends after this counts
         # Hold the log open from now on: an auto-removed container's directory may be gone
         # before we could connect, and the output must still reach this client.
         os.makedirs(self.paths.dir, mode=0o700, exist_ok=True)
         self.log_fd = os.open(self.paths.log, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.log_offset = os.fstat(self.log_fd).st_size
-        self.pending = bytearray()  # stdin before we are connected
-        self.writer: asyncio.StreamWriter | None = None
+        self.pending = PendingInput()  # stdin before we are connected
+        self.link: SupervisorLink | None = None
         self.connected = asyncio.Event()
         self.done = asyncio.Event()
 
     def out(self, kind: int, data: bytes) -> bytes:
-        return struct_frame(kind, data) if self.multiplexed else data
+        return docker_mux(kind, data) if self.multiplexed else data
+
+    async def serve(self, params: dict[str, list[str]]) -> None:
+        """Docker's `logs` (the whole log first) and `stream` (then live) options; closes."""
+        try:
+            if _flag(params, "logs"):
+                self.log_offset = 0
+                await self.replay_log()
+                self.was_running = True  # the log covered what came before
+            if _flag(params, "stream"):
+                await self.run()
+        finally:
+            self.close()
 
     async def run(self) -> None:
         pump_in = asyncio.create_task(self.client_to_container())
@@ -131,8 +157,8 @@ class Attach:
             await self.container_to_client()
         finally:
             pump_in.cancel()
-            if self.writer is not None:
-                self.writer.close()
+            if self.link is not None:
+                self.link.close()
             self.close()
 
     def close(self) -> None:
@@ -142,7 +168,7 @@ class Attach:
 
     # -- client -> container ---------------------------------------------------------------
     async def client_to_container(self) -> None:
-        matched = 0
+        detach = DetachKeys(self.detach)
         while True:
             data = await self.stream.read()
             if not data:  # half-close (or gone)
@@ -154,40 +180,38 @@ class Attach:
             if not self.tty:  # as Docker: detach keys only apply to a tty
                 await self.send(STDIN, data)
                 continue
-            out = bytearray()
-            for b in data:  # detach keys: the sequence itself is never forwarded
-                if b == self.detach[matched]:
-                    matched += 1
-                    if matched == len(self.detach):
-                        await self.send(STDIN, bytes(out))
-                        self.done.set()
-                        return
-                    continue
-                out += self.detach[:matched]
-                matched = 0
-                out.append(b)
-            await self.send(STDIN, bytes(out))
+            data, detached = detach.feed(data)
+            await self.send(STDIN, data)
+            if detached:
+                self.done.set()
+                return
 
     async def send(self, kind: int, payload: bytes = b"") -> None:
+        """STDIN before the link is up is kept (`pending`; past its limit the client waits,
+        so memory stays bounded and no byte is lost); CLOSE_STDIN waits for the link."""
         if kind == STDIN and not payload:
             return
         if not self.connected.is_set():
-            if kind == STDIN:
-                self.pending += payload
-            else:
-                await self.connected.wait()
-        if self.connected.is_set() and self.writer is not None:
-            self.writer.write(FRAME.pack(kind, len(payload)) + payload)
-            await self.writer.drain()
+            if kind == STDIN and self.pending.add(payload):
+                return
+            await self.connected.wait()
+        assert self.link is not None
+        if kind == STDIN:
+            await self.link.write_stdin(payload)
+        else:
+            self.link.close_stdin()
+            await self.link.writer.drain()
 
     # -- container -> client ---------------------------------------------------------------
     async def container_to_client(self) -> None:
-        reader = await self.connect()
-        if reader is None or await self.pump_frames(reader) == "lost":
+        link = await self.connect()
+        if self.stream.closed.is_set():
+            return  # the client went away before the container could be reached
+        if link is None or await self.pump_frames(link) == "lost":
             await self.wait_exited()
             await self.replay_log()
 
-    async def pump_frames(self, reader: asyncio.StreamReader) -> str:
+    async def pump_frames(self, link: SupervisorLink) -> str:
         """Forward supervisor frames; "exit", "detached", or "lost" when the connection
         ended before any output or exit frame (we connected as the supervisor was leaving:
         the log has it all)."""
@@ -195,16 +219,15 @@ class Attach:
         got_output = False
         try:
             while True:
-                read = asyncio.create_task(reader.readexactly(FRAME.size))
+                read = asyncio.create_task(link.read_frame())
                 finished, _ = await asyncio.wait({read, waiter}, return_when=asyncio.FIRST_COMPLETED)
                 if read not in finished:
                     read.cancel()
                     return "detached"
-                try:
-                    kind, length = FRAME.unpack(read.result())
-                    payload = await reader.readexactly(length)
-                except (asyncio.IncompleteReadError, ConnectionError):
+                frame = read.result()
+                if frame is None:
                     return "exit" if got_output else "lost"
+                kind, payload = frame
                 if kind == EXIT:
                     return "exit"
                 got_output = True
@@ -218,51 +241,37 @@ class Attach:
         while not self.exited_since_attach() and time.monotonic() < deadline:
             await asyncio.sleep(WAIT_STEP)
 
-    async def connect(self) -> asyncio.StreamReader | None:
-        """Connect to the supervisor, waiting for the container to start. None when it
-        already ran and exited (replay the log instead) or the client went away."""
-        while not self.stream.closed.is_set():
-            if os.path.exists(self.paths.attach):
-                try:
-                    sock = connect_unix(self.paths.attach)
-                    sock.setblocking(False)
-                    reader, self.writer = await asyncio.open_unix_connection(sock=sock)
-                except OSError:
-                    reader = None
-                if reader is not None:
-                    hello = json.dumps({"stdin": self.want["stdin"], "scrollback": not self.was_running})
-                    self.writer.write(FRAME.pack(HELLO, len(hello)) + hello.encode())
-                    if self.pending:
-                        self.writer.write(FRAME.pack(STDIN, len(self.pending)) + bytes(self.pending))
-                        self.pending.clear()
-                    self.connected.set()
-                    return reader
-            if self.exited_since_attach():
-                return None
-            await asyncio.sleep(WAIT_STEP)
-        return None
+    async def connect(self) -> SupervisorLink | None:
+        """The link, once the container started (stdin kept meanwhile is sent first). None
+        when it ran and exited meanwhile (replay the log instead) or the client went away."""
+        got = await wait_link(self.target, stdin=self.want["stdin"], scrollback=not self.was_running,
+                              before=self.before, until=self.stopped_waiting)
+        if not isinstance(got, SupervisorLink):
+            return None
+        self.link = got
+        await self.pending.deliver(got)  # then at once `connected`: nothing is kept after it
+        self.connected.set()
+        return got
+
+    def stopped_waiting(self) -> bool:
+        return self.stream.closed.is_set() or not os.path.isdir(self.paths.dir)
 
     def exited_since_attach(self) -> bool:
         if not os.path.isdir(self.paths.dir):
             return True  # auto-removed already
-        try:
-            return os.path.getmtime(self.paths.exit) >= self.t0 - 0.001
-        except OSError:
-            return False
+        done = self.target.exit_doc()  # (a start removes the last run's exit.json)
+        return done is not None and done.get("finished_at") != self.before
 
     async def replay_log(self) -> None:
         """Send the records written since `log_offset` (from the fd held since attach)."""
+        for rec in await asyncio.to_thread(self.logged_since_offset):
+            await self.stream.write(self.out(STDOUT if rec.stream == "stdout" else STDERR, rec.data))
+
+    def logged_since_offset(self) -> list[Record]:
         size = os.fstat(self.log_fd).st_size
         data = os.pread(self.log_fd, size - self.log_offset, self.log_offset)
         self.log_offset = size
-        for line in data.splitlines():
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            kind = STDOUT if doc.get("stream") == "stdout" else STDERR
-            if self.want.get(kind):
-                await self.stream.write(self.out(kind, doc["log"].encode("utf-8", "surrogateescape")))
+        return parse_lines(data.splitlines(), LogQuery(stdout=self.want[STDOUT], stderr=self.want[STDERR]))
 
 
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:
@@ -270,14 +279,8 @@ async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> 
     from containers import audit
     from containers.dockerapi.auth import actor
 
-    await _db(audit.socket_record)(scope, user=actor(scope), verb=verb, target=target,
-                                   via="docker", status=status)
-
-
-def struct_frame(kind: int, data: bytes) -> bytes:
-    from containers.dockerapi.views import frame
-
-    return frame(1 if kind == STDOUT else 2, data)
+    await in_thread(audit.socket_record)(scope, user=actor(scope), verb=verb, target=target,
+                                         via="docker", status=status)
 
 
 async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
@@ -299,7 +302,7 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     from containers.dockerapi.auth import actor
 
     try:
-        c = await _db(lookup.container)(m["ref"], actor(scope))
+        c = await in_thread(lookup.container)(m["ref"], actor(scope))
     except EngineError as e:
         code = 404 if e.kind == "not_found" else 400
         await _audit(scope, "POST containers/<ref>/attach", m["ref"], code)
@@ -309,14 +312,9 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     from containers.engine.state import ACTIVE
 
     session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
-    await send_head(stream, response_head(session.tty, m["version"]))
     try:
-        if _flag(params, "logs"):
-            session.log_offset = 0
-            await session.replay_log()
-            session.was_running = True  # the log covered what came before
-        if _flag(params, "stream"):
-            await session.run()
+        await send_head(stream, response_head(session.tty, m["version"]))
+        await session.serve(params)
     finally:
         session.close()
 
@@ -363,7 +361,7 @@ async def attach_ws(scope: dict[str, Any], receive, send) -> None:
     from containers.dockerapi.auth import actor
 
     try:
-        c = await _db(lookup.container)(m["ref"], actor(scope))
+        c = await in_thread(lookup.container)(m["ref"], actor(scope))
     except EngineError:
         await _audit(scope, "GET containers/<ref>/attach/ws", m["ref"], 404)
         await send({"type": "websocket.close", "code": 4404})
@@ -375,13 +373,7 @@ async def attach_ws(scope: dict[str, Any], receive, send) -> None:
     session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)  # type: ignore[arg-type]
     session.multiplexed = False
     try:
-        if _flag(params, "logs"):
-            session.log_offset = 0
-            await session.replay_log()
-            session.was_running = True
-        if _flag(params, "stream"):
-            await session.run()
+        await session.serve(params)
     finally:
-        session.close()
         if not stream.closed.is_set():
             await send({"type": "websocket.close", "code": 1000})

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import close_old_connections
+from containers.asyncstream import in_thread
 
 
 def over_tcp(scope: dict[str, Any]) -> bool:
@@ -21,11 +20,7 @@ USER_KEY = "dockerweb.user"  # the scope key holding the TCP caller's user
 def _token_user(key: str):
     from containers.tokens import user_for_key
 
-    close_old_connections()
-    try:
-        return user_for_key(key)
-    finally:
-        close_old_connections()
+    return user_for_key(key)
 
 
 async def allowed(scope: dict[str, Any]) -> bool:
@@ -36,7 +31,7 @@ async def allowed(scope: dict[str, Any]) -> bool:
     kind, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     if kind.lower() not in ("token", "bearer") or not key:
         return False
-    user = await sync_to_async(_token_user, thread_sensitive=False)(key.strip())
+    user = await in_thread(_token_user)(key.strip())
     if user is None:
         return False
     scope[USER_KEY] = user

@@ -6,13 +6,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
-
 from containers.engine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State
 from containers.models import Container
+from containers.runtime import engine
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 DOCKER_STATUS = {
@@ -205,7 +204,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "Binds": None, "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,
-            "PidsLimit": spec.get("pids_limit") or settings.DOCKERWEB_PIDS_LIMIT,
+            "PidsLimit": spec.get("pids_limit") or engine().config.pids_limit,
             "NanoCpus": spec.get("nano_cpus", 0), "CpuShares": spec.get("cpu_shares", 0),
             "CpuPeriod": spec.get("cpu_period", 0), "CpuQuota": spec.get("cpu_quota", 0),
         },

@@ -1,32 +1,44 @@
-"""Client for a supervisor's attach socket (framing defined in supervisor.py)."""
+"""Client for a supervisor's attach socket (framing: frames.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 
-from .supervisor import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT
+from .frames import CLOSE_STDIN, EXIT, HELLO, RESIZE, STDERR, STDIN, STDOUT, WINDOW_SIZE, pack, split
 
-__all__ = ["AttachClient", "connect_unix", "STDOUT", "STDERR", "EXIT"]
+__all__ = ["AttachClient", "connect_unix", "unix_address", "STDOUT", "STDERR", "EXIT"]
 MAX_SUN_PATH = 100
 
 
-def connect_unix(path: str, timeout: float | None = None) -> socket.socket:
-    """Connect to a Unix socket, even when `path` is longer than sun_path allows
-    (through /proc/self/fd/N of an O_PATH descriptor of its directory)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
+@contextmanager
+def unix_address(path: str) -> Iterator[str]:
+    """An address to connect() to the Unix socket `path`: `path` itself, or when it is
+    longer than sun_path allows, /proc/self/fd/N/<name> through an O_PATH descriptor of its
+    directory, held open while the context is."""
     if len(path) <= MAX_SUN_PATH:
-        sock.connect(path)
-        return sock
+        yield path
+        return
     dfd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
     try:
-        sock.connect(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+        yield f"/proc/self/fd/{dfd}/{os.path.basename(path)}"
     finally:
         os.close(dfd)
+
+
+def connect_unix(path: str, timeout: float | None = None) -> socket.socket:
+    """A socket connected to the Unix socket `path`, even a long one (unix_address)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    sock.settimeout(timeout)
+    try:
+        with unix_address(path) as address:
+            sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -40,7 +52,7 @@ class AttachClient:
         self._send(HELLO, json.dumps({"stdin": stdin, "scrollback": scrollback}).encode())
 
     def _send(self, kind: int, payload: bytes = b"") -> None:
-        self.sock.sendall(FRAME.pack(kind, len(payload)) + payload)
+        self.sock.sendall(pack(kind, payload))
 
     def write(self, data: bytes) -> None:
         for i in range(0, len(data), 1 << 20):
@@ -50,18 +62,13 @@ class AttachClient:
         self._send(CLOSE_STDIN)
 
     def resize(self, rows: int, cols: int) -> None:
-        self._send(RESIZE, struct.pack(">HH", rows, cols))
+        self._send(RESIZE, WINDOW_SIZE.pack(rows, cols))
 
     def frames(self) -> Iterator[tuple[int, bytes]]:
-        """(kind, payload) until the supervisor closes the connection."""
+        """(kind, payload) until the supervisor closes the connection (iterate once)."""
         while True:
-            while len(self._buf) >= FRAME.size:
-                kind, length = FRAME.unpack_from(self._buf)
-                if len(self._buf) < FRAME.size + length:
-                    break
-                payload = self._buf[FRAME.size:FRAME.size + length]
-                self._buf = self._buf[FRAME.size + length:]
-                yield kind, payload
+            frames, self._buf = split(self._buf)
+            yield from frames
             chunk = self.sock.recv(1 << 18)
             if not chunk:
                 return

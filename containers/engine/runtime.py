@@ -13,6 +13,7 @@ import os
 import posixpath
 import shutil
 import signal
+import subprocess
 import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -38,6 +39,8 @@ from .images import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
 from .supervision import RunState
+
+TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"  # docker top's default ps columns
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,16 @@ class Engine:
     def processes(self, cid: str) -> list[int]:
         """Pids (host view) of every process in the container."""
         return cgroups.pids(self.config.cgroup_parent, cid)
+
+    def top(self, cid: str) -> tuple[list[str], list[list[str]]]:
+        """`ps` of every process in the container: (column titles, one row per process)."""
+        pids = self.processes(cid)
+        if not pids:
+            return TOP_FIELDS.upper().split(","), []
+        out = subprocess.run(["ps", "-o", TOP_FIELDS, "-p", ",".join(map(str, pids))],
+                             capture_output=True, text=True).stdout.splitlines()
+        titles = out[0].split()
+        return titles, [line.split(None, len(titles) - 1) for line in out[1:]]
 
     def resize(self, cid: str, rows: int, cols: int) -> None:
         """Set the tty size of a running container (a no-op without a tty)."""

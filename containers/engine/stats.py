@@ -78,14 +78,20 @@ def read(parent: str, cid: str) -> Sample | None:
     )
 
 
-def snapshot(parent: str, cid: str, window: float = 0.1) -> dict | None:
-    """One document with cpu.percent measured over `window` seconds (None: not running)."""
+def readings(parent: str, cid: str, window: float = 0.1) -> tuple[Sample, Sample] | None:
+    """Two samples `window` seconds apart (None: not running at either)."""
     first = read(parent, cid)
     if first is None:
         return None
     time.sleep(window)
     second = read(parent, cid)
-    return second.to_dict(first) if second is not None else None
+    return (first, second) if second is not None else None
+
+
+def snapshot(parent: str, cid: str, window: float = 0.1) -> dict | None:
+    """One document with cpu.percent measured over `window` seconds (None: not running)."""
+    pair = readings(parent, cid, window)
+    return pair[1].to_dict(pair[0]) if pair is not None else None
 
 
 def cpu_percent(previous: Sample, current: Sample) -> float:

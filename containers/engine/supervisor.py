@@ -9,15 +9,10 @@ Contract:
 - Owns `lxc-execute`; holds the container's stdin/stdout/stderr as pipes, or a pty (tty).
 - Writes every output line as a JSON record {"log", "stream", "time"} to container.log as
   it arrives (binary-safe: undecodable bytes survive as surrogate escapes).
-- Serves attach on CONTAINER_DIR/attach.sock with the framing defined below.
+- Serves attach on CONTAINER_DIR/attach.sock with the framing of frames.py.
 - Reports "started" or "failed" on STATUS_FD, after writing state.json.
 - After the container exits: drains output, unmounts the rootfs, removes the container's
   cgroups, then writes exit.json atomically (fsync + rename) *before* it exits itself.
-
-Attach framing, both ways: 1-byte type + 4-byte big-endian length + payload.
-  client -> supervisor: HELLO (JSON {"stdin": bool, "scrollback": bool}), STDIN bytes,
-                        CLOSE_STDIN, RESIZE (">HH" rows, cols)
-  supervisor -> client: STDOUT bytes, STDERR bytes, EXIT (JSON of exit.json)
 """
 
 import _signal as signal  # the C module: `signal` would import enum (~4 ms at start-up)
@@ -28,9 +23,12 @@ import struct
 import sys
 import time
 
-FRAME = struct.Struct(">BI")
-STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, RESIZE, HELLO = range(7)
-STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
+if __package__:
+    from .frames import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT, STREAM_NAMES, split
+else:  # run as a script: -I leaves the script's directory out of sys.path
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from frames import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT, STREAM_NAMES, split
+
 SCROLLBACK_BYTES = 256 * 1024
 MAX_RECORD = 16 * 1024
 MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
@@ -385,13 +383,8 @@ class Supervisor:
         if not data:
             self.drop_client(fd)
             return
-        client.inbuf += data
-        while len(client.inbuf) >= FRAME.size:
-            kind, length = FRAME.unpack_from(client.inbuf)
-            if len(client.inbuf) < FRAME.size + length:
-                break
-            payload = client.inbuf[FRAME.size: FRAME.size + length]
-            client.inbuf = client.inbuf[FRAME.size + length:]
+        frames, client.inbuf = split(client.inbuf + data)
+        for kind, payload in frames:
             self.on_frame(fd, client, kind, payload)
             if fd not in self.clients:
                 return

@@ -13,21 +13,11 @@ from __future__ import annotations
 from containers import execs, lookup
 from containers.api import params
 from containers.engine.errors import Conflict, NotFound
+from containers.link import container_target, exec_target, last_run_records
 from containers.models import Container
 from containers.runtime import engine
 from containers.streams.base import in_thread
 from containers.streams.relay import AttachStream
-from containers.streams.targets import Target, last_run_records
-
-
-def container_target(cid: str) -> Target:
-    p = engine().paths(cid)
-    return Target(socket=p.attach, state=p.state, exit=p.exit, log=p.log)
-
-
-def exec_target(eid: str) -> Target:
-    p = execs.paths(eid)
-    return Target(socket=p.attach, state=p.state, exit=p.exit, log=p.log)
 
 
 class ContainerAttachConsumer(AttachStream):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.http import QueryDict
 from django.utils.functional import LazyObject
 
+from containers.asyncstream import in_thread
 from containers.engine.errors import Ambiguous, Conflict, EngineError, InvalidArgument, NotFound
 
 log = logging.getLogger("dockerweb.streams")
@@ -36,12 +35,6 @@ CLOSE_CODES: list[tuple[type[EngineError], int]] = [
     (NotFound, CLOSE_NOT_FOUND),
     (Conflict, CLOSE_CONFLICT),
 ]
-
-
-def in_thread(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Run a blocking call (database, files, the engine) in a pool thread, not in the one
-    thread Django's sync views share, with fresh database connections."""
-    return DatabaseSyncToAsync(fn, thread_sensitive=False)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):

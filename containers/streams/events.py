@@ -13,7 +13,6 @@ import asyncio
 from containers import events
 from containers.api import params
 from containers.api.serializers import EventSerializer
-from containers.models import Event
 from containers.streams.base import StreamConsumer, in_thread
 from containers.streams.notify import EVENTS_GROUP
 
@@ -21,14 +20,10 @@ CHECK_S = 2.0
 BATCH = 500
 
 
-def _latest_seq() -> int:
-    return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
 def _after(seq: int, container: str, user) -> list[dict]:
     """The next events `user` sees (their own objects' unless staff)."""
     filters = {"actor_id": container} if container else {}
-    return EventSerializer(events.since(seq, BATCH, user=user, **filters), many=True).data
+    return EventSerializer(events.between(seq, limit=BATCH, user=user, **filters), many=True).data
 
 
 class EventsConsumer(StreamConsumer):
@@ -39,7 +34,7 @@ class EventsConsumer(StreamConsumer):
         await self.channel_layer.group_add(EVENTS_GROUP, self.channel_name)
         since = params.integer(self.query, "since", None, 0)
         container = self.query.get("container", "")
-        seq = await in_thread(_latest_seq)() if since is None else since
+        seq = await in_thread(events.latest_seq)() if since is None else since
         while True:
             self.wake.clear()
             batch = await in_thread(_after)(seq, container, self.user)

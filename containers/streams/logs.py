@@ -8,34 +8,25 @@ sent (without follow) or the container stopped (with follow=1).
 
 from __future__ import annotations
 
-from containers import lookup
+from containers import logs, lookup
 from containers.api import params
-from containers.engine import logs
 from containers.runtime import engine
 from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
-from containers.streams.logfollow import follow
 
 FRAME_RECORDS = 5000
-
-
-def log_query(q) -> logs.LogQuery:
-    return logs.LogQuery(
-        stdout=params.boolean(q, "stdout", True), stderr=params.boolean(q, "stderr", True),
-        tail=params.tail(q), since=params.timestamp(q, "since"), until=params.timestamp(q, "until"),
-    )
 
 
 class LogsConsumer(StreamConsumer):
     async def stream(self) -> None:
         c = await in_thread(lookup.container)(self.url_arg("ref"), self.user)
-        query = log_query(self.query)
+        query = logs.query(self.query)
         following = params.boolean(self.query, "follow", False)
         path = engine().paths(c.id).log
 
         async def done() -> bool:
             return not following or (await in_thread(engine().status)(c.id)).kind != "running"
 
-        async for batch in follow(path, query, done):
+        async for batch in logs.follow_batches(path, query, done):
             for i in range(0, len(batch), FRAME_RECORDS):
                 await self.send_json({"type": "logs", "records": [
                     {"stream": r.stream, "time": r.time, "log": r.data.decode("utf-8", "replace")}

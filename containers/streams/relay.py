@@ -18,12 +18,19 @@ from typing import Any
 
 from containers.engine.errors import InvalidArgument
 from containers.engine.logs import Record
+from containers.link import (
+    EXIT,
+    STDERR,
+    STDOUT,
+    PendingInput,
+    SupervisorLink,
+    Target,
+    last_run_records,
+    wait_link,
+)
 from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
-from containers.streams.link import EXIT, STDERR, STDOUT, SupervisorLink
-from containers.streams.targets import Target, last_run_records, wait_link
 
 STREAM_BYTES = {"stdout": STDOUT, "stderr": STDERR}
-MAX_EARLY_INPUT = 4 << 20
 REPLAY_BATCH = 256 * 1024
 DROPPED = {"type": "warning", "message": "output was dropped: this client fell behind"}
 
@@ -36,9 +43,7 @@ class AttachStream(StreamConsumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.early_input = bytearray()
-        self.early_resize: tuple[int, int] | None = None
-        self.early_close_stdin = False
+        self.early = PendingInput()  # input before the supervisor is reachable
         self.relayed_output = False
 
     # ---- input -------------------------------------------------------------------------
@@ -46,8 +51,8 @@ class AttachStream(StreamConsumer):
         if bytes_data is not None:
             if self.link is not None:
                 await self.link.write_stdin(bytes_data)
-            elif len(self.early_input) + len(bytes_data) <= MAX_EARLY_INPUT:
-                self.early_input += bytes_data
+            else:
+                self.early.add(bytes_data)  # dropped beyond its limit
             return
         try:
             msg = json.loads(text_data or "")
@@ -57,12 +62,12 @@ class AttachStream(StreamConsumer):
                 if self.link is not None:
                     self.link.resize(*size)
                 else:
-                    self.early_resize = size
+                    self.early.size = size
             elif kind == "close_stdin":
                 if self.link is not None:
                     self.link.close_stdin()
                 else:
-                    self.early_close_stdin = True
+                    self.early.close_stdin = True
             else:
                 raise InvalidArgument(f"unknown message type {kind!r}")
         except (ValueError, InvalidArgument) as e:
@@ -94,13 +99,7 @@ class AttachStream(StreamConsumer):
         """Pump output frames to the websocket until the process exits (its exit document)
         or the supervisor drops the connection (None)."""
         self.link = link
-        if self.early_resize:
-            link.resize(*self.early_resize)
-        if self.early_input:
-            await link.write_stdin(bytes(self.early_input))
-            self.early_input.clear()
-        if self.early_close_stdin:
-            link.close_stdin()
+        await self.early.deliver(link)
         try:
             while (frame := await link.read_frame()) is not None:
                 kind, payload = frame

@@ -12,7 +12,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from containers import lookup
 from containers.api.serializers import ContainerSerializer, EventSerializer, ImageSerializer
 from containers.engine.errors import NotFound
-from containers.models import AuditEntry, Event
+from containers.events import latest_seq
+from containers.models import AuditEntry
 
 RECENT_EVENTS = 200
 
@@ -22,12 +23,6 @@ def page(view):
     return login_required(ensure_csrf_cookie(view))
 
 
-def _latest_seq() -> int:
-    """Read before the page's data: the page's event stream resumes from here, so nothing
-    that happens while the page loads is missed."""
-    return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
 def _images(user) -> list[dict]:
     return ImageSerializer(lookup.images(user).prefetch_related("tag_set"), many=True,
                            context={"user": user}).data
@@ -35,7 +30,7 @@ def _images(user) -> list[dict]:
 
 @page
 def containers(request: HttpRequest) -> HttpResponse:
-    since = _latest_seq()
+    since = latest_seq()  # before the page's data: its stream misses nothing
     rows = ContainerSerializer(lookup.containers(request.user).select_related("image"), many=True).data
     return render(request, "web/containers.html", {"nav": "containers", "data": {
         "since": since, "containers": rows, "images": _images(request.user)}})
@@ -43,7 +38,7 @@ def containers(request: HttpRequest) -> HttpResponse:
 
 @page
 def container(request: HttpRequest, ref: str) -> HttpResponse:
-    since = _latest_seq()
+    since = latest_seq()  # before the page's data: its stream misses nothing
     try:
         c = lookup.container(ref, request.user)
     except NotFound as e:

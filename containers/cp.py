@@ -1,0 +1,42 @@
+"""docker cp as a service: stat, read (a tar) and write (a tar) a path inside a container
+`user` sees. Paths are checked (PATH_MAX, NAME_MAX: a 400, not an OSError) and resolved
+inside the container's root by the engine (inroot)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from containers import lookup
+from containers.engine.errors import InvalidArgument
+from containers.engine.images import ImageInfo
+from containers.engine.inroot import check_path
+from containers.images import info as image_info
+from containers.runtime import engine
+
+
+def _target(ref: str, path: str, user) -> tuple[str, ImageInfo]:
+    """The container id and image of `ref` for `path` (InvalidArgument for a bad path)."""
+    c = lookup.container(ref, user)
+    if not path:
+        raise InvalidArgument("path is required")
+    check_path(path)
+    return c.id, image_info(c.image)
+
+
+def stat(ref: str, path: str, *, user) -> dict[str, Any]:
+    """Docker's stat document of `path` (NotFound when absent)."""
+    cid, img = _target(ref, path, user)
+    return engine().path_stat(cid, img, path)
+
+
+def get(ref: str, path: str, *, user) -> tuple[dict[str, Any], Iterator[bytes]]:
+    """(stat, tar chunks) of `path`, one resolution for both."""
+    cid, img = _target(ref, path, user)
+    return engine().archive_get(cid, img, path)
+
+
+def put(ref: str, path: str, stream: BinaryIO, *, user) -> None:
+    """Extract the tar read from `stream` into directory `path`."""
+    cid, img = _target(ref, path, user)
+    engine().archive_put(cid, img, path, stream)
