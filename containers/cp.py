@@ -4,6 +4,8 @@ inside the container's root by the engine (inroot)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -13,6 +15,13 @@ from containers.engine.images import ImageInfo
 from containers.engine.inroot import check_path
 from containers.images import info as image_info
 from containers.runtime import engine
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"  # Docker's name; the REST API sends it too
+
+
+def stat_header(st: dict[str, Any]) -> str:
+    """A stat document as the header value: base64 of its JSON (names need not be ASCII)."""
+    return base64.b64encode(json.dumps(st).encode()).decode()
 
 
 def _target(ref: str, path: str, user) -> tuple[str, ImageInfo]:

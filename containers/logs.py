@@ -75,9 +75,9 @@ async def _batches(follower: Follower, done: Callable[[], Awaitable[bool]]) -> A
                          if len(lines) > PARSE_IN_THREAD else parse_lines(lines, follower.live))
                 if batch:
                     yield batch
-            if finished and not got:
-                return
-            if not got:
+            if not got:  # nothing more written: the end once done, else poll again
+                if finished:
+                    return
                 await asyncio.sleep(POLL_S)
     finally:
         follower.close()

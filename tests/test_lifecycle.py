@@ -363,3 +363,64 @@ def test_rapid_restarts_keep_the_new_supervisor_watched(api):
     assert time.monotonic() - t0 < 5  # recorded by the watcher, not the 10 s reconcile
     actions = [e["action"] for e in api.api("GET", f"/api/events/?container={c['id']}").json()]
     assert actions.count("restart") == 3 and actions[-1] == "die"
+
+
+def test_rest_top_pause_rename_archive(api):
+    """The services the Docker API had alone, over REST: top, pause/unpause, rename, cp."""
+    import base64
+    import io
+    import tarfile
+
+    c = api.run(cmd=["sleep", "300"])
+    cid = c["id"]
+    r = api.api("GET", f"/api/containers/{cid}/top/")
+    assert r.status_code == 200 and "PID" in r.json()["titles"], r.text
+    assert any("sleep 300" in row[-1] for row in r.json()["processes"]), r.text
+
+    r = api.api("POST", f"/api/containers/{cid}/pause/")
+    assert r.status_code == 200 and r.json()["state"]["paused"] is True, r.text
+    assert api.api("POST", f"/api/containers/{cid}/pause/").status_code == 409
+    r = api.api("POST", f"/api/containers/{cid}/unpause/")
+    assert r.status_code == 200 and r.json()["state"]["paused"] is False, r.text
+
+    new = f"renamed-{cid[:8]}"
+    r = api.api("POST", f"/api/containers/{cid}/rename/?name={new}")
+    assert r.status_code == 200 and r.json()["name"] == new, r.text
+    assert api.api("POST", f"/api/containers/{cid}/rename/?name=bad/name").status_code == 400
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"hello\n"))
+    r = api.api("PUT", f"/api/containers/{cid}/archive/?path=/tmp", data=buf.getvalue(),
+                headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 204, r.text
+    r = api.api("HEAD", f"/api/containers/{cid}/archive/?path=/tmp/hello.txt")
+    assert r.status_code == 200, r.text
+    st = json.loads(base64.b64decode(r.headers["X-Docker-Container-Path-Stat"]))
+    assert st["name"] == "hello.txt" and st["size"] == 6
+    r = api.api("GET", f"/api/containers/{cid}/archive/?path=/tmp/hello.txt")
+    assert r.status_code == 200, r.text
+    with tarfile.open(fileobj=io.BytesIO(r.content)) as tar:
+        assert tar.extractfile("hello.txt").read() == b"hello\n"
+    assert api.api("GET", f"/api/containers/{cid}/archive/?path=/no/such").status_code == 404
+    assert api.api("GET", f"/api/containers/{cid}/archive/").status_code == 400
+
+    api.api("POST", f"/api/containers/{cid}/kill/")
+    assert api.api("GET", f"/api/containers/{cid}/top/").status_code == 409
+
+
+def test_rest_wait_conditions(api):
+    assert api.api("POST", "/api/containers/nope/wait/?condition=bogus").status_code in (400, 404)
+    c = api.run(cmd=["sh", "-c", "sleep 1; exit 5"])
+    r = api.api("POST", f"/api/containers/{c['id']}/wait/?condition=bogus")
+    assert r.status_code == 400, r.text
+    r = api.api("POST", f"/api/containers/{c['id']}/wait/?condition=next-exit&timeout=20")
+    assert r.status_code == 200 and r.json() == {"exit_code": 5, "removed": False}, r.text
+
+    c = api.run(cmd=["sh", "-c", "sleep 1; exit 3"], auto_remove=True)
+    r = api.api("POST", f"/api/containers/{c['id']}/wait/?condition=removed&timeout=0.2")
+    assert r.status_code == 408, r.text
+    r = api.api("POST", f"/api/containers/{c['id']}/wait/?condition=removed&timeout=20")
+    assert r.status_code == 200 and r.json() == {"exit_code": 3, "removed": True}, r.text

@@ -90,6 +90,7 @@ class ContainerSerializer(serializers.ModelSerializer):
         return {
             "status": c.state,
             "running": c.running,
+            "paused": c.paused,
             "pid": c.init_pid if c.running else None,
             "started_at": c.started_at,
             "finished_at": c.finished_at,

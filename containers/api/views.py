@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, events, execs, lifecycle, logs, lookup, rpc, runtime
+from containers import asyncstream, cp, events, execs, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -106,15 +106,79 @@ class ContainerRestart(APIView):
 
 
 class ContainerWait(APIView):
-    @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)])
+    """Block until ?condition= holds (Docker's: not-running, the default; next-exit; removed);
+    408 after ?timeout= seconds. not-running answers the record's exit; the others the exit
+    code of the die event that satisfied them."""
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float),
+                                             OpenApiParameter("condition", str)])
     def post(self, request, ref):
-        timeout = params.number(request.query_params, "timeout", None, 0)
-        outcome = lifecycle.wait(ref, timeout, user=request.user)
+        q = request.query_params
+        timeout = params.number(q, "timeout", None, 0)
+        condition = lifecycle.wait_condition(q.get("condition", ""))
+        outcome = lifecycle.wait(ref, timeout, user=request.user, condition=condition)
+        if condition != "not-running" and outcome is not None:
+            return Response({"exit_code": outcome.exit_code, "removed": outcome.container is None})
         if outcome is None or outcome.container is None:  # removed meanwhile: as before, 408
             return Response({"message": "timed out waiting for the container"}, status=408)
         return Response(lifecycle.describe_exit(outcome.container))
 
     get = post
+
+
+class ContainerPause(APIView):
+    """Freeze every process of a running container (409 unless it runs unpaused)."""
+
+    paused = True
+
+    @extend_schema(request=None, responses=ContainerSerializer)
+    def post(self, request, ref):
+        rpc.call("pause" if self.paused else "unpause", ref=lookup.container(ref, request.user).id)
+        return _inspect(ref, request.user)
+
+
+class ContainerUnpause(ContainerPause):
+    """Thaw a paused container (409 unless it is paused)."""
+
+    paused = False
+
+
+class ContainerRename(APIView):
+    @extend_schema(request=None, parameters=[OpenApiParameter("name", str)], responses=ContainerSerializer)
+    def post(self, request, ref):
+        c = lifecycle.rename(ref, request.query_params.get("name", ""), user=request.user)
+        return Response(ContainerSerializer(c).data)
+
+
+class ContainerTop(APIView):
+    """The processes of a running container, as `ps` shows them (409 unless it runs)."""
+
+    def get(self, request, ref):
+        titles, rows = lifecycle.top(ref, user=request.user)
+        return Response({"titles": titles, "processes": rows})
+
+
+class ContainerArchive(APIView):
+    """A path inside the container (?path=): GET a tar of it, HEAD its stat only, PUT a tar
+    (the body) to extract into that directory. The stat is in the X-Docker-Container-Path-Stat
+    header (base64 JSON: name, size, mode, mtime, linkTarget), as docker cp's."""
+
+    def get(self, request, ref):
+        st, chunks = cp.get(ref, request.query_params.get("path", ""), user=request.user)
+        resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
+        resp[cp.STAT_HEADER] = cp.stat_header(st)
+        return resp
+
+    def head(self, request, ref):
+        st = cp.stat(ref, request.query_params.get("path", ""), user=request.user)
+        resp = Response(status=status.HTTP_200_OK)
+        resp[cp.STAT_HEADER] = cp.stat_header(st)
+        return resp
+
+    def put(self, request, ref):
+        # Django's request is the body as a file (spooled to disk past 2.5 MB)
+        cp.put(ref, request.query_params.get("path", ""), request._request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ContainerLogs(APIView):

@@ -258,8 +258,6 @@ def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     """docker cp: HEAD stat, GET a tar of ?path=, PUT a tar into directory ?path=."""
-    import base64
-
     from containers import cp
 
     path, user = request.GET.get("path") or "", actor_of(request)
@@ -272,5 +270,5 @@ def container_archive(request: HttpRequest, ref: str) -> HttpResponse:
     else:  # one resolution for the stat and the tar
         st, chunks = cp.get(ref, path, user=user)
         resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")
-    resp["X-Docker-Container-Path-Stat"] = base64.b64encode(json.dumps(st).encode()).decode()
+    resp[cp.STAT_HEADER] = cp.stat_header(st)
     return resp
