@@ -36,7 +36,7 @@ os.environ.update(DOCKERWEB_STATE_ROOT=ROOT, DOCKERWEB_CGROUP_PARENT=PARENT,
 
 import websockets  # noqa: E402
 
-from containers.engine.attach import STDOUT, AttachClient  # noqa: E402
+from containers.engine.run.client import STDOUT, AttachClient  # noqa: E402
 from tests.stack import Stack  # noqa: E402
 
 MIB = 1 << 20
@@ -197,7 +197,8 @@ def main() -> int:
 
 
 def cleanup() -> None:
-    from containers.engine import cgroups, rootfs
+    from containers.engine.fs import rootfs
+    from containers.engine.run import cgroups
 
     for mp in reversed(rootfs.mounts_under(ROOT)):
         rootfs.unmount(mp)

@@ -21,9 +21,11 @@ import time
 
 from common import median_ms, p90_ms, stack
 
-from containers.engine import capabilities, cgroups, initconfine, lxcconf, rootfs, seccomp
-from containers.engine.images import ImageStore
+from containers.engine.confine import capabilities, initconfine, seccomp
+from containers.engine.fs import rootfs
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
+from containers.engine.run import cgroups, lxcconf
 
 OLD_CAP_DROP = ("lxc.cap.drop = audit_control audit_write mac_admin mac_override mknod setfcap "
                 "setpcap sys_admin sys_boot sys_module sys_nice sys_pacct sys_rawio sys_resource "

@@ -15,10 +15,10 @@ import time
 
 from common import stack
 
-from containers.engine.changes import changes
-from containers.engine.images import ImageStore
+from containers.engine.fs.changes import changes
+from containers.engine.fs.tarcreate import tar_stream
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
-from containers.engine.tarcreate import tar_stream
 
 FILES, SIZE = 2000, 100 * 1024  # ~200 MB
 

@@ -14,8 +14,8 @@ import time
 
 from common import median_ms, p90_ms, stack
 
-from containers.engine import rootfs
-from containers.engine.images import ImageStore
+from containers.engine.fs import rootfs
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
 
 BARE_CONFIG = """lxc.uts.name = bench

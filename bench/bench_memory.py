@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import stack
 
-from containers.engine import procs, rootfs
-from containers.engine.images import ImageStore
+from containers.engine.fs import rootfs
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
+from containers.engine.run import procs
 
 N = 50
 

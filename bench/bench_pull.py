@@ -1,4 +1,4 @@
-"""Pull speed: containers.engine.registry.pull vs `skopeo copy docker://... oci:DIR`, plus
+"""Pull speed: containers.engine.image.registry.pull vs `skopeo copy docker://... oci:DIR`, plus
 the whole pull into an image store (distribution.pull: download, verify, extract the layers).
 
 Starts a local docker-registry on 127.0.0.1 (tests/registry_fixture.py), pushes a ~50 MB
@@ -28,8 +28,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from containers.engine import distribution, registry  # noqa: E402
-from containers.engine.images import ImageStore  # noqa: E402
+from containers.engine.image import distribution, registry  # noqa: E402
+from containers.engine.image.store import ImageStore  # noqa: E402
 from containers.engine.layout import Layout  # noqa: E402
 from tests.registry_fixture import RegistryServer  # noqa: E402
 

@@ -13,7 +13,9 @@ from contextlib import contextmanager
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from containers.engine import bridge, cgroups, portmap, rootfs  # noqa: E402
+from containers.engine.fs import rootfs  # noqa: E402
+from containers.engine.net import bridge, portmap  # noqa: E402
+from containers.engine.run import cgroups  # noqa: E402
 from tests.stack import Stack  # noqa: E402
 
 

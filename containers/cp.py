@@ -11,8 +11,8 @@ from typing import Any, BinaryIO
 
 from containers import lookup
 from containers.engine.errors import InvalidArgument
-from containers.engine.images import ImageInfo
-from containers.engine.inroot import check_path
+from containers.engine.fs.inroot import check_path
+from containers.engine.image.store import ImageInfo
 from containers.images import info as image_info
 from containers.runtime import engine
 

@@ -1,6 +1,6 @@
 """Exec service: run another command in a running container (Docker's `exec`).
 
-Thin over containers/engine/exec.py (which documents the design: one double-forked
+Thin over containers/engine/run/exec.py (which documents the design: one double-forked
 supervisor per exec, records as files under the container's directory). Execs are
 started from the web process: nothing about them is in the database, since the exec
 supervisor owns the process from the start. The worker reports each end as an `exec_die`
@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from containers import events, lookup, rpc
 from containers.engine.errors import Conflict, NotFound
-from containers.engine.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
+from containers.engine.run.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
 from containers.engine.state import State
 from containers.models import Container
 from containers.runtime import engine
@@ -69,7 +69,7 @@ def start(eid: str) -> ExecInfo:
 def resize(eid: str, rows: int, cols: int) -> None:
     """Set the tty size of a running exec (409 when it does not run; OSError when it ended
     meanwhile)."""
-    from containers.engine.attach import AttachClient
+    from containers.engine.run.client import AttachClient
 
     if not inspect(eid).running:
         raise Conflict(f"exec {eid} is not running")

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from containers import events, lookup
-from containers.engine import reference
 from containers.engine.errors import Conflict, Forbidden, InvalidArgument
-from containers.engine.images import ImageInfo
+from containers.engine.image import reference
+from containers.engine.image.store import ImageInfo
 from containers.models import Container, Image, RepoDigest, Tag
 from containers.runtime import engine
 
@@ -64,7 +64,7 @@ def info(img: Image) -> ImageInfo:
 
 def validate_reference(repository: str, tag: str) -> tuple[str, str]:
     """(repository, tag) as stored, or InvalidArgument: Docker's grammar matched in full
-    (engine/reference.py; uppercase, 256+ characters or a newline are refused, as Docker
+    (engine/image/reference.py; uppercase, 256+ characters or a newline are refused, as Docker
     does); docker.io/library/ is dropped, an empty tag is "latest"."""
     if not isinstance(repository, str) or not isinstance(tag, str):
         raise InvalidArgument("repository and tag must be strings")

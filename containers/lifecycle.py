@@ -21,7 +21,6 @@ from django.utils import timezone as djtz
 from containers import events, lookup, networking
 from containers.engine import ids
 from containers.engine import signals as sigs
-from containers.engine.command import exit_code_of
 from containers.engine.errors import (
     CommandNotFound,
     Conflict,
@@ -31,6 +30,7 @@ from containers.engine.errors import (
     NotModified,
     StartFailed,
 )
+from containers.engine.run.command import exit_code_of
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info

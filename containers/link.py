@@ -1,4 +1,4 @@
-"""The asyncio link to a supervisor's attach socket (framing: engine/frames.py), and where
+"""The asyncio link to a supervisor's attach socket (framing: engine/run/frames.py), and where
 it is.
 
 Used by the attach and exec websocket consumers: the bytes go straight between the client
@@ -21,10 +21,10 @@ from types import EllipsisType
 from typing import Any
 
 from containers import execs
-from containers.engine import logs
-from containers.engine.attach import unix_address
 from containers.engine.errors import NotFound
-from containers.engine.frames import (
+from containers.engine.run import logfile as logs
+from containers.engine.run.client import unix_address
+from containers.engine.run.frames import (
     CLOSE_STDIN,
     EXIT,
     FRAME,
@@ -36,7 +36,7 @@ from containers.engine.frames import (
     WINDOW_SIZE,
     pack,
 )
-from containers.engine.supervision import read_json
+from containers.engine.run.supervision import read_json
 from containers.runtime import engine
 
 __all__ = ["SupervisorLink", "PendingInput", "Target", "wait_link", "finished_at", "last_run_records",
@@ -58,7 +58,7 @@ class SupervisorLink:
     @classmethod
     async def connect(cls, path: str, *, stdin: bool, scrollback: bool) -> SupervisorLink:
         """Connect and say HELLO. FileNotFoundError/ConnectionRefusedError when the socket
-        is not (or no longer) there. Long paths work (engine.attach.unix_address)."""
+        is not (or no longer) there. Long paths work (engine.run.client.unix_address)."""
         with unix_address(path) as address:
             reader, writer = await asyncio.open_unix_connection(address, limit=READ_LIMIT)
         link = cls(reader, writer)

@@ -1,5 +1,5 @@
 """Log service: the one reader of container and exec logs under REST, the websockets and
-the Docker API (over engine/logs.py, which parses the supervisor's JSON-lines files).
+the Docker API (over engine/run/logfile.py, which parses the supervisor's JSON-lines files).
 
 `query` turns request parameters into a LogQuery (Docker's defaults differ: no stream
 unless asked, since=0 means none); `records` reads or follows a container's log;
@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 
 from containers.api import params
-from containers.engine import logs as enginelogs
 from containers.engine.errors import InvalidArgument
-from containers.engine.logs import Follower, LogQuery, Record, parse_lines
+from containers.engine.run import logfile as enginelogs
+from containers.engine.run.logfile import Follower, LogQuery, Record, parse_lines
 from containers.runtime import engine
 
 POLL_S = 0.1  # follow_batches' poll of the file
@@ -39,7 +39,7 @@ def query(q: Mapping[str, str], *, docker: bool = False) -> LogQuery:
 
 def records(cid: str, query: LogQuery, follow: bool) -> Iterator[Record]:
     """The container's records `query` selects; with `follow`, then the new ones until it
-    stops running (the file is opened by this call: see engine.logs.Follower)."""
+    stops running (the file is opened by this call: see engine.run.logfile.Follower)."""
     path = engine().paths(cid).log
     if follow:
         return enginelogs.follow(path, query, lambda: engine().status(cid).kind != "running")

@@ -13,8 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from containers.engine import bridge, ipam, netconf, portmap
 from containers.engine.errors import Conflict
+from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.models import Container, Endpoint, Network, PortBinding
 

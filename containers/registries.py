@@ -1,5 +1,5 @@
 """Registry pull and push for the records: settings, credentials, local names, tags, events,
-over engine/distribution.py. Each operation reports Docker's JSON progress messages through
+over engine/image/distribution.py. Each operation reports Docker's JSON progress messages through
 `emit` (a callable taking one dict) and returns when done; errors are engine errors.
 
 Local names follow Docker: an image pulled as `busybox` (Docker Hub) is tagged `busybox:latest`,
@@ -21,9 +21,9 @@ from typing import Any
 from django.conf import settings
 
 from containers import events, images, lookup
-from containers.engine import distribution
 from containers.engine.errors import InvalidArgument, NotFound
-from containers.engine.registry import (
+from containers.engine.image import distribution
+from containers.engine.image.registry import (
     DOCKER_HUB,
     DOCKER_HUB_HOST,
     Credentials,
@@ -31,7 +31,7 @@ from containers.engine.registry import (
     parse_reference,
     progress_message,
 )
-from containers.engine.registry_auth import RegistrySession
+from containers.engine.image.registry_auth import RegistrySession
 from containers.models import Image, RepoDigest, Tag
 from containers.runtime import engine
 

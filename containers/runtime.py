@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from django.conf import settings
 
-from containers.engine.runtime import Engine, EngineConfig
+from containers.engine.facade import Engine, EngineConfig
 
 _override: Engine | None = None  # set by use() only
 

@@ -21,8 +21,8 @@ from django.conf import settings
 
 from containers import execs, lifecycle
 from containers.asyncstream import in_thread
-from containers.engine import procs
 from containers.engine.errors import EngineError
+from containers.engine.run import procs
 from containers.models import Container
 
 log = logging.getLogger("dockerweb.worker")

@@ -73,7 +73,8 @@ def pytest_sessionfinish(session, exitstatus):
     if not _touched_host(session):
         shutil.rmtree(STATE_ROOT, ignore_errors=True)
         return
-    from containers.engine import cgroups, rootfs
+    from containers.engine.fs import rootfs
+    from containers.engine.run import cgroups
 
     stop_stack()
     cgroup_parent = os.environ["DOCKERWEB_CGROUP_PARENT"]
@@ -103,7 +104,7 @@ def _touched_host(session) -> bool:
 
 def remove_network() -> None:
     """What the worker set up for this run: the bridge, our nft table, ip_forward."""
-    from containers.engine import bridge, portmap
+    from containers.engine.net import bridge, portmap
 
     portmap.remove_table(NFT_TABLE)
     bridge.remove(BRIDGE)

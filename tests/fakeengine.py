@@ -1,4 +1,4 @@
-"""A scripted stand-in for containers.engine.runtime.Engine, for the fast tier (tests/fast):
+"""A scripted stand-in for containers.engine.facade.Engine, for the fast tier (tests/fast):
 no LXC, no root. A test says what `status()` answers per container and reads which host
 operations were asked for (`calls`). Put it in place with `containers.runtime.use()`."""
 
@@ -8,9 +8,9 @@ import signal
 from typing import Any
 
 from containers.engine.errors import EngineError
+from containers.engine.facade import EngineConfig, Status
 from containers.engine.layout import ContainerPaths, Layout
-from containers.engine.runtime import EngineConfig, Status
-from containers.engine.supervision import RunState
+from containers.engine.run.supervision import RunState
 
 FINISHED_AT = "2026-01-02T03:04:05.123456Z"
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 
-from containers.engine import bridge, cgroups, portmap, rootfs
+from containers.engine.fs import rootfs
+from containers.engine.net import bridge, portmap
+from containers.engine.run import cgroups
 
 
 def _procs_mentioning(text: str) -> list[str]:

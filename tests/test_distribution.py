@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from containers.engine.images import ImageStore
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
 from tests import registry_fixture
 

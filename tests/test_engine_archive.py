@@ -1,4 +1,4 @@
-"""containers.engine.archive / tarcreate / tarsplit / compression on real files (no Django DB,
+"""containers.engine.fs.archive / tarcreate / tarsplit / compression on real files (no Django DB,
 no `stack`). Every extraction goes into <sandbox>/dest; "nothing outside" means the sandbox
 holds nothing but dest (and the victims the test put there, unchanged) afterwards."""
 
@@ -18,10 +18,11 @@ import threading
 
 import pytest
 
-from containers.engine import inroot, tarsplit
-from containers.engine.archive import extract_layer
 from containers.engine.errors import EngineError, InvalidArgument
-from containers.engine.tarcreate import tar_path, tar_stream
+from containers.engine.fs import inroot
+from containers.engine.fs.archive import extract_layer
+from containers.engine.fs.tarcreate import tar_path, tar_stream
+from containers.engine.image import tarsplit
 from tests.fstree import snapshot
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""containers.engine.changes (docker diff) on real directories and real overlayfs mounts (no
+"""containers.engine.fs.changes (docker diff) on real directories and real overlayfs mounts (no
 Django DB, no `stack`). Mounts live under tmp_path and are unmounted in teardown."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from containers.engine import rootfs
-from containers.engine.changes import ADDED, CHANGED, DELETED, LETTER, Change, changes
+from containers.engine.fs import rootfs
+from containers.engine.fs.changes import ADDED, CHANGED, DELETED, LETTER, Change, changes
 
 C, A, D = CHANGED, ADDED, DELETED
 

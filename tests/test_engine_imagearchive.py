@@ -1,4 +1,4 @@
-"""ImageStore.save / ImageStore.load (imagesave.py, imageload.py): docker save / OCI layout
+"""ImageStore.save / ImageStore.load (engine/image/save.py, load.py): docker save / OCI layout
 archives out and in, on real
 files (no Django DB, no `stack`, no network). Stores live in pytest tmp dirs."""
 
@@ -17,7 +17,7 @@ import tarfile
 import pytest
 
 from containers.engine.errors import InvalidArgument, NotFound
-from containers.engine.images import ImageStore
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
 from tests.fstree import snapshot
 

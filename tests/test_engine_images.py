@@ -1,4 +1,4 @@
-"""containers.engine.images (+ imageconfig, imagesave, imageload) on real files and real
+"""containers.engine.image.store (+ imageconfig, imagesave, imageload) on real files and real
 overlayfs mounts (no Django DB, no `stack`, no network). Stores live in tmp dirs; mounts are
 unmounted in teardown."""
 
@@ -16,13 +16,14 @@ import tarfile
 
 import pytest
 
-from containers.engine import imageconfig, rootfs
-from containers.engine.changes import changes
 from containers.engine.errors import EngineError, InvalidArgument, NotFound
-from containers.engine.imageload import load_dir
-from containers.engine.images import ImageStore
+from containers.engine.fs import rootfs
+from containers.engine.fs.changes import changes
+from containers.engine.fs.tarcreate import tar_stream
+from containers.engine.image import config as imageconfig
+from containers.engine.image.load import load_dir
+from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
-from containers.engine.tarcreate import tar_stream
 from tests.fstree import snapshot
 
 

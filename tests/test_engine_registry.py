@@ -1,4 +1,4 @@
-"""containers.engine.registry against a real registry (docker-registry) with skopeo as the
+"""containers.engine.image.registry against a real registry (docker-registry) with skopeo as the
 reference client. No Django DB, no `stack`; only 127.0.0.1 is contacted."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from containers.engine import errors
-from containers.engine import registry as reg
+from containers.engine.image import registry as reg
 from tests import registry_fixture
 from tests.registry_fixture import TokenProxy
 

@@ -9,11 +9,14 @@ import re
 
 import pytest
 
-from containers.engine import command, inroot, logs, lxcconf, signals, state, supervision, users
-from containers.engine.capabilities import DOCKER_DEFAULT
+from containers.engine import signals, state
+from containers.engine.confine.capabilities import DOCKER_DEFAULT
 from containers.engine.errors import CommandNotFound, IllegalTransition, InvalidArgument
-from containers.engine.exec import ExecPaths
+from containers.engine.fs import inroot
 from containers.engine.layout import Layout
+from containers.engine.run import command, lxcconf, supervision, users
+from containers.engine.run import logfile as logs
+from containers.engine.run.exec import ExecPaths
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.engine.state import State
 
@@ -292,7 +295,7 @@ def test_log_follower_torn_lines_late_file_and_removal(tmp_path):
 
 def test_log_follow_batches_hold_the_file_from_the_call(tmp_path):
     """The websocket follow (containers.logs.follow_batches) opens the log when called, like
-    engine.logs.follow: a --rm container removed before the first read loses no line."""
+    engine.run.logfile.follow: a --rm container removed before the first read loses no line."""
     import asyncio
 
     from containers import logs as logservice

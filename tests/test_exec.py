@@ -6,8 +6,8 @@ import json
 import os
 import signal
 
-from containers.engine.exec import ExecPaths
 from containers.engine.layout import Layout
+from containers.engine.run.exec import ExecPaths
 from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, read_until, run
 

@@ -1,13 +1,13 @@
-"""The attach framing (engine/frames.py), shared by the supervisor and its clients."""
+"""The attach framing (engine/run/frames.py), shared by the supervisor and its clients."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 
-from containers.engine import frames
+from containers.engine.run import frames
 
-ENGINE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "containers", "engine")
+ENGINE = os.path.dirname(os.path.abspath(frames.__file__))  # engine/run: the supervisors' dir
 
 
 def test_split_keeps_an_incomplete_frame_for_the_next_read():

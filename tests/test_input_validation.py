@@ -18,9 +18,11 @@ import urllib.parse
 
 import pytest
 
-from containers.engine import command, ids, reference, spec
+from containers.engine import ids, spec
 from containers.engine.errors import CommandNotFound, InvalidArgument
-from containers.engine.inroot import check_path
+from containers.engine.fs.inroot import check_path
+from containers.engine.image import reference
+from containers.engine.run import command
 from containers.engine.spec import ContainerSpec
 from tests.conftest import STATE_ROOT
 from tests.stack import Stack

@@ -8,8 +8,8 @@ import signal
 import threading
 import time
 
-from containers.engine.attach import STDOUT, AttachClient
 from containers.engine.layout import Layout
+from containers.engine.run.client import STDOUT, AttachClient
 from tests.waiting import until
 
 

@@ -156,7 +156,7 @@ def test_container_cannot_reach_host_loopback_services(api):
 def test_a_table_made_before_the_guard_gets_it(api):
     """An installation upgraded in place: its table exists without the loopback chain; the
     next ensure_table (worker boot, or a start's periodic check) adds it, rules kept."""
-    from containers.engine import portmap
+    from containers.engine.net import portmap
     from tests.conftest import BRIDGE, NFT_TABLE
 
     api.run(cmd=["sleep", "1000"])  # the worker has made the table

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from containers.engine import portmap
+from containers.engine.net import portmap
 from tests.conftest import BRIDGE, NFT_TABLE
 from tests.waiting import until
 

@@ -19,7 +19,7 @@ import tempfile
 
 import pytest
 
-from containers.engine import rootfs
+from containers.engine.fs import rootfs
 from tests.stack import PY, REPO
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]

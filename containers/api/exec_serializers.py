@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from containers.api.serializers import CommandField
-from containers.engine.exec import ExecConfig
+from containers.engine.run.exec import ExecConfig
 
 
 class ExecCreateSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from containers.engine.errors import InvalidArgument
-from containers.engine.logs import parse_time
+from containers.engine.run.logfile import parse_time
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}

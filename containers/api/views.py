@@ -18,9 +18,9 @@ from containers.api.serializers import (
     ImagePullSerializer,
     ImageSerializer,
 )
-from containers.engine import stats as container_stats
 from containers.engine.errors import Conflict, InvalidArgument
-from containers.engine.logs import Record
+from containers.engine.run import stats as container_stats
+from containers.engine.run.logfile import Record
 from containers.engine.state import ACTIVE
 from containers.runtime import engine
 

@@ -23,9 +23,9 @@ from containers import lookup
 from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
 from containers.engine.errors import EngineError
-from containers.engine.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
 from containers.engine.layout import ContainerPaths
-from containers.engine.logs import LogQuery, Record, parse_lines
+from containers.engine.run.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
+from containers.engine.run.logfile import LogQuery, Record, parse_lines
 from containers.link import PendingInput, SupervisorLink, Target, finished_at, wait_link
 from containers.runtime import engine
 

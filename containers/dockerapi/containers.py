@@ -25,8 +25,8 @@ from containers.dockerapi.common import (
     frame,
 )
 from containers.dockerapi.netinfo import network_of, port_mappings
-from containers.engine import logs as enginelogs
 from containers.engine.errors import Conflict, InvalidArgument, NotFound
+from containers.engine.run import logfile as enginelogs
 from containers.engine.state import ACTIVE, State
 from containers.models import Container
 from containers.runtime import engine
@@ -230,7 +230,7 @@ def _docker_stats(c: Container, cur: Any, prev: Any) -> dict[str, Any]:
 
 @docker_view
 def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
-    from containers.engine import stats as enginestats
+    from containers.engine.run import stats as enginestats
 
     c = lookup.container(ref, actor_of(request))
     parent = engine().config.cgroup_parent

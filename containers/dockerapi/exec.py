@@ -61,7 +61,7 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
 @docker_view
 def exec_create(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import execs
-    from containers.engine.exec import ExecConfig
+    from containers.engine.run.exec import ExecConfig
 
     body = body_of(request)
     console = body.get("ConsoleSize") or []

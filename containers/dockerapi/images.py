@@ -17,8 +17,8 @@ from containers.dockerapi.common import (
     body_of,
     docker_view,
 )
-from containers.engine import logs as enginelogs
 from containers.engine.errors import InvalidArgument
+from containers.engine.run import logfile as enginelogs
 from containers.models import Image
 from containers.runtime import engine
 

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from containers.engine.capabilities import docker_names
+from containers.engine.confine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State

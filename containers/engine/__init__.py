@@ -1,15 +1,15 @@
-"""The dockerweb engine: plain Python, no Django. One concept per module:
+"""The dockerweb engine: plain Python, no Django. One concept per module, grouped by subpackage:
 
-- vocabulary: errors, state (the state machine), ids, spec (ContainerSpec), layout (paths
-  under the state root), signals; runtime (the Engine facade the Django side calls)
-- a process in a container: supervisor (the per-container process) and exec_supervisor
-  (per exec), supervision (their client side: launch, state, signals), frames (the attach
-  framing they share with every client), exec, attach (the attach socket client), logs,
-  procs, cgroups, stats, lxcconf, command, users
-- confinement: capabilities, seccomp, initconfine (+ initconfine.c)
-- filesystem trees and tars: rootfs, inroot, beneath, archive, tarcreate, tarlimits,
+- vocabulary (this package): errors, state (the state machine), ids, spec (ContainerSpec),
+  layout (paths under the state root), signals; facade (Engine, what the Django side calls)
+- run/ (a process in a container): supervisor (the per-container process) and exec_supervisor
+  (per exec), frames (their attach framing), supervision (their client side: launch, state,
+  signals), exec, client (the attach socket client), logfile (the JSON-lines logs), procs,
+  cgroups, stats, lxcconf (+ templates/, hooks/), command, users
+- confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
+- fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits,
   compression, changes
-- images: images (the store), imageconfig, imagesave, imageload, layerstore, tarsplit,
-  busybox, reference, registry, registry_auth, distribution
-- network: ipam, bridge, netconf, portmap
+- image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
+  registry_auth, distribution
+- net/ (network): ipam, bridge, netconf, portmap
 """

@@ -11,9 +11,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import capabilities
+from .confine import capabilities
 from .errors import InvalidArgument, shown
-from .inroot import check_path
+from .fs.inroot import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
 CFS_PERIOD = 100_000  # us, Docker's period for NanoCpus

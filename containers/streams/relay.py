@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from containers.engine.errors import InvalidArgument
-from containers.engine.logs import Record
+from containers.engine.run.logfile import Record
 from containers.link import (
     EXIT,
     STDERR,

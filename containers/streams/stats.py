@@ -1,6 +1,6 @@
 """/ws/containers/{ref}/stats/: resource usage pushed once a second.
 
-Frames are JSON text: {"type": "stats", ...engine.stats document with cpu.percent} while
+Frames are JSON text: {"type": "stats", ...engine.run.stats document with cpu.percent} while
 the container runs, and one {"type": "stopped"} each time it stops; the socket stays
 open across restarts and closes (4404) when the container is removed.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 from containers import lookup
-from containers.engine import stats
 from containers.engine.errors import NotFound
+from containers.engine.run import stats
 from containers.models import Container
 from containers.runtime import engine
 from containers.streams.base import StreamConsumer, in_thread

@@ -18,7 +18,7 @@ _ids = itertools.count(1)
 
 
 class _NoHostNetwork:
-    """Stands in for engine.bridge and engine.portmap in containers.networking: the rows are
+    """Stands in for engine.net.bridge and engine.net.portmap in containers.networking: the rows are
     real, the bridge and the nft rules are not touched."""
 
     EPHEMERAL = range(32768, 61000)

@@ -1,6 +1,6 @@
 """Docs that must stay true: the state machine, written down for readers in engine/state.py's
 docstring and in docs/ARCHITECTURE.md, is the transition table itself; engine/__init__.py
-names every engine module."""
+names every engine subpackage and module."""
 
 from __future__ import annotations
 
@@ -29,6 +29,14 @@ def test_architecture_lists_the_transition_table():
 
 
 def test_the_engine_package_names_every_module():
-    named = set(re.findall(r"[a-z_]+", containers.engine.__doc__))
-    modules = {p.stem for p in Path(containers.engine.__file__).parent.glob("*.py")} - {"__init__"}
-    assert modules <= named, sorted(modules - named)
+    """Each subpackage as `name/` and each module by its name, under its subpackage's item."""
+    doc = containers.engine.__doc__
+    root = Path(containers.engine.__file__).parent
+    items = {m.group(1) or "": set(re.findall(r"[a-z_]+", m.group(2)))
+             for m in re.finditer(r"^- (?:([a-z]+)/)?(.*(?:\n  .*)*)", doc, re.M)}
+    listed = {(sub, name) for sub, names in items.items() for name in names}
+    found = {(p.parent.relative_to(root).as_posix().replace(".", ""), p.stem)
+             for p in root.rglob("*.py") if p.stem != "__init__"}
+    assert found <= listed, sorted(found - listed)
+    subpackages = {p.parent.name for p in root.glob("*/__init__.py")}
+    assert subpackages == set(items) - {""}, (subpackages, set(items))

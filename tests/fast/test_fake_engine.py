@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from containers import runtime
-from containers.engine.runtime import Engine
+from containers.engine.facade import Engine
 from tests.fakeengine import FakeEngine
 
 SCRIPT = {"running", "exited", "dead", "called"}  # the fake's own, for the tests

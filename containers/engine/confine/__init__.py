@@ -1,0 +1,1 @@
+"""Confinement of a container's init: capabilities, seccomp, the init preload."""

@@ -1,0 +1,1 @@
+"""Filesystem trees and tars: rootfs mounts, in-root path resolution, archives, changes."""

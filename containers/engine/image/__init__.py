@@ -1,0 +1,1 @@
+"""Images: the store, their config, save/load, layers, registries and distribution."""

@@ -1,0 +1,53 @@
+"""IPv4 address management: pure functions. The database guards allocations with a
+uniqueness constraint; these only choose a candidate."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network
+
+from ..errors import Conflict, InvalidArgument
+
+# early Docker: the first free of a few private /24s
+CANDIDATE_SUBNETS = ("172.29.0.0/24", "172.30.0.0/24", "172.31.0.0/24", "10.29.0.0/24",
+                     "10.30.0.0/24", "192.168.229.0/24")
+
+
+def parse_subnet(text: str) -> IPv4Network:
+    try:
+        net = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid subnet {text!r}: {e}") from None
+    if net.prefixlen > 30:
+        raise InvalidArgument("subnet must be /30 or larger")
+    return net
+
+
+def gateway(subnet: IPv4Network) -> IPv4Address:
+    """The bridge's own address: the first host address."""
+    return subnet.network_address + 1
+
+
+def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str]) -> IPv4Address:
+    """Lowest host address that is not the network, gateway, broadcast or taken."""
+    used = {ipaddress.IPv4Address(str(t)) for t in taken} | {gateway(subnet)}
+    for ip in subnet.hosts():
+        if ip not in used:
+            return ip
+    raise Conflict(f"no free IP address left in {subnet}")
+
+
+def mac_for(ip: IPv4Address) -> str:
+    """Docker's scheme: 02:42 + the four bytes of the IPv4 address (locally administered)."""
+    return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+def pick_subnet(in_use: Iterable[IPv4Network]) -> IPv4Network:
+    """The first candidate that overlaps none of the host's routes/addresses."""
+    used = list(in_use)
+    for text in CANDIDATE_SUBNETS:
+        net = ipaddress.IPv4Network(text)
+        if not any(net.overlaps(u) for u in used):
+            return net
+    raise Conflict("no free private subnet for the bridge: set DOCKERWEB_SUBNET")
