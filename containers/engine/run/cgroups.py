@@ -93,6 +93,22 @@ def leftovers(parent: str) -> list[str]:
     return out
 
 
+def busy(parent: str) -> list[str]:
+    """Names of the cgroups directly below `parent` (containers, `<id>.monitor`) in any
+    controller whose tree still holds a process, sorted, each once (teardown's refusal)."""
+    out = set()
+    for path in leftovers(parent):
+        for dirpath, _, _ in os.walk(path):
+            try:
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    if f.read().split():
+                        out.add(os.path.basename(path))
+                        break
+            except OSError:
+                pass
+    return sorted(out)
+
+
 def read_int(path: str) -> int | None:
     try:
         with open(path) as f:

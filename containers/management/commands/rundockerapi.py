@@ -11,10 +11,11 @@ import socket
 
 import uvicorn
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from containers.dockerapi.attach import hijack
 from containers.dockerapi.hijack import HijackingHttpToolsProtocol
+from dockerweb import instancelock
 
 
 class Command(BaseCommand):
@@ -26,6 +27,7 @@ class Command(BaseCommand):
                             help="also listen on HOST:PORT (token required); off by default")
 
     def handle(self, *args, socket: str, tcp: str, **options):  # noqa: A002 - Django passes it so
+        self.lock = lock_socket(socket)  # before the socket is replaced; held for life
         socks = [bind_unix(socket)]
         if tcp:
             socks.append(bind_tcp(tcp))
@@ -36,6 +38,20 @@ class Command(BaseCommand):
                                 timeout_keep_alive=30)
         self.stdout.write(f"Docker API on unix://{socket}")
         uvicorn.Server(config).run(sockets=socks)
+
+
+def lock_socket(path: str) -> int:
+    """One Docker API per socket: the state root's `dockerapi` lock for the default
+    docker.sock, `<socket>.lock` for another one. A second server refuses (CommandError)
+    instead of replacing the socket of the live one."""
+    default = os.path.join(settings.RUN_DIR, "docker.sock")
+    name = "dockerapi"
+    lockfile = (instancelock.path(settings.STATE_ROOT, name) if os.path.abspath(path) == default
+                else f"{path}.lock")
+    try:
+        return instancelock.acquire(lockfile, name, url=f"unix://{path}")
+    except instancelock.AlreadyRunning as e:
+        raise CommandError(str(e)) from None
 
 
 def bind_tcp(address: str) -> socket.socket:

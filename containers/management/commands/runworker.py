@@ -8,8 +8,10 @@ import logging
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 from django.conf import settings
+from django.core.management.base import CommandError
 
 from containers.worker import Watcher
+from dockerweb import instancelock
 
 log = logging.getLogger("dockerweb.worker")
 
@@ -38,5 +40,11 @@ class Command(ChannelsRunworker):
                 action.default = None
 
     def handle(self, *args, **options):
+        # one worker per state root (held until this process ends; never replaced)
+        try:
+            self.lock = instancelock.acquire(instancelock.path(settings.STATE_ROOT, "worker"),
+                                             "worker")
+        except instancelock.AlreadyRunning as e:
+            raise CommandError(str(e)) from None
         options["channels"] = options.get("channels") or [settings.DOCKERWEB_ENGINE_CHANNEL]
         return super().handle(*args, **options)
