@@ -10,7 +10,7 @@ NODE_APT_PACKAGES := nodejs npm
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast deps test-deps lint bench migrate docker-cli
+.PHONY: run test test-fast deps test-deps lint bench migrate docker-cli install
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -47,8 +47,22 @@ migrate: deps
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py setup
 
-run: migrate
+# bin/run takes the state root's lock first (a second `make run` says so and exits 1),
+# then migrates and sets up under it and runs supervisord in the foreground
+run: deps
 	bin/run
+
+# the systemd units (deploy/systemd/) for production: copied with this checkout's path, then
+# daemon-reload (not enabled or started: `systemctl enable --now dockerweb.target`)
+SYSTEMD_DIR := /etc/systemd/system
+install: deps
+	install -d -m 755 $(DESTDIR)$(SYSTEMD_DIR)
+	for u in deploy/systemd/*.service deploy/systemd/*.target; do \
+	  sed 's|@REPO@|$(CURDIR)|g' $$u > $(DESTDIR)$(SYSTEMD_DIR)/$$(basename $$u) && \
+	  chmod 644 $(DESTDIR)$(SYSTEMD_DIR)/$$(basename $$u) || exit 1; \
+	done
+	@if [ -z "$(DESTDIR)" ]; then systemctl daemon-reload; \
+	  else echo "DESTDIR set: systemctl daemon-reload skipped"; fi
 
 lint: deps
 	$(VENV)/bin/ruff check .
