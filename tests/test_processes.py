@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -192,3 +193,25 @@ def test_ctrl_c_stops_all_then_teardown(run):
     assert not cgroups.leftovers(PARENT)
     assert not any(os.path.isdir(os.path.join(c, PARENT)) for c in cgroups.controllers())
     assert not any(os.path.exists(f"{RUN}/{s}") for s in ("docker.sock", "redis.sock", "supervisor.sock"))
+
+
+def test_make_install_writes_valid_units(tmp_path):
+    """`make install DESTDIR=…` writes the units with this checkout's path (nothing enabled,
+    started or reloaded); systemd-analyze verify accepts them."""
+    # -o deps: the venv is there already (the units only name its programs)
+    done = subprocess.run(["make", "-s", "-o", "deps", "install", f"DESTDIR={tmp_path}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    unit_dir = tmp_path / "etc" / "systemd" / "system"
+    names = sorted(p.name for p in unit_dir.iterdir())
+    assert names == ["dockerweb-dockerapi.service", "dockerweb-redis.service", "dockerweb-setup.service",
+                     "dockerweb-web.service", "dockerweb-worker.service", "dockerweb.target"]
+    for p in unit_dir.iterdir():
+        text = p.read_text()
+        assert "@REPO@" not in text and (p.suffix == ".target" or f"ExecStart={REPO}/.venv/bin/" in text)
+        assert oct(p.stat().st_mode & 0o777) == "0o644"
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("no systemd-analyze")
+    verify = subprocess.run(["systemd-analyze", "verify", *map(str, sorted(unit_dir.iterdir()))],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr

@@ -1,10 +1,11 @@
-"""`make run`'s launcher (bin/run): Ctrl-C stops Redis, worker and web server cleanly;
+"""`make run`'s launcher (bin/run): Ctrl-C stops Redis, worker, Docker API and web server cleanly;
 running containers survive and are re-adopted by the next start."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -48,9 +49,16 @@ def _ctrl_c(proc: subprocess.Popen) -> None:
     assert proc.wait(20) is not None
 
 
-def _group_alive(pgid: int) -> bool:
+def _programs() -> list[int]:
+    """The pids of supervisord's running programs."""
+    out = subprocess.run([f"{REPO}/.venv/bin/supervisorctl", "-c", f"{ROOT}/run/supervisord.conf", "status"],
+                         capture_output=True, text=True, timeout=20).stdout
+    return [int(p) for p in re.findall(r"RUNNING\s+pid (\d+)", out)]
+
+
+def _alive(pid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
+        os.kill(pid, 0)
         return True
     except ProcessLookupError:
         return False
@@ -82,8 +90,10 @@ def test_ctrl_c_stops_services_and_containers_survive():
         body = {"image": "busybox", "cmd": ["sleep", "1000"]}
         cid = s.post(base + "/api/containers/", json=body).json()["id"]
         assert s.post(f"{base}/api/containers/{cid}/start/").status_code == 200
+        programs = _programs()
+        assert len(programs) == 4  # redis, worker, dockerapi, web under supervisord
         _ctrl_c(proc)
-        until(lambda: not _group_alive(proc.pid), timeout=10)  # redis, worker and web server end too
+        until(lambda: not any(_alive(p) for p in programs), timeout=20)  # they end too
         with open(os.path.join(ROOT, "containers", cid, "state.json")) as f:
             sup = json.load(f)["supervisor_pid"]
         os.kill(sup, 0)  # the container's supervisor still runs
