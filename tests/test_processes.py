@@ -71,11 +71,11 @@ class Run:
         return subprocess.run([PY, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True,
                               text=True, timeout=60)
 
-    def ctrl_c(self) -> list[int]:
-        """SIGINT to the foreground job; returns the pids that were running (supervisord's
-        first)."""
+    def ctrl_c(self, sig: int = signal.SIGINT) -> list[int]:
+        """Ctrl-C (or SIGTERM) to the foreground job; returns the pids that were running
+        (supervisord's first)."""
         pids = [self.proc.pid, *self.pids().values()]
-        os.killpg(self.proc.pid, signal.SIGINT)
+        os.killpg(self.proc.pid, sig)
         self.proc.wait(40)
         return pids
 
@@ -183,7 +183,8 @@ def test_ctrl_c_stops_all_then_teardown(run):
     run.start()  # re-adopts it; remove it, stop again
     assert run.s.get(f"{run.base}/api/containers/{cid}/", timeout=30).json()["state"]["status"] == "running"
     assert run.s.delete(f"{run.base}/api/containers/{cid}/?force=1", timeout=60).status_code == 204
-    pids = run.ctrl_c()
+    pids = run.ctrl_c(signal.SIGTERM)  # as systemd or kill would stop it
+    assert run.proc.returncode == 0
     until(lambda: not any(_alive(p) for p in pids), timeout=20)
 
     done = run.manage("teardown")
