@@ -23,6 +23,7 @@ from containers.runtime import engine
 POLL_S = 0.1  # follow_batches' poll of the file
 PARSE_IN_THREAD = 100  # lines: a larger batch is parsed off the event loop
 CHUNK = 64 * 1024  # bytes of rendered records handed on at once
+EXISTING_BATCH = 5000  # records: follow_batches joins the existing ones up to this many
 
 
 def query(q: Mapping[str, str], *, docker: bool = False) -> LogQuery:
@@ -91,8 +92,14 @@ def follow_batches(path: str, query: LogQuery, done: Callable[[], Awaitable[bool
 async def _batches(follower: Follower, done: Callable[[], Awaitable[bool]]) -> AsyncIterator[list[Record]]:
     try:
         existing = follower.existing()
+        held: list[Record] = []
         while batch := await asyncio.to_thread(next, existing, None):
-            yield batch
+            held += batch
+            if len(held) >= EXISTING_BATCH:
+                yield held
+                held = []
+        if held:
+            yield held
         while True:
             finished = await done()  # before reading, so no line written before the exit is missed
             lines, got = await asyncio.to_thread(follower.read_lines) if follower.pending() else ([], False)
