@@ -117,7 +117,7 @@ def _numbers(text: bytes) -> list[int]:
     return [int(x) for x in text.split()]
 
 
-def test_rotation_bounds_the_files_and_keeps_the_last_lines_in_order(api, cli):
+def test_rotation_bounds_the_files_and_keeps_the_last_lines_in_order(api, cli, dpy):
     n = 60_000  # ~5 MB of log records
     cid = cli("run", "-d", "--log-opt", "max-size=1m", "--log-opt", "max-file=3", "busybox",
               "seq", "1", str(n)).stdout.decode().strip()
@@ -128,6 +128,7 @@ def test_rotation_bounds_the_files_and_keeps_the_last_lines_in_order(api, cli):
     kept = _numbers(cli("logs", cid).stdout)
     assert kept == list(range(kept[0], n + 1)) and len(kept) > 20_000, (kept[:3], kept[-3:], len(kept))
     assert _numbers(api.logs(cid)) == kept
+    assert _numbers(dpy.containers.get(cid).attach(stdout=True, stderr=True, logs=True)) == kept
     assert _numbers(cli("logs", "--tail", "5", cid).stdout) == list(range(n - 4, n + 1))
     assert _numbers(api.logs(cid, tail=25_000)) == list(range(n - 24_999, n + 1))  # across files
     log_config = json.loads(cli("inspect", cid).stdout)[0]["HostConfig"]["LogConfig"]

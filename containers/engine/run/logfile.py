@@ -365,6 +365,14 @@ class Follower:
             if self._f is not None:
                 self._f.seek(end or 0)
 
+    def skip_existing(self) -> None:
+        """Follow on from the end of what is written now (instead of `existing()`)."""
+        for f in self._rotated:
+            f.close()
+        self._rotated = []
+        if self._f is not None:
+            self._f.seek(os.fstat(self._f.fileno()).st_size)
+
     def pending(self) -> bool:
         """Whether the file holds bytes not read yet, or was rotated (no read)."""
         f = self._file()
