@@ -2,14 +2,17 @@
 the Docker API (over engine/run/logfile.py, which parses the supervisor's JSON-lines files).
 
 `query` turns request parameters into a LogQuery (Docker's defaults differ: no stream
-unless asked, since=0 means none); `records` reads or follows a container's log;
-`exec_records` follows an exec's output; `follow_batches` follows from asyncio.
+unless asked, since=0 means none); `batches` reads or follows a container's log (rotated
+files included) in batches of records; `chunks` renders them into byte chunks of about
+CHUNK bytes (what crosses asyncstream's queue: one record at a time cost a thread switch
+per ~85-byte line); `exec_records` follows an exec's output; `follow_batches` follows
+from asyncio.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 
 from containers.api import params
 from containers.engine.errors import InvalidArgument
@@ -19,6 +22,8 @@ from containers.runtime import engine
 
 POLL_S = 0.1  # follow_batches' poll of the file
 PARSE_IN_THREAD = 100  # lines: a larger batch is parsed off the event loop
+CHUNK = 64 * 1024  # bytes of rendered records handed on at once
+EXISTING_BATCH = 5000  # records: follow_batches joins the existing ones up to this many
 
 
 def query(q: Mapping[str, str], *, docker: bool = False) -> LogQuery:
@@ -37,13 +42,35 @@ def query(q: Mapping[str, str], *, docker: bool = False) -> LogQuery:
     return out
 
 
-def records(cid: str, query: LogQuery, follow: bool) -> Iterator[Record]:
-    """The container's records `query` selects; with `follow`, then the new ones until it
-    stops running (the file is opened by this call: see engine.run.logfile.Follower)."""
+def batches(cid: str, query: LogQuery, follow: bool) -> Iterator[list[Record]]:
+    """The container's records `query` selects, in batches (memory: a batch, whatever the
+    log's size); with `follow`, then the new ones until it stops running (the file is
+    opened by this call: see engine.run.logfile.Follower)."""
     path = engine().paths(cid).log
     if follow:
-        return enginelogs.follow(path, query, lambda: engine().status(cid).kind != "running")
-    return iter(enginelogs.read(path, query)[0])
+        return enginelogs.follow_batches(path, query, lambda: engine().status(cid).kind != "running")
+    return enginelogs.batches(path, query)
+
+
+def records(cid: str, query: LogQuery, follow: bool) -> Iterator[Record]:
+    """The records of `batches`, one by one."""
+    return (r for batch in batches(cid, query, follow) for r in batch)
+
+
+def chunks(batches: Iterable[list[Record]], render: Callable[[Record], bytes]) -> Iterator[bytes]:
+    """The rendered records of `batches`, joined into chunks of about CHUNK bytes; a batch's
+    remainder goes out with it (a followed line is not held back)."""
+    for batch in batches:
+        parts: list[bytes] = []
+        size = 0
+        for data in map(render, batch):
+            parts.append(data)
+            size += len(data)
+            if size >= CHUNK:
+                yield b"".join(parts)
+                parts, size = [], 0
+        if parts:
+            yield b"".join(parts)
 
 
 def exec_records(eid: str) -> Iterator[Record]:
@@ -64,9 +91,15 @@ def follow_batches(path: str, query: LogQuery, done: Callable[[], Awaitable[bool
 
 async def _batches(follower: Follower, done: Callable[[], Awaitable[bool]]) -> AsyncIterator[list[Record]]:
     try:
-        existing = await asyncio.to_thread(follower.existing)
-        if existing:
-            yield existing
+        existing = follower.existing()
+        held: list[Record] = []
+        while batch := await asyncio.to_thread(next, existing, None):
+            held += batch
+            if len(held) >= EXISTING_BATCH:
+                yield held
+                held = []
+        if held:
+            yield held
         while True:
             finished = await done()  # before reading, so no line written before the exit is missed
             lines, got = await asyncio.to_thread(follower.read_lines) if follower.pending() else ([], False)

@@ -8,6 +8,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from containers.engine.facade import Engine, EngineConfig
+from containers.engine.logconfig import LogLimits, parse_count, parse_size
 
 _override: Engine | None = None  # set by use() only
 
@@ -20,9 +21,16 @@ def engine() -> Engine:
 @lru_cache(maxsize=1)
 def _real() -> Engine:
     eng = Engine(EngineConfig(settings.STATE_ROOT, settings.DOCKERWEB_CGROUP_PARENT,
-                              pids_limit=settings.DOCKERWEB_PIDS_LIMIT))
+                              pids_limit=settings.DOCKERWEB_PIDS_LIMIT,
+                              log_limits=_log_limits()))
     eng.layout.restrict()  # the state root is root's only, also when an older version made it
     return eng
+
+
+def _log_limits() -> LogLimits:
+    """The default log rotation (settings DOCKERWEB_LOG_MAX_SIZE, DOCKERWEB_LOG_MAX_FILE)."""
+    return LogLimits(parse_size(settings.DOCKERWEB_LOG_MAX_SIZE, "DOCKERWEB_LOG_MAX_SIZE"),
+                     parse_count(settings.DOCKERWEB_LOG_MAX_FILE))
 
 
 @contextmanager

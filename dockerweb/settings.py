@@ -11,6 +11,9 @@ DOCKERWEB_DEFAULT_REGISTRY     registry of a name without a host (default docker
 DOCKERWEB_INSECURE_REGISTRIES  comma list of host[:port] spoken to over plain http (loopback
                                registries always are, as Docker does)
 DOCKERWEB_PIDS_LIMIT   default pids limit of a container (default 4096; -1: unlimited)
+DOCKERWEB_LOG_MAX_SIZE, DOCKERWEB_LOG_MAX_FILE  default log rotation of a container (json-file
+                       max-size / max-file; default 100m and 5, so at most 500 MiB of log;
+                       max-size -1: unlimited, as Docker's default)
 """
 
 from __future__ import annotations
@@ -174,6 +177,8 @@ DOCKERWEB_CGROUP_PARENT = env_str("DOCKERWEB_CGROUP_PARENT", "dockerweb")
 DOCKERWEB_HOST = env_str("DOCKERWEB_HOST", socket.gethostname())
 DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"
 DOCKERWEB_PIDS_LIMIT = env_int("DOCKERWEB_PIDS_LIMIT", 4096)
+DOCKERWEB_LOG_MAX_SIZE = env_str("DOCKERWEB_LOG_MAX_SIZE", "100m")
+DOCKERWEB_LOG_MAX_FILE = env_str("DOCKERWEB_LOG_MAX_FILE", "5")
 # networking: the default bridge network (subnet: first free private /24 when unset)
 DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")

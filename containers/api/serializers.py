@@ -60,6 +60,10 @@ class ContainerCreateSerializer(serializers.Serializer):
     cpu_shares = serializers.IntegerField(required=False, default=0, min_value=0)
     cpu_period = serializers.IntegerField(required=False, default=0, min_value=0)
     cpu_quota = serializers.IntegerField(required=False, default=0, min_value=-1)
+    log_opts = serializers.DictField(
+        child=serializers.CharField(max_length=32), required=False, default=dict,
+        help_text='json-file rotation: {"max-size": "10m", "max-file": "3"} (default: the '
+                  "engine's, DOCKERWEB_LOG_MAX_SIZE / DOCKERWEB_LOG_MAX_FILE)")
 
     def spec(self) -> ContainerSpec:
         data = dict(self.validated_data)

@@ -191,8 +191,8 @@ class ContainerLogs(APIView):
         query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)
         as_json = q.get("format", "text") == "json"
-        records = logs.records(c.id, query, params.boolean(q, "follow", False))
-        body = (_json_line(r) if as_json else _text_line(r, stamps) for r in records)
+        batches = logs.batches(c.id, query, params.boolean(q, "follow", False))
+        body = logs.chunks(batches, _json_line if as_json else lambda r: _text_line(r, stamps))
         ctype = "application/x-ndjson" if as_json else "text/plain; charset=utf-8"
         return StreamingHttpResponse(asyncstream.stream(body), content_type=ctype)
 

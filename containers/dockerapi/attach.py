@@ -25,7 +25,7 @@ from containers.dockerapi.hijack import RawStream
 from containers.engine.errors import EngineError
 from containers.engine.layout import ContainerPaths
 from containers.engine.run.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
-from containers.engine.run.logfile import LogQuery, Record, parse_lines
+from containers.engine.run.logfile import Follower, LogQuery, Record
 from containers.link import PendingInput, SupervisorLink, Target, finished_at, wait_link
 from containers.runtime import engine
 
@@ -129,8 +129,11 @@ class Attach:
         # Hold the log open from now on: an auto-removed container's directory may be gone
         # before we could connect, and the output must still reach this client.
         os.makedirs(self.paths.dir, mode=0o700, exist_ok=True)
-        self.log_fd = os.open(self.paths.log, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        self.log_offset = os.fstat(self.log_fd).st_size
+        os.close(os.open(self.paths.log, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        query = LogQuery(stdout=self.want[STDOUT], stderr=self.want[STDERR])
+        self.history: Follower | None = Follower(self.paths.log, query)  # for logs=1: from the start
+        self.log = Follower(self.paths.log, query)  # from now on (across rotations)
+        self.log.skip_existing()
         self.pending = PendingInput()  # stdin before we are connected
         self.link: SupervisorLink | None = None
         self.connected = asyncio.Event()
@@ -142,10 +145,16 @@ class Attach:
     async def serve(self, params: dict[str, list[str]]) -> None:
         """Docker's `logs` (the whole log first) and `stream` (then live) options; closes."""
         try:
-            if _flag(params, "logs"):
-                self.log_offset = 0
-                await self.replay_log()
+            history, self.history = self.history, None
+            if _flag(params, "logs") and history is not None:
+                self.log.close()
+                self.log = history  # the whole log, then on from its end
+                existing = history.existing()
+                while batch := await asyncio.to_thread(next, existing, None):
+                    await self.write_records(batch)
                 self.was_running = True  # the log covered what came before
+            elif history is not None:
+                history.close()
             if _flag(params, "stream"):
                 await self.run()
         finally:
@@ -162,9 +171,10 @@ class Attach:
             self.close()
 
     def close(self) -> None:
-        if self.log_fd >= 0:
-            os.close(self.log_fd)
-            self.log_fd = -1
+        self.log.close()
+        if self.history is not None:
+            self.history.close()
+            self.history = None
 
     # -- client -> container ---------------------------------------------------------------
     async def client_to_container(self) -> None:
@@ -263,15 +273,17 @@ class Attach:
         return done is not None and done.get("finished_at") != self.before
 
     async def replay_log(self) -> None:
-        """Send the records written since `log_offset` (from the fd held since attach)."""
-        for rec in await asyncio.to_thread(self.logged_since_offset):
-            await self.stream.write(self.out(STDOUT if rec.stream == "stdout" else STDERR, rec.data))
+        """Send the records written since the last replay (or the attach), in batches."""
+        while True:
+            records, got = await asyncio.to_thread(self.log.poll)
+            await self.write_records(records)
+            if not got:
+                return
 
-    def logged_since_offset(self) -> list[Record]:
-        size = os.fstat(self.log_fd).st_size
-        data = os.pread(self.log_fd, size - self.log_offset, self.log_offset)
-        self.log_offset = size
-        return parse_lines(data.splitlines(), LogQuery(stdout=self.want[STDOUT], stderr=self.want[STDERR]))
+    async def write_records(self, records: list[Record]) -> None:
+        if records:
+            await self.stream.write(b"".join(
+                self.out(STDOUT if r.stream == "stdout" else STDERR, r.data) for r in records))
 
 
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:

@@ -152,14 +152,14 @@ def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
     query = logs.query(q, docker=True)
     stamps = boolean(q, "timestamps", False)
     tty = bool(c.spec.get("tty"))
-    records = logs.records(c.id, query, boolean(q, "follow", False))
+    batches = logs.batches(c.id, query, boolean(q, "follow", False))
 
     def render(r: enginelogs.Record) -> bytes:
         data = (r.time.encode() + b" " + r.data) if stamps else r.data
         return data if tty else frame(1 if r.stream == "stdout" else 2, data)
 
     ctype = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
-    return StreamingHttpResponse(asyncstream.stream(render(r) for r in records), content_type=ctype)
+    return StreamingHttpResponse(asyncstream.stream(logs.chunks(batches, render)), content_type=ctype)
 
 
 def _rpc_pause(request: HttpRequest, ref: str, paused: bool) -> HttpResponse:

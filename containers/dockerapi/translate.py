@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from containers.engine import logconfig
 from containers.engine.confine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
 from containers.engine.spec import ContainerSpec
@@ -84,7 +85,20 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         cpu_shares=_number(host.get("CpuShares"), "CpuShares"),
         cpu_period=_number(host.get("CpuPeriod"), "CpuPeriod"),
         cpu_quota=_number(host.get("CpuQuota"), "CpuQuota"),
+        log_opts=_log_opts(host.get("LogConfig")),
     )
+
+
+def _log_opts(config: Any) -> dict[str, str]:
+    """HostConfig.LogConfig: {"Type": "json-file" (or empty), "Config": {"max-size": ...}}."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise InvalidArgument("LogConfig must be an object")
+    logconfig.validate_driver(config.get("Type") or "")
+    opts = config.get("Config") or {}
+    logconfig.validate_opts(opts)
+    return dict(opts)
 
 
 def _number(value: Any, what: str) -> int:
@@ -194,7 +208,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "HostConfig": {
-            "LogConfig": {"Type": "json-file", "Config": {}},
+            "LogConfig": {"Type": "json-file", "Config": spec.get("log_opts") or {}},
             "NetworkMode": spec.get("network_mode", "bridge"),
             "PortBindings": port_bindings(mappings),
             "AutoRemove": bool(spec.get("auto_remove")),

@@ -25,6 +25,7 @@ from .errors import CommandNotFound, EngineError, InvalidArgument, shown
 from .fs import inroot, rootfs
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
+from .logconfig import LogLimits, limits
 from .net import netconf
 from .run import cgroups, command, lxcconf, procs, supervision, users
 from .run.supervision import RunState
@@ -38,6 +39,7 @@ class EngineConfig:
     state_root: str
     cgroup_parent: str = "dockerweb"
     pids_limit: int = 4096  # default pids.max of a container (-1 or 0: unlimited)
+    log_limits: LogLimits = LogLimits()  # default log rotation (max-size 0: none)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,13 @@ class Engine:
                          for d in (os.path.join(ctrl, parent, cid),
                                    os.path.join(ctrl, parent, f"{cid}.monitor"))],
             preload=initconfine.library(self.layout.lib),
+            **self._log_limits(spec),
         )
+
+    def _log_limits(self, spec: ContainerSpec) -> dict[str, int]:
+        """The supervisor's rotation limits: the container's log_opts over the defaults."""
+        lim = limits(spec.log_opts, self.config.log_limits)
+        return {"log_max_size": lim.max_size, "log_max_file": lim.max_file}
 
     @staticmethod
     def _ensure_workdir(root: str, workdir: str, user: users.ResolvedUser) -> None:

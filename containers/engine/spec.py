@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from . import logconfig
 from .confine import capabilities
 from .errors import InvalidArgument, shown
 from .fs.inroot import check_path
@@ -90,6 +91,7 @@ class ContainerSpec:
     cpu_shares: int = 0  # relative weight (cpu.shares); 0 = the kernel's 1024
     cpu_period: int = 0  # cpu.cfs_period_us; 0 = 100000
     cpu_quota: int = 0  # cpu.cfs_quota_us; 0 = none
+    log_opts: dict[str, str] = field(default_factory=dict)  # json-file max-size / max-file
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +128,7 @@ class ContainerSpec:
         capabilities.resolve(self.cap_add, self.cap_drop, False)  # names checked
         capabilities.check_host(self.cap_add)  # refused, never ignored, if the host cannot
         validate_limits(self)
+        logconfig.validate_opts(self.log_opts)
         for flag in ("tty", "open_stdin", "stdin_once", "auto_remove", "privileged"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")

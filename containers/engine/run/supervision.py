@@ -62,18 +62,21 @@ class SupervisorSpec:
     cgroup_dirs: tuple[str, ...] = ()
     rootfs: str = ""
     preload: str = ""
+    log_max_size: int = 0  # bytes of container.log before a rotation; 0: never rotated
+    log_max_file: int = 1  # files kept (container.log and .1 ... .N-1)
 
     @classmethod
     def container(cls, paths: ContainerPaths, argv: list[str], *, tty: bool, open_stdin: bool,
                   stdin_once: bool, console_size: list[int], memory_cgroup: str,
                   cgroup_limits: list[tuple[str, str, int]], cgroup_dirs: list[str],
-                  preload: str) -> SupervisorSpec:
+                  preload: str, log_max_size: int = 0, log_max_file: int = 1) -> SupervisorSpec:
         """The spec of a container's supervisor (`argv` runs lxc-execute)."""
         return cls(
             argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=stdin_once,
             console_size=tuple(console_size), **_files(paths), hook_fifo=paths.hook_fifo,
             memory_cgroup=memory_cgroup, cgroup_limits=tuple(cgroup_limits),
             cgroup_dirs=tuple(cgroup_dirs), rootfs=paths.rootfs, preload=preload,
+            log_max_size=log_max_size, log_max_file=log_max_file,
         )
 
     @classmethod

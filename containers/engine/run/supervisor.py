@@ -9,6 +9,11 @@ Contract:
 - Owns `lxc-execute`; holds the container's stdin/stdout/stderr as pipes, or a pty (tty).
 - Writes every output line as a JSON record {"log", "stream", "time"} to container.log as
   it arrives (binary-safe: undecodable bytes survive as surrogate escapes).
+- Rotates the log (Docker json-file's max-size/max-file, spec log_max_size/log_max_file):
+  before a write that would take container.log past log_max_size bytes, renames
+  container.log.N-2 -> .N-1, ..., container.log -> .1 (each an atomic rename; the oldest is
+  replaced) and starts a new container.log. Readers (engine/run/logfile.py) read the files
+  in order and follow across the rename.
 - Serves attach on CONTAINER_DIR/attach.sock with the framing of frames.py.
 - Reports "started" or "failed" on STATUS_FD, after writing state.json.
 - After the container exits: drains output, unmounts the rootfs, removes the container's
@@ -108,6 +113,7 @@ class Supervisor:
         self.scrollback: list[tuple[int, bytes]] = []
         self.scrollback_size = 0
         self.log_fd = -1
+        self.log_size = 0  # bytes in container.log (for rotation)
         self.child_pid = 0
         self.init_pid = 0
         self.started = False
@@ -297,14 +303,52 @@ class Supervisor:
         ts = rfc3339_now()
         name = STREAM_NAMES[stream]
         dumps = self.json.dumps
-        lines = "".join(
-            dumps({"log": c.decode("utf-8", "surrogateescape"), "stream": name, "time": ts}) + "\n"
+        records = [
+            (dumps({"log": c.decode("utf-8", "surrogateescape"), "stream": name, "time": ts}) + "\n").encode()
             for c in chunks
-        ).encode()
-        view = memoryview(lines)
+        ]
+        limit = self.spec["log_max_size"]
+        if not limit:
+            self.write_log(b"".join(records))
+            return
+        batch: list[bytes] = []
+        size = 0
+        for rec in records:
+            if self.log_size + size + len(rec) > limit and (self.log_size or size):
+                self.write_log(b"".join(batch))
+                batch, size = [], 0
+                self.rotate_log()
+            batch.append(rec)
+            size += len(rec)
+        self.write_log(b"".join(batch))
+
+    def write_log(self, data: bytes) -> None:
+        view = memoryview(data)
         while view:
             n = os.write(self.log_fd, view)
             view = view[n:]
+        self.log_size += len(data)
+
+    def open_log(self) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        self.log_fd = os.open(self.spec["log_path"], flags, 0o600)
+        self.log_size = os.fstat(self.log_fd).st_size
+
+    def rotate_log(self) -> None:
+        """container.log -> .1 -> ... -> .N-1 (N = log_max_file; the oldest is replaced, or
+        with N = 1 the log is removed), then a new container.log."""
+        path, keep = self.spec["log_path"], self.spec["log_max_file"]
+        os.close(self.log_fd)
+        if keep <= 1:
+            os.unlink(path)
+        else:
+            for n in range(keep - 2, 0, -1):
+                try:
+                    os.rename(f"{path}.{n}", f"{path}.{n + 1}")
+                except FileNotFoundError:
+                    pass
+            os.rename(path, path + ".1")
+        self.open_log()
 
     def flush_partials(self) -> None:
         for stream, buf in self.partial.items():
@@ -615,8 +659,7 @@ class Supervisor:
             pidfd = os.pidfd_open(self.child_pid)
             started = self.wait_started(pidfd) if self.uses_start_hook else True
             if started:
-                self.log_fd = os.open(self.spec["log_path"],
-                                      os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+                self.open_log()
                 self.write_state(rfc3339_now())
                 self.open_attach()
                 self.report("started")
