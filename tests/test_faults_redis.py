@@ -4,6 +4,7 @@ Redis killed with -9 while containers run and exit; the worker killed before a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from tests.waiting import until
+from tests.wsclient import connect, run
 
 FAST_S = 2.0  # what "answers at once" means here (the RPC timeout is 30 s)
 
@@ -100,14 +102,14 @@ def test_worker_survives_redis_restart_and_records_every_exit(api, dpy, redis_ki
 def test_worker_down_run_rm_returns_125_and_leaves_nothing(api, cli):
     api.kill("worker", signal.SIGKILL)
     try:
-        info = api.api("GET", "/api/info/", timeout=10).json()
-        assert "worker" in info["down"] and "redis" not in info["down"], info
         before = {c["id"] for c in api.api("GET", "/api/containers/?all=1").json()}
         t = time.monotonic()
         p = cli("run", "--rm", "busybox", "true", check=False, timeout=25)
         took = time.monotonic() - t
         assert p.returncode == 125, (p.returncode, p.stderr)
         assert b"worker" in p.stderr and took < 10, (p.stderr, took)
+        info = api.api("GET", "/api/info/", timeout=10).json()
+        assert "worker" in info["down"] and "redis" not in info["down"], info
         # the REST API too: a failed start of an auto-remove container removes it
         c = api.create(cmd=["true"], auto_remove=True)
         r, took = _timed(lambda: api.api("POST", f"/api/containers/{c['id']}/start/", timeout=30))
@@ -121,6 +123,55 @@ def test_worker_down_run_rm_returns_125_and_leaves_nothing(api, cli):
         assert r.status_code == 503 and api.inspect(keep["id"])["state"]["status"] == "created"
     finally:
         api.start_worker()
+
+
+def test_worker_not_answering_run_rm_returns_125(api, cli):
+    """A worker that runs but does not answer (stopped): its heartbeat goes stale, the start
+    fails before the 30 s RPC timeout, and `docker run --rm` still returns 125."""
+    from containers.heartbeat import STALE_S
+
+    worker = api.procs["worker"]
+    before = {c["id"] for c in api.api("GET", "/api/containers/?all=1").json()}
+    os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        t = time.monotonic()
+        p = cli("run", "--rm", "busybox", "true", check=False, timeout=40)
+        took = time.monotonic() - t
+        assert p.returncode == 125 and b"has not beaten" in p.stderr, (p.returncode, p.stderr)
+        assert took < STALE_S + 5, took
+        assert {c["id"] for c in api.api("GET", "/api/containers/?all=1").json()} == before
+    finally:
+        os.kill(worker.pid, signal.SIGCONT)
+    until(lambda: _all_up(api), timeout=30, ignore=(requests.RequestException, ValueError))
+    # the start queued while it was stopped finds no container: nothing runs, nothing is left
+    c = api.run(cmd=["sh", "-c", "exit 4"])
+    assert api.wait(c["id"])["exit_code"] == 4
+    after = {done["id"] for done in api.api("GET", "/api/containers/?all=1").json()}
+    assert after == before | {c["id"]}
+
+
+def test_events_socket_survives_redis_restart(api, redis_killed):
+    """/ws/events/ keeps streaming from the database while Redis is away and takes hints
+    again once it is back (a hint lost meanwhile costs at most CHECK_S of latency)."""
+
+    async def next_of(ws, cid: str, action: str) -> dict:
+        while True:
+            ev = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            if ev["actor_id"] == cid and ev["action"] == action:
+                return ev
+
+    async def main():
+        async with connect(api, "/ws/events/") as ws:
+            redis_killed()
+            c1 = await asyncio.to_thread(api.create, cmd=["true"])  # no Redis needed
+            await next_of(ws, c1["id"], "create")
+            await asyncio.to_thread(api.start_redis)
+            await asyncio.to_thread(until, lambda: _all_up(api), 30, 0.05,
+                                    (requests.RequestException, ValueError))
+            c2 = await asyncio.to_thread(api.run, cmd=["true"])
+            await next_of(ws, c2["id"], "die")
+
+    run(main())
 
 
 def test_heartbeat_is_the_workers(api):
