@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import time
 
 import docker
@@ -123,6 +124,20 @@ def test_worker_down_run_rm_returns_125_and_leaves_nothing(api, cli):
         assert r.status_code == 503 and api.inspect(keep["id"])["state"]["status"] == "created"
     finally:
         api.start_worker()
+
+
+def test_refused_start_run_rm_returns_125(api, cli):
+    """A start the worker refuses before anything runs (the host port is taken) removes the
+    auto-remove container too: the CLI's wait for the removal ends."""
+    before = {c["id"] for c in api.api("GET", "/api/containers/?all=1").json()}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = cli("run", "--rm", "-p", f"127.0.0.1:{port}:80", "busybox", "true", check=False,
+                timeout=25)
+    assert p.returncode == 125 and b"already allocated" in p.stderr, (p.returncode, p.stderr)
+    assert {c["id"] for c in api.api("GET", "/api/containers/?all=1").json()} == before
 
 
 def test_worker_not_answering_run_rm_returns_125(api, cli):
