@@ -34,8 +34,15 @@ LAYER_ERRORS: tuple[type[BaseException], ...] = (
 log = logging.getLogger(__name__)
 
 
-def _unreachable(err: BaseException) -> Unreachable:
-    return Unreachable(f"Redis (the channel layer to the worker) is unreachable: {err}"[:300])
+NOT_SENT = "the command was not sent; retry once it is back"
+LOST = "the command was sent, its answer is lost (it may have run: check the container)"
+
+
+def _unreachable(err: BaseException, outcome: str = NOT_SENT) -> Unreachable:
+    """The error a client sees: what is down and what became of the command, not redis-py's
+    text (it names the socket path); that goes to the log."""
+    log.warning("Redis unreachable: %s", err)
+    return Unreachable(f"Redis (the channel layer to the worker) is unreachable: {outcome}")
 
 
 async def _send(op: str, args: dict[str, Any], reply_to: str | None, timeout: float) -> None:
@@ -72,7 +79,7 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT)
         try:
             reply = receiving.result()
         except LAYER_ERRORS as e:
-            raise _unreachable(e) from None
+            raise _unreachable(e, LOST) from None
     finally:
         if not receiving.done():
             receiving.cancel()
@@ -108,7 +115,8 @@ async def alayer_problem() -> str | None:
     except TimeoutError:
         return f"Redis did not answer a PING within {PING_TIMEOUT:.0f}s"
     except LAYER_ERRORS as e:
-        return _unreachable(e).message
+        log.warning("Redis unreachable: %s", e)
+        return "Redis (the channel layer to the worker) is unreachable"
     return None
 
 
