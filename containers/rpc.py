@@ -6,8 +6,9 @@ worker that comes back never replays stale commands.
 Faults are answered at once where they can be known: Redis refusing or closing the
 connection is `Unreachable` (503) as soon as redis-py sees it, and a worker whose heartbeat
 (containers/heartbeat.py) says it is not running is `Unavailable` (503) before anything is
-sent, or while the reply is awaited (checked every WATCH_S seconds), instead of after the
-whole RPC timeout.
+sent (once RESTART_GRACE_S seconds passed without a live heartbeat: a restarted worker is
+waited for), or while the reply is awaited (checked every WATCH_S seconds), instead of after
+the whole RPC timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from containers.engine.errors import Unavailable, Unreachable, from_kind
 
 DEFAULT_TIMEOUT = 30.0
 WATCH_S = 0.5
+RESTART_GRACE_S = 3.0
 PING_TIMEOUT = 1.0
 # what the channel layer raises when Redis is away (refused, closed, reset, timed out)
 LAYER_ERRORS: tuple[type[BaseException], ...] = (
@@ -61,8 +63,18 @@ def _worker_gone(op: str) -> None:
         raise Unavailable(f"cannot {op}: {why}")
 
 
-async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
+async def _worker_present(op: str) -> None:
+    """Return once the heartbeat says a worker runs; Unavailable after RESTART_GRACE_S
+    seconds without one (a worker being restarted by the process manager is back within it,
+    and its first beat comes before its boot reconcile)."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    while heartbeat.problem() is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
     _worker_gone(op)
+
+
+async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
+    await _worker_present(op)
     layer = get_channel_layer()
     reply_to = await layer.new_channel("dockerweb.reply.")
     await _send(op, args, reply_to, timeout)
