@@ -111,6 +111,7 @@ def start(ref: str) -> Container:
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
         Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)
+        _auto_remove(c)  # as any failed start: docker run --rm waits for the removal
         raise _start_error(e) from e
     try:
         run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint)
@@ -165,6 +166,25 @@ def _record_failed_start(c: Container, err: EngineError) -> None:
                          error=err.message, finished_at=djtz.now())
     events.emit("die", c, exitCode=str(code), error=err.message)
     _auto_remove(c)
+
+
+def abandon_start(cid: str) -> None:
+    """After a start that failed without the worker settling it (no worker, Redis down, no
+    answer in time), honour auto-remove from the API process that answered: a `docker run
+    --rm` container that never left created/exited/dead is removed here, so the CLI's wait
+    for its removal ends. One that a late worker claimed meanwhile (starting, running) is
+    left to that worker, which removes it when the start fails or the container exits (the
+    conditional transitions decide who removes it). Never raises."""
+    c = Container.objects.filter(pk=cid).first()
+    if c is None or not c.spec.get("auto_remove") or c.status in ACTIVE:
+        return
+    try:
+        Container.transition(c.id, State.REMOVING, "remove after a failed start")
+        _finish_remove(Container.objects.get(pk=c.id))
+    except EngineError as e:
+        log.warning("auto-remove of %s after a failed start failed: %s", cid[:12], e.message)
+    except Exception:
+        log.exception("auto-remove of %s after a failed start failed", cid[:12])
 
 
 # ---- exit recording and reconciliation (worker) ---------------------------------------

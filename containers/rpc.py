@@ -2,6 +2,13 @@
 
 A call carries a deadline; the worker drops calls that expired while it was away, so a
 worker that comes back never replays stale commands.
+
+Faults are answered at once where they can be known: Redis refusing or closing the
+connection is `Unreachable` (503) as soon as redis-py sees it, and a worker whose heartbeat
+(containers/heartbeat.py) says it is not running is `Unavailable` (503) before anything is
+sent (once RESTART_GRACE_S seconds passed without a live heartbeat: a restarted worker is
+waited for), or while the reply is awaited (checked every WATCH_S seconds), instead of after
+the whole RPC timeout.
 """
 
 from __future__ import annotations
@@ -11,30 +18,84 @@ import logging
 import time
 from typing import Any
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from containers.engine.errors import Unavailable, from_kind
+from containers import heartbeat
+from containers.engine.errors import Unavailable, Unreachable, from_kind
 
 DEFAULT_TIMEOUT = 30.0
+WATCH_S = 0.5
+RESTART_GRACE_S = 3.0
+PING_TIMEOUT = 1.0
+# what the channel layer raises when Redis is away (refused, closed, reset, timed out)
+LAYER_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+log = logging.getLogger(__name__)
+
+
+NOT_SENT = "the command was not sent; retry once it is back"
+LOST = "the command was sent, its answer is lost (it may have run: check the container)"
+
+
+def _unreachable(err: BaseException, outcome: str = NOT_SENT) -> Unreachable:
+    """The error a client sees: what is down and what became of the command, not redis-py's
+    text (it names the socket path); that goes to the log."""
+    log.warning("Redis unreachable: %s", err)
+    return Unreachable(f"Redis (the channel layer to the worker) is unreachable: {outcome}")
 
 
 async def _send(op: str, args: dict[str, Any], reply_to: str | None, timeout: float) -> None:
-    await get_channel_layer().send(settings.DOCKERWEB_ENGINE_CHANNEL, {
-        "type": "engine.call", "op": op, "args": args, "reply_to": reply_to,
-        "deadline": time.time() + timeout,
-    })
+    try:
+        await get_channel_layer().send(settings.DOCKERWEB_ENGINE_CHANNEL, {
+            "type": "engine.call", "op": op, "args": args, "reply_to": reply_to,
+            "deadline": time.time() + timeout,
+        })
+    except LAYER_ERRORS as e:
+        raise _unreachable(e) from None
+
+
+def _worker_gone(op: str) -> None:
+    """Unavailable at once when the heartbeat says no worker runs."""
+    if (why := heartbeat.problem()) is not None:
+        raise Unavailable(f"cannot {op}: {why}")
+
+
+async def _worker_present(op: str) -> None:
+    """Return once the heartbeat says a worker runs; Unavailable after RESTART_GRACE_S
+    seconds without one (a worker being restarted by the process manager is back within it,
+    and its first beat comes before its boot reconcile)."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    while heartbeat.problem() is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    _worker_gone(op)
 
 
 async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
+    await _worker_present(op)
     layer = get_channel_layer()
     reply_to = await layer.new_channel("dockerweb.reply.")
     await _send(op, args, reply_to, timeout)
+    receiving = asyncio.ensure_future(layer.receive(reply_to))
+    deadline = time.monotonic() + timeout
     try:
-        reply = await asyncio.wait_for(layer.receive(reply_to), timeout)
-    except TimeoutError:
-        raise Unavailable(f"the worker did not answer {op!r} within {timeout:.0f}s") from None
+        while not receiving.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Unavailable(f"the worker did not answer {op!r} within {timeout:.0f}s")
+            await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
+            if not receiving.done():
+                _worker_gone(op)
+        try:
+            reply = receiving.result()
+        except LAYER_ERRORS as e:
+            raise _unreachable(e, LOST) from None
+    finally:
+        if not receiving.done():
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
     if reply.get("ok"):
         return reply.get("result")
     raise from_kind(reply["error"]["kind"], reply["error"]["message"])
@@ -42,7 +103,8 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT)
 
 def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
     """Run `op` in the worker and return its result, or raise its typed error
-    (Unavailable when no worker answers within `rpc_timeout` seconds)."""
+    (Unreachable when Redis refuses, Unavailable when no worker runs or none answers within
+    `rpc_timeout` seconds)."""
     return async_to_sync(acall)(op, args, rpc_timeout)
 
 
@@ -52,4 +114,35 @@ def cast(op: str, **args: Any) -> None:
     try:
         async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT)
     except Exception:  # noqa: BLE001 - a hint only; Redis being away must not fail the caller
-        logging.getLogger(__name__).warning("could not send %r to the worker", op)
+        log.warning("could not send %r to the worker", op)
+
+
+async def alayer_problem() -> str | None:
+    """Why Redis cannot be used now (None: it answers a PING within PING_TIMEOUT)."""
+    layer = get_channel_layer()
+    if not hasattr(layer, "connection"):  # not the Redis layer: nothing to be down
+        return None
+    try:
+        await asyncio.wait_for(layer.connection(0).ping(), PING_TIMEOUT)
+    except TimeoutError:
+        return f"Redis did not answer a PING within {PING_TIMEOUT:.0f}s"
+    except LAYER_ERRORS as e:
+        log.warning("Redis unreachable: %s", e)
+        return "Redis (the channel layer to the worker) is unreachable"
+    return None
+
+
+def layer_problem() -> str | None:
+    """`alayer_problem` for synchronous callers."""
+    return async_to_sync(alayer_problem)()
+
+
+def problems() -> dict[str, str]:
+    """What is down, by part ("redis", "worker"), with the reason: for /api/info/ and the
+    Docker API's info (never waits longer than PING_TIMEOUT)."""
+    down = {}
+    if (why := layer_problem()) is not None:
+        down["redis"] = why
+    if (why := heartbeat.problem()) is not None:
+        down["worker"] = why
+    return down

@@ -24,6 +24,7 @@ from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
 from containers.models import Container
+from containers.rpc import LAYER_ERRORS
 
 log = logging.getLogger("dockerweb.worker")
 
@@ -164,4 +165,7 @@ class EngineConsumer(AsyncConsumer):
             text = str(e)[:200]  # never an unbounded echo of what the caller sent
             reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {text}"}}
         if message.get("reply_to"):
-            await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})
+            try:
+                await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})
+            except LAYER_ERRORS as e:  # Redis went away: the caller sees that itself (503)
+                log.warning("reply to %s lost: Redis unreachable (%s)", op, e)

@@ -22,7 +22,8 @@ STATUS_BY_ERROR: list[tuple[type[e.EngineError], int]] = [
     (e.Forbidden, status.HTTP_403_FORBIDDEN),
     (e.Conflict, status.HTTP_409_CONFLICT),  # includes IllegalTransition
     (e.NotModified, status.HTTP_304_NOT_MODIFIED),
-    (e.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (e.Unreachable, status.HTTP_503_SERVICE_UNAVAILABLE),  # Redis down: known at once
+    (e.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),  # no worker answers
     (e.StartFailed, status.HTTP_500_INTERNAL_SERVER_ERROR),
     (e.EngineError, status.HTTP_500_INTERNAL_SERVER_ERROR),
 ]

@@ -70,7 +70,12 @@ class ContainerDetail(APIView):
 class ContainerStart(APIView):
     @extend_schema(request=None, responses=ContainerSerializer)
     def post(self, request, ref):
-        rpc.call("start", ref=lookup.container(ref, request.user).id)
+        cid = lookup.container(ref, request.user).id
+        try:
+            rpc.call("start", ref=cid)
+        except Exception:
+            lifecycle.abandon_start(cid)  # auto-remove honoured whoever failed the start
+            raise
         return _inspect(ref, request.user)
 
 
@@ -243,19 +248,24 @@ class EventList(APIView):
 
 
 class Info(APIView):
-    """Host, counts and whether a worker answers (within 2 s)."""
+    """Host, counts, the worker's answer to a ping (None unless it answers within 2 s) and
+    `down`: what is down now ("redis", "worker") with the reason (empty when all is up)."""
 
     def get(self, request):
         from containers.engine.errors import Unavailable
 
-        try:
-            worker = rpc.call("ping", rpc_timeout=2.0)
-        except Unavailable:
-            worker = None
+        down = rpc.problems()
+        worker = None
+        if not down:
+            try:
+                worker = rpc.call("ping", rpc_timeout=2.0)
+            except Unavailable as e:
+                down["worker"] = e.message
         mine = lookup.containers(request.user)
         counts = {s: mine.filter(state=s).count() for s in ("running", "exited", "created")}
         return Response({"host": runtime.host_name(), "containers": counts,
-                         "images": lookup.images(request.user).count(), "worker": worker})
+                         "images": lookup.images(request.user).count(), "worker": worker,
+                         "down": down})
 
 
 # ---- exec and stats (the streams issue) ----------------------------------------------

@@ -83,7 +83,12 @@ def container_inspect(request: HttpRequest, ref: str) -> HttpResponse:
 
 @docker_view
 def container_start(request: HttpRequest, ref: str) -> HttpResponse:
-    rpc.call("start", ref=lookup.container(ref, actor_of(request)).id)
+    cid = lookup.container(ref, actor_of(request)).id
+    try:
+        rpc.call("start", ref=cid)
+    except Exception:
+        lifecycle.abandon_start(cid)  # docker run --rm waits for the removal: honour it here
+        raise
     return HttpResponse(status=204)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from containers import lookup, registries, runtime
+from containers import lookup, registries, rpc, runtime
 from containers.api.params import timestamp
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
@@ -62,6 +62,7 @@ def info(request: HttpRequest) -> HttpResponse:
     running = sum(s in (State.RUNNING, State.STOPPING) for s in states)
     stopped = sum(s in (State.EXITED, State.DEAD, State.CREATED) for s in states)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    down = rpc.problems()  # `docker info` prints Warnings: say what is down
     return JsonResponse({
         "ID": runtime.host_name(), "Name": runtime.host_name(),
         "Containers": len(states), "ContainersRunning": running, "ContainersPaused": 0,
@@ -82,7 +83,7 @@ def info(request: HttpRequest) -> HttpResponse:
                                            "NodeAddr": "", "ControlAvailable": False, "Error": "",
                                            "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": [],
-        "Warnings": [],
+        "Warnings": [f"{part} is down: {why}" for part, why in down.items()],
     })
 
 

@@ -65,6 +65,13 @@ class Unavailable(EngineError):
     kind = "unavailable"
 
 
+class Unreachable(Unavailable):
+    """Redis, the channel layer between the API servers and the worker, cannot be reached:
+    refused or closed at once, so the caller knows without waiting (maps to 503)."""
+
+    kind = "unreachable"
+
+
 class Unauthorized(EngineError):
     """A remote (a registry) refused us: no, or wrong, credentials, or no access (401)."""
 
@@ -81,7 +88,8 @@ ERRORS_BY_KIND: dict[str, type[EngineError]] = {
     cls.kind: cls
     for cls in (
         EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
-        NotModified, StartFailed, CommandNotFound, Unavailable, Unauthorized, Forbidden,
+        NotModified, StartFailed, CommandNotFound, Unavailable, Unreachable, Unauthorized,
+        Forbidden,
     )
 }
 

@@ -1,31 +1,93 @@
-"""`manage.py runworker`: Channels' worker on the engine channel, plus the exit watcher."""
+"""`manage.py runworker`: Channels' worker on the engine channel, plus the exit watcher.
+
+The worker outlives Redis: a refused or closed connection makes the engine-channel listener
+wait (back-off from BACKOFF_MIN to BACKOFF_MAX seconds, logged when it starts, every
+LOG_EVERY_S seconds meanwhile and when Redis is back) and listen again, while the pidfd
+watcher, the periodic reconcile and the heartbeat keep running in the same event loop
+(exits are recorded in the database, which does not need Redis)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from containers import heartbeat
+from containers.rpc import LAYER_ERRORS
 from containers.worker import Watcher
 from dockerweb import instancelock
 
 log = logging.getLogger("dockerweb.worker")
+BACKOFF_MIN = 0.1
+BACKOFF_MAX = 5.0
+LOG_EVERY_S = 60.0
+
+
+async def beat_forever() -> None:
+    """Touch the heartbeat every heartbeat.BEAT_S seconds (a failure is logged, never fatal)."""
+    while True:
+        try:
+            heartbeat.beat()
+        except OSError as e:
+            log.warning("heartbeat not written: %s", e)
+        await asyncio.sleep(heartbeat.BEAT_S)
 
 
 class EngineWorker(Worker):
     async def handle(self) -> None:
+        heartbeat.begin()
+        beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
-        await watcher.reconcile(boot=True)  # adopt what runs before taking commands
-        log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
-        task = asyncio.ensure_future(watcher.run())
         try:
-            await super().handle()
+            await watcher.reconcile(boot=True)  # adopt what runs before taking commands
+            log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
+            task = asyncio.ensure_future(watcher.run())
+            try:
+                await super().handle()
+            finally:
+                task.cancel()
         finally:
-            task.cancel()
+            beating.cancel()
+            heartbeat.end()
+
+    async def listener(self, channel: str) -> None:
+        """Channels' listener, which survives Redis going away and coming back."""
+        while True:
+            message = await self.receive(channel)
+            if not message.get("type", None):
+                log.warning("dropping a message with no type on %s", channel)
+                continue
+            scope = {"type": "channel", "channel": channel}
+            instance_queue = self.get_or_create_application_instance(channel, scope)
+            await instance_queue.put(message)
+
+    async def receive(self, channel: str) -> dict:
+        """The next message on `channel`, however long Redis is away (bounded back-off)."""
+        delay, down_since, logged = BACKOFF_MIN, None, 0.0
+        while True:
+            try:
+                message = await self.channel_layer.receive(channel)
+            except LAYER_ERRORS as e:
+                now = time.monotonic()
+                if down_since is None:
+                    down_since, logged = now, now
+                    log.warning("Redis unreachable (%s); listening again with back-off up to "
+                                "%.0fs, containers stay watched", e, BACKOFF_MAX)
+                elif now - logged >= LOG_EVERY_S:
+                    logged = now
+                    log.warning("Redis still unreachable after %.0fs: %s", now - down_since, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            if down_since is not None:
+                log.info("Redis is back after %.1fs; taking commands again",
+                         time.monotonic() - down_since)
+            return message
 
 
 class Command(ChannelsRunworker):
