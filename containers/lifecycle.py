@@ -213,6 +213,8 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
             events.emit("oom", c)
         events.emit("die", c, exitCode=str(code))
         _auto_remove(c)
+    elif st.kind == "unreadable":
+        _record_unreadable_exit(c, st.reason, sources, judged)
     else:
         reason = st.reason or "container vanished: no supervisor and no exit record"
         try:
@@ -226,6 +228,26 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
     return Container.objects.filter(pk=cid).first()
+
+
+def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
+                            judged: dict[str, Any]) -> None:
+    """The run ended but its exit.json is damaged: exited, exit code -1 (unknown), the reason
+    as the error. Exited, not dead: the supervisor got as far as its last step (the file is
+    only renamed into place after the clean-up), so the run did end; the container, its
+    files and its log stay as they are (only leftovers are reaped, as for a dead one) and it
+    may be started or removed as usual. Auto-remove (--rm) is honoured like any exit."""
+    try:
+        Container.transition(c.id, State.EXITED, "record exit", sources=sources, match=judged,
+                             exit_code=-1, paused=False, error=reason,
+                             finished_at=djtz.now())
+    except IllegalTransition:
+        return
+    engine().reap_dead(c.id)  # the clean-up may not have finished: nothing may stay behind
+    networking.release(c.id)
+    events.emit("die", c, exitCode="-1", error=reason)
+    log.warning("container %s exited with an unreadable exit status: %s", c.id[:12], reason)
+    _auto_remove(c)
 
 
 def _thaw(c: Container) -> None:
