@@ -11,6 +11,10 @@ DOCKERWEB_DEFAULT_REGISTRY     registry of a name without a host (default docker
 DOCKERWEB_INSECURE_REGISTRIES  comma list of host[:port] spoken to over plain http (loopback
                                registries always are, as Docker does)
 DOCKERWEB_PIDS_LIMIT   default pids limit of a container (default 4096; -1: unlimited)
+DOCKERWEB_EVENTS_MAX_AGE    events older than this many seconds are pruned (default 604800,
+                            7 days; 0: no age bound)
+DOCKERWEB_EVENTS_MAX_COUNT  at most this many events are kept, the newest (default 100000;
+                            0: no count bound)
 """
 
 from __future__ import annotations
@@ -179,6 +183,9 @@ DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")
 DOCKERWEB_NFT_TABLE = env_str("DOCKERWEB_NFT_TABLE", "dockerweb")
 DOCKERWEB_RECONCILE_INTERVAL = 10.0
+# event retention, pruned by the worker after each reconcile (0: no such bound)
+DOCKERWEB_EVENTS_MAX_AGE = env_int("DOCKERWEB_EVENTS_MAX_AGE", 7 * 24 * 3600)
+DOCKERWEB_EVENTS_MAX_COUNT = env_int("DOCKERWEB_EVENTS_MAX_COUNT", 100_000)
 # registries: pull and push
 DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
 DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])
