@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from containers.models import Container, Event
 from containers.streams.notify import announce_event
@@ -64,3 +65,22 @@ def between(after_seq: int, *, user=None, since: float | None = None, until: flo
     if until is not None:
         qs = qs.filter(time__lte=datetime.fromtimestamp(until, tz=UTC))
     return list(qs.order_by("seq")[:limit])
+
+
+def prune(max_age: float, max_count: int) -> int:
+    """Delete the events older than `max_age` seconds, then all but the newest `max_count`
+    (a bound of 0 or less is off). Returns how many rows went.
+
+    One DELETE per bound (plus one indexed read of the count bound's cut-off seq). Safe for
+    `since=<seq>` readers: only the oldest rows go and seqs are never reused (SQLite
+    AUTOINCREMENT, PostgreSQL sequences), so a reader resuming from a pruned seq simply gets
+    the oldest events that are left."""
+    gone = 0
+    if max_age > 0:
+        cutoff = timezone.now() - timedelta(seconds=max_age)
+        gone += Event.objects.filter(time__lt=cutoff).delete()[0]
+    if max_count > 0:
+        cut = list(Event.objects.order_by("-seq").values_list("seq", flat=True)[max_count:max_count + 1])
+        if cut:
+            gone += Event.objects.filter(seq__lte=cut[0]).delete()[0]
+    return gone

@@ -43,6 +43,7 @@ log = logging.getLogger("dockerweb.lifecycle")
 # network released, events) instead of returning halfway through it
 _EXIT_LOCKS = [threading.RLock() for _ in range(64)]  # re-entrant: auto-remove runs inside
 START_FAILED_EXIT = 128
+START_SOURCES = (State.CREATED, State.EXITED, State.DEAD)  # states a start claims from
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -98,13 +99,7 @@ def start(ref: str) -> Container:
     A start that fails records exit code 127/126 (command) or 128 plus the error text,
     leaves the container exited, and re-raises the typed error.
     """
-    c = current(ref)
-    if c.status in (State.RUNNING, State.STARTING):
-        raise NotModified("container already started")
-    before = {"state": c.state, "error": c.error, "exit_code": c.exit_code,
-              "oom_killed": c.oom_killed, "finished_at": c.finished_at}
-    Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
-                         oom_killed=False, finished_at=None)
+    c, before = _claim_start(current(ref))
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
@@ -142,6 +137,37 @@ def start(ref: str) -> Container:
             pass  # it already exited and the watcher recorded that first
         events.emit("start", c)
     return Container.objects.get(pk=c.id)
+
+
+START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
+
+
+def _claim_start(c: Container) -> tuple[Container, dict[str, Any]]:
+    """Claim `c` for a start: created/exited/dead -> starting. Returns the record and the
+    fields to put back if the start is refused before anything runs.
+
+    Concurrent starts: one claims, the others wait (bounded) for its outcome and answer 304
+    (NotModified) when it runs, or try again when it did not (as if they had come after it).
+    A claim lost to anything else (a removal) is the usual 409.
+    """
+    deadline = time.monotonic() + START_RACE_WAIT
+    while True:
+        while c.status == State.STARTING and time.monotonic() < deadline:
+            time.sleep(0.02)
+            c = lookup.container(c.id, None)
+        if c.status in (State.RUNNING, State.STARTING):
+            raise NotModified("container already started")
+        before = {"state": c.state, "error": c.error, "exit_code": c.exit_code,
+                  "oom_killed": c.oom_killed, "finished_at": c.finished_at}
+        try:
+            Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
+                                 oom_killed=False, finished_at=None)
+            return c, before
+        except IllegalTransition:
+            c = current(c.id)
+            if c.status not in (State.STARTING, State.RUNNING, *START_SOURCES) \
+                    or time.monotonic() >= deadline:
+                raise
 
 
 def _start_error(err: Exception) -> EngineError:
@@ -233,6 +259,8 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
             events.emit("oom", c)
         events.emit("die", c, exitCode=str(code))
         _auto_remove(c)
+    elif st.kind == "unreadable":
+        _record_unreadable_exit(c, st.reason, sources, judged)
     else:
         reason = st.reason or "container vanished: no supervisor and no exit record"
         try:
@@ -246,6 +274,26 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
     return Container.objects.filter(pk=cid).first()
+
+
+def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
+                            judged: dict[str, Any]) -> None:
+    """The run ended but its exit.json is damaged: exited, exit code -1 (unknown), the reason
+    as the error. Exited, not dead: the supervisor got as far as its last step (the file is
+    only renamed into place after the clean-up), so the run did end; the container, its
+    files and its log stay as they are (only leftovers are reaped, as for a dead one) and it
+    may be started or removed as usual. Auto-remove (--rm) is honoured like any exit."""
+    try:
+        Container.transition(c.id, State.EXITED, "record exit", sources=sources, match=judged,
+                             exit_code=-1, paused=False, error=reason,
+                             finished_at=djtz.now())
+    except IllegalTransition:
+        return
+    engine().reap_dead(c.id)  # the clean-up may not have finished: nothing may stay behind
+    networking.release(c.id)
+    events.emit("die", c, exitCode="-1", error=reason)
+    log.warning("container %s exited with an unreadable exit status: %s", c.id[:12], reason)
+    _auto_remove(c)
 
 
 def _thaw(c: Container) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
-from containers import execs, lifecycle
+from containers import events, execs, lifecycle
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
@@ -132,6 +132,8 @@ class Watcher:
         while True:
             try:
                 await self.reconcile()
+                await in_thread(events.prune)(settings.DOCKERWEB_EVENTS_MAX_AGE,
+                                              settings.DOCKERWEB_EVENTS_MAX_COUNT)
             except Exception:
                 log.exception("reconcile failed")
             await asyncio.sleep(interval)

@@ -14,6 +14,10 @@ DOCKERWEB_PIDS_LIMIT   default pids limit of a container (default 4096; -1: unli
 DOCKERWEB_LOG_MAX_SIZE, DOCKERWEB_LOG_MAX_FILE  default log rotation of a container (json-file
                        max-size / max-file; default 100m and 5, so at most 500 MiB of log;
                        max-size -1: unlimited, as Docker's default)
+DOCKERWEB_EVENTS_MAX_AGE    events older than this many seconds are pruned (default 604800,
+                            7 days; 0: no age bound)
+DOCKERWEB_EVENTS_MAX_COUNT  at most this many events are kept, the newest (default 100000;
+                            0: no count bound)
 """
 
 from __future__ import annotations
@@ -184,6 +188,9 @@ DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")
 DOCKERWEB_NFT_TABLE = env_str("DOCKERWEB_NFT_TABLE", "dockerweb")
 DOCKERWEB_RECONCILE_INTERVAL = 10.0
+# event retention, pruned by the worker after each reconcile (0: no such bound)
+DOCKERWEB_EVENTS_MAX_AGE = env_int("DOCKERWEB_EVENTS_MAX_AGE", 7 * 24 * 3600)
+DOCKERWEB_EVENTS_MAX_COUNT = env_int("DOCKERWEB_EVENTS_MAX_COUNT", 100_000)
 # registries: pull and push
 DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
 DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])

@@ -43,6 +43,9 @@ class FakeEngine:
     def dead(self, cid: str, reason: str = "supervisor (pid 100) vanished") -> None:
         self.statuses[cid] = Status("dead", reason=reason)
 
+    def unreadable(self, cid: str, reason: str = "exit status unreadable: Expecting value") -> None:
+        self.statuses[cid] = Status("unreadable", reason=reason)
+
     def called(self, method: str) -> list[tuple[Any, ...]]:
         return [c for c in self.calls if c[0] == method]
 

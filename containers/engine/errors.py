@@ -84,12 +84,19 @@ class Forbidden(EngineError):
     kind = "forbidden"
 
 
+class ExitUnreadable(EngineError):
+    """A container's exit record exists but cannot be read (damaged): the engine reports it
+    as Status kind "unreadable"; it never reaches HTTP (500 if it did)."""
+
+    kind = "exit_unreadable"
+
+
 ERRORS_BY_KIND: dict[str, type[EngineError]] = {
     cls.kind: cls
     for cls in (
         EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
         NotModified, StartFailed, CommandNotFound, Unavailable, Unreachable, Unauthorized,
-        Forbidden,
+        Forbidden, ExitUnreadable,
     )
 }
 

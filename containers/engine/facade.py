@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .confine import capabilities, initconfine, seccomp
-from .errors import CommandNotFound, EngineError, InvalidArgument, shown
+from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
 from .fs import inroot, rootfs
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
@@ -46,7 +46,7 @@ class EngineConfig:
 class Status:
     """What is really going on with a container on this host."""
 
-    kind: str  # "running" | "exited" | "dead" | "absent"
+    kind: str  # "running" | "exited" | "unreadable" | "dead" | "absent"
     run: RunState | None = None
     exit: dict[str, Any] | None = None
     reason: str = ""
@@ -147,17 +147,24 @@ class Engine:
 
     # ---- observe ----------------------------------------------------------------------
     def status(self, cid: str) -> Status:
-        """The truth for `cid`: exit.json wins; else a live supervisor means running."""
+        """The truth for `cid`: exit.json wins; else a live supervisor means running.
+
+        An exit.json that exists but cannot be read gives kind "unreadable" with the reason
+        ("exit status unreadable: ..."): the run ended, its exit code is unknown.
+        """
         p = self.paths(cid)
-        info = supervision.read_exit(p)
-        if info is not None:
-            return Status("exited", exit=info)
-        run = supervision.read_state(p)
-        if run is None:
-            return Status("absent")
-        if run.supervisor_alive():
-            return Status("running", run=run)
-        info = supervision.read_exit(p)  # it may have finished between the two reads
+        try:
+            info = supervision.read_exit(p)
+            if info is not None:
+                return Status("exited", exit=info)
+            run = supervision.read_state(p)
+            if run is None:
+                return Status("absent")
+            if run.supervisor_alive():
+                return Status("running", run=run)
+            info = supervision.read_exit(p)  # it may have finished between the two reads
+        except ExitUnreadable as e:
+            return Status("unreadable", run=supervision.read_state(p), reason=e.message)
         if info is not None:
             return Status("exited", exit=info)
         return Status("dead", run=run, reason=f"supervisor (pid {run.supervisor_pid}) vanished "

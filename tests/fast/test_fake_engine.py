@@ -8,7 +8,7 @@ from containers import runtime
 from containers.engine.facade import Engine
 from tests.fakeengine import FakeEngine
 
-SCRIPT = {"running", "exited", "dead", "called"}  # the fake's own, for the tests
+SCRIPT = {"running", "exited", "unreadable", "dead", "called"}  # the fake's own, for the tests
 
 
 def _public(cls) -> dict[str, inspect.Signature]:

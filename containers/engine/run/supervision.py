@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from ..errors import StartFailed
+from ..errors import ExitUnreadable, StartFailed
 from ..layout import ContainerPaths, private
 from . import procs
 
@@ -128,7 +128,32 @@ def read_state(paths: ContainerPaths) -> RunState | None:
 
 
 def read_exit(paths: ContainerPaths) -> dict[str, Any] | None:
-    return read_json(paths.exit)
+    """The last run's exit record, or None when there is none (yet).
+
+    Raises ExitUnreadable (with the reason) when exit.json exists but is not a record: it is
+    only ever renamed into place complete, so junk there is damage, never a write in flight.
+    """
+    try:
+        with open(paths.exit, "rb") as f:
+            raw = f.read(1 << 20)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise ExitUnreadable(f"exit status unreadable: {e.strerror or type(e).__name__}") from None
+    try:
+        doc = json.loads(raw)
+    except ValueError as e:  # includes UnicodeDecodeError
+        raise ExitUnreadable(f"exit status unreadable: {_short(e)}") from None
+    if not isinstance(doc, dict):
+        raise ExitUnreadable("exit status unreadable: not a JSON object")
+    code = doc.get("exit_code")
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise ExitUnreadable("exit status unreadable: no integer exit_code")
+    return doc
+
+
+def _short(err: Exception) -> str:
+    return str(err)[:120] or type(err).__name__
 
 
 def launch(paths: ContainerPaths, spec: SupervisorSpec, timeout: float = 30.0) -> RunState:
