@@ -75,7 +75,7 @@ class Stack:
 
     def start_dockerapi(self) -> None:
         self._spawn("dockerapi", [PY, "manage.py", "rundockerapi"])
-        self._wait(lambda: os.path.exists(self.docker_sock), "docker api")
+        self._wait(self._docker_api_up, "docker api")
 
     def start(self) -> Stack:
         self.start_redis()
@@ -118,6 +118,21 @@ class Stack:
             return self.session.get(self.base + "/api/info/", timeout=2).status_code == 200
         except requests.RequestException:
             return False
+
+    def _docker_api_up(self) -> bool:
+        """The socket accepts a connection (a killed server leaves its socket file behind)."""
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(self.docker_sock)
+                return True
+            except OSError:
+                return False
+
+    def restart(self, name: str) -> None:
+        """Start `name` (redis, worker, web, dockerapi) again after `kill`, and wait until it
+        serves."""
+        {"redis": self.start_redis, "worker": self.start_worker, "web": self.start_web,
+         "dockerapi": self.start_dockerapi}[name]()
 
     def _wait(self, ok, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

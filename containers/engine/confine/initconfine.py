@@ -8,8 +8,8 @@ PID 1 forks the command.
 
 Contract: `library(lib_dir)` returns the path of the built library, compiling it with the
 host's C compiler once per source version (the file name carries the source's hash; built
-in a temporary file and renamed, so concurrent callers are safe). StartFailed when it cannot
-be built: a container is never started with a privileged PID 1 silently.
+in a temporary file per process and thread and renamed, so concurrent callers are safe).
+StartFailed when it cannot be built: a container is never started with a privileged PID 1 silently.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 
 from ..errors import StartFailed
 
@@ -31,7 +32,8 @@ def library(lib_dir: str) -> str:
     if os.path.exists(path):
         return path
     os.makedirs(lib_dir, mode=0o700, exist_ok=True)  # root's only, as the whole state root
-    tmp = f"{path}.{os.getpid()}.tmp"
+    # one temporary file per thread: the worker starts containers in several threads at once
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         p = subprocess.run([CC, "-O2", "-shared", "-fPIC", "-o", tmp, SOURCE, "-ldl"],
                            capture_output=True, text=True, timeout=60)
