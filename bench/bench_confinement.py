@@ -19,12 +19,10 @@ import os
 import subprocess
 import time
 
-from common import median_ms, p90_ms, stack
+from common import median_ms, mount_busybox, p90_ms, stack
 
 from containers.engine.confine import capabilities, initconfine, seccomp
 from containers.engine.fs import rootfs
-from containers.engine.image.store import ImageStore
-from containers.engine.layout import Layout
 from containers.engine.run import cgroups, lxcconf
 
 OLD_CAP_DROP = ("lxc.cap.drop = audit_control audit_write mac_admin mac_override mknod setfcap "
@@ -58,14 +56,8 @@ def _configs(d: str, merged: str) -> tuple[str, str, str]:
 
 def bare(root: str, n: int) -> tuple[list[float], list[float]]:
     """lxc-execute of /bin/true (overlay mounted once): confined, unconfined; interleaved."""
-    layout = Layout(root)
-    store = ImageStore(layout)
-    img = store.get(next(f[:-5] for f in os.listdir(layout.images) if f.endswith(".json")))
-    d = os.path.join(root, "bench-confinement")
-    upper, work, merged = (os.path.join(d, x) for x in ("upper", "work", "merged"))
-    os.makedirs(d, exist_ok=True)
+    layout, d, merged = mount_busybox(root, "bench-confinement")
     confined_cfg, unconfined_cfg, lib = _configs(d, merged)
-    rootfs.mount_overlay(store.lower_dirs(img), upper, work, merged)
     runs: dict[str, list[float]] = {"confined": [], "unconfined": []}
     try:
         for i in range(2 * n):

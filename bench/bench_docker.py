@@ -3,24 +3,19 @@ through the native REST API (create+start+wait+remove) and bare `lxc-execute`, s
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 
 from bench_lifecycle import api as native_api
 from bench_lifecycle import bare
-from common import median_ms, p90_ms, stack
+from common import docker_cli, median_ms, p90_ms, stack
 
 N = 20
 
 
 def main() -> None:
-    docker = shutil.which("docker")
-    if docker is None:
-        raise SystemExit("no docker CLI (make test installs Debian's docker.io)")
     with stack() as s:
-        env = {**os.environ, "DOCKER_HOST": f"unix://{s.docker_sock}", "DOCKER_CONFIG": f"{s.root}/.docker"}
+        docker, env = docker_cli(s)
 
         def cli_run() -> float:
             t0 = time.perf_counter()

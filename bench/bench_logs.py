@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 
-from common import stack
+from common import docker_cli, stack
 
 TARGET_MB = 200
 RECORD = 76  # bytes of one {"log": "y\n", ...} record
@@ -51,11 +50,8 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    docker = shutil.which("docker")
-    if docker is None:
-        raise SystemExit("no docker CLI (make test installs Debian's docker.io)")
     with stack() as s:
-        env = {**os.environ, "DOCKER_HOST": f"unix://{s.docker_sock}", "DOCKER_CONFIG": f"{s.root}/.docker"}
+        docker, env = docker_cli(s)
 
         def cli(*args: str, out=subprocess.PIPE) -> subprocess.CompletedProcess:
             return subprocess.run([docker, *args], env=env, check=True, stdout=out, timeout=1800)

@@ -11,11 +11,9 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from common import stack
+from common import mount_busybox, stack
 
 from containers.engine.fs import rootfs
-from containers.engine.image.store import ImageStore
-from containers.engine.layout import Layout
 from containers.engine.run import procs
 
 N = 50
@@ -63,17 +61,11 @@ def main() -> None:
 
 
 def bare_baseline(root: str) -> dict[str, tuple[int, int]]:
-    layout = Layout(root)
-    store = ImageStore(layout)
-    img = store.get(next(f[:-5] for f in os.listdir(layout.images) if f.endswith(".json")))
-    d = os.path.join(root, "bare-mem")
-    upper, work, merged = (os.path.join(d, x) for x in ("upper", "work", "merged"))
-    os.makedirs(d, exist_ok=True)
+    layout, d, merged = mount_busybox(root, "bare-mem")
     cfg = os.path.join(d, "config")
     with open(cfg, "w") as f:
         f.write(f"lxc.uts.name = bare\nlxc.rootfs.path = dir:{merged}\nlxc.mount.auto = proc:mixed sys:ro\n"
                 f"lxc.autodev = 1\nlxc.net.0.type = empty\nlxc.log.file = {d}/lxc.log\n")
-    rootfs.mount_overlay(store.lower_dirs(img), upper, work, merged)
     proc = subprocess.Popen(["lxc-execute", "-n", "dwbench-mem", "-P", layout.lxc, "-f", cfg, "--",
                              "sleep", "1000"])
     try:
