@@ -18,6 +18,7 @@ import hashlib
 import os
 import subprocess
 import threading
+from functools import cache
 
 from ..errors import StartFailed
 
@@ -25,10 +26,15 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "initconfine.c
 CC = "gcc"
 
 
-def library(lib_dir: str) -> str:
+@cache
+def _digest() -> str:
+    """The source's version, read once per process (start is a hot path)."""
     with open(SOURCE, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()[:16]
-    path = os.path.join(lib_dir, f"initconfine-{digest}.so")
+        return hashlib.sha256(f.read()).hexdigest()[:16]
+
+
+def library(lib_dir: str) -> str:
+    path = os.path.join(lib_dir, f"initconfine-{_digest()}.so")
     if os.path.exists(path):
         return path
     os.makedirs(lib_dir, mode=0o700, exist_ok=True)  # root's only, as the whole state root
