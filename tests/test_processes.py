@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from containers.engine.net import bridge
-from containers.engine.run import cgroups
+from containers.engine.run import cgroups, procs
 from tests.conftest import STATE_ROOT
 from tests.stack import PY, REPO, free_port
 from tests.waiting import until
@@ -78,14 +78,6 @@ class Run:
         os.killpg(self.proc.pid, sig)
         self.proc.wait(40)
         return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
 
 
 def _docker_ping(path: str) -> bytes:
@@ -172,7 +164,7 @@ def test_ctrl_c_stops_all_then_teardown(run):
 
     pids = run.ctrl_c()
     assert len(pids) == 5  # supervisord + its 4 programs
-    until(lambda: not any(_alive(p) for p in pids), timeout=20)
+    until(lambda: not any(procs.start_time(p) is not None for p in pids), timeout=20)
     for lock in ("dockerweb", "worker", "dockerapi", "redis"):  # every lock released
         assert subprocess.run(["flock", "-n", f"{RUN}/{lock}.lock", "true"]).returncode == 0
     # the container outlived the stack; teardown refuses, naming it, and removes nothing
@@ -185,7 +177,7 @@ def test_ctrl_c_stops_all_then_teardown(run):
     assert run.s.delete(f"{run.base}/api/containers/{cid}/?force=1", timeout=60).status_code == 204
     pids = run.ctrl_c(signal.SIGTERM)  # as systemd or kill would stop it
     assert run.proc.returncode == 0
-    until(lambda: not any(_alive(p) for p in pids), timeout=20)
+    until(lambda: not any(procs.start_time(p) is not None for p in pids), timeout=20)
 
     done = run.manage("teardown")
     assert done.returncode == 0, done

@@ -13,6 +13,7 @@ import time
 
 import requests
 
+from containers.engine.run import procs
 from tests.conftest import STATE_ROOT
 from tests.stack import PY, REPO, free_port
 from tests.waiting import until
@@ -56,14 +57,6 @@ def _programs() -> list[int]:
     return [int(p) for p in re.findall(r"RUNNING\s+pid (\d+)", out)]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def test_ctrl_c_stops_services_and_containers_survive():
     os.makedirs(ROOT, exist_ok=True)
     port = free_port()
@@ -93,7 +86,7 @@ def test_ctrl_c_stops_services_and_containers_survive():
         programs = _programs()
         assert len(programs) == 4  # redis, worker, dockerapi, web under supervisord
         _ctrl_c(proc)
-        until(lambda: not any(_alive(p) for p in programs), timeout=20)  # they end too
+        until(lambda: not any(procs.start_time(p) is not None for p in programs), timeout=20)  # they end too
         with open(os.path.join(ROOT, "containers", cid, "state.json")) as f:
             sup = json.load(f)["supervisor_pid"]
         os.kill(sup, 0)  # the container's supervisor still runs
