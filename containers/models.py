@@ -128,7 +128,7 @@ class Event(models.Model):
     """Durable, sequenced events; clients resume with since=<seq>."""
 
     seq = models.BigAutoField(primary_key=True)
-    time = models.DateTimeField(default=timezone.now)
+    time = models.DateTimeField(default=timezone.now, db_index=True)  # the age prune's range
     type = models.CharField(max_length=16, default="container")
     action = models.CharField(max_length=32)
     actor_id = models.CharField(max_length=64)

@@ -7,6 +7,7 @@ import os
 import signal
 
 from containers.engine.layout import Layout
+from containers.engine.run.exec import ExecPaths
 from tests.waiting import until
 
 
@@ -32,3 +33,19 @@ def test_a_corrupt_exit_json_is_recorded_as_unreadable_and_the_log_kept(api):
     assert r.status_code == 200, r.text
     assert api.wait(c["id"])["exit_code"] == 3
     assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
+
+
+def test_a_corrupt_exec_exit_json_says_unreadable_not_vanished(api):
+    c = api.run(cmd=["sleep", "60"])
+    r = api.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["sh", "-c", "exit 4"]})
+    eid = r.json()["id"]
+    assert api.api("POST", f"/api/exec/{eid}/start/", json={}).status_code == 200
+    info = until(lambda: (i := api.api("GET", f"/api/exec/{eid}/").json())["exit_code"] is not None and i)
+    assert info["exit_code"] == 4
+    path = ExecPaths(os.path.join(Layout(api.root).container(c["id"]).dir, "exec", eid)).exit
+    with open(path, "wb") as f:
+        f.write(b'{"exit_code": 4, "oom')  # a partial record
+    info = api.api("GET", f"/api/exec/{eid}/").json()
+    assert info["running"] is False and info["exit_code"] is None
+    assert info["error"].startswith("exit status unreadable: "), info["error"]
+    api.api("DELETE", f"/api/containers/{c['id']}/?force=1")

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import ids
-from ..errors import Conflict, InvalidArgument, NotFound
+from ..errors import Conflict, ExitUnreadable, InvalidArgument, NotFound
 from ..facade import build_env
 from ..fs import inroot
 from ..layout import DIR_MODE, Layout, private
@@ -44,7 +44,7 @@ from ..spec import (
 )
 from . import supervision, users
 from .procs import alive
-from .supervision import SupervisorSpec, read_json
+from .supervision import SupervisorSpec, read_exit, read_json
 
 EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
 SHELL = "/bin/sh"
@@ -182,19 +182,22 @@ class Execs:
         if doc is None:
             raise NotFound(f"No such exec instance: {eid}")
         config = ExecConfig(**doc["config"])
-        state, done = read_json(p.state), read_json(p.exit)
+        state = read_json(p.state)
+        done, damage = _exit_record(p)
         base = {"id": eid, "container_id": cid, "config": config, "created": doc["created"]}
         if state is None:
             # not started, or a launch that failed before lxc-attach ran
             return ExecInfo(**base, started=False, running=False,
                             exit_code=(done or {}).get("exit_code"),
-                            error=(done or {}).get("error", ""))
-        running = done is None and alive(state["supervisor_pid"], state["supervisor_start"])
-        if done is None and not running:
-            done = read_json(p.exit)  # it may have finished between the two reads
+                            error=damage or (done or {}).get("error", ""))
+        running = done is None and not damage and alive(state["supervisor_pid"], state["supervisor_start"])
+        if done is None and not running and not damage:
+            done, damage = _exit_record(p)  # it may have finished between the two reads
         error = ""
         if done is not None:
             error = done.get("error") or (_lxc_errors(p.lxc_log) if done["exit_code"] else "")
+        elif damage:
+            error = damage  # the exit file is there but damaged: say so, not "vanished"
         elif not running:
             error = "exec supervisor vanished without recording an exit status"
         return ExecInfo(
@@ -273,6 +276,14 @@ class Execs:
             raise Conflict("exec has already been started") from None
         with os.fdopen(fd, "wb") as f:
             marshal.dump(spec.to_marshal(), f)
+
+
+def _exit_record(p: ExecPaths) -> tuple[dict[str, Any] | None, str]:
+    """(the exec's exit record or None, "" or the reason its exit file is unreadable)."""
+    try:
+        return read_exit(p), ""
+    except ExitUnreadable as e:
+        return None, str(e)
 
 
 def _lxc_errors(path: str) -> str:

@@ -127,7 +127,7 @@ def read_state(paths: ContainerPaths) -> RunState | None:
     return RunState(**doc) if doc else None
 
 
-def read_exit(paths: ContainerPaths) -> dict[str, Any] | None:
+def read_exit(paths: SupervisedPaths) -> dict[str, Any] | None:
     """The last run's exit record, or None when there is none (yet).
 
     Raises ExitUnreadable (with the reason) when exit.json exists but is not a record: it is
