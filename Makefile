@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 python3-venv postgresql \
                 python3-dev gcc chromium
-# what only the tests use: a real registry, skopeo to place/read images, htpasswd for its auth
-TEST_APT_PACKAGES := docker-registry skopeo apache2-utils
+# what only the tests use: a real registry, skopeo to place/read images, htpasswd for its auth,
+# Debian's docker-compose (1.29, issue 14's compose test)
+TEST_APT_PACKAGES := docker-registry skopeo apache2-utils docker-compose
 # Debian's node and npm for the dashboard's npm packages; skipped when an npm is on PATH
 # already (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package)
 NODE_APT_PACKAGES := nodejs npm
