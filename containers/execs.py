@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from containers import events, lookup, rpc
 from containers.engine.errors import Conflict, NotFound
+from containers.engine.logconfig import limits
 from containers.engine.run.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
 from containers.engine.state import State
 from containers.models import Container
@@ -57,7 +58,8 @@ def start(eid: str) -> ExecInfo:
     spec = c.spec
     ctx = ExecContext(rootfs=engine().paths(cid).rootfs, image_config=dict(c.image.config),
                       env=list(spec.get("env") or []), user=spec.get("user") or "",
-                      working_dir=spec.get("working_dir") or "", hostname=c.hostname)
+                      working_dir=spec.get("working_dir") or "", hostname=c.hostname,
+                      log_limits=limits(spec.get("log_opts") or {}, engine().config.log_limits))
     info = execs().start(cid, eid, ctx)
     events.emit("exec_start", c, execID=eid, cmd=" ".join(info.config.cmd))
     sup = execs().supervisor(cid, eid)

@@ -136,3 +136,18 @@ def test_exec_survives_the_web_server_and_ends_with_the_container(api):
     api.api("POST", f"/api/containers/{c['id']}/stop/?timeout=1")
     info = until(lambda: (i := api.api("GET", f"/api/exec/{slow}/").json())["running"] is False and i)
     assert info["exit_code"] is not None
+
+
+def test_an_exec_output_log_rotates_with_its_container_limits(api):
+    c = api.run(cmd=["sleep", "1000"], log_opts={"max-size": "100k", "max-file": "2"})
+    script = "i=0; while [ $i -lt 30000 ]; do echo line $i; i=$((i+1)); done"  # ~320 kB
+    eid = _create(api, c["id"], cmd=["sh", "-c", script])
+    api.api("POST", f"/api/exec/{eid}/start/", json={"detach": True})
+    until(lambda: api.api("GET", f"/api/exec/{eid}/").json()["exit_code"] is not None)
+    d = os.path.join(Layout(api.root).container(c["id"]).dir, "exec", eid)
+    logs = {n: os.path.getsize(os.path.join(d, n)) for n in os.listdir(d) if n.startswith("output.log")}
+    assert set(logs) == {"output.log", "output.log.1"}, logs
+    assert all(size <= 100 * 1024 for size in logs.values()), logs
+    with open(os.path.join(d, "output.log"), "rb") as f:
+        assert json.loads(f.read().splitlines()[-1])["log"] == "line 29999\n"
+    api.api("DELETE", f"/api/containers/{c['id']}/?force=1")

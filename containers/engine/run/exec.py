@@ -34,6 +34,7 @@ from ..errors import Conflict, ExitUnreadable, InvalidArgument, NotFound
 from ..facade import build_env
 from ..fs import inroot
 from ..layout import DIR_MODE, Layout, private
+from ..logconfig import LogLimits
 from ..spec import (
     validate_argv_size,
     validate_cmd,
@@ -88,6 +89,7 @@ class ExecContext:
     user: str
     working_dir: str
     hostname: str
+    log_limits: LogLimits = LogLimits()  # output.log's rotation: the container's own limits
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,9 @@ class Execs:
             argv += ["-v", item]
         argv += ["--", *cmd]
         spec = SupervisorSpec.exec(p, argv, tty=config.tty, open_stdin=config.stdin,
-                                   console_size=config.console_size)
+                                   console_size=config.console_size,
+                                   log_max_size=ctx.log_limits.max_size,
+                                   log_max_file=ctx.log_limits.max_file)
         self._claim(p, spec)
         word = supervision.spawn(EXEC_SUPERVISOR, p.dir, p.supervisor_log, timeout)
         if word != "started":

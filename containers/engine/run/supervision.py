@@ -81,11 +81,13 @@ class SupervisorSpec:
 
     @classmethod
     def exec(cls, paths: SupervisedPaths, argv: list[str], *, tty: bool, open_stdin: bool,
-             console_size: list[int]) -> SupervisorSpec:
+             console_size: list[int], log_max_size: int = 0, log_max_file: int = 1) -> SupervisorSpec:
         """The spec of an exec's supervisor (`argv` runs lxc-attach). The client that typed
-        into an exec closes its stdin when it leaves (so a shell exits): stdin_once."""
+        into an exec closes its stdin when it leaves (so a shell exits): stdin_once. Its
+        output log rotates as its container's does."""
         return cls(argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=True,
-                   console_size=tuple(console_size), **_files(paths))
+                   console_size=tuple(console_size), **_files(paths),
+                   log_max_size=log_max_size, log_max_file=log_max_file)
 
     def to_marshal(self) -> dict[str, Any]:
         """The plain dict the supervisor loads (marshal knows no dataclasses)."""
