@@ -106,7 +106,8 @@ ASGI_APPLICATION = "dockerweb.asgi.application"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{os.path.join(STATE_ROOT, 'db.sqlite3')}"),
-        conn_max_age=0,
+        conn_max_age=env_int("DOCKERWEB_DB_CONN_MAX_AGE", 0),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
