@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking
+from containers import events, lookup, networking, placement
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -55,13 +55,14 @@ def _ts(text: str | None) -> datetime | None:
 
 
 # ---- create (web) ---------------------------------------------------------------------
-def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
+def create(spec: ContainerSpec, name: str = "", *, user, host: str = "") -> Container:
     """Validate and record a new container owned by `user` (None: the system), from an
-    image they see. Conflict (409) when the name is taken, by anyone: names are global and
-    the message says no more than that."""
+    image they see, on `host` or the host placement chooses. Conflict (409) when the name
+    is taken, by anyone: names are global and the message says no more than that."""
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image, user)
+    where = placement.choose(host, wanted)
     cid = ids.new_id()
     for _ in range(5):
         cname = wanted or ids.random_name()
@@ -69,7 +70,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
             with transaction.atomic():
                 c = Container.objects.create(
                     id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
-                    hostname=spec.hostname or ids.short(cid), host=host_name(),
+                    hostname=spec.hostname or ids.short(cid), host=where,
                     owner=lookup.owner_of(user),
                 )
                 events.emit("create", c)

@@ -144,7 +144,12 @@ def exec_container(eid: str, user) -> str:
 
 
 def network(name: str, user) -> Network:
-    found = networks(user).filter(name=name).first()
+    """The network `name` the user sees: this host's, else another host's (issue 16: each
+    host has its own default "bridge")."""
+    from containers.runtime import host_name
+
+    named = networks(user).filter(name=name)
+    found = named.filter(host=host_name()).first() or named.first()
     if found is None:
         raise NotFound(f"network {name} not found")
     return found

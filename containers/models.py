@@ -145,15 +145,22 @@ class Event(models.Model):
 class Network(models.Model):
     """A bridge network (the default one is created by the worker at boot)."""
 
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64)
     driver = models.CharField(max_length=16, default="bridge")
-    bridge = models.CharField(max_length=15, unique=True)
-    subnet = models.CharField(max_length=43)
+    bridge = models.CharField(max_length=15)
+    subnet = models.CharField(max_length=43, unique=True)  # no two hosts share a subnet
+    host = models.CharField(max_length=255, default="")  # its bridge is on this host (issue 16)
     gateway = models.GenericIPAddressField(protocol="IPv4")
     created = models.DateTimeField(default=timezone.now)
     # who made it (null: the system, or made before owners were recorded); see lookup.py
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "name"], name="unique_network_name_per_host"),
+            models.UniqueConstraint(fields=["host", "bridge"], name="unique_bridge_per_host"),
+        ]
 
 
 class Endpoint(models.Model):
@@ -180,9 +187,11 @@ class PortBinding(models.Model):
     host_port = models.IntegerField()
     proto = models.CharField(max_length=3)
     container_port = models.IntegerField()
+    host = models.CharField(max_length=255, default="")  # the container's host: ports are per host
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["host_port", "proto"], name="unique_host_port")]
+        constraints = [models.UniqueConstraint(fields=["host", "host_port", "proto"],
+                                               name="unique_host_port")]
 
 
 class AuditEntry(models.Model):
@@ -203,3 +212,22 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class Host(models.Model):
+    """A machine with a dockerweb worker (issue 16). The worker registers its host at boot
+    and refreshes `last_seen` and the figures every hosts.BEAT_S seconds; a host not seen for
+    settings.DOCKERWEB_HOST_STALE_S seconds is down (containers/hosts.py decides)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    addresses = models.JSONField(default=list)
+    cpus = models.IntegerField(default=0)
+    memory = models.BigIntegerField(default=0)  # bytes of RAM
+    free_space = models.BigIntegerField(default=0)  # bytes free under its state root
+    running = models.IntegerField(default=0)  # running containers at the last beat
+    registered = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    draining = models.BooleanField(default=False)  # no new placements
+
+    class Meta:
+        ordering = ["name"]

@@ -17,6 +17,7 @@ from containers.engine.errors import Conflict
 from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.models import Container, Endpoint, Network, PortBinding
+from containers.runtime import host_name
 
 log = logging.getLogger("dockerweb.networking")
 DEFAULT = "bridge"
@@ -35,15 +36,10 @@ def table() -> str:
 
 def default_network() -> Network:
     """The default bridge network record (created on first use) with its bridge and NAT."""
-    net = Network.objects.filter(name=DEFAULT).first()
+    here = host_name()
+    net = Network.objects.filter(host=here, name=DEFAULT).first()
     if net is None:
-        subnet = (ipam.parse_subnet(settings.DOCKERWEB_SUBNET) if settings.DOCKERWEB_SUBNET
-                  else ipam.pick_subnet(bridge.host_networks()))
-        try:
-            net = Network.objects.create(name=DEFAULT, bridge=settings.DOCKERWEB_BRIDGE,
-                                         subnet=str(subnet), gateway=str(ipam.gateway(subnet)))
-        except IntegrityError:
-            net = Network.objects.get(name=DEFAULT)
+        net = _create_default(here)
     now = time.monotonic()
     if now - _verified_at.get(net.name, -VERIFY_EVERY) >= VERIFY_EVERY:
         subnet = ipaddress.IPv4Network(net.subnet)
@@ -52,6 +48,29 @@ def default_network() -> Network:
         portmap.ensure_table(table(), net.bridge, subnet)
         _verified_at[net.name] = now
     return net
+
+
+def _create_default(here: str) -> Network:
+    """This host's default network: DOCKERWEB_SUBNET, or the first private subnet that
+    overlaps neither this host's routes nor any other host's network (issue 16: each host
+    its own subnet; the unique subnet column settles two hosts racing for the same one)."""
+    if settings.DOCKERWEB_SUBNET:
+        subnet = ipam.parse_subnet(settings.DOCKERWEB_SUBNET)
+        clash = [n.host for n in Network.objects.exclude(host=here)
+                 if ipaddress.IPv4Network(n.subnet).overlaps(subnet)]
+        if clash:
+            raise Conflict(f"DOCKERWEB_SUBNET {subnet} overlaps a network of host {clash[0]}")
+    else:
+        others = [ipaddress.IPv4Network(n) for n in Network.objects.values_list("subnet", flat=True)]
+        subnet = ipam.pick_subnet([*bridge.host_networks(), *others])
+    try:
+        return Network.objects.create(name=DEFAULT, host=here, bridge=settings.DOCKERWEB_BRIDGE,
+                                      subnet=str(subnet), gateway=str(ipam.gateway(subnet)))
+    except IntegrityError:
+        net = Network.objects.filter(host=here, name=DEFAULT).first()
+        if net is None:  # the subnet was taken by another host in the meantime
+            raise Conflict(f"subnet {subnet} was just taken by another host: start again") from None
+        return net
 
 
 # the bridge and the nft table are checked (and re-made if someone removed them) at most every
@@ -106,7 +125,7 @@ def _allocate_port(c: Container, want: dict[str, Any], ip: ipaddress.IPv4Address
         try:
             with transaction.atomic():
                 PortBinding.objects.create(container=c, host_ip=host_ip, host_port=port, proto=proto,
-                                           container_port=want["private"])
+                                           container_port=want["private"], host=c.host)
             return portmap.Mapping(host_ip, port, proto, str(ip), want["private"])
         except IntegrityError:
             if want["public"]:
@@ -133,8 +152,11 @@ def release(cid: str) -> None:
 def sweep(running: set[str]) -> None:
     """At worker boot: rules and reservations of containers that no longer run go away."""
     gone = portmap.sweep(table(), running)
-    stale = set(Endpoint.objects.exclude(container_id__in=running).values_list("container_id", flat=True))
-    stale |= set(PortBinding.objects.exclude(container_id__in=running).values_list("container_id", flat=True))
+    here = host_name()  # other hosts' reservations are theirs to sweep
+    eps = Endpoint.objects.filter(container__host=here).exclude(container_id__in=running)
+    binds = PortBinding.objects.filter(container__host=here).exclude(container_id__in=running)
+    stale = set(eps.values_list("container_id", flat=True))
+    stale |= set(binds.values_list("container_id", flat=True))
     for cid in stale:
         release(cid)
     if gone or stale:

@@ -14,6 +14,7 @@ the whole RPC timeout.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -23,7 +24,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from containers import heartbeat
+from containers import heartbeat, hosts
 from containers.engine.errors import Unavailable, Unreachable, from_kind
 
 DEFAULT_TIMEOUT = 30.0
@@ -47,9 +48,37 @@ def _unreachable(err: BaseException, outcome: str = NOT_SENT) -> Unreachable:
     return Unreachable(f"Redis (the channel layer to the worker) is unreachable: {outcome}")
 
 
-async def _send(op: str, args: dict[str, Any], reply_to: str | None, timeout: float) -> None:
+def target(args: dict[str, Any]) -> str:
+    """The host whose worker acts on a command: the host of the container it names (`ref` or
+    `cid`, a full id), else this host (issue 16: one worker per host, each on its own
+    channel, so exactly one worker acts on a container)."""
+    cid = args.get("ref") or args.get("cid")
+    return (_host_of(cid) if cid else None) or settings.DOCKERWEB_HOST
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_of_cached(cid: str) -> str:
+    from containers.models import Container
+
+    host = Container.objects.filter(pk=cid).values_list("host", flat=True).first()
+    if host is None:
+        raise LookupError(cid)  # not cached: the record may come
+    return host
+
+
+def _host_of(cid: str) -> str | None:
+    """The host of container `cid` (a container never moves and ids are never reused, so
+    the answer is cached)."""
     try:
-        await get_channel_layer().send(settings.DOCKERWEB_ENGINE_CHANNEL, {
+        return _host_of_cached(cid)
+    except LookupError:
+        return None
+
+
+async def _send(op: str, args: dict[str, Any], reply_to: str | None, timeout: float,
+                host: str) -> None:
+    try:
+        await get_channel_layer().send(hosts.channel(host), {
             "type": "engine.call", "op": op, "args": args, "reply_to": reply_to,
             "deadline": time.time() + timeout,
         })
@@ -73,11 +102,16 @@ async def _worker_present(op: str) -> None:
     _worker_gone(op)
 
 
-async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-    await _worker_present(op)
+async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
+                host: str = "") -> Any:
+    """`call` from async code; `host` (default: this one) names the worker, whose liveness
+    the caller checked when it is another host's (`call` does)."""
+    local = not host or host == settings.DOCKERWEB_HOST
+    if local:
+        await _worker_present(op)
     layer = get_channel_layer()
     reply_to = await layer.new_channel("dockerweb.reply.")
-    await _send(op, args, reply_to, timeout)
+    await _send(op, args, reply_to, timeout, host or settings.DOCKERWEB_HOST)
     receiving = asyncio.ensure_future(layer.receive(reply_to))
     deadline = time.monotonic() + timeout
     try:
@@ -86,7 +120,7 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT)
             if left <= 0:
                 raise Unavailable(f"the worker did not answer {op!r} within {timeout:.0f}s")
             await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
-            if not receiving.done():
+            if not receiving.done() and local:
                 _worker_gone(op)
         try:
             reply = receiving.result()
@@ -104,15 +138,19 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT)
 def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
     """Run `op` in the worker and return its result, or raise its typed error
     (Unreachable when Redis refuses, Unavailable when no worker runs or none answers within
-    `rpc_timeout` seconds)."""
-    return async_to_sync(acall)(op, args, rpc_timeout)
+    `rpc_timeout` seconds). It goes to the worker of the container's host (`target`);
+    a host that is down is Unavailable at once, "host B is down"."""
+    host = target(args)
+    if (why := hosts.down_reason(host)) is not None:
+        raise Unavailable(f"cannot {op}: {why}")
+    return async_to_sync(acall)(op, args, rpc_timeout, host)
 
 
 def cast(op: str, **args: Any) -> None:
     """Tell the worker `op` without waiting for it (nothing is lost when no worker runs: what
     a cast asks for, the worker's reconcile does anyway)."""
     try:
-        async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT)
+        async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT, target(args))
     except Exception:  # noqa: BLE001 - a hint only; Redis being away must not fail the caller
         log.warning("could not send %r to the worker", op)
 

@@ -10,10 +10,12 @@ django_app = get_asgi_application()
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.core.exceptions import SuspiciousOperation  # noqa: E402
 from django.core.handlers.exception import response_for_exception  # noqa: E402
 
+from containers import hosts  # noqa: E402
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
@@ -34,5 +36,6 @@ class StaticFiles(ASGIStaticFilesHandler):
 application = ProtocolTypeRouter({
     "http": StaticFiles(django_app),  # /static/: the dashboard's files
     "websocket": socket_auth(URLRouter(websocket_urlpatterns)),
-    "channel": ChannelNameRouter({"dockerweb.engine": EngineConsumer.as_asgi()}),
+    # the worker listens on its host's own engine channel (issue 16)
+    "channel": ChannelNameRouter({hosts.channel(settings.DOCKERWEB_HOST): EngineConsumer.as_asgi()}),
 })

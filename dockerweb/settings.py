@@ -180,7 +180,11 @@ SPECTACULAR_SETTINGS = {
 # dockerweb's own settings
 DOCKERWEB_CGROUP_PARENT = env_str("DOCKERWEB_CGROUP_PARENT", "dockerweb")
 DOCKERWEB_HOST = env_str("DOCKERWEB_HOST", socket.gethostname())
-DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"
+DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"  # + "." + the host: each worker's own channel
+# many hosts (issue 16): a worker refreshes its Host row every BEAT_S s; one not seen for
+# STALE_S s is down
+DOCKERWEB_HOST_BEAT_S = float(env_str("DOCKERWEB_HOST_BEAT_S", "5"))
+DOCKERWEB_HOST_STALE_S = float(env_str("DOCKERWEB_HOST_STALE_S", "20"))
 DOCKERWEB_PIDS_LIMIT = env_int("DOCKERWEB_PIDS_LIMIT", 4096)
 DOCKERWEB_LOG_MAX_SIZE = env_str("DOCKERWEB_LOG_MAX_SIZE", "100m")
 DOCKERWEB_LOG_MAX_FILE = env_str("DOCKERWEB_LOG_MAX_FILE", "5")

@@ -11,6 +11,7 @@ import docker
 import pytest
 
 from tests import leaks
+from tests.postgres import postgres_url  # noqa: F401 - a fixture for the PostgreSQL tests
 from tests.stack import Stack
 
 STATE_ROOT = os.environ["DOCKERWEB_STATE_ROOT"]  # set by tests/settings.py

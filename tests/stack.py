@@ -88,6 +88,18 @@ class Stack:
         self.start_dockerapi()
         return self
 
+    def start_joined(self, token: str) -> Stack:
+        """Start this stack as one more host of an installation whose database and Redis run
+        already (issue 16; the env names them): this host's store and default image, then
+        its worker, web server and Docker API. `token` is an API token of that database."""
+        self.manage("setup")
+        self.token = token
+        self.session.headers["Authorization"] = f"Token {token}"
+        self.start_worker()
+        self.start_web()
+        self.start_dockerapi()
+        return self
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name, None)
         if proc and proc.poll() is None:

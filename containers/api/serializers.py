@@ -9,6 +9,7 @@ from rest_framework import serializers
 from containers.engine.spec import ContainerSpec
 from containers.lifecycle import describe_exit
 from containers.models import Container, Event, Image
+from containers.runtime import host_name
 
 
 class CommandField(serializers.Field):
@@ -64,11 +65,26 @@ class ContainerCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=32), required=False, default=dict,
         help_text='json-file rotation: {"max-size": "10m", "max-file": "3"} (default: the '
                   "engine's, DOCKERWEB_LOG_MAX_SIZE / DOCKERWEB_LOG_MAX_FILE)")
+    host = serializers.CharField(required=False, allow_blank=True, default="", max_length=255,
+                                 help_text="the host to run on (default: placement chooses)")
 
     def spec(self) -> ContainerSpec:
         data = dict(self.validated_data)
         data.pop("name")
+        data.pop("host")
         return ContainerSpec(**data)
+
+
+def shown_state(c: Container, context: dict) -> str:
+    """The record's state, or "unknown" for a running container on a host that is down
+    (the down hosts are read once per serializer context, and never for this host)."""
+    if c.host == host_name() or c.state not in ("running", "stopping", "starting"):
+        return c.state
+    if "down_hosts" not in context:
+        from containers.hosts import down_hosts
+
+        context["down_hosts"] = down_hosts()
+    return "unknown" if c.host in context["down_hosts"] else c.state
 
 
 class ContainerSerializer(serializers.ModelSerializer):
@@ -92,7 +108,7 @@ class ContainerSerializer(serializers.ModelSerializer):
 
     def get_state(self, c: Container) -> dict:
         return {
-            "status": c.state,
+            "status": shown_state(c, self.context),
             "running": c.running,
             "paused": c.paused,
             "pid": c.init_pid if c.running else None,
@@ -141,7 +157,7 @@ class NetworkSerializer(serializers.ModelSerializer):
         from containers.models import Network
 
         model = Network
-        fields = ["name", "driver", "bridge", "subnet", "gateway", "created", "containers"]
+        fields = ["name", "host", "driver", "bridge", "subnet", "gateway", "created", "containers"]
 
     def get_containers(self, net) -> dict:
         """The endpoints of containers the asking user sees (context "user")."""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from containers.api import audit, tokens, views
+from containers.api import audit, hostviews, tokens, views
 
 urlpatterns = [
     path("containers/", views.ContainerList.as_view(), name="container-list"),
@@ -42,4 +42,7 @@ urlpatterns = [
     path("tokens/", tokens.TokenList.as_view(), name="token-list"),
     path("tokens/<str:token_id>/", tokens.TokenDetail.as_view(), name="token-detail"),
     path("audit/", audit.AuditList.as_view(), name="audit-list"),
+    path("hosts/", hostviews.HostList.as_view(), name="host-list"),
+    path("hosts/<str:name>/", hostviews.HostDetail.as_view(), name="host-detail"),
+    path("hosts/<str:name>/drain/", hostviews.HostDrain.as_view(), name="host-drain"),
 ]

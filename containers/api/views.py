@@ -51,7 +51,8 @@ class ContainerList(APIView):
     def post(self, request):
         ser = ContainerCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user)
+        c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user,
+                             host=ser.validated_data["host"])
         return Response(ContainerSerializer(c).data, status=status.HTTP_201_CREATED)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from containers import asyncstream, events, lifecycle, logs, lookup, rpc
+from containers import asyncstream, events, lifecycle, logs, lookup, placement, rpc
 from containers.api.params import boolean, integer, number
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
@@ -71,7 +71,8 @@ def containers_create(request: HttpRequest) -> HttpResponse:
         lookup.image(spec.image, actor_of(request))
     except NotFound:
         raise NotFound(f"No such image: {spec.image}") from None
-    c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request))
+    c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request),
+                         host=(spec.labels or {}).get(placement.PIN_LABEL, ""))
     return JsonResponse({"Id": c.id, "Warnings": []}, status=201)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from containers import lookup, registries, rpc, runtime
+from containers import hosts, lookup, registries, rpc, runtime
 from containers.api.params import timestamp
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
@@ -63,6 +63,7 @@ def info(request: HttpRequest) -> HttpResponse:
     stopped = sum(s in (State.EXITED, State.DEAD, State.CREATED) for s in states)
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     down = rpc.problems()  # `docker info` prints Warnings: say what is down
+    fleet = hosts.views()
     return JsonResponse({
         "ID": runtime.host_name(), "Name": runtime.host_name(),
         "Containers": len(states), "ContainersRunning": running, "ContainersPaused": 0,
@@ -77,14 +78,23 @@ def info(request: HttpRequest) -> HttpResponse:
         "OSVersion": "", "OSType": "linux", "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/", "RegistryConfig": {},
         "NCPU": os.cpu_count(), "MemTotal": mem, "DockerRootDir": runtime.state_root(),
-        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Labels": [], "ExperimentalBuild": False,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "", "Labels": host_labels(fleet),
+        "ExperimentalBuild": False,
         "ServerVersion": VERSION, "Runtimes": {"lxc": {"path": "lxc-execute"}},
         "DefaultRuntime": "lxc", "Swarm": {"LocalNodeState": "inactive", "NodeID": "",
                                            "NodeAddr": "", "ControlAvailable": False, "Error": "",
                                            "RemoteManagers": None},
         "LiveRestoreEnabled": True, "Isolation": "", "InitBinary": "", "SecurityOptions": [],
-        "Warnings": [f"{part} is down: {why}" for part, why in down.items()],
+        "Warnings": [f"{part} is down: {why}" for part, why in down.items()]
+                    + [f"host {h.name} is down" for h in fleet if h.status == "down"],
     })
+
+
+def host_labels(fleet: list[hosts.HostView]) -> list[str]:
+    """The hosts sharing this database as `docker info` labels (no Swarm): one
+    "com.dockerweb.host.<name>=<status>,running=N,containers=N,cpus=N[,draining]" each."""
+    return [f"com.dockerweb.host.{h.name}={h.status},running={h.running},containers={h.containers},"
+            f"cpus={h.cpus}{',draining' if h.draining else ''}" for h in fleet]
 
 
 def _event_filter(filters: dict[str, list[str]]):

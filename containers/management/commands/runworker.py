@@ -17,7 +17,8 @@ from channels.worker import Worker
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from containers import heartbeat
+from containers import heartbeat, hosts
+from containers.asyncstream import in_thread
 from containers.rpc import LAYER_ERRORS
 from containers.worker import Watcher
 from dockerweb import instancelock
@@ -29,18 +30,27 @@ LOG_EVERY_S = 60.0
 
 
 async def beat_forever() -> None:
-    """Touch the heartbeat every heartbeat.BEAT_S seconds (a failure is logged, never fatal)."""
+    """Touch the heartbeat every heartbeat.BEAT_S seconds and refresh this host's row every
+    DOCKERWEB_HOST_BEAT_S seconds (a failure is logged, never fatal)."""
+    next_row = 0.0
     while True:
         try:
             heartbeat.beat()
         except OSError as e:
             log.warning("heartbeat not written: %s", e)
-        await asyncio.sleep(heartbeat.BEAT_S)
+        if time.monotonic() >= next_row:
+            next_row = time.monotonic() + settings.DOCKERWEB_HOST_BEAT_S
+            try:
+                await in_thread(hosts.beat)()
+            except Exception as e:  # noqa: BLE001 - the database away must not stop the worker
+                log.warning("host row not refreshed: %s", e)
+        await asyncio.sleep(min(heartbeat.BEAT_S, settings.DOCKERWEB_HOST_BEAT_S))
 
 
 class EngineWorker(Worker):
     async def handle(self) -> None:
         heartbeat.begin()
+        await in_thread(hosts.register)()  # before the first command: placements may choose it
         beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
         try:
@@ -108,5 +118,5 @@ class Command(ChannelsRunworker):
                                              "worker")
         except instancelock.AlreadyRunning as e:
             raise CommandError(str(e)) from None
-        options["channels"] = options.get("channels") or [settings.DOCKERWEB_ENGINE_CHANNEL]
+        options["channels"] = options.get("channels") or [hosts.channel(settings.DOCKERWEB_HOST)]
         return super().handle(*args, **options)

@@ -17,6 +17,7 @@ from containers.engine import state as sm
 from containers.engine.net import bridge, portmap
 from containers.engine.run import cgroups
 from containers.models import Container, Network
+from containers.runtime import host_name
 from dockerweb import instancelock
 
 SOCKETS = ("docker.sock", "redis.sock", "supervisor.sock")
@@ -35,7 +36,8 @@ class Command(BaseCommand):
             raise CommandError("containers are running; stop or remove them first:\n  "
                                + "\n  ".join(running))
         parent = settings.DOCKERWEB_CGROUP_PARENT
-        bridges = {settings.DOCKERWEB_BRIDGE, *Network.objects.values_list("bridge", flat=True)}
+        mine = Network.objects.filter(host=host_name())  # other hosts' bridges are theirs
+        bridges = {settings.DOCKERWEB_BRIDGE, *mine.values_list("bridge", flat=True)}
         portmap.remove_table(settings.DOCKERWEB_NFT_TABLE)
         self.stdout.write(f"nft table {settings.DOCKERWEB_NFT_TABLE}: removed")
         for name in sorted(bridges):

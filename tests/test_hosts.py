@@ -1,0 +1,151 @@
+"""Many hosts (issue 16) on this one machine: two simulated hosts (worker + web + Docker API
+each, with their own host name, state root, bridge, subnet, nft table and cgroup parent) on
+one PostgreSQL and one Redis.
+
+Placement spreads and honours pins; every command reaches the worker of the container's host
+only (each container is killed with a signal its shell turns into a distinct exit code: a
+wrong worker cannot find the container's supervisor and could not produce that code); a host
+whose worker is killed shows `down`, its containers keep running and show `unknown`, commands
+for them are a 503 at once while the other host works on; its worker back, all is reconciled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests import leaks
+from tests.conftest import STATE_ROOT
+from tests.settings import RUN_ID
+from tests.stack import Stack
+from tests.waiting import until
+
+TRAP = 'trap "exit $CODE" USR1; while :; do sleep 0.1; done'
+
+
+def _host_env(tag: str, n: int, postgres_url: str, redis_sock: str | None) -> dict[str, str]:
+    env = {"DATABASE_URL": postgres_url, "DOCKERWEB_HOST": f"host{tag}-{RUN_ID}",
+           "DOCKERWEB_BRIDGE": f"dwt{RUN_ID}{tag}", "DOCKERWEB_NFT_TABLE": f"dwtest_{RUN_ID}{tag}",
+           "DOCKERWEB_SUBNET": f"10.{210 + n}.{int(RUN_ID, 16) % 250 + 1}.0/24",
+           "DOCKERWEB_CGROUP_PARENT": f"dwtest-{RUN_ID}-{tag}",
+           "DOCKERWEB_HOST_BEAT_S": "0.5", "DOCKERWEB_HOST_STALE_S": "3"}
+    if redis_sock:
+        env["DOCKERWEB_REDIS_URL"] = f"unix://{redis_sock}"
+    return env
+
+
+@pytest.fixture
+def two_hosts(postgres_url):
+    roots = [os.path.join(STATE_ROOT, f"host{t}") for t in "ab"]
+    for r in roots:
+        os.makedirs(r, exist_ok=True)
+    a = Stack(roots[0], env=_host_env("a", 0, postgres_url, None))
+    b = Stack(roots[1], env=_host_env("b", 1, postgres_url, os.path.join(roots[0], "run", "redis.sock")))
+    try:
+        a.start()
+        b.start_joined(a.token)
+        yield a, b
+    finally:
+        problems = []
+        a.shutdown()  # removes every container (both hosts': each routed to its own worker)
+        b.shutdown()
+        for s in (a, b):
+            e = s.env
+            problems += leaks.on_host(s.root, e["DOCKERWEB_CGROUP_PARENT"], e["DOCKERWEB_BRIDGE"],
+                                      e["DOCKERWEB_NFT_TABLE"])
+            s.manage("teardown")
+            problems += leaks.network_left(e["DOCKERWEB_BRIDGE"], e["DOCKERWEB_NFT_TABLE"])
+        assert not problems, problems
+
+
+def _hosts(s: Stack) -> dict[str, dict]:
+    return {h["name"]: h for h in s.api("GET", "/api/hosts/").json()}
+
+
+def test_two_hosts_place_route_and_survive_a_dead_worker(two_hosts):
+    a, b = two_hosts
+    ha, hb = a.env["DOCKERWEB_HOST"], b.env["DOCKERWEB_HOST"]
+    hosts = _hosts(a)
+    assert {hosts[ha]["status"], hosts[hb]["status"]} == {"up"} and hosts[hb]["cpus"] == os.cpu_count()
+
+    # 20 containers through host A's API: 4 pinned to B, 2 pinned to A, 14 replicas placed
+    made = []
+    for i in range(20):
+        body = {"cmd": ["sh", "-c", TRAP], "env": [f"CODE={10 + i}"], "name": f"rep-{i}"}
+        if i < 4:
+            body["host"] = hb
+        elif i < 6:
+            body["host"] = ha
+        made.append(a.create(**body))
+    assert all(c["host"] == hb for c in made[:4]) and all(c["host"] == ha for c in made[4:6])
+    placed = [c["host"] for c in made[6:]]
+    assert placed.count(ha) >= 4 and placed.count(hb) >= 4, placed  # spread, not all on one
+    for c in made:
+        r = a.api("POST", f"/api/containers/{c['id']}/start/")
+        assert r.status_code == 200, r.text
+    subnets = {c["host"]: a.inspect(c["id"])["network_settings"]["gateway"] for c in made}
+    assert subnets[ha] != subnets[hb]  # each host its own bridge and subnet
+    # kill each (through either host's API): the distinct code proves the right worker acted
+    for i, c in enumerate(made[:10]):
+        via = a if i % 2 else b
+        r = via.api("POST", f"/api/containers/{c['id']}/kill/?signal=USR1")
+        assert r.status_code == 200, r.text
+        assert via.wait(c["id"])["exit_code"] == 10 + i
+    for i, c in enumerate(made[:10]):
+        st = a.inspect(c["id"])
+        assert (st["host"], st["state"]["status"], st["state"]["exit_code"]) == (c["host"], "exited", 10 + i)
+
+    # host B's worker dies: its containers keep running; B is down; commands 503 at once
+    on_b = [c for c in made[10:] if c["host"] == hb]
+    on_a = [c for c in made[10:] if c["host"] == ha]
+    assert on_b and on_a
+    b.kill("worker", signal.SIGKILL)
+    until(lambda: _hosts(a)[hb]["status"] == "down", timeout=15)
+    assert a.inspect(on_b[0]["id"])["state"]["status"] == "unknown"
+    t = time.monotonic()
+    r = a.api("POST", f"/api/containers/{on_b[0]['id']}/stop/")
+    assert r.status_code == 503 and f"host {hb} is down" in r.json()["message"], r.text
+    assert time.monotonic() - t < 2
+    first_a = on_a.pop(0)
+    assert a.api("POST", f"/api/containers/{first_a['id']}/kill/?signal=USR1").status_code == 200
+    assert a.wait(first_a["id"])["exit_code"] == 10 + made.index(first_a)
+    assert b.api("GET", "/api/info/").status_code == 200  # B's web still serves
+
+    # B's worker back: reconciled, nothing lost; its containers still answer to their codes
+    b.restart("worker")
+    until(lambda: _hosts(a)[hb]["status"] == "up", timeout=15)
+    for c in on_b + on_a:
+        assert a.inspect(c["id"])["state"]["status"] == "running"
+        assert a.api("POST", f"/api/containers/{c['id']}/kill/?signal=USR1").status_code == 200
+        assert a.wait(c["id"])["exit_code"] == 10 + made.index(c)
+
+
+def test_hosts_api_drain_pin_and_remove(two_hosts):
+    a, b = two_hosts
+    ha, hb = a.env["DOCKERWEB_HOST"], b.env["DOCKERWEB_HOST"]
+    assert a.api("POST", f"/api/hosts/{hb}/drain/", json={}).json()["draining"] is True
+    for i in range(4):
+        assert a.create(name=f"d-{i}")["host"] == ha  # a drained host gets no placements
+    r = a.api("POST", "/api/containers/", json={"image": "busybox", "host": hb})
+    assert r.status_code == 409 and "draining" in r.json()["message"], r.text
+    r = a.api("POST", "/api/containers/", json={"image": "busybox", "host": "nowhere"})
+    assert r.status_code == 400 and "No such host" in r.json()["message"], r.text
+    assert a.api("DELETE", f"/api/hosts/{hb}/").status_code == 409  # up: stop its worker first
+    a.api("POST", f"/api/hosts/{hb}/drain/", json={"draining": False})
+    info = a.api("GET", "/api/info/").json()
+    assert info is not None
+    labels = [lab for lab in _docker_info(a)["Labels"] if lab.startswith("com.dockerweb.host.")]
+    assert sorted(lab.split("=")[0] for lab in labels) == sorted(f"com.dockerweb.host.{h}" for h in (ha, hb))
+
+
+def _docker_info(s: Stack) -> dict:
+    import docker
+
+    client = docker.DockerClient(base_url=f"unix://{s.docker_sock}", timeout=30)
+    try:
+        return client.info()
+    finally:
+        client.close()
