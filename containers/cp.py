@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
-from containers import lookup
+from containers import hosts, lookup
 from containers.engine.errors import InvalidArgument
 from containers.engine.fs.inroot import check_path
 from containers.engine.image.store import ImageInfo
@@ -30,6 +30,7 @@ def _target(ref: str, path: str, user) -> tuple[str, ImageInfo]:
     if not path:
         raise InvalidArgument("path is required")
     check_path(path)
+    hosts.here(c)
     return c.id, image_info(c.image)
 
 

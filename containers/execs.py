@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from containers import events, lookup, rpc
+from containers import events, hosts, lookup, rpc
 from containers.engine.errors import Conflict, NotFound
 from containers.engine.logconfig import limits
 from containers.engine.run.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
@@ -34,7 +34,7 @@ def _running(c: Container) -> Container:
 def create(ref: str, config: ExecConfig, user) -> str:
     """Record an exec made by `user` (None: the system) for a running container they see;
     returns the exec id."""
-    c = _running(lookup.container(ref, user))
+    c = _running(hosts.here(lookup.container(ref, user)))
     eid = execs().create(c.id, config, owner=None if user is None else user.pk)
     events.emit("exec_create", c, execID=eid, cmd=" ".join(config.cmd))
     return eid

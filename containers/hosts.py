@@ -23,7 +23,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from containers.engine import state as sm
-from containers.engine.errors import Conflict, NotFound
+from containers.engine.errors import Conflict, Elsewhere, NotFound
 from containers.models import Container, Host
 from containers.runtime import host_name
 
@@ -115,6 +115,16 @@ def beat() -> None:
         last_seen=timezone.now(), running=_running_here(), free_space=st.f_bavail * st.f_frsize)
     if not n:
         register()
+
+
+def here(c: Container) -> Container:
+    """`c`, when it is on this host; Elsewhere (421) when it runs on another: its logs,
+    attach, exec, stats, files, changes and export are served by that host's own API (the
+    cross-host relay of issue 16 is not built yet)."""
+    if c.host and c.host != host_name():
+        raise Elsewhere(f"container {c.name} is on host {c.host}: its logs, attach, exec, stats, "
+                        f"files and export are served by that host's API")
+    return c
 
 
 def is_up(h: Host, now: datetime | None = None) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from containers import events, lookup
+from containers import events, hosts, lookup
 from containers.engine.errors import Conflict, Forbidden, InvalidArgument
 from containers.engine.image import reference
 from containers.engine.image.store import ImageInfo
@@ -122,7 +122,7 @@ def import_tar(stream, repository: str = "", tag_name: str = "", message: str = 
 def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "", message: str = "",
            changes: dict[str, Any] | None = None, *, user) -> Image:
     """A new image from a container's changes; its parent is the container's image."""
-    c = lookup.container(ref, user)
+    c = hosts.here(lookup.container(ref, user))
     if repository:
         validate_reference(repository, tag_name)
     allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts"}

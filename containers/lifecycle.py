@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking, placement
+from containers import events, hosts, lookup, networking, placement
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -407,7 +407,7 @@ def pause(ref: str, paused: bool) -> Container:
 
 def top(ref: str, *, user) -> tuple[list[str], list[list[str]]]:
     """`ps` of the processes of a container `user` sees: (titles, rows). 409 unless it runs."""
-    c = lookup.container(ref, user)
+    c = hosts.here(lookup.container(ref, user))
     if c.status not in (State.RUNNING, State.STOPPING):
         raise Conflict(f"Container {c.id} is not running")
     return engine().top(c.id)

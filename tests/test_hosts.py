@@ -141,6 +141,22 @@ def test_hosts_api_drain_pin_and_remove(two_hosts):
     assert sorted(lab.split("=")[0] for lab in labels) == sorted(f"com.dockerweb.host.{h}" for h in (ha, hb))
 
 
+def test_host_local_services_of_another_hosts_container_are_a_clear_421(two_hosts):
+    """Until the cross-host relay exists: logs, exec, stats, files, changes and export of a
+    container on B asked of A get a 421 naming B (never a wrong answer or a 500); B serves."""
+    a, b = two_hosts
+    hb = b.env["DOCKERWEB_HOST"]
+    c = a.run(cmd=["sh", "-c", "echo on-b; sleep 1000"], host=hb)
+    until(lambda: b.logs(c["id"]) == b"on-b\n")
+    for method, path in (("GET", "logs/"), ("GET", "stats/"), ("GET", "changes/"), ("GET", "export/"),
+                         ("GET", "top/"), ("GET", "archive/?path=/etc")):
+        r = a.api(method, f"/api/containers/{c['id']}/{path}")
+        assert r.status_code == 421 and f"is on host {hb}" in r.json()["message"], (path, r.text)
+    r = a.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["true"]})
+    assert r.status_code == 421, r.text
+    assert b.api("GET", f"/api/containers/{c['id']}/top/").status_code == 200
+
+
 def _docker_info(s: Stack) -> dict:
     import docker
 

@@ -21,6 +21,7 @@ STATUS_BY_ERROR: list[tuple[type[e.EngineError], int]] = [
     (e.Unauthorized, status.HTTP_401_UNAUTHORIZED),
     (e.Forbidden, status.HTTP_403_FORBIDDEN),
     (e.Conflict, status.HTTP_409_CONFLICT),  # includes IllegalTransition
+    (e.Elsewhere, status.HTTP_421_MISDIRECTED_REQUEST),  # another host's files or streams
     (e.NotModified, status.HTTP_304_NOT_MODIFIED),
     (e.Unreachable, status.HTTP_503_SERVICE_UNAVAILABLE),  # Redis down: known at once
     (e.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),  # no worker answers

@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, cp, events, execs, lifecycle, logs, lookup, rpc, runtime
+from containers import asyncstream, cp, events, execs, hosts, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.serializers import (
@@ -192,7 +192,7 @@ class ContainerLogs(APIView):
         ("stdout", bool), ("stderr", bool), ("follow", bool), ("tail", str), ("since", str),
         ("until", str), ("timestamps", bool), ("format", str))], responses={200: str})
     def get(self, request, ref):
-        c = lookup.container(ref, request.user)
+        c = hosts.here(lookup.container(ref, request.user))
         q = request.query_params
         query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)
@@ -321,7 +321,7 @@ class ContainerStats(APIView):
     """One reading of CPU, memory and pids (cpu.percent over a 100 ms window)."""
 
     def get(self, request, ref):
-        c = lookup.container(ref, request.user)
+        c = hosts.here(lookup.container(ref, request.user))
         sample = container_stats.snapshot(engine().config.cgroup_parent, c.id, window=0.1)
         if sample is None:
             raise Conflict(f"Container {c.id} is not running")
@@ -470,7 +470,7 @@ class ContainerChanges(APIView):
     def get(self, request, ref):
         from containers.images import info
 
-        c = lookup.container(ref, request.user)
+        c = hosts.here(lookup.container(ref, request.user))
         return Response([{"path": ch.path, "kind": ch.kind} for ch in engine().changes(c.id, info(c.image))])
 
 
@@ -480,7 +480,7 @@ class ContainerExport(APIView):
     def get(self, request, ref):
         from containers.images import info
 
-        c = lookup.container(ref, request.user)
+        c = hosts.here(lookup.container(ref, request.user))
         rw = params.boolean(request.query_params, "rw", False)
         chunks = engine().export(c.id, info(c.image), own_layer_only=rw)
         resp = StreamingHttpResponse(asyncstream.stream(chunks), content_type="application/x-tar")

@@ -19,7 +19,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from containers import lookup
+from containers import hosts, lookup
 from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
 from containers.engine.errors import EngineError
@@ -314,9 +314,9 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     from containers.dockerapi.auth import actor
 
     try:
-        c = await in_thread(lookup.container)(m["ref"], actor(scope))
+        c = hosts.here(await in_thread(lookup.container)(m["ref"], actor(scope)))
     except EngineError as e:
-        code = 404 if e.kind == "not_found" else 400
+        code = {"not_found": 404, "elsewhere": 421}.get(e.kind, 400)
         await _audit(scope, "POST containers/<ref>/attach", m["ref"], code)
         await http_error(stream, code, e.message)
         return
@@ -373,7 +373,7 @@ async def attach_ws(scope: dict[str, Any], receive, send) -> None:
     from containers.dockerapi.auth import actor
 
     try:
-        c = await in_thread(lookup.container)(m["ref"], actor(scope))
+        c = hosts.here(await in_thread(lookup.container)(m["ref"], actor(scope)))
     except EngineError:
         await _audit(scope, "GET containers/<ref>/attach/ws", m["ref"], 404)
         await send({"type": "websocket.close", "code": 4404})

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from containers import asyncstream, events, lifecycle, logs, lookup, placement, rpc
+from containers import asyncstream, events, hosts, lifecycle, logs, lookup, placement, rpc
 from containers.api.params import boolean, integer, number
 from containers.asyncstream import in_thread
 from containers.dockerapi import translate
@@ -129,7 +129,7 @@ def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
 
 @docker_view
 def container_resize(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref, actor_of(request))
+    c = hosts.here(lookup.container(ref, actor_of(request)))
     rows, cols = integer(request.GET, "h", 0, 0), integer(request.GET, "w", 0, 0)
     if c.status in ACTIVE:
         engine().resize(c.id, rows, cols)
@@ -153,7 +153,7 @@ def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
 
 @docker_view
 def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
-    c = lookup.container(ref, actor_of(request))
+    c = hosts.here(lookup.container(ref, actor_of(request)))
     q = request.GET
     query = logs.query(q, docker=True)
     stamps = boolean(q, "timestamps", False)
@@ -199,7 +199,7 @@ def container_top(request: HttpRequest, ref: str) -> HttpResponse:
 def container_changes(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.images import info as image_info
 
-    c = lookup.container(ref, actor_of(request))
+    c = hosts.here(lookup.container(ref, actor_of(request)))
     out = [{"Path": ch.path, "Kind": ch.kind} for ch in engine().changes(c.id, image_info(c.image))]
     return JsonResponse(out or None, safe=False)
 
@@ -208,7 +208,7 @@ def container_changes(request: HttpRequest, ref: str) -> HttpResponse:
 def container_export(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.images import info as image_info
 
-    c = lookup.container(ref, actor_of(request))
+    c = hosts.here(lookup.container(ref, actor_of(request)))
     return StreamingHttpResponse(asyncstream.stream(engine().export(c.id, image_info(c.image))),
                                  content_type="application/x-tar")
 
@@ -238,7 +238,7 @@ def _docker_stats(c: Container, cur: Any, prev: Any) -> dict[str, Any]:
 def container_stats(request: HttpRequest, ref: str) -> HttpResponse:
     from containers.engine.run import stats as enginestats
 
-    c = lookup.container(ref, actor_of(request))
+    c = hosts.here(lookup.container(ref, actor_of(request)))
     parent = engine().config.cgroup_parent
     stream = boolean(request.GET, "stream", True) and not boolean(request.GET, "one-shot", False)
     if not stream:

@@ -72,6 +72,13 @@ class Unreachable(Unavailable):
     kind = "unreachable"
 
 
+class Elsewhere(EngineError):
+    """The container runs on another host, and what was asked is served only where it runs
+    (issue 16: its files, streams and cgroups); maps to 421 Misdirected Request."""
+
+    kind = "elsewhere"
+
+
 class Unauthorized(EngineError):
     """A remote (a registry) refused us: no, or wrong, credentials, or no access (401)."""
 

@@ -10,7 +10,7 @@ from its output log.
 
 from __future__ import annotations
 
-from containers import execs, lookup
+from containers import execs, hosts, lookup
 from containers.api import params
 from containers.engine.errors import Conflict, NotFound
 from containers.link import container_target, exec_target, last_run_records
@@ -24,7 +24,7 @@ class ContainerAttachConsumer(AttachStream):
     async def stream(self) -> None:
         ref, verb = self.url_arg("ref"), "WS containers/<ref>/attach"
         try:
-            c = await in_thread(lookup.container)(ref, self.user)
+            c = hosts.here(await in_thread(lookup.container)(ref, self.user))
         except NotFound:
             await self.audit(verb, ref, 404)
             raise

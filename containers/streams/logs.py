@@ -8,7 +8,7 @@ sent (without follow) or the container stopped (with follow=1).
 
 from __future__ import annotations
 
-from containers import logs, lookup
+from containers import hosts, logs, lookup
 from containers.api import params
 from containers.runtime import engine
 from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
@@ -18,7 +18,7 @@ FRAME_RECORDS = 5000
 
 class LogsConsumer(StreamConsumer):
     async def stream(self) -> None:
-        c = await in_thread(lookup.container)(self.url_arg("ref"), self.user)
+        c = hosts.here(await in_thread(lookup.container)(self.url_arg("ref"), self.user))
         query = logs.query(self.query)
         following = params.boolean(self.query, "follow", False)
         path = engine().paths(c.id).log

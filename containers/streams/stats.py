@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from containers import lookup
+from containers import hosts, lookup
 from containers.engine.errors import NotFound
 from containers.engine.run import stats
 from containers.models import Container
@@ -22,7 +22,7 @@ EXISTS_EVERY = 5
 
 class StatsConsumer(StreamConsumer):
     async def stream(self) -> None:
-        c = await in_thread(lookup.container)(self.url_arg("ref"), self.user)
+        c = hosts.here(await in_thread(lookup.container)(self.url_arg("ref"), self.user))
         parent = engine().config.cgroup_parent
         previous: stats.Sample | None = None
         was_running = None
