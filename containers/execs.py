@@ -16,7 +16,7 @@ from containers.engine.errors import Conflict, NotFound
 from containers.engine.logconfig import limits
 from containers.engine.run.exec import ExecConfig, ExecContext, ExecInfo, ExecPaths, Execs
 from containers.engine.state import State
-from containers.models import Container
+from containers.models import Container, ExecRecord
 from containers.runtime import engine
 
 
@@ -36,6 +36,7 @@ def create(ref: str, config: ExecConfig, user) -> str:
     returns the exec id."""
     c = _running(hosts.here(lookup.container(ref, user)))
     eid = execs().create(c.id, config, owner=None if user is None else user.pk)
+    ExecRecord.objects.create(id=eid, container=c)  # where it is, for the other hosts
     events.emit("exec_create", c, execID=eid, cmd=" ".join(config.cmd))
     return eid
 

@@ -61,7 +61,8 @@ def facts() -> dict:
     """This machine's figures: addresses, CPUs, memory, free space of the state root."""
     st = os.statvfs(settings.STATE_ROOT)
     return {"addresses": _addresses(), "cpus": os.cpu_count() or 0, "memory": _memory(),
-            "free_space": st.f_bavail * st.f_frsize}
+            "free_space": st.f_bavail * st.f_frsize, "web_url": settings.DOCKERWEB_WEB_URL,
+            "docker_tcp": settings.DOCKERWEB_DOCKER_TCP}
 
 
 def _memory() -> int:

@@ -228,6 +228,16 @@ class Host(models.Model):
     registered = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
     draining = models.BooleanField(default=False)  # no new placements
+    web_url = models.CharField(max_length=255, blank=True, default="")  # for relayed streams
+    docker_tcp = models.CharField(max_length=255, blank=True, default="")  # its Docker API, host:port
 
     class Meta:
         ordering = ["name"]
+
+
+class ExecRecord(models.Model):
+    """Which container an exec belongs to, so any host finds the host that runs it (issue
+    16: an exec's files live on its container's host only). Goes with the container."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="+")

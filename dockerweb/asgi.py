@@ -16,6 +16,7 @@ from django.core.exceptions import SuspiciousOperation  # noqa: E402
 from django.core.handlers.exception import response_for_exception  # noqa: E402
 
 from containers import hosts  # noqa: E402
+from containers.hostrelay import RelayMiddleware  # noqa: E402
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
@@ -34,8 +35,9 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 
 application = ProtocolTypeRouter({
-    "http": StaticFiles(django_app),  # /static/: the dashboard's files
-    "websocket": socket_auth(URLRouter(websocket_urlpatterns)),
+    # requests for another host's container are relayed to it (issue 16)
+    "http": RelayMiddleware(StaticFiles(django_app)),  # /static/: the dashboard's files
+    "websocket": RelayMiddleware(socket_auth(URLRouter(websocket_urlpatterns))),
     # the worker listens on its host's own engine channel (issue 16)
     "channel": ChannelNameRouter({hosts.channel(settings.DOCKERWEB_HOST): EngineConsumer.as_asgi()}),
 })

@@ -11,6 +11,7 @@ django_app = get_asgi_application()
 from containers.dockerapi.attach import attach_ws  # noqa: E402
 from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
+from containers.hostrelay import peer_of, relay_http  # noqa: E402
 
 
 async def application(scope, receive, send):
@@ -23,5 +24,8 @@ async def application(scope, receive, send):
         await send({"type": "http.response.start", "status": 401,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": UNAUTHORIZED})
+        return
+    if (peer := await peer_of(scope, docker=True)) is not None:  # another host's container
+        await relay_http(scope, receive, send, peer, docker=True)
         return
     await django_app({**scope, DOCKER_SCOPE_KEY: "docker"}, receive, send)

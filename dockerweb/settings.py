@@ -185,6 +185,13 @@ DOCKERWEB_ENGINE_CHANNEL = "dockerweb.engine"  # + "." + the host: each worker's
 # STALE_S s is down
 DOCKERWEB_HOST_BEAT_S = float(env_str("DOCKERWEB_HOST_BEAT_S", "5"))
 DOCKERWEB_HOST_STALE_S = float(env_str("DOCKERWEB_HOST_STALE_S", "20"))
+# how other hosts reach this one's web server and Docker API (TCP) to relay streams of its
+# containers; the relay is signed with DOCKERWEB_RELAY_SECRET (all hosts share it and the
+# SECRET_KEY: set DOCKERWEB_SECRET_KEY and DOCKERWEB_RELAY_SECRET alike on every host)
+DOCKERWEB_WEB_URL = env_str("DOCKERWEB_WEB_URL",
+                            f"http://{env_str('DOCKERWEB_BIND', '127.0.0.1:8000')}")
+DOCKERWEB_DOCKER_TCP = env_str("DOCKERWEB_DOCKER_TCP", "")
+DOCKERWEB_RELAY_SECRET = env_str("DOCKERWEB_RELAY_SECRET", SECRET_KEY)
 DOCKERWEB_PIDS_LIMIT = env_int("DOCKERWEB_PIDS_LIMIT", 4096)
 DOCKERWEB_LOG_MAX_SIZE = env_str("DOCKERWEB_LOG_MAX_SIZE", "100m")
 DOCKERWEB_LOG_MAX_FILE = env_str("DOCKERWEB_LOG_MAX_FILE", "5")

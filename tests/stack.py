@@ -33,6 +33,7 @@ class Stack:
                     "DJANGO_SETTINGS_MODULE": "dockerweb.settings", "PYTHONUNBUFFERED": "1"}
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.env.setdefault("DOCKERWEB_WEB_URL", self.base)  # how other hosts reach it (issue 16)
         self.procs: dict[str, subprocess.Popen] = {}
         self.token = ""
         self.session = requests.Session()

@@ -11,8 +11,12 @@ for them are a 503 at once while the other host works on; its worker back, all i
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 import signal
+import subprocess
 import time
 
 import pytest
@@ -20,14 +24,19 @@ import pytest
 from tests import leaks
 from tests.conftest import STATE_ROOT
 from tests.settings import RUN_ID
-from tests.stack import Stack
+from tests.stack import Stack, free_port
 from tests.waiting import until
+from tests.wsclient import collect, connect, controls, output, run
 
 TRAP = 'trap "exit $CODE" USR1; while :; do sleep 0.1; done'
 
 
+SECRET = secrets.token_hex(32)  # every host of one installation shares the secret key
+
+
 def _host_env(tag: str, n: int, postgres_url: str, redis_sock: str | None) -> dict[str, str]:
     env = {"DATABASE_URL": postgres_url, "DOCKERWEB_HOST": f"host{tag}-{RUN_ID}",
+           "DOCKERWEB_SECRET_KEY": SECRET, "DOCKERWEB_DOCKER_TCP": f"127.0.0.1:{free_port()}",
            "DOCKERWEB_BRIDGE": f"dwt{RUN_ID}{tag}", "DOCKERWEB_NFT_TABLE": f"dwtest_{RUN_ID}{tag}",
            "DOCKERWEB_SUBNET": f"10.{210 + n}.{int(RUN_ID, 16) % 250 + 1}.0/24",
            "DOCKERWEB_CGROUP_PARENT": f"dwtest-{RUN_ID}-{tag}",
@@ -141,20 +150,47 @@ def test_hosts_api_drain_pin_and_remove(two_hosts):
     assert sorted(lab.split("=")[0] for lab in labels) == sorted(f"com.dockerweb.host.{h}" for h in (ha, hb))
 
 
-def test_host_local_services_of_another_hosts_container_are_a_clear_421(two_hosts):
-    """Until the cross-host relay exists: logs, exec, stats, files, changes and export of a
-    container on B asked of A get a 421 naming B (never a wrong answer or a 500); B serves."""
+def test_streams_of_a_container_on_b_through_host_a(two_hosts):
+    """Logs, top, exec and the attach websocket of a container on B through A's web server;
+    `docker logs -f`, `docker exec` and `docker attach` through A's Docker socket: relayed
+    to B, the same bytes as B itself serves."""
     a, b = two_hosts
     hb = b.env["DOCKERWEB_HOST"]
     c = a.run(cmd=["sh", "-c", "echo on-b; sleep 1000"], host=hb)
     until(lambda: b.logs(c["id"]) == b"on-b\n")
-    for method, path in (("GET", "logs/"), ("GET", "stats/"), ("GET", "changes/"), ("GET", "export/"),
-                         ("GET", "top/"), ("GET", "archive/?path=/etc")):
-        r = a.api(method, f"/api/containers/{c['id']}/{path}")
-        assert r.status_code == 421 and f"is on host {hb}" in r.json()["message"], (path, r.text)
-    r = a.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["true"]})
-    assert r.status_code == 421, r.text
-    assert b.api("GET", f"/api/containers/{c['id']}/top/").status_code == 200
+    assert a.logs(c["id"]) == b"on-b\n"
+    assert a.api("GET", f"/api/containers/{c['id']}/top/").status_code == 200
+    r = a.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["hostname"]})
+    assert r.status_code == 201, r.text
+    out = a.api("POST", f"/api/exec/{r.json()['id']}/start/", json={})
+    assert out.status_code == 200 and out.content == f"{c['hostname']}\n".encode(), out.content
+
+    cat = a.run(cmd=["cat"], open_stdin=True, host=hb)
+    data = bytes(range(256)) * 1024
+
+    async def attach():
+        async with connect(a, f"/ws/containers/{cat['id']}/attach/") as ws:
+            await ws.send(data)
+            await ws.send(json.dumps({"type": "close_stdin"}))
+            return await collect(ws)
+
+    msgs, _ = run(attach())
+    assert output(msgs) == data and controls(msgs)[-1]["exit_code"] == 0
+
+    docker = shutil.which("docker")
+    env = {**os.environ, "DOCKER_HOST": f"unix://{a.docker_sock}", "DOCKER_CONFIG": f"{a.root}/.docker"}
+    p = subprocess.run([docker, "exec", c["id"], "sh", "-c", "echo exec-on-b; exit 3"], env=env,
+                       capture_output=True, timeout=60)
+    assert (p.returncode, p.stdout) == (3, b"exec-on-b\n"), p.stderr
+    p = subprocess.run([docker, "logs", c["id"]], env=env, capture_output=True, timeout=60)
+    assert p.stdout == b"on-b\n", p.stderr
+    f = a.run(cmd=["sh", "-c", "for i in 1 2 3; do echo n$i; sleep 0.3; done; exit 4"], host=hb)
+    p = subprocess.run([docker, "logs", "-f", f["id"]], env=env, capture_output=True, timeout=60)
+    assert p.stdout == b"n1\nn2\nn3\n", p.stderr
+    g = a.create(cmd=["sh", "-c", "read x; echo got-$x; exit 5"], open_stdin=True, stdin_once=True, host=hb)
+    p = subprocess.run([docker, "start", "-ai", g["id"]], env=env, input=b"hello\n", capture_output=True,
+                       timeout=60)
+    assert (p.returncode, p.stdout) == (5, b"got-hello\n"), p.stderr
 
 
 def _docker_info(s: Stack) -> dict:

@@ -302,6 +302,11 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
     if not await allowed(scope):
         await http_error(stream, 401, "authentication required: send Authorization: Token <API token>")
         return
+    from containers import hostrelay
+
+    if (peer := await hostrelay.peer_of(scope, docker=True)) is not None:  # another host's
+        await hostrelay.splice_hijack(scope, stream, peer)
+        return
     m = ATTACH_RE.match(scope["path"])
     if m is None:
         from containers.dockerapi.exec import hijack_exec

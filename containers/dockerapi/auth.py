@@ -30,6 +30,11 @@ async def allowed(scope: dict[str, Any]) -> bool:
     headers = dict(scope.get("headers") or [])
     kind, _, key = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     if kind.lower() not in ("token", "bearer") or not key:
+        from containers.hostrelay import verified
+
+        if verified(scope):  # relayed by a peer host for its socket's caller: the system
+            scope[USER_KEY] = None
+            return True
         return False
     user = await in_thread(_token_user)(key.strip())
     if user is None:

@@ -2,7 +2,6 @@
 
 import django.utils.timezone
 from django.conf import settings
-from django.conf import settings
 from django.db import migrations, models
 
 
@@ -22,6 +21,12 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
+            name='ExecRecord',
+            fields=[
+                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
+            ],
+        ),
+        migrations.CreateModel(
             name='Host',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
@@ -34,6 +39,8 @@ class Migration(migrations.Migration):
                 ('registered', models.DateTimeField(default=django.utils.timezone.now)),
                 ('last_seen', models.DateTimeField(default=django.utils.timezone.now)),
                 ('draining', models.BooleanField(default=False)),
+                ('web_url', models.CharField(blank=True, default='', max_length=255)),
+                ('docker_tcp', models.CharField(blank=True, default='', max_length=255)),
             ],
             options={
                 'ordering': ['name'],
@@ -80,5 +87,10 @@ class Migration(migrations.Migration):
             model_name='portbinding',
             constraint=models.UniqueConstraint(fields=('host', 'host_port', 'proto'), name='unique_host_port'),
         ),
-        migrations.RunPython(this_host, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name='execrecord',
+            name='container',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='containers.container'),
+        ),
+            migrations.RunPython(this_host, migrations.RunPython.noop),
     ]
