@@ -52,7 +52,7 @@ def created_at(stamp: str) -> datetime:
 def ensure_default_image() -> Image:
     """busybox:latest from the host's busybox-static, built once."""
     existing = Tag.objects.filter(repository="busybox", tag="latest").select_related("image").first()
-    if existing and existing.image_id in engine().images.image_ids():
+    if existing and engine().images.has(existing.image_id):
         return existing.image
     # not recorded, or recorded by another host sharing the database (issue 16) and not in
     # this host's store: built here (the build is reproducible: the same binary, the same id)

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, hosts, lookup, networking, placement
+from containers import events, hostimages, hosts, lookup, networking, placement
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -104,6 +104,7 @@ def start(ref: str) -> Container:
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
+        hostimages.ensure(c.image)  # placed on a host without it: copied or pulled first
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
         Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)

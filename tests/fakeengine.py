@@ -50,6 +50,11 @@ class FakeEngine:
         return [c for c in self.calls if c[0] == method]
 
     # ---- the Engine's methods that the services call --------------------------------------
+    class images:  # noqa: N801 - the store's one question the services ask of it here
+        @staticmethod
+        def has(image_id: str) -> bool:
+            return True
+
     def paths(self, cid: str) -> ContainerPaths:
         return self.layout.container(cid)
 

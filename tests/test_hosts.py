@@ -201,3 +201,17 @@ def _docker_info(s: Stack) -> dict:
         return client.info()
     finally:
         client.close()
+
+
+def test_an_image_only_on_a_is_copied_to_b_for_a_container_placed_there(two_hosts):
+    a, b = two_hosts
+    ha, hb = a.env["DOCKERWEB_HOST"], b.env["DOCKERWEB_HOST"]
+    src = a.run(cmd=["sh", "-c", "echo marker-from-a > /m"], host=ha)
+    a.wait(src["id"])
+    r = a.api("POST", f"/api/containers/{src['id']}/commit/", json={"repo": "hostcopy", "tag": "1"})
+    assert r.status_code == 201, r.text
+    image_id = r.json()["id"]
+    assert not os.path.exists(os.path.join(b.root, "images", f"{image_id}.json"))
+    c = a.run(image="hostcopy:1", cmd=["cat", "/m"], host=hb)  # B's worker copies it from A first
+    assert a.wait(c["id"])["exit_code"] == 0
+    assert a.logs(c["id"]) == b"marker-from-a\n"

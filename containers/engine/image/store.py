@@ -47,6 +47,11 @@ class ImageStore(LayerStore):
         """Layer directories for an overlay lowerdir, top-most first."""
         return [self.layer_path(d) for d in reversed(info.layers)]
 
+    def has(self, image_id: str) -> bool:
+        """Whether this store holds image `image_id` (its config; its layers come with it)."""
+        return bool(imageconfig.HEX64.fullmatch(image_id)) and os.path.exists(
+            os.path.join(self.layout.images, f"{image_id}.json"))
+
     def config_bytes(self, image_id: str) -> bytes:
         """The config exactly as stored (its sha256 is `image_id`)."""
         if not imageconfig.HEX64.fullmatch(image_id):
