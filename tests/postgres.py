@@ -8,6 +8,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -19,10 +21,11 @@ def _pg(cmd: list[str]) -> None:
     subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)
 
 
-@pytest.fixture
-def postgres_url():
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A fresh cluster with a database "dockerweb"; yields its URL, removes it after."""
     if not PG_BINS:
-        pytest.fail("postgresql is not installed: `make deps` installs it")
+        raise RuntimeError("postgresql is not installed: `make deps` installs it")
     bin_dir = PG_BINS[-1]
     base = tempfile.mkdtemp(prefix="dwpg-", dir="/tmp")
     os.chmod(base, 0o755)
@@ -40,3 +43,11 @@ def postgres_url():
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             _pg([f"{bin_dir}/pg_ctl", "-D", data, "-w", "-m", "fast", "stop"])
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url():
+    if not PG_BINS:
+        pytest.fail("postgresql is not installed: `make deps` installs it")
+    with postgres_cluster() as url:
+        yield url

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -21,53 +20,20 @@ import time
 
 import pytest
 
-from tests import leaks
+from tests import multihost
 from tests.conftest import STATE_ROOT
 from tests.settings import RUN_ID
-from tests.stack import Stack, free_port
+from tests.stack import Stack
 from tests.waiting import until
 from tests.wsclient import collect, connect, controls, output, run
 
 TRAP = 'trap "exit $CODE" USR1; while :; do sleep 0.1; done'
 
 
-SECRET = secrets.token_hex(32)  # every host of one installation shares the secret key
-
-
-def _host_env(tag: str, n: int, postgres_url: str, redis_sock: str | None) -> dict[str, str]:
-    env = {"DATABASE_URL": postgres_url, "DOCKERWEB_HOST": f"host{tag}-{RUN_ID}",
-           "DOCKERWEB_SECRET_KEY": SECRET, "DOCKERWEB_DOCKER_TCP": f"127.0.0.1:{free_port()}",
-           "DOCKERWEB_BRIDGE": f"dwt{RUN_ID}{tag}", "DOCKERWEB_NFT_TABLE": f"dwtest_{RUN_ID}{tag}",
-           "DOCKERWEB_SUBNET": f"10.{210 + n}.{int(RUN_ID, 16) % 250 + 1}.0/24",
-           "DOCKERWEB_CGROUP_PARENT": f"dwtest-{RUN_ID}-{tag}",
-           "DOCKERWEB_HOST_BEAT_S": "0.5", "DOCKERWEB_HOST_STALE_S": "3"}
-    if redis_sock:
-        env["DOCKERWEB_REDIS_URL"] = f"unix://{redis_sock}"
-    return env
-
-
 @pytest.fixture
 def two_hosts(postgres_url):
-    roots = [os.path.join(STATE_ROOT, f"host{t}") for t in "ab"]
-    for r in roots:
-        os.makedirs(r, exist_ok=True)
-    a = Stack(roots[0], env=_host_env("a", 0, postgres_url, None))
-    b = Stack(roots[1], env=_host_env("b", 1, postgres_url, os.path.join(roots[0], "run", "redis.sock")))
-    try:
-        a.start()
-        b.start_joined(a.token)
-        yield a, b
-    finally:
-        problems = []
-        a.shutdown()  # removes every container (both hosts': each routed to its own worker)
-        b.shutdown()
-        for s in (a, b):
-            e = s.env
-            problems += leaks.on_host(s.root, e["DOCKERWEB_CGROUP_PARENT"], e["DOCKERWEB_BRIDGE"],
-                                      e["DOCKERWEB_NFT_TABLE"])
-            s.manage("teardown")
-            problems += leaks.network_left(e["DOCKERWEB_BRIDGE"], e["DOCKERWEB_NFT_TABLE"])
-        assert not problems, problems
+    with multihost.two_hosts(STATE_ROOT, RUN_ID, postgres_url) as pair:
+        yield pair
 
 
 def _hosts(s: Stack) -> dict[str, dict]:
