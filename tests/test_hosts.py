@@ -114,6 +114,22 @@ def test_hosts_api_drain_pin_and_remove(two_hosts):
     assert info is not None
     labels = [lab for lab in _docker_info(a)["Labels"] if lab.startswith("com.dockerweb.host.")]
     assert sorted(lab.split("=")[0] for lab in labels) == sorted(f"com.dockerweb.host.{h}" for h in (ha, hb))
+    # the relay signature on B's Docker API over TCP: valid -> the system; forged, stale,
+    # or for another path -> 401 (signed here with the hosts' shared secret)
+    import hashlib
+    import hmac
+
+    import requests
+
+    def sig(when: int, target: str) -> str:
+        mac = hmac.new(multihost.SECRET.encode(), f"{when}\nGET\n{target}".encode(), hashlib.sha256)
+        return f"{when}:{mac.hexdigest()}"
+
+    base, path, now = f"http://{b.env['DOCKERWEB_DOCKER_TCP']}", "/containers/json?all=1", int(time.time())
+    for value, code in ((sig(now, path), 200), (f"{now}:{'0' * 64}", 401), (sig(now - 120, path), 401),
+                        (sig(now, "/info"), 401), ("", 401)):
+        r = requests.get(base + path, headers={"X-Dockerweb-Relay": value} if value else {}, timeout=10)
+        assert r.status_code == code, (value, r.status_code, r.text)
 
 
 def test_streams_of_a_container_on_b_through_host_a(two_hosts):
