@@ -169,7 +169,7 @@ def describe(c: Container) -> dict[str, Any]:
     ports: dict[str, list[dict[str, Any]]] = {}
     for b in PortBinding.objects.filter(container=c).order_by("container_port"):
         ports.setdefault(f"{b.container_port}/{b.proto}", []).append(
-            {"host_ip": b.host_ip or "0.0.0.0", "host_port": b.host_port})
+            {"host_ip": b.host_ip or "0.0.0.0", "host_port": b.host_port, "host": b.host or c.host})
     if ep is None:
         return {"network": c.spec.get("network_mode", "bridge"), "ip": "", "prefix": 0,
                 "gateway": "", "mac": "", "ports": ports}

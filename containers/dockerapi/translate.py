@@ -190,6 +190,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
     return {
         "Id": c.id,
         "Created": iso(c.created),
+        "Node": {"Name": c.host},  # the host it runs on (issue 16; as Swarm classic showed it)
         "Path": argv[0] if argv else "",
         "Args": argv[1:],
         "State": {
