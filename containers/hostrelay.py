@@ -1,9 +1,10 @@
 """Streams of another host's containers, relayed to that host (issue 16).
 
-A container's logs, attach, exec, stats, files and export exist only on its host. A request
-for them that reaches another host's web server or Docker API is passed on, unchanged, to
-the container's host and the answer passed back as it comes: the same bytes and framing
-both ways, back-pressure by TCP (each side reads only as fast as the other writes).
+A container's logs, attach, exec, stats, files and export exist only on its host, and its
+exit is seen first there (wait). A request for them that reaches another host's web server
+or Docker API is passed on, unchanged, to the container's host and the answer passed back
+as it comes: the same bytes and framing both ways, back-pressure by TCP (each side reads
+only as fast as the other writes).
 
 - Web (REST and the websockets): `relay_http` / `relay_ws` to the host's `web_url`, with the
   caller's own credentials (session cookie or API token: the database, and so the sessions
@@ -47,13 +48,13 @@ _C = r"(?P<ref>[^/]+)"
 _E = r"(?P<eid>[0-9a-f]{64})"
 _V = r"(?:/v[0-9.]+)?"
 WEB_ROUTES = [re.compile(p) for p in (
-    rf"^/api/containers/{_C}/(?:logs|stats|changes|export|archive|top|exec|commit)/$",
+    rf"^/api/containers/{_C}/(?:logs|stats|changes|export|archive|top|exec|commit|wait)/$",
     rf"^/api/exec/{_E}/(?:start/|resize/)?$",
     rf"^/ws/containers/{_C}/(?:attach|logs|stats)/$",
     rf"^/ws/exec/{_E}/$",
 )]
 DOCKER_ROUTES = [re.compile(p) for p in (
-    rf"^{_V}/containers/{_C}/(?:logs|attach|stats|export|changes|archive|top|resize|exec)$",
+    rf"^{_V}/containers/{_C}/(?:logs|attach|stats|export|changes|archive|top|resize|exec|wait)$",
     rf"^{_V}/exec/{_E}/(?:start|resize|json)$",
     rf"^{_V}/commit$",
 )]
