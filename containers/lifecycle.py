@@ -351,12 +351,14 @@ def reconcile(boot: bool = False) -> list[str]:
 def stop(ref: str, timeout: float | None = None, signal_name: str | None = None) -> Container:
     """SIGTERM (or `signal_name`), wait `timeout` s (default 10), SIGKILL. 304 if not running."""
     c = current(ref)
-    if c.status in (State.CREATED, State.EXITED, State.DEAD):
-        if restarts.cancel(c.id, "stop"):  # it was waiting to restart: it stays stopped
-            return Container.objects.get(pk=c.id)
-        raise NotModified("container already stopped")
     wait = stop_wait(c, timeout)
     sig = sigs.parse(signal_name, default=signal.SIGTERM)
+    cancelled = restarts.cancel(c.id, "stop")  # no policy restart after the user's stop
+    c = _start_settled(c)
+    if c.status in (State.CREATED, State.EXITED, State.DEAD):
+        if cancelled:  # it was waiting to restart (Docker's "restarting"): it stays stopped
+            return c
+        raise NotModified("container already stopped")
     Container.transition(c.id, State.STOPPING, "stop", stopped_by="stop")
     _thaw(c)
     st = engine().stop(c.id, wait, sig)
@@ -522,6 +524,11 @@ def rename(ref: str, new_name: str, *, user) -> Container:
 def remove(ref: str, force: bool = False) -> None:
     """Delete a container that does not run (or, with force, kill it first)."""
     c = current(ref)
+    if force:
+        c = _policy_restarts_over(c)
+    elif c.restart_at is not None:
+        raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container "
+                       "before attempting removal or force remove")
     if c.status in ACTIVE:
         if not force:
             raise Conflict(
@@ -535,6 +542,24 @@ def remove(ref: str, force: bool = False) -> None:
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
     _finish_remove(Container.objects.get(pk=c.id))
+
+
+def _policy_restarts_over(c: Container) -> Container:
+    """Before a forced removal: no restart policy restarts `c` any more (as a user's kill),
+    and a start in flight (a policy restart) is waited for (bounded), so the removal finds
+    it running or stopped, never starting. Returns the fresh record."""
+    restarts.cancel(c.id, "kill")
+    return _start_settled(c)
+
+
+def _start_settled(c: Container) -> Container:
+    """The fresh record of `c` once a start in flight (a policy restart, another user's
+    start) has settled, waiting at most START_RACE_WAIT."""
+    deadline = time.monotonic() + START_RACE_WAIT
+    while c.status == State.STARTING and time.monotonic() < deadline:
+        time.sleep(0.02)
+        c = lookup.container(c.id, None)
+    return current(c.id)
 
 
 def _finish_remove(c: Container) -> None:
