@@ -171,3 +171,23 @@ def test_top_and_pid_are_the_containers_own_processes(cli, api):
     rest = api.api("GET", f"/api/containers/{cid}/top/").json()
     assert [row[1] for row in rest["processes"]] == [str(pid)]
     cli("rm", "-f", cid)
+
+
+def test_another_users_update_is_a_404_and_changes_nothing(api):
+    from tests.users import new_user, remove_users
+
+    a, b = new_user(api), new_user(api)
+    try:
+        r = a.api("POST", "/api/containers/", json={"image": "busybox", "cmd": ["sleep", "1000"],
+                                                     "name": f"{a.name}-upd", "pids_limit": 50})
+        cid = r.json()["id"]
+        assert a.api("POST", f"/api/containers/{cid}/start/").status_code == 200
+        r = b.api("POST", f"/api/containers/{cid}/update/", json={"pids_limit": -1,
+                                                                   "restart_policy": "always"})
+        assert r.status_code == 404, r.text
+        assert cgroup(cid, "pids", "pids.max") == "50"
+        cfg = api.inspect(cid)["config"]
+        assert (cfg["pids_limit"], cfg["restart_policy"]) == (50, "no")
+    finally:
+        api.api("DELETE", f"/api/containers/{cid}/?force=1")
+        remove_users(api, a, b)

@@ -278,13 +278,14 @@ def validate_memory(memory: Any, memory_swap: Any) -> None:
     if memory < 0:
         raise InvalidArgument("memory must not be negative")
     if 0 < memory < MIN_MEMORY:
-        raise InvalidArgument("memory must be at least 6 MiB (6291456 bytes)")
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if memory_swap < -1:
         raise InvalidArgument("memory_swap must be -1, 0 or a byte count")
     if memory_swap > 0 and memory == 0:
-        raise InvalidArgument("memory_swap needs memory to be set")
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, "
+                              "see usage")
     if memory_swap > 0 and memory_swap < memory:
-        raise InvalidArgument("memory_swap must be at least memory")
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
 
 
 def validate_ports(ports: Any) -> None:
