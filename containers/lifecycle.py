@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking
+from containers import events, lookup, networking, restarts
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -257,7 +257,8 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         networking.release(cid)
         if info.get("oom_killed"):
             events.emit("oom", c)
-        events.emit("die", c, exitCode=str(code))
+        events.emit("die", c, exitCode=str(code), **restarts.after_exit(
+            c, code, oom=bool(info.get("oom_killed")), error=info.get("error") or ""))
         _auto_remove(c)
     elif st.kind == "unreadable":
         _record_unreadable_exit(c, st.reason, sources, judged)
@@ -270,7 +271,7 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
             return Container.objects.get(pk=cid)
         engine().reap_dead(cid)  # only now: the record was of this very run
         networking.release(cid)
-        events.emit("die", c, exitCode="-1", error=reason)
+        events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
     return Container.objects.filter(pk=cid).first()
@@ -291,7 +292,7 @@ def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
         return
     engine().reap_dead(c.id)  # the clean-up may not have finished: nothing may stay behind
     networking.release(c.id)
-    events.emit("die", c, exitCode="-1", error=reason)
+    events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
     log.warning("container %s exited with an unreadable exit status: %s", c.id[:12], reason)
     _auto_remove(c)
 
@@ -350,15 +351,17 @@ def reconcile(boot: bool = False) -> list[str]:
 def stop(ref: str, timeout: float | None = None, signal_name: str | None = None) -> Container:
     """SIGTERM (or `signal_name`), wait `timeout` s (default 10), SIGKILL. 304 if not running."""
     c = current(ref)
-    if c.status in (State.CREATED, State.EXITED, State.DEAD):
-        raise NotModified("container already stopped")
-    timeout = 10.0 if timeout is None else float(timeout)
-    if timeout < 0:
-        raise InvalidArgument("timeout must not be negative")
+    wait = stop_wait(c, timeout)
     sig = sigs.parse(signal_name, default=signal.SIGTERM)
-    Container.transition(c.id, State.STOPPING, "stop")
+    cancelled = restarts.cancel(c.id, "stop")  # no policy restart after the user's stop
+    c = _start_settled(c)
+    if c.status in (State.CREATED, State.EXITED, State.DEAD):
+        if cancelled:  # it was waiting to restart (Docker's "restarting"): it stays stopped
+            return c
+        raise NotModified("container already stopped")
+    Container.transition(c.id, State.STOPPING, "stop", stopped_by="stop")
     _thaw(c)
-    st = engine().stop(c.id, timeout, sig)
+    st = engine().stop(c.id, wait, sig)
     if st.kind == "running":  # did not die even after SIGKILL: put the record back
         Container.transition(c.id, State.RUNNING, "record failed stop")
         raise EngineError("container did not stop after SIGKILL")
@@ -372,6 +375,8 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
     c = current(ref)
     sig = sigs.parse(signal_name)
     _thaw(c)
+    if c.status in (State.RUNNING, State.STOPPING) and sig in USER_STOP_SIGNALS:
+        restarts.cancel(c.id, "kill")  # before the exit it causes is recorded
     if c.status not in (State.RUNNING, State.STOPPING) or not engine().kill(c.id, sig):
         raise Conflict(f"Cannot kill container: {ref}: container is not running")
     events.emit("kill", c, signal=str(sig))
@@ -382,13 +387,103 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
 
 
 def restart(ref: str, timeout: float | None = None) -> Container:
+    """A user's restart: stop (if it runs), then a user's start (the restart count starts
+    afresh, as Docker's); the `restart` event."""
     c = current(ref)
     if c.status in (State.RUNNING, State.STOPPING):
         stop(c.id, timeout)
-    c = start(c.id)
-    Container.objects.filter(pk=c.id).update(restart_count=c.restart_count + 1)
+    c = start_by_user(c.id)
     events.emit("restart", c)
     return Container.objects.get(pk=c.id)
+
+
+# signals whose `kill` counts as the user stopping the container (Docker: the stop signal
+# or SIGKILL): no restart policy restarts it until the user's next start
+USER_STOP_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+NO_LIMIT_WAIT = 86400.0  # s: StopTimeout -1 ("wait for ever"), bounded for the RPC
+
+
+def start_by_user(ref: str) -> Container:
+    """A user's start (REST, Docker API, dashboard, restart): as Docker, the user's stop is
+    over, a pending policy restart is dropped and the restart count and back-off start
+    afresh (restarts.reset_for_user_start), then `start`."""
+    restarts.reset_for_user_start(current(ref).id)
+    return start(ref)
+
+
+def stop_wait(c: Container, timeout: float | None) -> float:
+    """Seconds a stop waits before SIGKILL: `timeout` when given, else the container's
+    StopTimeout (-1: no limit), else 10."""
+    if timeout is None:
+        timeout = c.spec.get("stop_timeout")
+        if timeout == -1:
+            return NO_LIMIT_WAIT
+    timeout = 10.0 if timeout is None else float(timeout)
+    if timeout < 0:
+        raise InvalidArgument("timeout must not be negative")
+    return timeout
+
+
+def restart_by_policy(cid: str, at: datetime) -> Container | None:
+    """The worker's restart of `cid` when its back-off (scheduled `at`) is over: claim it
+    (restarts.claim; None when someone else did, or the user stopped, started or removed
+    it meanwhile), then `start` (the `start` event; a failed start is recorded as any, and
+    ends the restarts until the next exit or user start)."""
+    if not restarts.claim(cid, at):
+        return None
+    return start(cid)
+
+
+UPDATE_FIELDS = ("memory", "memory_swap", "memory_swappiness", "pids_limit", "nano_cpus",
+                 "cpu_shares", "cpu_period", "cpu_quota", "restart_policy", "restart_max_retries")
+
+
+def update(cid: str, changes: dict[str, Any]) -> Container:
+    """docker update: change the limits and the restart policy of a container that is not
+    being removed; a running one gets its new limits at once (its cgroups), any other at
+    its next start. `changes` holds spec fields (UPDATE_FIELDS) with Docker's meaning:
+    only the ones given change. Refused (400) as Docker refuses it: a NanoCpus change when
+    CpuPeriod/CpuQuota are set and the reverse, a memory limit above the memory+swap limit
+    in force without a new one, a policy for an auto-remove container. The `update` event."""
+    c = current(cid)
+    if c.status == State.REMOVING:
+        raise Conflict(f"Cannot update container {c.id}: container is marked for removal")
+    old = ContainerSpec.from_dict(c.spec)
+    new = ContainerSpec.from_dict({**c.spec, **update_changes(old, changes)})
+    if c.status in (State.RUNNING, State.STOPPING):
+        engine().update_limits(c.id, new)
+    Container.objects.filter(pk=c.id).update(spec=new.to_dict())
+    c = Container.objects.get(pk=c.id)
+    events.emit("update", c)
+    return c
+
+
+def update_changes(old: ContainerSpec, changes: dict[str, Any]) -> dict[str, Any]:
+    """The spec fields `changes` sets, checked against `old` as Docker's UpdateContainer."""
+    unknown = set(changes) - set(UPDATE_FIELDS)
+    if unknown:
+        raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}")
+    out = dict(changes)
+    nano, period, quota = (out.get(k) for k in ("nano_cpus", "cpu_period", "cpu_quota"))
+    clash = "Conflicting options: {} cannot be updated as {} has already been set"
+    if nano and old.cpu_period:
+        raise InvalidArgument(clash.format("Nano CPUs", "CPU Period"))
+    if nano and old.cpu_quota:
+        raise InvalidArgument(clash.format("Nano CPUs", "CPU Quota"))
+    if period and old.nano_cpus:
+        raise InvalidArgument(clash.format("CPU Period", "NanoCPUs"))
+    if quota and old.nano_cpus:
+        raise InvalidArgument(clash.format("CPU Quota", "NanoCPUs"))
+    memory = out.get("memory")
+    if memory and "memory_swap" not in out and old.swap_limit:
+        if memory > old.swap_limit:
+            raise InvalidArgument("Memory limit should be smaller than already set memoryswap limit, "
+                                  "update the memoryswap at the same time")
+        out["memory_swap"] = old.swap_limit  # the memory+swap limit in force stays, as Docker's
+    if "restart_policy" in out and old.auto_remove and out["restart_policy"] not in ("", "no"):
+        raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled "
+                              "for the container")
+    return out
 
 
 def pause(ref: str, paused: bool) -> Container:
@@ -429,6 +524,11 @@ def rename(ref: str, new_name: str, *, user) -> Container:
 def remove(ref: str, force: bool = False) -> None:
     """Delete a container that does not run (or, with force, kill it first)."""
     c = current(ref)
+    if force:
+        c = _policy_restarts_over(c)
+    elif c.restart_at is not None:
+        raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container "
+                       "before attempting removal or force remove")
     if c.status in ACTIVE:
         if not force:
             raise Conflict(
@@ -442,6 +542,24 @@ def remove(ref: str, force: bool = False) -> None:
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
     _finish_remove(Container.objects.get(pk=c.id))
+
+
+def _policy_restarts_over(c: Container) -> Container:
+    """Before a forced removal: no restart policy restarts `c` any more (as a user's kill),
+    and a start in flight (a policy restart) is waited for (bounded), so the removal finds
+    it running or stopped, never starting. Returns the fresh record."""
+    restarts.cancel(c.id, "kill")
+    return _start_settled(c)
+
+
+def _start_settled(c: Container) -> Container:
+    """The fresh record of `c` once a start in flight (a policy restart, another user's
+    start) has settled, waiting at most START_RACE_WAIT."""
+    deadline = time.monotonic() + START_RACE_WAIT
+    while c.status == State.STARTING and time.monotonic() < deadline:
+        time.sleep(0.02)
+        c = lookup.container(c.id, None)
+    return current(c.id)
 
 
 def _finish_remove(c: Container) -> None:

@@ -87,6 +87,14 @@ class Container(models.Model):
     supervisor_start = models.BigIntegerField(null=True, blank=True)
     init_pid = models.IntegerField(null=True, blank=True)
     restart_count = models.IntegerField(default=0)
+    # restart policies (containers/restarts.py): who stopped it ("" / "stop" / "kill": a
+    # user's stop holds until the user's next start), when the policy restarts it next
+    # (set while it waits out its back-off: Docker's "restarting"), the back-off in force,
+    # and why the last run ended
+    stopped_by = models.CharField(max_length=8, blank=True, default="")
+    restart_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    restart_delay_ms = models.IntegerField(default=0)
+    exit_reason = models.CharField(max_length=255, blank=True, default="")
     paused = models.BooleanField(default=False)  # freezer; only meaningful while running
     # who made it (null: the system, or made before owners were recorded); see lookup.py
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

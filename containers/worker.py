@@ -19,7 +19,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
-from containers import events, execs, lifecycle
+from containers import events, execs, lifecycle, restarts
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
@@ -46,7 +46,8 @@ def _result(value: Any) -> Any:
 
 
 OPS = {
-    "start": lambda a: lifecycle.start(a["ref"]),
+    "start": lambda a: lifecycle.start_by_user(a["ref"]),
+    "update": lambda a: lifecycle.update(a["ref"], a["changes"]),
     "stop": lambda a: lifecycle.stop(a["ref"], a.get("timeout"), a.get("signal")),
     "kill": lambda a: lifecycle.kill(a["ref"], a.get("signal")),
     "restart": lambda a: lifecycle.restart(a["ref"], a.get("timeout")),
@@ -113,6 +114,8 @@ class Watcher:
             await in_thread(lifecycle.record_exit)(cid, pid)
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
+        if Restarter.instance is not None:
+            Restarter.instance.poke()  # the exit may have scheduled a restart
 
     async def reconcile(self, boot: bool = False) -> None:
         running = await in_thread(lifecycle.reconcile)(boot)
@@ -129,6 +132,8 @@ class Watcher:
 
     async def run(self) -> None:
         interval = settings.DOCKERWEB_RECONCILE_INTERVAL
+        Restarter.instance = Restarter()
+        self.loop.create_task(Restarter.instance.run())  # after the boot reconcile
         while True:
             try:
                 await self.reconcile()
@@ -137,6 +142,73 @@ class Watcher:
             except Exception:
                 log.exception("reconcile failed")
             await asyncio.sleep(interval)
+
+
+class Restarter:
+    """Restarts the containers whose restart policy says so once their back-off is over.
+    The schedule lives in the database (containers/restarts.py), so it survives the worker;
+    this is a loop of small steps: `tick` starts each due restart as its own task and says
+    how long to sleep (until the next one is due, at most POLL_S: restarts scheduled by
+    another path are found by then), `poke` wakes it after an exit."""
+
+    POLL_S = 1.0
+    MIN_SLEEP_S = 0.02
+    instance: Restarter | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        self.busy: set[str] = set()  # ids whose restart task runs
+
+    def poke(self) -> None:
+        """Wake the loop now (callable from any thread)."""
+        self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def tick(self) -> float:
+        """Start every due restart; the seconds until the next one (at most POLL_S)."""
+        for cid, at in await in_thread(restarts.due)():
+            if cid not in self.busy:
+                self.busy.add(cid)
+                self.loop.create_task(self.restart(cid, at))
+        left = await in_thread(restarts.next_due_in)()
+        return self.POLL_S if left is None else min(self.POLL_S, max(left, self.MIN_SLEEP_S))
+
+    async def restart(self, cid: str, at: Any) -> None:
+        """Claim and start `cid` (lifecycle.restart_by_policy), then watch its supervisor."""
+        try:
+            c = await in_thread(lifecycle.restart_by_policy)(cid, at)
+            if c is not None and Watcher.instance is not None:
+                Watcher.instance.watch(c.id, c.supervisor_pid, c.supervisor_start)
+        except EngineError as e:  # recorded as a failed start by lifecycle.start
+            log.warning("restart of %s by its policy failed: %s", cid[:12], e.message)
+        except Exception:
+            log.exception("restart of %s by its policy failed", cid[:12])
+        finally:
+            self.busy.discard(cid)
+            self.poke()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, or until poked."""
+        try:
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self.wake.clear()
+
+    async def run(self) -> None:
+        try:
+            lost = await in_thread(restarts.reschedule_lost)()
+            if lost:
+                log.info("restarting %d container(s) whose restart was lost", len(lost))
+        except Exception:
+            log.exception("rescheduling lost restarts failed")
+        while True:
+            try:
+                delay = await self.tick()
+            except Exception:
+                log.exception("restart loop failed")
+                delay = self.POLL_S
+            await self.sleep(delay)
 
 
 class EngineConsumer(AsyncConsumer):

@@ -7,6 +7,7 @@ import shlex
 from rest_framework import serializers
 
 from containers.engine.spec import ContainerSpec
+from containers.engine.state import State
 from containers.lifecycle import describe_exit
 from containers.models import Container, Event, Image
 
@@ -64,11 +65,52 @@ class ContainerCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=32), required=False, default=dict,
         help_text='json-file rotation: {"max-size": "10m", "max-file": "3"} (default: the '
                   "engine's, DOCKERWEB_LOG_MAX_SIZE / DOCKERWEB_LOG_MAX_FILE)")
+    log_driver = serializers.CharField(required=False, default="json-file", max_length=64,
+                                       help_text="json-file (default), local, or none (no logs kept)")
+    restart_policy = serializers.CharField(
+        required=False, default="no", max_length=64,
+        help_text='no, always, unless-stopped, on-failure (or "on-failure:N")')
+    restart_max_retries = serializers.IntegerField(required=False, default=0,
+                                                   help_text="on-failure's maximum; 0: none")
+    stop_timeout = serializers.IntegerField(required=False, default=None, allow_null=True,
+                                            help_text="s a stop waits by default (-1: no limit)")
+    memory_swappiness = serializers.IntegerField(required=False, default=None, allow_null=True,
+                                                 help_text="0-100; null: the host's")
 
     def spec(self) -> ContainerSpec:
-        data = dict(self.validated_data)
+        data = _policy(dict(self.validated_data))
         data.pop("name")
         return ContainerSpec(**data)
+
+
+def _policy(data: dict) -> dict:
+    """restart_policy "on-failure:3" -> restart_policy "on-failure", restart_max_retries 3."""
+    from containers.engine import restart
+
+    if ":" in (data.get("restart_policy") or ""):
+        data["restart_policy"], data["restart_max_retries"] = restart.parse(data["restart_policy"])
+    return data
+
+
+class ContainerUpdateSerializer(serializers.Serializer):
+    """docker update's fields; only those given change."""
+
+    memory = serializers.IntegerField(required=False, min_value=0)
+    memory_swap = serializers.IntegerField(required=False, min_value=-1)
+    memory_swappiness = serializers.IntegerField(required=False, allow_null=True)
+    pids_limit = serializers.IntegerField(required=False, min_value=-1)
+    nano_cpus = serializers.IntegerField(required=False, min_value=0)
+    cpu_shares = serializers.IntegerField(required=False, min_value=0)
+    cpu_period = serializers.IntegerField(required=False, min_value=0)
+    cpu_quota = serializers.IntegerField(required=False, min_value=-1)
+    restart_policy = serializers.CharField(required=False, max_length=64)
+    restart_max_retries = serializers.IntegerField(required=False)
+
+    def changes(self) -> dict:
+        data = _policy(dict(self.validated_data))
+        if "restart_policy" in data:
+            data.setdefault("restart_max_retries", 0)
+        return data
 
 
 class ContainerSerializer(serializers.ModelSerializer):
@@ -95,11 +137,22 @@ class ContainerSerializer(serializers.ModelSerializer):
             "status": c.state,
             "running": c.running,
             "paused": c.paused,
-            "pid": c.init_pid if c.running else None,
+            "pid": _main_pid(c),
+            "restarting": c.restart_at is not None and not c.running,
+            "exit_reason": c.exit_reason,
             "started_at": c.started_at,
             "finished_at": c.finished_at,
             **describe_exit(c),
         }
+
+
+def _main_pid(c: Container) -> int | None:
+    """The container's main process (not LXC's init) while it runs."""
+    if c.status not in (State.RUNNING, State.STOPPING):
+        return None
+    from containers.runtime import engine
+
+    return engine().main_pid(c.id)
 
 
 class ImageSerializer(serializers.ModelSerializer):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("containers/<str:ref>/unpause/", views.ContainerUnpause.as_view()),
     path("containers/<str:ref>/rename/", views.ContainerRename.as_view()),
     path("containers/<str:ref>/top/", views.ContainerTop.as_view()),
+    path("containers/<str:ref>/update/", views.ContainerUpdate.as_view()),
     path("containers/<str:ref>/archive/", views.ContainerArchive.as_view()),
     path("containers/<str:ref>/logs/", views.ContainerLogs.as_view()),
     path("containers/<str:ref>/exec/", views.ContainerExec.as_view()),

@@ -14,6 +14,7 @@ from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSeria
 from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
+    ContainerUpdateSerializer,
     EventSerializer,
     ImagePullSerializer,
     ImageSerializer,
@@ -85,9 +86,10 @@ class ContainerStop(APIView):
                    responses=ContainerSerializer)
     def post(self, request, ref):
         q = request.query_params
-        timeout = params.number(q, "timeout", params.number(q, "t", 10.0, 0), 0)
-        rpc.call("stop", rpc_timeout=timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
-                signal=q.get("signal"), timeout=timeout)
+        c, timeout = lookup.container(ref, request.user), params.number(
+            q, "timeout", params.number(q, "t", None, 0), 0)
+        rpc.call("stop", rpc_timeout=lifecycle.stop_wait(c, timeout) + RPC_MARGIN, ref=c.id,
+                 signal=q.get("signal"), timeout=timeout)
         return _inspect(ref, request.user)
 
 
@@ -104,9 +106,24 @@ class ContainerRestart(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)],
                    responses=ContainerSerializer)
     def post(self, request, ref):
-        timeout = params.number(request.query_params, "timeout", 10.0, 0)
-        rpc.call("restart", rpc_timeout=2 * timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
-                 timeout=timeout)
+        c, timeout = lookup.container(ref, request.user), params.number(
+            request.query_params, "timeout", None, 0)
+        rpc.call("restart", rpc_timeout=2 * lifecycle.stop_wait(c, timeout) + RPC_MARGIN,
+                 ref=c.id, timeout=timeout)
+        return _inspect(ref, request.user)
+
+
+class ContainerUpdate(APIView):
+    """Change the limits and restart policy of a container (a running one's at once): the
+    create body's fields memory, memory_swap, memory_swappiness, pids_limit, nano_cpus,
+    cpu_shares, cpu_period, cpu_quota, restart_policy, restart_max_retries; only those given
+    change (as docker update)."""
+
+    @extend_schema(request=ContainerUpdateSerializer, responses=ContainerSerializer)
+    def post(self, request, ref):
+        ser = ContainerUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        rpc.call("update", ref=lookup.container(ref, request.user).id, changes=ser.changes())
         return _inspect(ref, request.user)
 
 
@@ -192,6 +209,7 @@ class ContainerLogs(APIView):
         ("until", str), ("timestamps", bool), ("format", str))], responses={200: str})
     def get(self, request, ref):
         c = lookup.container(ref, request.user)
+        logs.readable(c.spec)
         q = request.query_params
         query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)

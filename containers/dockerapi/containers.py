@@ -50,7 +50,7 @@ def containers_list(request: HttpRequest) -> HttpResponse:
 
 def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
     checks = {
-        "status": lambda v: translate.DOCKER_STATUS[c.status] == v,
+        "status": lambda v: translate.docker_status(c) == v,
         "name": lambda v: v.lstrip("/") in c.name,
         "id": lambda v: c.id.startswith(v),
         "label": lambda v: (lambda k, _, val: k in (c.spec.get("labels") or {}) and (
@@ -92,25 +92,34 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _stop_timeout(request: HttpRequest) -> float:
+def _stop_timeout(request: HttpRequest) -> float | None:
+    """?t= (or ?timeout=); None: the container's StopTimeout, else 10 s."""
     return number(request.GET, "t", None, 0) if "t" in request.GET else number(
-        request.GET, "timeout", 10.0, 0)
+        request.GET, "timeout", None, 0)
 
 
 @docker_view
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
-    timeout = _stop_timeout(request)
-    rpc.call("stop", rpc_timeout=timeout + STOP_MARGIN, ref=lookup.container(ref, actor_of(request)).id,
+    c, timeout = lookup.container(ref, actor_of(request)), _stop_timeout(request)
+    rpc.call("stop", rpc_timeout=lifecycle.stop_wait(c, timeout) + STOP_MARGIN, ref=c.id,
              timeout=timeout, signal=request.GET.get("signal"))
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
-    timeout = _stop_timeout(request)
-    rpc.call("restart", rpc_timeout=2 * timeout + STOP_MARGIN,
-             ref=lookup.container(ref, actor_of(request)).id, timeout=timeout)
+    c, timeout = lookup.container(ref, actor_of(request)), _stop_timeout(request)
+    rpc.call("restart", rpc_timeout=2 * lifecycle.stop_wait(c, timeout) + STOP_MARGIN,
+             ref=c.id, timeout=timeout)
     return HttpResponse(status=204)
+
+
+@docker_view
+def container_update(request: HttpRequest, ref: str) -> HttpResponse:
+    """POST /containers/{id}/update: {"Warnings": []}."""
+    c = lookup.container(ref, actor_of(request))
+    rpc.call("update", ref=c.id, changes=translate.update_changes(body_of(request)))
+    return JsonResponse({"Warnings": []})
 
 
 @docker_view
@@ -153,6 +162,7 @@ def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
     c = lookup.container(ref, actor_of(request))
+    logs.readable(c.spec)
     q = request.GET
     query = logs.query(q, docker=True)
     stamps = boolean(q, "timestamps", False)

@@ -86,7 +86,63 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         cpu_period=_number(host.get("CpuPeriod"), "CpuPeriod"),
         cpu_quota=_number(host.get("CpuQuota"), "CpuQuota"),
         log_opts=_log_opts(host.get("LogConfig")),
+        log_driver=_log_driver(host.get("LogConfig")),
+        **restart_policy(host.get("RestartPolicy")),
+        stop_timeout=_optional(body.get("StopTimeout"), "StopTimeout"),
+        memory_swappiness=_swappiness(host.get("MemorySwappiness")),
     )
+
+
+def restart_policy(policy: Any) -> dict[str, Any]:
+    """HostConfig.RestartPolicy {"Name", "MaximumRetryCount"} -> the spec's fields (a
+    missing or empty Name is "no", as Docker)."""
+    if policy is None:
+        return {}
+    if not isinstance(policy, dict):
+        raise InvalidArgument("RestartPolicy must be an object")
+    return {"restart_policy": policy.get("Name") or "no",
+            "restart_max_retries": _number(policy.get("MaximumRetryCount"), "MaximumRetryCount")}
+
+
+UPDATE_RESOURCES = {"Memory": "memory", "MemorySwap": "memory_swap", "NanoCpus": "nano_cpus",
+                    "CpuShares": "cpu_shares", "CpuPeriod": "cpu_period", "CpuQuota": "cpu_quota"}
+
+
+def update_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """POST /containers/{id}/update body -> the spec fields to change, as Docker reads it:
+    a resource that is 0 or missing is left as it is, PidsLimit and MemorySwappiness when
+    not null, RestartPolicy when its Name is not empty."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("update config must be an object")
+    out: dict[str, Any] = {}
+    for key, field in UPDATE_RESOURCES.items():
+        value = _number(body.get(key), key)
+        if value:
+            out[field] = value
+    if body.get("PidsLimit") is not None:
+        out["pids_limit"] = _number(body["PidsLimit"], "PidsLimit")
+    if body.get("MemorySwappiness") is not None:
+        out["memory_swappiness"] = _swappiness(body["MemorySwappiness"])
+    policy = body.get("RestartPolicy")
+    if isinstance(policy, dict) and policy.get("Name"):
+        out.update(restart_policy(policy))
+    return out
+
+
+def _optional(value: Any, what: str) -> int | None:
+    return None if value is None else _number(value, what)
+
+
+def _swappiness(value: Any) -> int | None:
+    """MemorySwappiness: null or -1 (the CLI's default) leave the host's."""
+    value = _optional(value, "MemorySwappiness")
+    return None if value == -1 else value
+
+
+def _log_driver(config: Any) -> str:
+    if not isinstance(config, dict):
+        return logconfig.DEFAULT_DRIVER
+    return config.get("Type") or logconfig.DEFAULT_DRIVER
 
 
 def _log_opts(config: Any) -> dict[str, str]:
@@ -97,7 +153,7 @@ def _log_opts(config: Any) -> dict[str, str]:
         raise InvalidArgument("LogConfig must be an object")
     logconfig.validate_driver(config.get("Type") or "")
     opts = config.get("Config") or {}
-    logconfig.validate_opts(opts)
+    logconfig.validate_opts(opts, config.get("Type") or logconfig.DEFAULT_DRIVER)
     return dict(opts)
 
 
@@ -136,9 +192,20 @@ def _ago(dt: datetime | None) -> str:
     return "Less than a second" if secs < 1 else f"{secs} seconds"
 
 
+def restarting(c: Container) -> bool:
+    """Docker's "restarting": exited, waiting out its restart policy's back-off."""
+    return c.restart_at is not None and c.status in (State.EXITED, State.DEAD)
+
+
+def docker_status(c: Container) -> str:
+    return "restarting" if restarting(c) else DOCKER_STATUS[c.status]
+
+
 def status_text(c: Container) -> str:
     """`docker ps` STATUS column: "Up 5 seconds", "Exited (0) 3 seconds ago"."""
     s = c.status
+    if restarting(c):
+        return f"Restarting ({c.exit_code}) {_ago(c.finished_at)} ago"
     if s in (State.RUNNING, State.STOPPING):
         return f"Up {_ago(c.started_at)}" + (" (Paused)" if c.paused else "")
     if s == State.EXITED:
@@ -161,7 +228,7 @@ def summary(c: Container, mappings: list[dict[str, Any]], networks: dict[str, An
         "Id": c.id, "Names": [f"/{c.name}"], "Image": c.image_ref, "ImageID": f"sha256:{c.image_id}",
         "Command": " ".join(_argv(c)), "Created": int(c.created.timestamp()),
         "Ports": port_list(c, mappings), "Labels": c.spec.get("labels") or {},
-        "State": DOCKER_STATUS[c.status], "Status": status_text(c),
+        "State": docker_status(c), "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.spec.get("network_mode", "bridge")},
         "NetworkSettings": {"Networks": networks}, "Mounts": [],
     }
@@ -193,10 +260,10 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Path": argv[0] if argv else "",
         "Args": argv[1:],
         "State": {
-            "Status": "paused" if paused else DOCKER_STATUS[c.status], "Running": running,
+            "Status": "paused" if paused else docker_status(c), "Running": running,
             "Paused": paused,
-            "Restarting": False, "OOMKilled": c.oom_killed, "Dead": c.status == State.DEAD,
-            "Pid": c.init_pid if running and c.init_pid else 0,
+            "Restarting": restarting(c), "OOMKilled": c.oom_killed, "Dead": c.status == State.DEAD,
+            "Pid": (engine().main_pid(c.id) or 0) if running else 0,
             "ExitCode": c.exit_code if c.exit_code is not None and c.exit_code >= 0 else 0,
             "Error": c.error, "StartedAt": iso(c.started_at), "FinishedAt": iso(c.finished_at),
         },
@@ -208,13 +275,16 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "HostConfig": {
-            "LogConfig": {"Type": "json-file", "Config": spec.get("log_opts") or {}},
+            "LogConfig": {"Type": spec.get("log_driver") or logconfig.DEFAULT_DRIVER,
+                          "Config": spec.get("log_opts") or {}},
             "NetworkMode": spec.get("network_mode", "bridge"),
             "PortBindings": port_bindings(mappings),
             "AutoRemove": bool(spec.get("auto_remove")),
             "Memory": spec.get("memory", 0), "MemorySwap": spec.get("memory_swap", 0),
             "ConsoleSize": spec.get("console_size") or [0, 0],
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "RestartPolicy": {"Name": spec.get("restart_policy") or "no",
+                              "MaximumRetryCount": spec.get("restart_max_retries", 0)},
+            "MemorySwappiness": spec.get("memory_swappiness"),
             "Binds": None, "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,
@@ -231,6 +301,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "Cmd": spec.get("cmd") or (c.image.config or {}).get("Cmd"),
             "Image": c.image_ref, "Volumes": None, "WorkingDir": spec.get("working_dir", ""),
             "Entrypoint": spec.get("entrypoint") or None, "Labels": spec.get("labels") or {},
+            **({"StopTimeout": spec["stop_timeout"]} if spec.get("stop_timeout") is not None else {}),
         },
         "NetworkSettings": {
             "IPAddress": net.get("ip", ""), "IPPrefixLen": net.get("prefix", 0),

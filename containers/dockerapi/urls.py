@@ -38,6 +38,7 @@ urlpatterns = [
     route(r"containers/(?P<ref>[^/]+)/unpause$", {"POST": containers.container_unpause}),
     route(r"containers/(?P<ref>[^/]+)/rename$", {"POST": containers.container_rename}),
     route(r"containers/(?P<ref>[^/]+)/top$", {"GET": containers.container_top}),
+    route(r"containers/(?P<ref>[^/]+)/update$", {"POST": containers.container_update}),
     route(r"containers/(?P<ref>[^/]+)$", {"DELETE": containers.container_delete}),
     route(r"events$", {"GET": system.events}),
     route(r"networks$", {"GET": system.networks_list}),

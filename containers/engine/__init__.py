@@ -1,8 +1,8 @@
 """The dockerweb engine: plain Python, no Django. One concept per module, grouped by subpackage:
 
 - vocabulary (this package): errors, state (the state machine), ids, spec (ContainerSpec),
-  layout (paths under the state root), signals, logconfig (log rotation options); facade
-  (Engine, what the Django side calls)
+  layout (paths under the state root), signals, logconfig (log drivers and rotation options),
+  restart (restart policies and their back-off); facade (Engine, what the Django side calls)
 - run/ (a process in a container): supervisor (the per-container process) and exec_supervisor
   (per exec), frames (their attach framing), supervision (their client side: launch, state,
   signals), exec, client (the attach socket client), logfile (the JSON-lines logs), procs,

@@ -9,6 +9,7 @@ typed (errors.py). The database is not touched here: callers record the results.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import shutil
@@ -20,6 +21,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
 from .fs import inroot, rootfs
@@ -110,7 +112,7 @@ class Engine:
             os.unlink(p.lxc_log)
         except FileNotFoundError:
             pass
-        return supervision.SupervisorSpec.container(
+        sup = supervision.SupervisorSpec.container(
             p, ["lxc-execute", "-n", cid, "-P", self.layout.lxc, "-f", p.lxc_config, "--", *cmd],
             tty=spec.tty, open_stdin=spec.open_stdin, stdin_once=spec.stdin_once,
             console_size=spec.console_size, memory_cgroup=cgroups.container_dir(parent, cid),
@@ -121,6 +123,9 @@ class Engine:
             preload=initconfine.library(self.layout.lib),
             **self._log_limits(spec),
         )
+        if spec.log_driver == logconfig.NONE:  # Docker's none driver: the output is not kept
+            sup = dataclasses.replace(sup, log_path=os.devnull, log_max_size=0)
+        return sup
 
     def _log_limits(self, spec: ContainerSpec) -> dict[str, int]:
         """The supervisor's rotation limits: the container's log_opts over the defaults."""
@@ -326,15 +331,45 @@ class Engine:
         """Pids (host view) of every process in the container."""
         return cgroups.pids(self.config.cgroup_parent, cid)
 
+    def main_pid(self, cid: str, wait: float = 0.2) -> int | None:
+        """The container's main process (host pid), Docker's State.Pid: the child of LXC's
+        init, never the init itself; None when the container does not run. Waits up to
+        `wait` s for it right after a start (LXC's init forks it just after the hook)."""
+        run = supervision.read_state(self.paths(cid))
+        if run is None or not procs.alive(run.init_pid, run.init_start):
+            return None
+        return supervision.await_main(run, wait)
+
     def top(self, cid: str) -> tuple[list[str], list[list[str]]]:
-        """`ps` of every process in the container: (column titles, one row per process)."""
-        pids = self.processes(cid)
+        """`ps` of every process in the container: (column titles, one row per process).
+        LXC's init (the pid namespace's PID 1, lxc-execute's own code) is not one of them:
+        Docker lists the container's command and what it started (and exec'd processes)."""
+        run = supervision.read_state(self.paths(cid))
+        init = run.init_pid if run else None
+        pids = [p for p in self.processes(cid) if p != init]
         if not pids:
             return TOP_FIELDS.upper().split(","), []
         out = subprocess.run(["ps", "-o", TOP_FIELDS, "-p", ",".join(map(str, pids))],
                              capture_output=True, text=True).stdout.splitlines()
         titles = out[0].split()
         return titles, [line.split(None, len(titles) - 1) for line in out[1:]]
+
+    def update_limits(self, cid: str, spec: ContainerSpec) -> None:
+        """Apply `spec`'s memory, swappiness, pids and CPU limits to the cgroups of the
+        running container `cid` now (docker update); the kernel's defaults are written back
+        for limits that `spec` no longer sets. A container that exits meanwhile is left
+        alone (its cgroups are gone; the next start writes the spec). InvalidArgument with
+        the kernel's reason when it refuses a value (a memory limit below the usage: EBUSY)."""
+        for directory, key, value in live_limits(spec, self.config.cgroup_parent, cid,
+                                                 self.config.pids_limit):
+            try:
+                with open(os.path.join(directory, key), "w") as f:
+                    f.write(str(value))
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                raise InvalidArgument(f"Cannot update container {cid}: {key}: "
+                                      f"{e.strerror or type(e).__name__}") from None
 
     def resize(self, cid: str, rows: int, cols: int) -> None:
         """Set the tty size of a running container (a no-op without a tty)."""
@@ -430,6 +465,8 @@ def cgroup_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
     pids = spec.pids_limit or default_pids
     if pids > 0:
         out.append((cgroups.container_dir(parent, cid, "pids"), "pids.max", pids))
+    if spec.memory_swappiness is not None:
+        out.append((cgroups.container_dir(parent, cid), "memory.swappiness", spec.memory_swappiness))
     cpu = cgroups.container_dir(parent, cid, "cpu")
     if spec.cpu_shares:
         out.append((cpu, "cpu.shares", max(2, spec.cpu_shares)))
@@ -441,6 +478,40 @@ def cgroup_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
             out.append((cpu, "cpu.cfs_period_us", spec.cpu_period))
         if spec.cpu_quota:
             out.append((cpu, "cpu.cfs_quota_us", spec.cpu_quota))
+    return out
+
+
+def live_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
+                ) -> list[tuple[str, str, int | str]]:
+    """What `update_limits` writes, in a valid order: every limit `cgroup_limits` knows,
+    with the kernel's default for an unset one (pids "max", cpu.shares 1024, no CFS quota,
+    a 100 ms period). Memory: the memsw limit first when the new memory limit is above the
+    one in force (the kernel keeps memory <= memsw)."""
+    mem = cgroups.container_dir(parent, cid)
+    out: list[tuple[str, str, int | str]] = []
+    limits = dict(memory_limits(spec))
+    if "memory.limit_in_bytes" in limits:
+        swap = limits.pop("memory.memsw.limit_in_bytes", None)
+        current = cgroups.read_int(os.path.join(mem, "memory.memsw.limit_in_bytes"))
+        pairs = [("memory.limit_in_bytes", limits["memory.limit_in_bytes"]),
+                 ("memory.soft_limit_in_bytes", limits["memory.soft_limit_in_bytes"])]
+        if swap is not None:
+            first = current is not None and limits["memory.limit_in_bytes"] > current
+            pairs = [("memory.memsw.limit_in_bytes", swap), *pairs] if first else [
+                *pairs, ("memory.memsw.limit_in_bytes", swap)]
+        out += [(mem, key, value) for key, value in pairs]
+    if spec.memory_swappiness is not None:
+        out.append((mem, "memory.swappiness", spec.memory_swappiness))
+    pids = spec.pids_limit or default_pids
+    out.append((cgroups.container_dir(parent, cid, "pids"), "pids.max", pids if pids > 0 else "max"))
+    cpu = cgroups.container_dir(parent, cid, "cpu")
+    out.append((cpu, "cpu.shares", max(2, spec.cpu_shares) if spec.cpu_shares else 1024))
+    if spec.nano_cpus:
+        period, quota = CFS_PERIOD, spec.nano_cpus * CFS_PERIOD // 1_000_000_000
+    else:
+        period, quota = spec.cpu_period or CFS_PERIOD, spec.cpu_quota or -1
+    out += [(cpu, "cpu.cfs_quota_us", -1), (cpu, "cpu.cfs_period_us", period),
+            (cpu, "cpu.cfs_quota_us", quota)]  # quota off first: any period is then valid
     return out
 
 

@@ -234,7 +234,7 @@ def main_pid(state: RunState) -> int | None:
     return kids[0] if kids else None
 
 
-def _await_main(state: RunState, timeout: float = 1.0) -> int | None:
+def await_main(state: RunState, timeout: float = 1.0) -> int | None:
     """main_pid, waiting a moment for it: "started" is LXC's start hook, which runs just
     before LXC's init forks the command, so a signal sent right after a start could
     otherwise find no main process and hit the init (whose SIGKILL makes lxc-execute exit 1,
@@ -254,7 +254,7 @@ def deliver(state: RunState, sig: int) -> bool:
     """
     if not procs.alive(state.init_pid, state.init_start):
         return False
-    pid = _await_main(state)
+    pid = await_main(state)
     started = procs.start_time(pid) if pid else None
     if pid and started is not None and procs.send_signal(pid, started, sig):
         return True

@@ -603,7 +603,10 @@ class Supervisor:
         code = self.exit_code() if self.child_pid else 255
         if self.log_fd >= 0:
             self.flush_partials()
-            os.fsync(self.log_fd)
+            try:
+                os.fsync(self.log_fd)
+            except OSError:  # EINVAL: /dev/null, the `none` log driver's log
+                pass
         oom = self.oom_events() > 0
         error = ""
         if not started:
