@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("containers", "0008_hash_tokens"),
+        ("containers", "0009_event_time"),
     ]
 
     operations = [
