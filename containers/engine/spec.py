@@ -14,6 +14,7 @@ from typing import Any
 from . import logconfig
 from .confine import capabilities
 from .errors import InvalidArgument, shown
+from .fs import mounts as mountspec
 from .fs.inroot import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
@@ -92,6 +93,10 @@ class ContainerSpec:
     cpu_period: int = 0  # cpu.cfs_period_us; 0 = 100000
     cpu_quota: int = 0  # cpu.cfs_quota_us; 0 = none
     log_opts: dict[str, str] = field(default_factory=dict)  # json-file max-size / max-file
+    # bind mounts and volumes (fs/mounts.py dicts: type, source, target, read_only, mode,
+    # origin); a volume's source "" is anonymous until the create names it
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    binds: list[str] = field(default_factory=list)  # HostConfig.Binds as given (inspect)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +138,11 @@ class ContainerSpec:
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
+        mountspec.validate(self.mounts)
+        if not isinstance(self.binds, list) or not all(isinstance(b, str) for b in self.binds):
+            raise InvalidArgument("binds must be a list of strings")
+        for b in self.binds:
+            _clean(b, "bind")
         return self
 
     @property
@@ -212,13 +222,14 @@ def validate_labels(labels: Any) -> None:
 
 
 def validate_env(env: Any) -> None:
+    """KEY=VALUE entries, or a bare KEY (Docker: the variable is unset in the container)."""
     if not isinstance(env, list):
         raise InvalidArgument("env must be a list of KEY=VALUE strings")
     for item in env:
         _clean(item, "env entry")
-        key, sep, _ = item.partition("=")
-        if not sep or not ENV_KEY_RE.fullmatch(key):
-            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE")
+        key = item.partition("=")[0]
+        if not ENV_KEY_RE.fullmatch(key):
+            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE or KEY")
 
 
 def validate_limits(spec: ContainerSpec) -> None:
