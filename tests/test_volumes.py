@@ -93,6 +93,12 @@ def test_bad_mounts_via_api_never_become_lxc_keys(dpy, vols, hostdir):
 
 def test_named_volume_persists_ls_inspect_rm_prune(cli, vols):
     name = _name()
+    # a new volume gets the image's files at its target; nocopy leaves it empty
+    assert cli("run", "--rm", "-v", f"{name}x:/etc", "busybox", "ls", "/etc").stdout.split()[:2] == [
+        b"group", b"hostname"]
+    assert cli("run", "--rm", "-v", f"{name}y:/etc:nocopy", "busybox", "ls", "/etc").stdout.split() == [
+        b"hostname", b"hosts", b"resolv.conf"]
+    cli("volume", "rm", f"{name}x", f"{name}y")
     cli("run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/f")
     assert cli("run", "--rm", "-v", f"{name}:/data:ro", "busybox", "cat", "/data/f").stdout == b"kept\n"
     assert name in cli("volume", "ls", "-q").stdout.decode().split()  # --rm kept the named one
@@ -173,8 +179,9 @@ def test_image_volume_is_anonymous_and_out_of_diff_export_commit(cli, api, vols,
     cli("run", "--name", "base1", "busybox", "sh", "-c", "mkdir -p /data && echo image > /data/seed")
     img = _commit_with(api, "base1", {"Volumes": {"/data": {}}}, "volimg")
     try:
-        cli("run", "--name", "vc1", "--hostname", "secrethost", img, "sh", "-c",
-            "cat /data/seed 2>/dev/null; echo inside > /data/new; echo layer > /layerfile")
+        out = cli("run", "--name", "vc1", "--hostname", "secrethost", img, "sh", "-c",
+                  "cat /data/seed; echo inside > /data/new; echo layer > /layerfile").stdout
+        assert out == b"image\n"  # copied from the image into the new volume (Docker's copy-up)
         doc = json.loads(cli("inspect", "vc1").stdout)[0]
         [m] = doc["Mounts"]
         assert m["Destination"] == "/data" and m["Type"] == "volume"

@@ -90,7 +90,7 @@ class Engine:
                  hostname: str, network: list[str] | None = None,
                  etc: dict[str, str] | None = None) -> supervision.SupervisorSpec:
         cfg = image.config
-        mount_entries = mounts.prepare(p.rootfs, self._mount_plan(spec, etc or {}))
+        mount_entries = mounts.prepare(p.rootfs, self._mount_plan(spec, etc or {}, p.rootfs))
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
         cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
@@ -129,16 +129,19 @@ class Engine:
             **self._log_limits(spec),
         )
 
-    def _mount_plan(self, spec: ContainerSpec, etc: dict[str, str]) -> list[mounts.Planned]:
+    def _mount_plan(self, spec: ContainerSpec, etc: dict[str, str], root: str) -> list[mounts.Planned]:
         """The host side of every mount: a bind's host path (made when missing for a -v
-        bind, as Docker; a HostConfig.Mounts bind must exist), a volume's data directory,
-        and the engine's /etc files unless the spec mounts something there itself."""
+        bind, as Docker; a HostConfig.Mounts bind must exist), a volume's data directory
+        (an empty one gets the image's files at its target, unless "nocopy"), and the
+        engine's /etc files unless the spec mounts something there itself."""
         plan = []
         for m in spec.mounts:
             if m["type"] == "volume":
                 if not m["source"]:
                     raise InvalidArgument(f"anonymous volume at {shown(m['target'])} has no name")
                 source = self.volumes.create(m["source"])
+                if "nocopy" not in (m.get("mode") or "").split(","):
+                    self.volumes.populate(m["source"], root, m["target"])
             else:
                 source = m["source"]
                 if not os.path.exists(source):
