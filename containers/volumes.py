@@ -32,13 +32,21 @@ ANONYMOUS_LABEL = "com.docker.volume.anonymous"  # Docker 23+ marks anonymous vo
 def plan(spec: ContainerSpec, image_config: dict[str, Any], user) -> tuple[ContainerSpec, set[str]]:
     """The spec a new container is recorded with, and the names given to its anonymous
     volumes: the image's VOLUMEs not covered by a mount are added as anonymous volumes and
-    every anonymous volume is named. Forbidden (403) when `user` may not bind host paths."""
-    if any(m["type"] == "bind" for m in spec.mounts) and not lookup.sees_all(user):
-        raise Forbidden("bind mounts of host paths are for staff and the Docker socket only; "
-                        "use a volume")
+    every anonymous volume is named; VolumesFrom copies the mounts of containers `user`
+    sees. Forbidden (403) when `user` may not bind host paths."""
     mounts.check_sources(spec.mounts)
     wanted = list(spec.mounts)
     taken = {m["target"] for m in wanted}
+    for ref in spec.volumes_from:  # another container's mounts, its mode or the one given
+        name, _, mode = ref.partition(":")
+        for m in lookup.container(name, user).spec.get("mounts") or []:
+            if m["target"] not in taken:
+                ro = mode == "ro" if mode else m["read_only"]
+                wanted.append({**m, "read_only": ro, "origin": "volumes_from"})
+                taken.add(m["target"])
+    if any(m["type"] == "bind" for m in wanted) and not lookup.sees_all(user):
+        raise Forbidden("bind mounts of host paths are for staff and the Docker socket only; "
+                        "use a volume")
     image_volumes = (image_config or {}).get("Volumes") or {}
     if not isinstance(image_volumes, dict):
         raise InvalidArgument("the image's Volumes must be an object")
@@ -85,12 +93,14 @@ def create(name: str, labels: dict[str, str] | None, user, driver: str = "local"
     """A new volume (a random name when `name` is empty); an existing one of the same name
     that `user` sees is answered as is (Docker's create is idempotent); one held by another
     user is a Conflict."""
-    if driver not in ("", "local"):
-        raise InvalidArgument(f"volume driver {driver!r} is not supported (only local)")
+    if driver not in ("", "local"):  # Docker: the plugin is not found (404)
+        raise NotFound(f"error looking up volume plugin {driver}: plugin \"{driver}\" not found")
     labels = labels or {}
     if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                for k, v in labels.items()):
         raise InvalidArgument("Labels must map strings to strings")
+    if not name:  # a generated name makes it anonymous (Docker 23+): prune takes it
+        labels = {**labels, ANONYMOUS_LABEL: ""}
     vol = _get_or_create(name or ids.new_id(), user, labels, not name)
     engine().volumes.create(vol.name)
     return vol

@@ -98,7 +98,9 @@ def test_named_volume_persists_ls_inspect_rm_prune(cli, vols):
         b"group", b"hostname"]
     assert cli("run", "--rm", "-v", f"{name}y:/etc:nocopy", "busybox", "ls", "/etc").stdout.split() == [
         b"hostname", b"hosts", b"resolv.conf"]
-    cli("volume", "rm", f"{name}x", f"{name}y")
+    assert cli("run", "--rm", "--mount", f"type=volume,src={name}z,dst=/etc,volume-nocopy", "busybox",
+               "ls", "/etc").stdout.split() == [b"hostname", b"hosts", b"resolv.conf"]
+    cli("volume", "rm", f"{name}x", f"{name}y", f"{name}z")
     cli("run", "--rm", "-v", f"{name}:/data", "busybox", "sh", "-c", "echo kept > /data/f")
     assert cli("run", "--rm", "-v", f"{name}:/data:ro", "busybox", "cat", "/data/f").stdout == b"kept\n"
     assert name in cli("volume", "ls", "-q").stdout.decode().split()  # --rm kept the named one
@@ -136,6 +138,7 @@ def test_anonymous_volumes_rm_v_and_run_rm(cli, vols):
     assert m["Type"] == "volume" and m["Destination"] == "/data" and len(m["Name"]) == 64
     assert doc["Config"]["Volumes"] == {"/data": {}}
     cli("start", "-a", cid)
+    cli("start", "-a", cid)  # again: the mount points and the volume are there already
     assert m["Name"] in cli("volume", "ls", "-q").stdout.decode()
     cli("rm", "-v", cid)
     assert set(cli("volume", "ls", "-q").stdout.decode().split()) == before
@@ -302,3 +305,37 @@ def test_network_none_has_lo_up(cli):
     out = cli("run", "--rm", "--network", "none", "busybox", "sh", "-c",
               "ip link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo pinged").stdout.decode()
     assert "LOOPBACK,UP" in out and "pinged" in out
+
+
+def test_docker_py_low_level_volume_api_and_volumes_from(dpy, vols, hostdir):
+    api = dpy.api
+    made = api.create_volume()  # no name: generated, anonymous (prune takes it)
+    assert made in api.volumes()["Volumes"]
+    assert api.inspect_volume(made["Name"])["Labels"] == {"com.docker.volume.anonymous": ""}
+    with pytest.raises(docker.errors.NotFound):
+        api.create_volume(_name(), driver="invalid")
+    assert made["Name"] in api.prune_volumes()["VolumesDeleted"]
+    with pytest.raises(docker.errors.NotFound):
+        api.remove_volume(made["Name"])
+    assert dpy.api.delete(dpy.api._url("/volumes/{0}", made["Name"]), params={"force": 1}).status_code == 204
+    # binds with modes and a Mounts bind with a propagation, as docker-py's own tests check them
+    m2 = docker.types.Mount("/m2", hostdir, type="bind", propagation="rslave")
+    hc = api.create_host_config(binds={hostdir: {"bind": "/m1", "mode": "ro"}}, mounts=[m2])
+    src = api.create_container("busybox", ["sh", "-c", "ls /m1 /m2"], name="vfsrc", host_config=hc,
+                               volumes=["/anon"])
+    info = api.inspect_container(src["Id"])
+    got = {m["Destination"]: m for m in info["Mounts"]}
+    assert (got["/m1"]["Source"], got["/m1"]["RW"], got["/m1"]["Propagation"]) == (hostdir, False, "rprivate")
+    assert (got["/m2"]["Source"], got["/m2"]["RW"], got["/m2"]["Propagation"]) == (hostdir, True, "rslave")
+    # VolumesFrom takes the other container's mounts, read-only when asked
+    dst = api.create_container("busybox", ["sh", "-c", "echo x > /anon/f; echo y > /m2/no"],
+                               host_config=api.create_host_config(volumes_from=["vfsrc:ro"]))
+    info = api.inspect_container(dst["Id"])
+    assert info["HostConfig"]["VolumesFrom"] == ["vfsrc:ro"]
+    assert {m["Destination"] for m in info["Mounts"]} == {"/m1", "/m2", "/anon"}
+    api.start(dst["Id"])
+    assert api.wait(dst["Id"])["StatusCode"] != 0
+    assert b"Read-only" in api.logs(dst["Id"])
+    assert not os.path.exists(os.path.join(hostdir, "no"))
+    api.remove_container(dst["Id"], v=True)
+    api.remove_container(src["Id"], v=True)

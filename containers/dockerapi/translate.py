@@ -89,6 +89,7 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         log_opts=_log_opts(host.get("LogConfig")),
         mounts=_mounts(body),
         binds=_list(host.get("Binds"), "Binds"),
+        volumes_from=_list(host.get("VolumesFrom"), "VolumesFrom"),
     )
 
 
@@ -96,8 +97,6 @@ def _mounts(body: dict[str, Any]) -> list[dict[str, Any]]:
     """HostConfig.Binds and HostConfig.Mounts, then Config.Volumes (anonymous volumes) at the
     targets they leave free. Duplicate targets among the first two are refused later."""
     host = body.get("HostConfig") or {}
-    if host.get("VolumesFrom"):
-        raise InvalidArgument("VolumesFrom is not supported")
     if (host.get("VolumeDriver") or "local") != "local":
         raise InvalidArgument("only the local volume driver is supported")
     out = [mounts.parse_bind(b) for b in _list(host.get("Binds"), "Binds")]
@@ -123,8 +122,11 @@ def mount_points(c: Container) -> list[dict[str, Any]]:
     for m in c.spec.get("mounts") or []:
         rw = not m.get("read_only")
         if m["type"] == "bind":
+            words = (m.get("mode") or "").split(",")
+            prop = next((w for w in words if w in mounts.PROPAGATIONS), "rprivate")
             out.append({"Type": "bind", "Source": m["source"], "Destination": m["target"],
-                        "Mode": m.get("mode", ""), "RW": rw, "Propagation": "rprivate"})
+                        "Mode": m.get("mode", "") if m.get("origin") == "binds" else "", "RW": rw,
+                        "Propagation": prop})
         else:
             out.append({"Type": "volume", "Name": m["source"],
                         "Source": engine().volumes.data(m["source"]), "Destination": m["target"],
@@ -267,6 +269,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "ConsoleSize": spec.get("console_size") or [0, 0],
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "Binds": spec.get("binds") or None, "Mounts": _host_mounts(spec),
+            "VolumesFrom": spec.get("volumes_from") or None,
             "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,

@@ -40,6 +40,7 @@ PORT_RE = re.compile(
 # the variables we add and lxc-execute's options.
 ARG_STRLEN_MAX = 128 * 1024 - 1  # bytes in one argument or env entry
 ARGV_TOTAL_MAX = 1024 * 1024  # bytes, cmd + entrypoint + env together
+VOLUMES_FROM_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}(:(ro|rw))?\Z")
 IMAGE_REF_MAX = 512  # name (255) + ":" tag (128) + "@sha256:" digest (71) fits
 LABEL_KEY_MAX = 1024
 LABEL_VALUE_MAX = 64 * 1024
@@ -97,6 +98,7 @@ class ContainerSpec:
     # origin); a volume's source "" is anonymous until the create names it
     mounts: list[dict[str, Any]] = field(default_factory=list)
     binds: list[str] = field(default_factory=list)  # HostConfig.Binds as given (inspect)
+    volumes_from: list[str] = field(default_factory=list)  # "container[:ro|rw]", resolved at create
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +145,9 @@ class ContainerSpec:
             raise InvalidArgument("binds must be a list of strings")
         for b in self.binds:
             _clean(b, "bind")
+        if not isinstance(self.volumes_from, list) or not all(
+                isinstance(v, str) and VOLUMES_FROM_RE.fullmatch(v) for v in self.volumes_from):
+            raise InvalidArgument("volumes_from must be a list of \"container[:ro|rw]\"")
         return self
 
     @property

@@ -38,7 +38,8 @@ VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")  # Docker's (volum
 VOLUME_NAME_MAX = 255
 BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared",
               "slave", "rslave", "consistent", "cached", "delegated"}
-ORIGINS = ("binds", "mounts", "volumes", "image")
+PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")  # shown, not applied
+ORIGINS = ("binds", "mounts", "volumes", "image", "volumes_from")
 MAX_MOUNTS = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REFUSED_TARGETS = ("proc", "sys")  # runc refuses mounts over /proc; /sys is the kernel's
@@ -151,9 +152,13 @@ def from_docker_mount(doc: Any) -> dict[str, Any]:
     src = doc.get("Source") or ""
     if kind == "bind" and not src:
         raise InvalidArgument("invalid mount config for type \"bind\": field Source must not be empty")
-    ro = doc.get("ReadOnly", False)
-    return mount(kind, src, doc.get("Target") or doc.get("Destination") or "", bool(ro),
-                 "" if not ro else "ro", "mounts")
+    ro = bool(doc.get("ReadOnly", False))
+    nocopy = bool((doc.get("VolumeOptions") or {}).get("NoCopy")) if kind == "volume" else False
+    propagation = (doc.get("BindOptions") or {}).get("Propagation") or "" if kind == "bind" else ""
+    if propagation and propagation not in PROPAGATIONS:
+        raise InvalidArgument(f"invalid propagation mode: {shown(propagation)}")
+    mode = ",".join(w for w, on in (("ro", ro), ("nocopy", nocopy), (propagation, propagation)) if on)
+    return mount(kind, src, doc.get("Target") or doc.get("Destination") or "", ro, mode, "mounts")
 
 
 def check_sources(ms: list[dict[str, Any]]) -> None:

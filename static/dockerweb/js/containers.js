@@ -82,6 +82,7 @@
     }
     b.env = lines(f.get("env"), /\n/);
     b.ports = lines(f.get("ports"), /[,\s]+/);
+    b.volumes = lines(f.get("volumes"), /,\s*/);
     b.tty = form.tty.checked;
     b.open_stdin = form.open_stdin.checked;
     return b;
