@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 import uuid
@@ -15,6 +16,7 @@ import docker
 import pytest
 
 from tests.users import new_user, remove_users
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -339,3 +341,46 @@ def test_docker_py_low_level_volume_api_and_volumes_from(dpy, vols, hostdir):
     assert not os.path.exists(os.path.join(hostdir, "no"))
     api.remove_container(dst["Id"], v=True)
     api.remove_container(src["Id"], v=True)
+
+
+COMPOSE = shutil.which("docker-compose")
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="no docker-compose")
+def test_compose_named_volume_up_and_down_v(cli, vols, tmp_path):
+    """Debian's docker-compose: a named volume written by one service and read by another,
+    `down -v` removes it (networks: the default bridge; user networks are issue 14's too)."""
+    project = f"p{uuid.uuid4().hex[:8]}"
+    (tmp_path / "docker-compose.yml").write_text(f"""
+version: "3.7"
+services:
+  writer:
+    image: busybox
+    network_mode: bridge
+    command: ["sh", "-c", "echo from-writer > /www/index.html"]
+    volumes: ["pages:/www"]
+  reader:
+    image: busybox
+    network_mode: bridge
+    command: ["sh", "-c", "sleep 1; cat /www/index.html; sleep 300"]
+    volumes: ["pages:/www:ro", "/anon"]
+volumes:
+  pages:
+    labels: {{owner: {project}}}
+""")
+    env = {**cli.env, "COMPOSE_PROJECT_NAME": project}
+
+    def compose(*args: str) -> subprocess.CompletedProcess:
+        p = subprocess.run([COMPOSE, *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+        assert p.returncode == 0, (args, p.stdout, p.stderr)
+        return p
+
+    compose("up", "-d")
+    vol = f"{project}_pages"
+    doc = json.loads(cli("volume", "inspect", vol).stdout)[0]
+    assert doc["Labels"]["owner"] == project and doc["Labels"]["com.docker.compose.project"] == project
+    reader = f"{project}_reader_1"
+    until(lambda: b"from-writer" in cli("logs", reader).stdout, timeout=30)
+    compose("down", "-v")
+    assert vol not in cli("volume", "ls", "-q").stdout.decode()
+    assert project not in cli("ps", "-a").stdout.decode()
