@@ -67,6 +67,11 @@ def test_bind_mount_rw_ro_and_inspect(cli, vols, hostdir):
     cli("start", "bm1")
     assert cli("wait", "bm1").stdout.strip() == b"0"
     assert cli("logs", "bm1").stdout == b"from host\nfrom host\n"
+    # a unix socket (as -v /var/run/docker.sock:...) is mounted on a file point
+    sock = cli.env["DOCKER_HOST"].removeprefix("unix://")
+    out = cli("run", "--rm", "-v", f"{sock}:/run/d.sock", "busybox", "sh", "-c",
+              "test -S /run/d.sock && echo s")
+    assert out.stdout == b"s\n"
 
 
 def test_bad_mounts_are_refused(cli, vols, hostdir):

@@ -152,7 +152,7 @@ class Engine:
                     os.makedirs(source, mode=0o755, exist_ok=True)
                 source = os.path.realpath(source)
             plan.append(mounts.Planned(source, m["target"], bool(m.get("read_only")),
-                                       os.path.isfile(source)))
+                                       not os.path.isdir(source)))  # a file, socket, device
         taken = {m["target"] for m in spec.mounts}
         plan += [mounts.Planned(host, path, False, True) for path, host in etc.items() if path not in taken]
         return plan

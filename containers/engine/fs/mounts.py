@@ -181,8 +181,9 @@ def escape(path: str) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """A mount ready to prepare: a host `source` path (a directory, or a file for the
-    engine's /etc files), the container `target`, read-only or not."""
+    """A mount ready to prepare: a host `source` path, the container `target`, read-only or
+    not; `is_file`: the source is not a directory (a file, a socket such as docker.sock, a
+    device), so the mount point is an empty file."""
 
     source: str
     target: str
