@@ -67,6 +67,9 @@ def test_bind_mount_rw_ro_and_inspect(cli, vols, hostdir):
     cli("start", "bm1")
     assert cli("wait", "bm1").stdout.strip() == b"0"
     assert cli("logs", "bm1").stdout == b"from host\nfrom host\n"
+    # a file of the image as the mount point: used as it is, not copied into the layer
+    cli("run", "--name", "bm2", "-v", f"{hostdir}/in.txt:/etc/group:ro", "busybox", "cat", "/etc/group")
+    assert cli("logs", "bm2").stdout == b"from host\n" and cli("diff", "bm2").stdout == b""
     # a unix socket (as -v /var/run/docker.sock:...) is mounted on a file point
     sock = cli.env["DOCKER_HOST"].removeprefix("unix://")
     out = cli("run", "--rm", "-v", f"{sock}:/run/d.sock", "busybox", "sh", "-c",

@@ -22,7 +22,6 @@ Contract:
 
 from __future__ import annotations
 
-import errno
 import os
 import posixpath
 import re
@@ -243,26 +242,32 @@ def _make_point(real_root: str, path: str, is_file: bool) -> str:
 
 
 def _file_point(root_fd: int, path: str) -> int:
-    """An O_PATH fd on regular file `path` inside the root, made empty if missing (an
-    engine /etc file; a symlink or non-file there is replaced, never followed)."""
+    """An O_PATH fd on regular file `path` inside the root: the one there (a symlink to a
+    regular file followed inside the root; never opened for writing, which would copy it up
+    into the container's layer), else a new empty one (a dangling symlink or other non-file
+    there is replaced, never followed; a directory is refused)."""
+    try:
+        fd = inroot.open_path(root_fd, path)
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+    except OSError:
+        pass
     dirname, name = posixpath.split(inroot.clean(path))
     dfd, _ = inroot.make_dirs(root_fd, "/" + dirname)
     try:
         try:
             st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode):
-                if stat.S_ISDIR(st.st_mode):
-                    raise InvalidArgument(f"mount target {shown(path)} is a directory")
-                os.unlink(name, dir_fd=dfd)
+            if stat.S_ISDIR(st.st_mode):
+                raise InvalidArgument(f"mount target {shown(path)} is a directory")
+            os.unlink(name, dir_fd=dfd)
         except FileNotFoundError:
             pass
         try:
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                             dir_fd=dfd))
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                             0o644, dir_fd=dfd))
         except OSError as e:
-            if e.errno in (errno.ELOOP, errno.EISDIR):
-                raise InvalidArgument(f"mount target {shown(path)} is not a regular file") from None
-            raise
+            raise InvalidArgument(f"cannot make mount point {shown(path)}: {e.strerror}") from None
         return os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
     finally:
         os.close(dfd)
