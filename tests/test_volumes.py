@@ -283,6 +283,10 @@ def test_rest_users_get_volumes_not_host_binds(api, vols):
         r = bob.api("POST", "/api/containers/", json={"image": "busybox", "volumes": [f"{name}:/d"]})
         assert r.status_code == 409
         assert alice.api("DELETE", f"/api/volumes/{name}/").status_code == 409
+        rows = api.api("GET", "/api/audit/", params={"target": name, "page_size": 500}).json()["results"]
+        got = {(r["username"], r["action"], r["status"]) for r in rows}
+        assert {(alice.name, "DELETE api/volumes/<str:name>/", 409),
+                (bob.name, "DELETE api/volumes/<str:name>/", 404)} <= got, got
         assert alice.api("DELETE", f"/api/containers/{cid}/?v=1").status_code == 204
         left = [v["name"] for v in alice.api("GET", "/api/volumes/").json()]
         assert left == [name]  # the anonymous one went with -v, the named one stays
