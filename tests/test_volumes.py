@@ -396,3 +396,24 @@ volumes:
     compose("down", "-v")
     assert vol not in cli("volume", "ls", "-q").stdout.decode()
     assert project not in cli("ps", "-a").stdout.decode()
+
+
+def test_tmpfs_mounts(cli, api, vols):
+    cid = cli("create", "--tmpfs", "/run/t:size=1m,mode=1777", "--mount", "type=tmpfs,dst=/scratch",
+              "busybox", "sh", "-c", "grep -E ' /(run/t|scratch) ' /proc/mounts; stat -c %a /run/t; "
+              "echo x > /scratch/f; dd if=/dev/zero of=/run/t/big bs=1k count=2048 2>/dev/null"
+              " || echo full").stdout.decode().strip()
+    doc = json.loads(cli("inspect", cid).stdout)[0]
+    assert doc["HostConfig"]["Tmpfs"] == {"/run/t": "size=1m,mode=1777"}
+    assert [m["Type"] for m in doc["Mounts"]] == ["tmpfs"]
+    cli("start", "-a", cid)
+    out = cli("logs", cid).stdout.decode()
+    t = next(line for line in out.splitlines() if " /run/t " in line)
+    assert "tmpfs" in t and "nosuid" in t and "nodev" in t and "noexec" in t and "size=1024k" in t, out
+    assert " /scratch " in out and "1777" in out and out.rstrip().endswith("full"), out
+    assert not any("scratch/" in x or "run/t/" in x for x in cli("diff", cid).stdout.decode().split("\n"))
+    for bad in ("size=1m,exec;reboot", "bogus", "size=1m\nlxc.x=1"):
+        p = cli("create", "--tmpfs", f"/x:{bad}", "busybox", "true", check=False)
+        assert p.returncode != 0 and b"invalid" in p.stderr.lower(), (bad, p.stderr)
+    r = api.api("POST", "/api/containers/", json={"image": "busybox", "tmpfs": {"/t": "size=64k"}})
+    assert r.status_code == 201, r.text

@@ -71,13 +71,18 @@ class ContainerCreateSerializer(serializers.Serializer):
         help_text='docker run -v: "name:/ctr[:ro]" (a volume, made on first use), "/ctr" (an '
                   'anonymous volume) or "/host:/ctr[:ro]" (a host path: staff only)')
 
+    tmpfs = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=256), required=False, default=dict,
+        help_text='docker run --tmpfs: {"/run": "size=64m,mode=1777"} (noexec,nosuid,nodev by default)')
+
     def spec(self) -> ContainerSpec:
-        from containers.engine.fs.mounts import parse_bind
+        from containers.engine.fs.mounts import parse_bind, parse_tmpfs
 
         data = dict(self.validated_data)
         data.pop("name")
-        binds = data.pop("volumes")
-        return ContainerSpec(**data, mounts=[parse_bind(b) for b in binds], binds=binds)
+        binds, tmpfs = data.pop("volumes"), data.pop("tmpfs")
+        return ContainerSpec(**data, binds=binds, mounts=[
+            *(parse_bind(b) for b in binds), *(parse_tmpfs(p, o) for p, o in tmpfs.items())])
 
 
 class ContainerSerializer(serializers.ModelSerializer):

@@ -104,6 +104,10 @@ def _mounts(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(docs, list):
         raise InvalidArgument("Mounts must be a list of objects")
     out += [mounts.from_docker_mount(d) for d in docs]
+    tmpfs = host.get("Tmpfs") or {}
+    if not isinstance(tmpfs, dict):
+        raise InvalidArgument("Tmpfs must be an object")
+    out += [mounts.parse_tmpfs(path, opts) for path, opts in tmpfs.items()]
     volumes = body.get("Volumes") or {}
     if not isinstance(volumes, dict):
         raise InvalidArgument("Volumes must be an object")
@@ -121,7 +125,11 @@ def mount_points(c: Container) -> list[dict[str, Any]]:
     out = []
     for m in c.spec.get("mounts") or []:
         rw = not m.get("read_only")
-        if m["type"] == "bind":
+        if m["type"] == "tmpfs":  # HostConfig.Tmpfs ones are not listed (as Docker)
+            if m.get("origin") == "mounts":
+                out.append({"Type": "tmpfs", "Source": "", "Destination": m["target"], "Mode": "",
+                            "RW": rw, "Propagation": ""})
+        elif m["type"] == "bind":
             words = (m.get("mode") or "").split(",")
             prop = next((w for w in words if w in mounts.PROPAGATIONS), "rprivate")
             out.append({"Type": "bind", "Source": m["source"], "Destination": m["target"],
@@ -270,6 +278,8 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "Binds": spec.get("binds") or None, "Mounts": _host_mounts(spec),
             "VolumesFrom": spec.get("volumes_from") or None,
+            "Tmpfs": {m["target"]: m.get("mode", "") for m in spec.get("mounts") or []
+                      if m.get("origin") == "tmpfs"} or None,
             "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,

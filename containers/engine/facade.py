@@ -136,6 +136,10 @@ class Engine:
         engine's /etc files unless the spec mounts something there itself."""
         plan = []
         for m in spec.mounts:
+            if m["type"] == "tmpfs":
+                plan.append(mounts.Planned("", m["target"], tmpfs=mounts.tmpfs_options(
+                    m.get("mode") or "", bool(m.get("read_only")))))
+                continue
             if m["type"] == "volume":
                 if not m["source"]:
                     raise InvalidArgument(f"anonymous volume at {shown(m['target'])} has no name")

@@ -2,12 +2,13 @@
 /etc/hostname, /etc/hosts, /etc/resolv.conf) as validated values and LXC mount entries.
 
 Contract:
-- `validate(mounts)` checks the spec's list of mount dicts {"type": "bind"|"volume",
+- `validate(mounts)` checks the spec's list of mount dicts {"type": "bind"|"volume"|"tmpfs",
   "source", "target", "read_only", "mode", "origin"}: targets absolute, not "/", cleaned,
   unique; bind sources absolute; volume names Docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]+`; no
   control character (newline, tab, NUL, ...) anywhere, so no value can start an LXC key.
-- `parse_bind("src:dst[:opts]")` and `from_docker_mount({...})` turn Docker's two request
-  forms into such dicts (InvalidArgument for anything Docker refuses or we do not support).
+- `parse_bind("src:dst[:opts]")`, `from_docker_mount({...})` and `parse_tmpfs(path, opts)`
+  turn Docker's request forms into such dicts (type "tmpfs": no source, the options as the
+  mode, checked against an allowlist) (InvalidArgument for anything Docker refuses or we do not support).
 - `prepare(rootfs, plan)` makes every mount point inside the container's merged root and
   returns the `lxc.mount.entry` values. A target is resolved by the kernel inside the root
   (inroot.py, openat2 RESOLVE_IN_ROOT): a symlink the image planted at or above a target is
@@ -32,13 +33,23 @@ from typing import Any
 from ..errors import InvalidArgument, shown
 from . import inroot
 
-TYPES = ("bind", "volume")
+TYPES = ("bind", "volume", "tmpfs")
 VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")  # Docker's (volume/local)
 VOLUME_NAME_MAX = 255
 BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "private", "rprivate", "shared", "rshared",
               "slave", "rslave", "consistent", "cached", "delegated"}
 PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")  # shown, not applied
-ORIGINS = ("binds", "mounts", "volumes", "image", "volumes_from")
+ORIGINS = ("binds", "mounts", "volumes", "image", "volumes_from", "tmpfs")
+# tmpfs: Docker's defaults, then the flags and data options it accepts (kernel names)
+TMPFS_DEFAULTS = ("rw", "noexec", "nosuid", "nodev")
+TMPFS_FLAGS = {"rw": "ro", "ro": "rw", "exec": "noexec", "noexec": "exec", "suid": "nosuid",
+               "nosuid": "suid", "dev": "nodev", "nodev": "dev", "atime": "noatime",
+               "noatime": "atime", "relatime": "norelatime", "norelatime": "relatime",
+               "strictatime": "nostrictatime", "nostrictatime": "strictatime",
+               "diratime": "nodiratime", "nodiratime": "diratime", "sync": "async", "async": "sync",
+               "dirsync": ""}
+TMPFS_DATA = re.compile(r"^(size=[0-9]{1,19}[kmgKMG%]?|nr_inodes=[0-9]{1,19}[kmgKMG]?|mode=[0-7]{3,4}"
+                        r"|uid=[0-9]{1,10}|gid=[0-9]{1,10})\Z")
 MAX_MOUNTS = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 REFUSED_TARGETS = ("proc", "sys")  # runc refuses mounts over /proc; /sys is the kernel's
@@ -91,13 +102,18 @@ def check(m: Any) -> dict[str, Any]:
     source = m.get("source") or ""
     if kind == "bind":
         source = _path(source, "bind source")
+    elif kind == "tmpfs":
+        if source:
+            raise InvalidArgument("invalid mount config for type \"tmpfs\": field Source must be empty")
     elif source:  # "" = anonymous: named when the container is created
         source = volume_name(source)
     ro, mode, origin = m.get("read_only", False), m.get("mode") or "", m.get("origin") or "binds"
     if not isinstance(ro, bool):
         raise InvalidArgument("read_only must be a boolean")
-    if not isinstance(mode, str) or len(mode) > 64 or _CONTROL.search(mode):
+    if not isinstance(mode, str) or len(mode) > 256 or _CONTROL.search(mode):
         raise InvalidArgument("invalid mount mode")
+    if kind == "tmpfs":
+        tmpfs_options(mode, ro)
     if origin not in ORIGINS:
         raise InvalidArgument("invalid mount origin")
     return {"type": kind, "source": source, "target": target(m.get("target")), "read_only": ro,
@@ -147,17 +163,51 @@ def from_docker_mount(doc: Any) -> dict[str, Any]:
         raise InvalidArgument("Mounts must be a list of objects")
     kind = doc.get("Type") or "volume"
     if kind not in TYPES:
-        raise InvalidArgument(f"mount type {shown(kind)} is not supported (bind or volume)")
+        raise InvalidArgument(f"mount type {shown(kind)} is not supported (bind, volume or tmpfs)")
     src = doc.get("Source") or ""
     if kind == "bind" and not src:
         raise InvalidArgument("invalid mount config for type \"bind\": field Source must not be empty")
     ro = bool(doc.get("ReadOnly", False))
+    if kind == "tmpfs":
+        opts = doc.get("TmpfsOptions") or {}
+        size, mode = opts.get("SizeBytes"), opts.get("Mode")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+            raise InvalidArgument("TmpfsOptions.SizeBytes must be a byte count")
+        if mode is not None and (isinstance(mode, bool) or not isinstance(mode, int)
+                                 or not 0 <= mode <= 0o7777):
+            raise InvalidArgument("TmpfsOptions.Mode must be a file mode")
+        words = ([f"size={size}"] if size else []) + ([f"mode={mode:o}"] if mode is not None else [])
+        return mount("tmpfs", "", doc.get("Target") or "", ro, ",".join(words), "mounts")
     nocopy = bool((doc.get("VolumeOptions") or {}).get("NoCopy")) if kind == "volume" else False
     propagation = (doc.get("BindOptions") or {}).get("Propagation") or "" if kind == "bind" else ""
     if propagation and propagation not in PROPAGATIONS:
         raise InvalidArgument(f"invalid propagation mode: {shown(propagation)}")
     mode = ",".join(w for w, on in (("ro", ro), ("nocopy", nocopy), (propagation, propagation)) if on)
     return mount(kind, src, doc.get("Target") or doc.get("Destination") or "", ro, mode, "mounts")
+
+
+def tmpfs_options(given: str, read_only: bool = False) -> str:
+    """The mount options of a tmpfs: Docker's defaults (rw,noexec,nosuid,nodev) with the
+    given comma-separated flags and size/mode/uid/gid/nr_inodes applied; anything else is
+    refused (InvalidArgument)."""
+    flags = list(TMPFS_DEFAULTS)
+    data: dict[str, str] = {}
+    for word in [w for w in given.split(",") if w] + (["ro"] if read_only else []):
+        if word in TMPFS_FLAGS:
+            flags = [f for f in flags if f not in (word, TMPFS_FLAGS[word])] + [word]
+        elif TMPFS_DATA.fullmatch(word):
+            key, _, value = word.partition("=")
+            data[key] = value
+        else:
+            raise InvalidArgument(f"invalid tmpfs option {shown(word)}")
+    return ",".join([*flags, *(f"{k}={v}" for k, v in data.items())])
+
+
+def parse_tmpfs(path: Any, options: Any) -> dict[str, Any]:
+    """A HostConfig.Tmpfs entry {"/run": "size=64m,mode=1777"}."""
+    if not isinstance(options, str):
+        raise InvalidArgument("Tmpfs options must be strings")
+    return mount("tmpfs", "", path, False, options, "tmpfs")
 
 
 def check_sources(ms: list[dict[str, Any]]) -> None:
@@ -188,6 +238,7 @@ class Planned:
     target: str
     read_only: bool = False
     is_file: bool = False
+    tmpfs: str = ""  # a tmpfs with these options (tmpfs_options) instead of a bind of source
 
 
 def prepare(rootfs: str, plan: list[Planned]) -> list[str]:
@@ -200,6 +251,8 @@ def prepare(rootfs: str, plan: list[Planned]) -> list[str]:
     done: list[tuple[str, str, str]] = []  # (container target, resolved rel, host source)
     for p in ordered:
         parent = next((d for d in reversed(done) if p.target.startswith(d[0].rstrip("/") + "/")), None)
+        if parent is not None and not parent[2]:
+            raise InvalidArgument(f"a mount below the tmpfs at {shown(parent[0])} is not supported")
         if parent is None:
             rel = _make_point(real_root, p.target, p.is_file)
         else:  # below another mount: the point is made in that mount's source
@@ -207,6 +260,10 @@ def prepare(rootfs: str, plan: list[Planned]) -> list[str]:
             rel = posixpath.join(parent[1], inner)
         if rel.split("/")[0] in REFUSED_TARGETS:
             raise InvalidArgument(f"mount target {shown(p.target)} resolves to /{shown(rel)}: refused")
+        if p.tmpfs:
+            entries.append(f"tmpfs {escape(rel)} tmpfs {p.tmpfs} 0 0")
+            done.append((p.target, rel, ""))
+            continue
         opts = "bind" if p.is_file else "rbind"
         entries.append(f"{escape(p.source)} {escape(rel)} none {opts}{',ro' if p.read_only else ''} 0 0")
         done.append((p.target, rel, p.source))

@@ -33,9 +33,11 @@ DEVICES = (
 )
 
 # an lxc.mount.entry value as fs/mounts.py makes it: absolute source, relative target (both
-# fstab-escaped, no whitespace or control character), a bind, optionally read-only
+# fstab-escaped, no whitespace or control character), a bind, optionally read-only; or a
+# tmpfs with checked options
 _FIELD = r"[^\s\x00-\x1f\x7f]"
-MOUNT_ENTRY_RE = re.compile(rf"^/{_FIELD}* [^/\s\x00-\x1f\x7f]{_FIELD}* none r?bind(,ro)? 0 0\Z")
+MOUNT_ENTRY_RE = re.compile(rf"^(/{_FIELD}* [^/\s\x00-\x1f\x7f]{_FIELD}* none r?bind(,ro)?"
+                            rf"|tmpfs [^/\s\x00-\x1f\x7f]{_FIELD}* tmpfs [a-zA-Z0-9_=,%]+) 0 0\Z")
 
 HOOK = os.path.join(os.path.dirname(__file__), "hooks", "started")
 
