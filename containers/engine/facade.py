@@ -78,7 +78,8 @@ class Engine:
         os.makedirs(p.dir, mode=0o700, exist_ok=True)
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
-            etc = netconf.write_etc(p.dir, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
+            os.makedirs(p.etc, mode=0o700, exist_ok=True)
+            etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
             lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint), etc)
             return supervision.launch(p, lxc_spec)
         except BaseException:

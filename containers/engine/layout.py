@@ -110,3 +110,5 @@ class ContainerPaths:
     attach = property(lambda self: self._p("attach.sock"))
     hook_fifo = property(lambda self: self._p("started.fifo"))
     seccomp = property(lambda self: self._p("seccomp.profile"))
+    # hostname, hosts, resolv.conf, bind-mounted into the container (0644: what it sees)
+    etc = property(lambda self: self._p("etc"))
