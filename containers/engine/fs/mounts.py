@@ -8,7 +8,8 @@ Contract:
   control character (newline, tab, NUL, ...) anywhere, so no value can start an LXC key.
 - `parse_bind("src:dst[:opts]")`, `from_docker_mount({...})` and `parse_tmpfs(path, opts)`
   turn Docker's request forms into such dicts (type "tmpfs": no source, the options as the
-  mode, checked against an allowlist) (InvalidArgument for anything Docker refuses or we do not support).
+  mode, checked against an allowlist); InvalidArgument for anything Docker refuses or we do
+  not support.
 - `prepare(rootfs, plan)` makes every mount point inside the container's merged root and
   returns the `lxc.mount.entry` values. A target is resolved by the kernel inside the root
   (inroot.py, openat2 RESOLVE_IN_ROOT): a symlink the image planted at or above a target is
