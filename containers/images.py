@@ -123,7 +123,7 @@ def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "",
     c = lookup.container(ref, user)
     if repository:
         validate_reference(repository, tag_name)
-    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts"}
+    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes"}
     bad = set(changes or {}) - allowed
     if bad:
         raise InvalidArgument(f"unsupported config change(s): {', '.join(sorted(bad))}")

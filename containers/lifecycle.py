@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking, restarts
+from containers import events, lookup, networking, restarts, volumes
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -62,6 +62,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image, user)
+    spec, anonymous = volumes.plan(spec, img.config, user)
     cid = ids.new_id()
     for _ in range(5):
         cname = wanted or ids.random_name()
@@ -72,6 +73,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
                     hostname=spec.hostname or ids.short(cid), host=host_name(),
                     owner=lookup.owner_of(user),
                 )
+                volumes.attach(c, anonymous, user)
                 events.emit("create", c)
             return c
         except IntegrityError:
@@ -206,7 +208,7 @@ def abandon_start(cid: str) -> None:
         return
     try:
         Container.transition(c.id, State.REMOVING, "remove after a failed start")
-        _finish_remove(Container.objects.get(pk=c.id))
+        _finish_remove(Container.objects.get(pk=c.id), volumes=True)
     except EngineError as e:
         log.warning("auto-remove of %s after a failed start failed: %s", cid[:12], e.message)
     except Exception:
@@ -309,7 +311,7 @@ def _auto_remove(c: Container) -> None:
     if not c.spec.get("auto_remove"):
         return
     try:
-        remove(c.id)
+        remove(c.id, volumes=True)  # --rm takes the anonymous volumes with it (as Docker)
     except EngineError as e:
         log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
 
@@ -521,8 +523,9 @@ def rename(ref: str, new_name: str, *, user) -> Container:
 
 
 # ---- remove (worker) ------------------------------------------------------------------
-def remove(ref: str, force: bool = False) -> None:
-    """Delete a container that does not run (or, with force, kill it first)."""
+def remove(ref: str, force: bool = False, volumes: bool = False) -> None:
+    """Delete a container that does not run (or, with force, kill it first); with
+    `volumes` (docker rm -v) also its anonymous volumes no other container uses."""
     c = current(ref)
     if force:
         c = _policy_restarts_over(c)
@@ -541,7 +544,7 @@ def remove(ref: str, force: bool = False) -> None:
             engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
-    _finish_remove(Container.objects.get(pk=c.id))
+    _finish_remove(Container.objects.get(pk=c.id), volumes=volumes)
 
 
 def _policy_restarts_over(c: Container) -> Container:
@@ -562,9 +565,10 @@ def _start_settled(c: Container) -> Container:
     return current(c.id)
 
 
-def _finish_remove(c: Container) -> None:
+def _finish_remove(c: Container, volumes: bool = False) -> None:
     """Delete files then the record; on failure the record goes to `dead` with the reason
-    (so a later remove can retry) instead of staying in `removing`."""
+    (so a later remove can retry) instead of staying in `removing`. With `volumes`, then
+    the anonymous volumes no other container uses."""
     try:
         if engine().status(c.id).kind == "running":
             engine().force_kill(c.id)
@@ -577,6 +581,17 @@ def _finish_remove(c: Container) -> None:
         Container.objects.filter(pk=c.id).delete()
         events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name,
                     owner_id=c.owner_id)
+    if volumes:
+        _release_volumes(c)
+
+
+def _release_volumes(c: Container) -> None:
+    from containers import volumes as volume_service  # the parameter shadows the module
+
+    try:
+        volume_service.release(c.spec)
+    except Exception:
+        log.exception("removing the anonymous volumes of %s failed", c.id[:12])
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from containers.engine import ids
 from containers.engine.errors import Ambiguous, Forbidden, NotFound
-from containers.models import Container, Event, Image, Network, RepoDigest, Tag
+from containers.models import Container, Event, Image, Network, RepoDigest, Tag, Volume
 
 
 def sees_all(user) -> bool:
@@ -48,6 +48,19 @@ def images(user) -> QuerySet[Image]:
 def networks(user) -> QuerySet[Network]:
     qs = Network.objects.all()
     return qs if sees_all(user) else qs.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def volumes(user) -> QuerySet[Volume]:
+    """A user's own volumes (data: never shared, not even the system's); all for staff."""
+    qs = Volume.objects.all()
+    return qs if sees_all(user) else qs.filter(owner=user)
+
+
+def volume(name: str, user) -> Volume:
+    found = volumes(user).filter(name=name).first()
+    if found is None:
+        raise NotFound(f"get {name}: no such volume")
+    return found
 
 
 def events(user) -> QuerySet[Event]:

@@ -211,3 +211,26 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class Volume(models.Model):
+    """A local volume: its data is `<state>/volumes/<name>/_data` (engine/fs/volumes.py).
+    Anonymous volumes are named by the engine (64 hex) and removed with their container by
+    `docker run --rm` and `docker rm -v`."""
+
+    name = models.CharField(max_length=255, unique=True)  # engine.fs.mounts.VOLUME_NAME_MAX
+    driver = models.CharField(max_length=16, default="local")
+    labels = models.JSONField(default=dict)
+    anonymous = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    # who made it (null: the system); see lookup.py (users see their own volumes only)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+
+
+class VolumeUse(models.Model):
+    """A container's mount of a volume: a volume with uses cannot be removed (PROTECT, 409)."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="volume_uses")
+    volume = models.ForeignKey(Volume, on_delete=models.PROTECT, related_name="uses")
+    target = models.CharField(max_length=4096)

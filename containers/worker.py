@@ -51,7 +51,7 @@ OPS = {
     "stop": lambda a: lifecycle.stop(a["ref"], a.get("timeout"), a.get("signal")),
     "kill": lambda a: lifecycle.kill(a["ref"], a.get("signal")),
     "restart": lambda a: lifecycle.restart(a["ref"], a.get("timeout")),
-    "remove": lambda a: lifecycle.remove(a["ref"], bool(a.get("force"))),
+    "remove": lambda a: lifecycle.remove(a["ref"], bool(a.get("force")), bool(a.get("volumes"))),
     "pause": lambda a: lifecycle.pause(a["ref"], True),
     "unpause": lambda a: lifecycle.pause(a["ref"], False),
     "ping": lambda a: {"host": settings.DOCKERWEB_HOST, "pid": os.getpid()},

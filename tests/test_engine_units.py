@@ -47,7 +47,7 @@ def spec(**kw):
     {"env": ["A=1\nlxc.cap.drop = all"]},
     {"env": ["A=1\rB"]},
     {"env": ["=value"]},
-    {"env": ["NOEQ"]},
+    {"env": ["NO EQ"]},  # a bare key is fine (Docker: unset), but it must be a key
     {"hostname": "a\nb"},
     {"hostname": "-leading"},
     {"user": "root\nlxc.x=1"},

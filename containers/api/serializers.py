@@ -77,10 +77,24 @@ class ContainerCreateSerializer(serializers.Serializer):
     memory_swappiness = serializers.IntegerField(required=False, default=None, allow_null=True,
                                                  help_text="0-100; null: the host's")
 
+    volumes = serializers.ListField(
+        child=serializers.CharField(max_length=8192, trim_whitespace=False), required=False,
+        default=list, max_length=128,
+        help_text='docker run -v: "name:/ctr[:ro]" (a volume, made on first use), "/ctr" (an '
+                  'anonymous volume) or "/host:/ctr[:ro]" (a host path: staff only)')
+
+    tmpfs = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=256), required=False, default=dict,
+        help_text='docker run --tmpfs: {"/run": "size=64m,mode=1777"} (noexec,nosuid,nodev by default)')
+
     def spec(self) -> ContainerSpec:
+        from containers.engine.fs.mounts import parse_bind, parse_tmpfs
+
         data = _policy(dict(self.validated_data))
         data.pop("name")
-        return ContainerSpec(**data)
+        binds, tmpfs = data.pop("volumes"), data.pop("tmpfs")
+        return ContainerSpec(**data, binds=binds, mounts=[
+            *(parse_bind(b) for b in binds), *(parse_tmpfs(p, o) for p, o in tmpfs.items())])
 
 
 def _policy(data: dict) -> dict:
@@ -179,6 +193,32 @@ class ImagePullSerializer(serializers.Serializer):
     image = serializers.CharField(max_length=1024, help_text="name[:tag][@sha256:digest]")
     username = serializers.CharField(required=False, allow_blank=True, write_only=True)
     password = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+
+class VolumeSerializer(serializers.ModelSerializer):
+    mountpoint = serializers.SerializerMethodField()
+    in_use_by = serializers.SerializerMethodField()
+
+    class Meta:
+        from containers.models import Volume
+
+        model = Volume
+        fields = ["name", "driver", "labels", "anonymous", "created", "mountpoint", "in_use_by"]
+
+    def get_mountpoint(self, v) -> str:
+        from containers.runtime import engine
+
+        return engine().volumes.data(v.name)
+
+    def get_in_use_by(self, v) -> list[str]:
+        return list(v.uses.values_list("container_id", flat=True))
+
+
+class VolumeCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255,
+                                 trim_whitespace=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                   default=dict)
 
 
 class EventSerializer(serializers.ModelSerializer):

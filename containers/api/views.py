@@ -61,10 +61,12 @@ class ContainerDetail(APIView):
     def get(self, request, ref):
         return _inspect(ref, request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
+    @extend_schema(parameters=[OpenApiParameter("force", bool), OpenApiParameter("v", bool)],
+                   responses={204: None})
     def delete(self, request, ref):
         force = params.boolean(request.query_params, "force", False)
-        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force)
+        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force,
+                 volumes=params.boolean(request.query_params, "v", False))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -516,3 +518,60 @@ class ContainerCommit(APIView):
         img = images.commit(ref, q.get("repo", ""), q.get("tag", ""), q.get("author", ""),
                             q.get("message", ""), q.get("changes") or {}, user=request.user)
         return _image_response(img, request.user, status.HTTP_201_CREATED)
+
+
+# ---- volumes ----------------------------------------------------------------------------
+def _volume_filters(q) -> dict[str, list[str]]:
+    """?dangling=&name=&label= (repeatable) as the service's filters."""
+    return {k: q.getlist(k) for k in ("dangling", "name", "label", "driver") if q.getlist(k)}
+
+
+class VolumeList(APIView):
+    """The caller's volumes (?dangling=true|false, ?name=, ?label=k[=v]); POST makes one
+    ({"name", "labels"}; no name: an anonymous one). An existing name the caller owns is
+    answered as is (Docker's create is idempotent)."""
+
+    @extend_schema(parameters=[OpenApiParameter("dangling", bool), OpenApiParameter("name", str),
+                               OpenApiParameter("label", str, many=True)])
+    def get(self, request):
+        from containers import volumes
+        from containers.api.serializers import VolumeSerializer
+
+        found = volumes.listing(request.user, _volume_filters(request.query_params))
+        return Response(VolumeSerializer(found, many=True).data)
+
+    def post(self, request):
+        from containers import volumes
+        from containers.api.serializers import VolumeCreateSerializer, VolumeSerializer
+
+        ser = VolumeCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        vol = volumes.create(ser.validated_data["name"], ser.validated_data["labels"], request.user)
+        return Response(VolumeSerializer(vol).data, status=status.HTTP_201_CREATED)
+
+
+class VolumeDetail(APIView):
+    def get(self, request, name):
+        from containers.api.serializers import VolumeSerializer
+
+        return Response(VolumeSerializer(lookup.volume(name, request.user)).data)
+
+    @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
+    def delete(self, request, name):
+        from containers import volumes
+
+        volumes.remove(name, request.user, params.boolean(request.query_params, "force", False))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VolumePrune(APIView):
+    """Remove the caller's unused anonymous volumes (?all=1: named ones too)."""
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("all", bool)])
+    def post(self, request):
+        from containers import volumes
+
+        filters = _volume_filters(request.query_params)
+        if params.boolean(request.query_params, "all", False):
+            filters["all"] = ["true"]
+        return Response(volumes.prune(request.user, filters))

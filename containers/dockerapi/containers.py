@@ -131,7 +131,8 @@ def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     c = lookup.container(ref, actor_of(request))
-    rpc.call("remove", ref=c.id, force=boolean(request.GET, "force", False))
+    rpc.call("remove", ref=c.id, force=boolean(request.GET, "force", False),
+             volumes=boolean(request.GET, "v", False))
     return HttpResponse(status=204)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from containers.engine import logconfig
 from containers.engine.confine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
+from containers.engine.fs import mounts
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State
 from containers.models import Container
@@ -90,6 +91,9 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         **restart_policy(host.get("RestartPolicy")),
         stop_timeout=_optional(body.get("StopTimeout"), "StopTimeout"),
         memory_swappiness=_swappiness(host.get("MemorySwappiness")),
+        mounts=_mounts(body),
+        binds=_list(host.get("Binds"), "Binds"),
+        volumes_from=_list(host.get("VolumesFrom"), "VolumesFrom"),
     )
 
 
@@ -143,6 +147,63 @@ def _log_driver(config: Any) -> str:
     if not isinstance(config, dict):
         return logconfig.DEFAULT_DRIVER
     return config.get("Type") or logconfig.DEFAULT_DRIVER
+
+
+def _mounts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """HostConfig.Binds and HostConfig.Mounts, then Config.Volumes (anonymous volumes) at the
+    targets they leave free. Duplicate targets among the first two are refused later."""
+    host = body.get("HostConfig") or {}
+    if (host.get("VolumeDriver") or "local") != "local":
+        raise InvalidArgument("only the local volume driver is supported")
+    out = [mounts.parse_bind(b) for b in _list(host.get("Binds"), "Binds")]
+    docs = host.get("Mounts") or []
+    if not isinstance(docs, list):
+        raise InvalidArgument("Mounts must be a list of objects")
+    out += [mounts.from_docker_mount(d) for d in docs]
+    tmpfs = host.get("Tmpfs") or {}
+    if not isinstance(tmpfs, dict):
+        raise InvalidArgument("Tmpfs must be an object")
+    out += [mounts.parse_tmpfs(path, opts) for path, opts in tmpfs.items()]
+    volumes = body.get("Volumes") or {}
+    if not isinstance(volumes, dict):
+        raise InvalidArgument("Volumes must be an object")
+    taken = {m["target"] for m in out}
+    for path in volumes:
+        m = mounts.mount("volume", "", path, origin="volumes")
+        if m["target"] not in taken:
+            out.append(m)
+            taken.add(m["target"])
+    return out
+
+
+def mount_points(c: Container) -> list[dict[str, Any]]:
+    """The Mounts of inspect and of the container list, as Docker shows them."""
+    out = []
+    for m in c.spec.get("mounts") or []:
+        rw = not m.get("read_only")
+        if m["type"] == "tmpfs":  # HostConfig.Tmpfs ones are not listed (as Docker)
+            if m.get("origin") == "mounts":
+                out.append({"Type": "tmpfs", "Source": "", "Destination": m["target"], "Mode": "",
+                            "RW": rw, "Propagation": ""})
+        elif m["type"] == "bind":
+            words = (m.get("mode") or "").split(",")
+            prop = next((w for w in words if w in mounts.PROPAGATIONS), "rprivate")
+            out.append({"Type": "bind", "Source": m["source"], "Destination": m["target"],
+                        "Mode": m.get("mode", "") if m.get("origin") == "binds" else "", "RW": rw,
+                        "Propagation": prop})
+        else:
+            out.append({"Type": "volume", "Name": m["source"],
+                        "Source": engine().volumes.data(m["source"]), "Destination": m["target"],
+                        "Driver": "local", "Mode": m.get("mode") or "z", "RW": rw, "Propagation": ""})
+    return out
+
+
+def _host_mounts(spec: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """HostConfig.Mounts as the request gave them (origin "mounts")."""
+    out = [{"Type": m["type"], "Source": m["source"], "Target": m["target"],
+            **({"ReadOnly": True} if m.get("read_only") else {})}
+           for m in spec.get("mounts") or [] if m.get("origin") == "mounts"]
+    return out or None
 
 
 def _log_opts(config: Any) -> dict[str, str]:
@@ -230,7 +291,7 @@ def summary(c: Container, mappings: list[dict[str, Any]], networks: dict[str, An
         "Ports": port_list(c, mappings), "Labels": c.spec.get("labels") or {},
         "State": docker_status(c), "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.spec.get("network_mode", "bridge")},
-        "NetworkSettings": {"Networks": networks}, "Mounts": [],
+        "NetworkSettings": {"Networks": networks}, "Mounts": mount_points(c),
     }
 
 
@@ -285,7 +346,11 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "RestartPolicy": {"Name": spec.get("restart_policy") or "no",
                               "MaximumRetryCount": spec.get("restart_max_retries", 0)},
             "MemorySwappiness": spec.get("memory_swappiness"),
-            "Binds": None, "Privileged": bool(spec.get("privileged")),
+            "Binds": spec.get("binds") or None, "Mounts": _host_mounts(spec),
+            "VolumesFrom": spec.get("volumes_from") or None,
+            "Tmpfs": {m["target"]: m.get("mode", "") for m in spec.get("mounts") or []
+                      if m.get("origin") == "tmpfs"} or None,
+            "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,
             "PidsLimit": spec.get("pids_limit") or engine().config.pids_limit,
@@ -299,7 +364,9 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "Tty": bool(spec.get("tty")), "OpenStdin": bool(spec.get("open_stdin")),
             "StdinOnce": bool(spec.get("stdin_once")), "Env": spec.get("env") or [],
             "Cmd": spec.get("cmd") or (c.image.config or {}).get("Cmd"),
-            "Image": c.image_ref, "Volumes": None, "WorkingDir": spec.get("working_dir", ""),
+            "Image": c.image_ref, "WorkingDir": spec.get("working_dir", ""),
+            "Volumes": {m["target"]: {} for m in spec.get("mounts") or []
+                        if m.get("origin") in ("volumes", "image")} or None,
             "Entrypoint": spec.get("entrypoint") or None, "Labels": spec.get("labels") or {},
             **({"StopTimeout": spec["stop_timeout"]} if spec.get("stop_timeout") is not None else {}),
         },
@@ -312,7 +379,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
                 "Gateway": net.get("gateway", ""), "MacAddress": net.get("mac", ""),
                 "NetworkID": net.get("network", "bridge")}} if net else {}),
         },
-        "Mounts": [],
+        "Mounts": mount_points(c),
     }
 
 

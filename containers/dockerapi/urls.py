@@ -3,7 +3,7 @@
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from containers.dockerapi import common, containers, exec, images, system
+from containers.dockerapi import common, containers, exec, images, system, volumes
 
 V = r"^(?:v[0-9.]+/)?"
 
@@ -63,5 +63,9 @@ urlpatterns = [
     route(r"exec/(?P<eid>[^/]+)/start$", {"POST": exec.exec_start_detached}),
     route(r"exec/(?P<eid>[^/]+)/resize$", {"POST": exec.exec_resize}),
     route(r"networks/(?P<ref>[^/]+)$", {"GET": system.network_inspect}),
+    route(r"volumes$", {"GET": volumes.volumes_list}),
+    route(r"volumes/create$", {"POST": volumes.volume_create}),
+    route(r"volumes/prune$", {"POST": volumes.volumes_prune}),
+    route(r"volumes/(?P<name>[^/]+)$", {"GET": volumes.volume_inspect, "DELETE": volumes.volume_delete}),
     route(r"images/(?P<ref>.+)$", {"DELETE": images.image_delete}),  # last: it matches any name
 ]

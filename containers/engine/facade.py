@@ -24,7 +24,8 @@ from typing import Any
 from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, rootfs
+from .fs import inroot, mounts, rootfs
+from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .logconfig import LogLimits, limits
@@ -33,6 +34,9 @@ from .run import cgroups, command, lxcconf, procs, supervision, users
 from .run.supervision import RunState
 from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
 
+# the engine's /etc files, as paths in a tar of the container's layer: bind-mounted at run
+# time, their mount points (made when the image lacks them) are not the container's changes
+ENGINE_FILES = frozenset(path.lstrip("/") for path in netconf.ETC_FILES)
 TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"  # docker top's default ps columns
 
 
@@ -59,6 +63,7 @@ class Engine:
         self.config = config
         self.layout = Layout(config.state_root)
         self.images = ImageStore(self.layout)
+        self.volumes = VolumeStore(self.layout.volumes)
 
     def paths(self, cid: str) -> ContainerPaths:
         return self.layout.container(cid)
@@ -75,8 +80,9 @@ class Engine:
         os.makedirs(p.dir, mode=0o700, exist_ok=True)
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
-            netconf.write_etc(p.rootfs, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
-            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint))
+            os.makedirs(p.etc, mode=0o700, exist_ok=True)
+            etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
+            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint), etc)
             return supervision.launch(p, lxc_spec)
         except BaseException:
             rootfs.unmount(p.rootfs)
@@ -84,8 +90,10 @@ class Engine:
             raise
 
     def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
-                 hostname: str, network: list[str] | None = None) -> supervision.SupervisorSpec:
+                 hostname: str, network: list[str] | None = None,
+                 etc: dict[str, str] | None = None) -> supervision.SupervisorSpec:
         cfg = image.config
+        mount_entries = mounts.prepare(p.rootfs, self._mount_plan(spec, etc or {}, p.rootfs))
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
         cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
@@ -104,7 +112,7 @@ class Engine:
             hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
             privileged=spec.privileged, capabilities=caps,
-            seccomp_profile="" if spec.privileged else p.seccomp,
+            seccomp_profile="" if spec.privileged else p.seccomp, mounts=mount_entries,
         ))
         with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)
@@ -126,6 +134,38 @@ class Engine:
         if spec.log_driver == logconfig.NONE:  # Docker's none driver: the output is not kept
             sup = dataclasses.replace(sup, log_path=os.devnull, log_max_size=0)
         return sup
+
+    def _mount_plan(self, spec: ContainerSpec, etc: dict[str, str], root: str) -> list[mounts.Planned]:
+        """The host side of every mount: a bind's host path (made when missing for a -v
+        bind, as Docker; a HostConfig.Mounts bind must exist), a volume's data directory
+        (an empty one gets the image's files at its target, unless "nocopy"), and the
+        engine's /etc files unless the spec mounts something there itself."""
+        plan = []
+        for m in spec.mounts:
+            if m["type"] == "tmpfs":
+                plan.append(mounts.Planned("", m["target"], tmpfs=mounts.tmpfs_options(
+                    m.get("mode") or "", bool(m.get("read_only")))))
+                continue
+            if m["type"] == "volume":
+                if not m["source"]:
+                    raise InvalidArgument(f"anonymous volume at {shown(m['target'])} has no name")
+                source = self.volumes.create(m["source"])
+                if "nocopy" not in (m.get("mode") or "").split(","):
+                    self.volumes.populate(m["source"], root, m["target"])
+            else:
+                source = m["source"]
+                if not os.path.exists(source):
+                    if m.get("origin") == "mounts":
+                        raise InvalidArgument(
+                            f"invalid mount config for type \"bind\": bind source path does not exist: "
+                            f"{shown(source)}")
+                    os.makedirs(source, mode=0o755, exist_ok=True)
+                source = os.path.realpath(source)
+            plan.append(mounts.Planned(source, m["target"], bool(m.get("read_only")),
+                                       not os.path.isdir(source)))  # a file, socket, device
+        taken = {m["target"] for m in spec.mounts}
+        plan += [mounts.Planned(host, path, False, True) for path, host in etc.items() if path not in taken]
+        return plan
 
     def _log_limits(self, spec: ContainerSpec) -> dict[str, int]:
         """The supervisor's rotation limits: the container's log_opts over the defaults."""
@@ -203,9 +243,10 @@ class Engine:
 
     def changes(self, cid: str, image: ImageInfo) -> list:
         """docker diff: the container's upper dir against its image's layers."""
-        from .fs.changes import changes
+        from .fs.changes import changes, without
 
-        return changes(self.paths(cid).upper, self.images.lower_dirs(image))
+        found = changes(self.paths(cid).upper, self.images.lower_dirs(image))
+        return without(found, netconf.ETC_FILES)  # mount points of the engine's /etc files
 
     def export(self, cid: str, image: ImageInfo, own_layer_only: bool = False):
         """A tar stream of the container's whole filesystem (mounted for the duration if it
@@ -214,7 +255,7 @@ class Engine:
 
         p = self.paths(cid)
         if own_layer_only:
-            yield from tar_stream(p.upper, whiteouts=True)
+            yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
             return
         mounted_here = not rootfs.is_mounted(p.rootfs)
         if mounted_here:
@@ -319,7 +360,7 @@ class Engine:
     def commit(self, cid: str, image: ImageInfo, author: str, comment: str,
                config_changes: dict[str, Any], created_by: str) -> ImageInfo:
         return self.images.commit(self.paths(cid).upper, image, author, comment, config_changes,
-                                  created_by)
+                                  created_by, exclude=ENGINE_FILES)
 
     def freeze(self, cid: str, frozen: bool) -> None:
         """Pause (freeze) or unpause a running container."""
@@ -445,11 +486,16 @@ def argv(spec: ContainerSpec, image_config: dict[str, Any]) -> list[str]:
 
 def build_env(image_env: list[str], user_env: list[str], hostname: str, home: str,
               tty: bool) -> list[str]:
-    """Docker's order: PATH default, HOSTNAME, image env, user env, HOME and TERM if unset."""
+    """Docker's order: PATH default, HOSTNAME, image env, user env, HOME and TERM if unset.
+    A user entry without "=" (Env: ["Foo"]) unsets Foo, the image's value too (as Docker's
+    config merge and ReplaceOrAppendEnvValues do)."""
     merged: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
     for item in [*image_env, *user_env]:
-        k, _, v = item.partition("=")
-        merged[k] = v
+        k, sep, v = item.partition("=")
+        if sep:
+            merged[k] = v
+        else:
+            merged.pop(k, None)
     merged.setdefault("HOME", home or "/")
     if tty:
         merged.setdefault("TERM", "xterm")

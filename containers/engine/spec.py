@@ -14,6 +14,7 @@ from typing import Any
 from . import logconfig, restart
 from .confine import capabilities
 from .errors import InvalidArgument, shown
+from .fs import mounts as mountspec
 from .fs.inroot import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
@@ -39,6 +40,7 @@ PORT_RE = re.compile(
 # the variables we add and lxc-execute's options.
 ARG_STRLEN_MAX = 128 * 1024 - 1  # bytes in one argument or env entry
 ARGV_TOTAL_MAX = 1024 * 1024  # bytes, cmd + entrypoint + env together
+VOLUMES_FROM_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}(:(ro|rw))?\Z")
 IMAGE_REF_MAX = 512  # name (255) + ":" tag (128) + "@sha256:" digest (71) fits
 LABEL_KEY_MAX = 1024
 LABEL_VALUE_MAX = 64 * 1024
@@ -97,6 +99,11 @@ class ContainerSpec:
     restart_max_retries: int = 0  # on-failure's maximum retry count; 0: no maximum
     stop_timeout: int | None = None  # Docker's Config.StopTimeout: stop's default wait (s)
     memory_swappiness: int | None = None  # memory.swappiness 0-100; None: the host's
+    # bind mounts and volumes (fs/mounts.py dicts: type, source, target, read_only, mode,
+    # origin); a volume's source "" is anonymous until the create names it
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    binds: list[str] = field(default_factory=list)  # HostConfig.Binds as given (inspect)
+    volumes_from: list[str] = field(default_factory=list)  # "container[:ro|rw]", resolved at create
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +151,14 @@ class ContainerSpec:
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
+        mountspec.validate(self.mounts)
+        if not isinstance(self.binds, list) or not all(isinstance(b, str) for b in self.binds):
+            raise InvalidArgument("binds must be a list of strings")
+        for b in self.binds:
+            _clean(b, "bind")
+        if not isinstance(self.volumes_from, list) or not all(
+                isinstance(v, str) and VOLUMES_FROM_RE.fullmatch(v) for v in self.volumes_from):
+            raise InvalidArgument("volumes_from must be a list of \"container[:ro|rw]\"")
         return self
 
     @property
@@ -223,13 +238,14 @@ def validate_labels(labels: Any) -> None:
 
 
 def validate_env(env: Any) -> None:
+    """KEY=VALUE entries, or a bare KEY (Docker: the variable is unset in the container)."""
     if not isinstance(env, list):
         raise InvalidArgument("env must be a list of KEY=VALUE strings")
     for item in env:
         _clean(item, "env entry")
-        key, sep, _ = item.partition("=")
-        if not sep or not ENV_KEY_RE.fullmatch(key):
-            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE")
+        key = item.partition("=")[0]
+        if not ENV_KEY_RE.fullmatch(key):
+            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE or KEY")
 
 
 def validate_limits(spec: ContainerSpec) -> None:

@@ -113,15 +113,17 @@ class ImageStore(LayerStore):
         return self.import_image(stream, comment=comment, created_by=created_by)[0]
 
     def commit(self, upper: str, base: ImageInfo, author: str = "", comment: str = "",
-               config_changes: dict[str, Any] | None = None, created_by: str = "") -> ImageInfo:
+               config_changes: dict[str, Any] | None = None, created_by: str = "",
+               exclude: frozenset[str] = frozenset()) -> ImageInfo:
         """A new image: `base` plus the container's changes (its upper dir) as one layer.
 
         The layer is the upper dir as a tar with whiteouts in the `.wh.` form, spooled to
         tmp/ and extracted as a layer: its diff_id is that tar's sha256. The config extends
         the base's rootfs and history and merges `config_changes` (imageconfig.merge_config).
-        The caller records the parent (the base image)."""
+        `exclude`: paths (relative, as in the tar) left out of the layer. The caller records
+        the parent (the base image)."""
         base_doc = self.config_doc(base.id)
-        diff_id = self.add_layer_from_chunks(tar_stream(upper, whiteouts=True))
+        diff_id = self.add_layer_from_chunks(tar_stream(upper, whiteouts=True, exclude=exclude))
         doc = imageconfig.commit_config(base_doc, diff_id, created=now_rfc3339(), author=author,
                                         comment=comment, created_by=created_by, changes=config_changes)
         return self._write_config(doc)

@@ -1,16 +1,14 @@
-"""A container's network as LXC config lines, plus /etc/hostname, /etc/hosts and
-/etc/resolv.conf written into its root (through fds that inroot.py resolved inside it: a
-symlink the image planted, or one a container swaps in, cannot redirect the write)."""
+"""A container's network as LXC config lines, plus its /etc/hostname, /etc/hosts and
+/etc/resolv.conf, written into the container's own directory (ETC_FILES) and bind-mounted
+over those paths at start (fs/mounts.py), as Docker does: they never enter the container's
+layer, so diff, export and commit do not see them."""
 
 from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-
-from ..fs import inroot
 
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")  # Docker's fallback when the host only has local resolvers
 
@@ -31,8 +29,8 @@ def veth_name(cid: str) -> str:
 
 def lxc_lines(ep: Endpoint | None) -> list[str]:
     """lxc.net.0.* for a veth on the bridge, or an empty (loopback-only) network."""
-    if ep is None:
-        return ["lxc.net.0.type = empty"]
+    if ep is None:  # flags up: LXC brings `lo` up in the new namespace (Docker does)
+        return ["lxc.net.0.type = empty", "lxc.net.0.flags = up"]
     return [
         "lxc.net.0.type = veth",
         f"lxc.net.0.link = {ep.bridge}",
@@ -69,37 +67,27 @@ def resolv_conf(host_text: str) -> str:
     return "\n".join([*kept, *(f"nameserver {s}" for s in servers)]) + "\n"
 
 
-def write_etc(root: str, hostname: str, name: str, cid: str, ip: IPv4Address | None) -> None:
-    """Write /etc/hostname, /etc/hosts, /etc/resolv.conf into the container root."""
+# container path -> file name in the container's directory
+ETC_FILES = {"/etc/hostname": "hostname", "/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf"}
+
+
+def write_etc(dest: str, hostname: str, name: str, cid: str, ip: IPv4Address | None) -> dict[str, str]:
+    """Write hostname, hosts and resolv.conf into directory `dest` (the container's own,
+    made by us); return {container path: host file} to bind-mount."""
     try:
         with open("/etc/resolv.conf") as f:
             host_resolv = f.read()
     except OSError:
         host_resolv = ""
-    files = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
+    texts = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
              "/etc/resolv.conf": resolv_conf(host_resolv)}
-    root_fd = inroot.open_root(root)
-    try:
-        etc, _ = inroot.make_dirs(root_fd, "/etc")
-    finally:
-        os.close(root_fd)
-    try:
-        for path, text in files.items():
-            _write_in(etc, os.path.basename(path), text)
-    finally:
-        os.close(etc)
-
-
-def _write_in(dir_fd: int, name: str, text: str) -> None:
-    """Regular file `name` in `dir_fd` with `text`; a symlink or other non-file there is
-    replaced, never followed."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            os.unlink(name, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                 dir_fd=dir_fd)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+    out = {}
+    for path, text in texts.items():
+        host = os.path.join(dest, ETC_FILES[path])
+        tmp = host + ".tmp"
+        with open(tmp, "w") as f:  # 0644: read by the container's users through the mount
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, host)
+        out[path] = host
+    return out

@@ -84,6 +84,7 @@
     }
     b.env = lines(f.get("env"), /\n/);
     b.ports = lines(f.get("ports"), /[,\s]+/);
+    b.volumes = lines(f.get("volumes"), /,\s*/);
     b.tty = form.tty.checked;
     b.open_stdin = form.open_stdin.checked;
     b.restart_policy = f.get("restart_policy") || "no";
