@@ -29,20 +29,29 @@ def veth_name(cid: str) -> str:
     return "dw" + cid[:12]
 
 
-def lxc_lines(ep: Endpoint | None) -> list[str]:
-    """lxc.net.0.* for a veth on the bridge, or an empty (loopback-only) network."""
+def extra_veth_name(cid: str, n: int) -> str:
+    """Host-side name of the container's interface eth<n> (n >= 1: a further network)."""
+    return f"dw{cid[:10]}i{n:02d}"
+
+
+def lxc_lines(ep: Endpoint | None, extra: tuple[Endpoint, ...] = ()) -> list[str]:
+    """lxc.net.N.* for a veth per network (eth0 on `ep`, with the default route; eth1... on
+    `extra`), or an empty (loopback-only) network."""
     if ep is None:
         return ["lxc.net.0.type = empty"]
-    return [
-        "lxc.net.0.type = veth",
-        f"lxc.net.0.link = {ep.bridge}",
-        "lxc.net.0.flags = up",
-        "lxc.net.0.name = eth0",
-        f"lxc.net.0.veth.pair = {ep.veth}",
-        f"lxc.net.0.hwaddr = {ep.mac}",
-        f"lxc.net.0.ipv4.address = {ep.ip}/{ep.subnet.prefixlen} {ep.subnet.broadcast_address}",
-        f"lxc.net.0.ipv4.gateway = {ep.gateway}",
-    ]
+    lines = []
+    for n, e in enumerate((ep, *extra)):
+        lines += [
+            f"lxc.net.{n}.type = veth",
+            f"lxc.net.{n}.link = {e.bridge}",
+            f"lxc.net.{n}.flags = up",
+            f"lxc.net.{n}.name = eth{n}",
+            f"lxc.net.{n}.veth.pair = {e.veth}",
+            f"lxc.net.{n}.hwaddr = {e.mac}",
+            f"lxc.net.{n}.ipv4.address = {e.ip}/{e.subnet.prefixlen} {e.subnet.broadcast_address}",
+        ]
+    lines.append(f"lxc.net.0.ipv4.gateway = {ep.gateway}")
+    return lines
 
 
 def hosts_file(hostname: str, name: str, cid: str, ip: IPv4Address | None) -> str:
@@ -54,9 +63,11 @@ def hosts_file(hostname: str, name: str, cid: str, ip: IPv4Address | None) -> st
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(host_text: str) -> str:
+def resolv_conf(host_text: str, nameserver: str = "") -> str:
     """The host's resolv.conf without local nameservers (unreachable from a container);
-    Docker's public fallback when nothing is left."""
+    Docker's public fallback when nothing is left. With `nameserver` (a user network's DNS
+    on its gateway) that one only, with the host's search/options lines and ndots:0, as
+    Docker's embedded DNS: a short name is asked as it is first."""
     kept, servers = [], []
     for line in host_text.splitlines():
         m = re.match(r"\s*nameserver\s+(\S+)", line)
@@ -66,18 +77,33 @@ def resolv_conf(host_text: str) -> str:
         elif line.strip() and not line.lstrip().startswith("#"):
             kept.append(line)
     servers = servers or list(FALLBACK_DNS)
+    if nameserver:
+        return "\n".join([*kept, f"nameserver {nameserver}", "options ndots:0"]) + "\n"
     return "\n".join([*kept, *(f"nameserver {s}" for s in servers)]) + "\n"
 
 
-def write_etc(root: str, hostname: str, name: str, cid: str, ip: IPv4Address | None) -> None:
-    """Write /etc/hostname, /etc/hosts, /etc/resolv.conf into the container root."""
+def _host_resolv() -> str:
     try:
         with open("/etc/resolv.conf") as f:
-            host_resolv = f.read()
+            return f.read()
     except OSError:
-        host_resolv = ""
+        return ""
+
+
+def write_etc(root: str, hostname: str, name: str, cid: str, ip: IPv4Address | None,
+              nameserver: str = "") -> None:
+    """Write /etc/hostname, /etc/hosts, /etc/resolv.conf into the container root."""
     files = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
-             "/etc/resolv.conf": resolv_conf(host_resolv)}
+             "/etc/resolv.conf": resolv_conf(_host_resolv(), nameserver)}
+    _write_files(root, files)
+
+
+def write_resolv(root: str, nameserver: str = "") -> None:
+    """Rewrite /etc/resolv.conf of a running container (a live connect or disconnect)."""
+    _write_files(root, {"/etc/resolv.conf": resolv_conf(_host_resolv(), nameserver)})
+
+
+def _write_files(root: str, files: dict[str, str]) -> None:
     root_fd = inroot.open_root(root)
     try:
         etc, _ = inroot.make_dirs(root_fd, "/etc")
