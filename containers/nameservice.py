@@ -86,14 +86,24 @@ def answer(packet: bytes, src: str, gateway: str) -> bytes | None:
 
 
 class _Server(asyncio.DatagramProtocol):
+    """One network's server. At most IN_FLIGHT queries are answered at a time (each is a
+    few database reads, or a forward of up to FORWARD_TIMEOUT per upstream, in a thread);
+    a container flooding it gets the rest dropped, as an overloaded resolver would."""
+
+    IN_FLIGHT = 32
+
     def __init__(self, gateway: str) -> None:
         self.gateway = gateway
         self.transport: asyncio.DatagramTransport | None = None
+        self.busy = 0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
+        if self.busy >= self.IN_FLIGHT:
+            return
+        self.busy += 1
         asyncio.get_running_loop().create_task(self._reply(data, addr))
 
     async def _reply(self, data: bytes, addr) -> None:
@@ -102,6 +112,8 @@ class _Server(asyncio.DatagramProtocol):
         except Exception:
             log.exception("DNS query on %s failed", self.gateway)
             return
+        finally:
+            self.busy -= 1
         if out is not None and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(out, addr)
 

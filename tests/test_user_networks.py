@@ -212,3 +212,33 @@ def test_docker_py(dpy, api):
             except Exception:
                 pass
         _rm_net(api, "dnpy")
+
+
+def test_networks_are_owned_and_audited(api):
+    from tests.users import new_user, remove_users
+
+    a, b = new_user(api), new_user(api)
+    name = f"{a.name}-net"
+    try:
+        r = a.api("POST", "/api/networks/", json={"name": name})
+        assert r.status_code == 201, r.text
+        assert name in [n["name"] for n in a.api("GET", "/api/networks/").json()]
+        assert name not in [n["name"] for n in b.api("GET", "/api/networks/").json()]
+        mine = b.api("POST", "/api/containers/", json={"image": "busybox", "name": f"{b.name}-c",
+                                                        "cmd": ["true"]}).json()
+        for method, path, body in [("GET", f"/api/networks/{name}/", None),
+                                   ("DELETE", f"/api/networks/{name}/", None),
+                                   ("POST", f"/api/networks/{name}/connect/", {"container": mine["id"]})]:
+            assert b.api(method, path, json=body).status_code == 404, (method, path)
+        r = b.api("POST", "/api/containers/", json={"image": "busybox", "network_mode": name})
+        assert r.status_code == 404, r.text
+        assert b.api("POST", "/api/networks/prune/").json() == {"deleted": []}
+        assert a.api("DELETE", f"/api/networks/{name}/").status_code == 204
+        audit = api.api("GET", "/api/audit/").json()
+        rows = audit["results"] if isinstance(audit, dict) else audit
+        assert any(e["username"] == a.name and e["action"].startswith("POST api/networks/")
+                   and e["status"] == 201 for e in rows), rows[:5]
+    finally:
+        api.api("DELETE", f"/api/containers/{b.name}-c/?force=1")
+        api.api("DELETE", f"/api/networks/{name}/")
+        remove_users(api, a, b)
