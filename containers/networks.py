@@ -176,6 +176,8 @@ def joins_at_create(mode: str, endpoints: dict[str, Any], user) -> list[tuple[Ne
     {"Aliases": [...]}}), each looked up as `user` sees networks (NotFound: 404)."""
     if not isinstance(endpoints, dict):
         raise InvalidArgument("EndpointsConfig must be an object")
+    if mode in ("host", "default"):
+        raise InvalidArgument(f"network mode {mode} is not supported: bridge, none or a user network")
     wanted: dict[str, Any] = {}
     if mode not in ("bridge", "none"):
         wanted[mode] = None
