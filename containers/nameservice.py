@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import Q
 
 from containers.asyncstream import in_thread
@@ -29,6 +31,9 @@ from containers.models import Endpoint, Membership, Network
 
 log = logging.getLogger("dockerweb.dns")
 PORT = 53
+# queries are answered in these threads, which keep their database connection between
+# queries (a fresh connection per query, as in_thread makes, costs more than the query)
+_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
 
 
 def _host_resolv() -> str:
@@ -75,6 +80,16 @@ def lookup_address(ip: IPv4Address, nets: list[int]) -> str | None:
     return "" if any(ip in ipaddress.IPv4Network(s) for s in subnets) else None
 
 
+def answer_in_thread(packet: bytes, src: str, gateway: str) -> bytes | None:
+    """`answer` in a _THREADS thread: a broken database connection is closed (the next query
+    opens a new one) and the query tried once more."""
+    try:
+        return answer(packet, src, gateway)
+    except DatabaseError:
+        connection.close()
+        return answer(packet, src, gateway)
+
+
 def answer(packet: bytes, src: str, gateway: str) -> bytes | None:
     """The reply to a query from `src` to the server at `gateway` (None: no reply)."""
     nets = _asker_networks(src, gateway)
@@ -108,7 +123,8 @@ class _Server(asyncio.DatagramProtocol):
 
     async def _reply(self, data: bytes, addr) -> None:
         try:
-            out = await in_thread(answer)(data, addr[0], self.gateway)
+            out = await asyncio.get_running_loop().run_in_executor(
+                _THREADS, answer_in_thread, data, addr[0], self.gateway)
         except Exception:
             log.exception("DNS query on %s failed", self.gateway)
             return
