@@ -68,27 +68,21 @@ def ensure_table(table: str, bridge: str, subnet: IPv4Network) -> None:
         if not any(item.get("chain", {}).get("name") == "isolation" for item in listing):
             _nft(f"table ip {table} {{\n{_isolation(bridge)}}}\n")
         return
+    rules = "".join(f"add rule ip {table} {chain} {rule}\n" for chain, rule in _network_rules(bridge, subnet))
     _nft(f"""
 table ip {table} {{
-{_isolation(bridge)}
+  set bridges {{ type ifname; elements = {{ "{bridge}" }} }}
+  chain isolation {{ type filter hook forward priority -10; policy accept; ct status dnat accept; }}
   chain prerouting {{ type nat hook prerouting priority -100; policy accept; }}
   chain output {{ type nat hook output priority -100; policy accept; }}
-  chain postrouting {{
-    type nat hook postrouting priority 100; policy accept;
-    ip saddr {subnet} oifname != "{bridge}" masquerade
-    oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade
-    oifname "{bridge}" ip saddr {subnet} ct status dnat masquerade
-  }}
-  chain forward {{
-    type filter hook forward priority 0; policy accept;
-    iifname "{bridge}" accept
-    oifname "{bridge}" accept
-  }}
-{_loopback_chain(bridge)}}}
-""")
+  chain postrouting {{ type nat hook postrouting priority 100; policy accept; }}
+  chain forward {{ type filter hook forward priority 0; policy accept; }}
+  chain loopback {{ type filter hook prerouting priority -90; policy accept; }}
+}}
+{rules}""")
 
 
-def _loopback_chain(bridge: str) -> str:
+def _loopback_rules(bridge: str) -> list[str]:
     """The host's loopback stays the host's (the kube-proxy CVE-2020-8558 fix).
 
     route_localnet=1 on the bridge (needed for 127.0.0.1 -> container mappings) also lets a
@@ -103,13 +97,18 @@ def _loopback_chain(bridge: str) -> str:
       127.0.0.1 at -100) or as DNAT'ed traffic; our own published-port DNAT has already
       rewritten the destination to a container address, so it never matches here.
     Everything else for 127.0.0.0/8 is dropped: the SYN of a container never gets an answer."""
+    return [f'iifname "{bridge}" ip saddr 127.0.0.0/8 drop',
+            f'iifname "{bridge}" ip daddr 127.0.0.0/8 ct direction reply accept',
+            f'iifname "{bridge}" ip daddr 127.0.0.0/8 ct status dnat accept',
+            f'iifname "{bridge}" ip daddr 127.0.0.0/8 drop']
+
+
+def _loopback_chain(bridge: str) -> str:
+    """The loopback chain with `bridge`'s rules (for a table made before the guard)."""
+    rules = "".join(f"    {r}\n" for r in _loopback_rules(bridge))
     return f"""  chain loopback {{
     type filter hook prerouting priority -90; policy accept;
-    iifname "{bridge}" ip saddr 127.0.0.0/8 drop
-    iifname "{bridge}" ip daddr 127.0.0.0/8 ct direction reply accept
-    iifname "{bridge}" ip daddr 127.0.0.0/8 ct status dnat accept
-    iifname "{bridge}" ip daddr 127.0.0.0/8 drop
-  }}
+{rules}  }}
 """
 
 
@@ -129,14 +128,15 @@ def _isolation_rule(bridge: str) -> str:
 
 
 def _network_rules(bridge: str, subnet: IPv4Network) -> list[tuple[str, str]]:
-    """(chain, rule) of one bridge network: the default bridge's rules for another bridge."""
+    """(chain, rule) of one bridge network, the default one or a user network: egress
+    masquerade of its subnet; masquerade of 127.0.0.0/8 leaving on it (route_localnet) and of
+    its own DNAT'ed traffic (hairpin); forward accepts; the loopback guard; isolation."""
     nat = [f'ip saddr {subnet} oifname != "{bridge}" masquerade',
            f'oifname "{bridge}" ip saddr 127.0.0.0/8 masquerade',
            f'oifname "{bridge}" ip saddr {subnet} ct status dnat masquerade']
-    loop = [line.strip() for line in _loopback_chain(bridge).splitlines()[2:-1]]
     return ([("postrouting", r) for r in nat]
             + [("forward", f'iifname "{bridge}" accept'), ("forward", f'oifname "{bridge}" accept')]
-            + [("loopback", r) for r in loop] + [("isolation", _isolation_rule(bridge))])
+            + [("loopback", r) for r in _loopback_rules(bridge)] + [("isolation", _isolation_rule(bridge))])
 
 
 def ensure_network(table: str, bridge: str, subnet: IPv4Network) -> None:
