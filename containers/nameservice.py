@@ -1,5 +1,5 @@
-"""The user networks' name service, run by the worker: one UDP DNS server per user network
-on its gateway address (the bridge's own, on the host) port 53, which the containers'
+"""The user networks' name service, run by the worker: one DNS server (UDP and TCP) per user
+network on its gateway address (the bridge's own, on the host) port 53, which the containers'
 /etc/resolv.conf names. Answers as Docker's embedded DNS: the container names, network
 aliases and short ids of the containers on the asker's user networks (looked up in the
 records at each query: always current), everything else forwarded to the host's resolvers
@@ -131,17 +131,54 @@ class _Server(asyncio.DatagramProtocol):
         finally:
             self.busy -= 1
         if out is not None and self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(out, addr)
+            self.transport.sendto(dnsmsg.fit_udp(data, out), addr)
+
+
+class _TcpServer:
+    """One network's DNS over TCP (RFC 7766: each message after its 2-byte length), for
+    answers too long for a datagram; at most CONNECTIONS at a time, IDLE seconds each."""
+
+    CONNECTIONS = 16
+    IDLE = 10.0
+
+    def __init__(self, gateway: str) -> None:
+        self.gateway = gateway
+        self.open = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.CONNECTIONS:
+            writer.close()
+            return
+        self.open += 1
+        src = writer.get_extra_info("peername")[0]
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                size = int.from_bytes(await asyncio.wait_for(reader.readexactly(2), self.IDLE), "big")
+                packet = await asyncio.wait_for(reader.readexactly(size), self.IDLE)
+                out = await loop.run_in_executor(_THREADS, answer_in_thread, packet, src, self.gateway)
+                if out is None:
+                    return
+                writer.write(len(out).to_bytes(2, "big") + out)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
+            return
+        except Exception:
+            log.exception("DNS over TCP on %s failed", self.gateway)
+        finally:
+            self.open -= 1
+            writer.close()
 
 
 class Service:
-    """The worker's DNS servers, by gateway address."""
+    """The worker's DNS servers, by gateway address: UDP and TCP."""
 
     instance: Service | None = None
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.servers: dict[str, asyncio.DatagramTransport] = {}
+        self.tcp: dict[str, asyncio.Server] = {}
         self._pending = False
 
     async def sync(self) -> None:
@@ -151,6 +188,8 @@ class Service:
             lambda: list(Network.objects.exclude(name="bridge").values_list("gateway", flat=True)))())
         for gw in set(self.servers) - wanted:
             self.servers.pop(gw).close()
+        for gw in set(self.tcp) - wanted:
+            self.tcp.pop(gw).close()
         for gw in wanted - set(self.servers):
             try:
                 transport, _ = await self.loop.create_datagram_endpoint(
@@ -159,6 +198,12 @@ class Service:
                 log.warning("DNS on %s:%d not served yet: %s", gw, PORT, e)
                 continue
             self.servers[gw] = transport
+        for gw in wanted - set(self.tcp):
+            try:
+                self.tcp[gw] = await asyncio.start_server(_TcpServer(gw).handle, gw, PORT,
+                                                          reuse_address=True)
+            except OSError as e:
+                log.warning("DNS over TCP on %s:%d not served yet: %s", gw, PORT, e)
 
     def sync_soon(self) -> None:
         """Schedule a sync from any thread (coalesced)."""
@@ -169,7 +214,10 @@ class Service:
     def close(self) -> None:
         for transport in self.servers.values():
             transport.close()
+        for server in self.tcp.values():
+            server.close()
         self.servers.clear()
+        self.tcp.clear()
 
 
 def changed() -> None:

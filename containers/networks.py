@@ -187,6 +187,9 @@ def joins_at_create(mode: str, endpoints: dict[str, Any], user) -> list[tuple[Ne
         if conf is not None and not isinstance(conf, dict):
             raise InvalidArgument("each EndpointsConfig entry must be an object")
         aliases = check_aliases((conf or {}).get("Aliases"))
+        ipam_conf = (conf or {}).get("IPAMConfig") or {}
+        if not isinstance(ipam_conf, dict) or ipam_conf.get("IPv4Address") or ipam_conf.get("IPv6Address"):
+            raise InvalidArgument("static addresses (--ip, IPAMConfig) are not supported")
         if ref in ("bridge", "none", "default"):  # the CLI names NetworkMode "default" here too
             if ref != mode and not (ref == "default" and mode == "bridge"):
                 raise InvalidArgument(f"container cannot be on network {ref}: its NetworkMode is {mode}")

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 import requests
@@ -160,6 +161,14 @@ def test_dns_survives_a_worker_restart(api, nets):
     api.kill("worker", signal.SIGKILL)
     api.start_worker()
     assert until(resolves, timeout=30)
+    # over TCP too (what a resolver does with a truncated answer)
+    gw = api.inspect(asker["id"])["network_settings"]["gateway"]
+    ask = ("from dnslib import DNSRecord; import sys; "
+           "print(DNSRecord.parse(DNSRecord.question('dnpeer').send(sys.argv[1], 53, tcp=True, timeout=10)))")
+    p = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", ask, gw],
+                       capture_output=True, text=True, timeout=30)
+    peer_ip = api.inspect("dnpeer")["network_settings"]["ip"]
+    assert p.returncode == 0 and "ANSWER: 1" in p.stdout and p.stdout.rstrip().endswith(peer_ip), p
 
 
 def test_docker_cli(cli, api):

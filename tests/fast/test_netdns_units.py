@@ -8,7 +8,7 @@ import socket
 import threading
 
 import pytest
-from dnslib import QTYPE, RCODE, DNSRecord
+from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
 from containers.engine.errors import Conflict, InvalidArgument
 from containers.engine.net import dnsmsg, ipam, netconf
@@ -92,3 +92,15 @@ def _ep(bridge: str, host: int) -> netconf.Endpoint:
     sub = ipaddress.IPv4Network("10.9.0.0/24")
     return netconf.Endpoint(bridge=bridge, subnet=sub, ip=sub.network_address + host,
                             gateway=sub.network_address + 1, mac="02:42:0a:09:00:02", veth=f"v{host}")
+
+
+def test_long_answers_are_cut_for_udp():
+    many = {"web": [f"10.9.{i // 250}.{i % 250 + 1}" for i in range(60)]}
+    query = DNSRecord.question("web").pack()
+    full = dnsmsg.reply(query, many.get, lambda ip: None, lambda p: None)
+    assert len(full) > 512 and len(DNSRecord.parse(full).rr) == 60  # as TCP carries it
+    cut = DNSRecord.parse(dnsmsg.fit_udp(query, full))
+    assert cut.header.tc == 1 and cut.rr == []
+    edns = DNSRecord.question("web")
+    edns.add_ar(EDNS0(udp_len=4096))
+    assert dnsmsg.fit_udp(edns.pack(), full) == full  # the client offered room for it

@@ -1,7 +1,9 @@
 """DNS messages of the user networks' name service, as Docker's embedded DNS answers them:
 container names, aliases and short ids from a lookup the caller gives; everything else
 forwarded to the host's resolvers. Wire format by dnslib (no hand-written parsing). Pure
-functions plus a blocking UDP forwarder; no sockets are served here."""
+functions plus a blocking UDP forwarder; no sockets are served here. The same answers go
+over UDP (cut to what a datagram may carry: `fit_udp`) and TCP (RFC 7766 framing, by the
+caller)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from dnslib import PTR, QTYPE, RCODE, RR, A, DNSError, DNSRecord
 TTL = 600  # Docker's embedded DNS
 MAX_NAME = 253
 FORWARD_TIMEOUT = 2.0
+UDP_MAX = 512  # without EDNS (RFC 1035)
+EDNS_MAX = 4096
 Server = tuple[str, int]
 # name -> the IPv4 addresses it has for the asker, or None: not one of ours (forward it)
 Names = Callable[[str], list[str] | None]
@@ -66,6 +70,26 @@ def reply(packet: bytes, names: Names, reverse: Reverse, forward: Forward) -> by
             return ans.pack()
     answer = forward(packet)
     return answer if answer is not None else _error(req, RCODE.SERVFAIL)
+
+
+def fit_udp(query: bytes, answer: bytes) -> bytes:
+    """`answer` as a UDP datagram may carry it: at most 512 bytes, or the size the query's
+    EDNS record offers; a longer one goes with no records and the TC bit (the client asks
+    again over TCP)."""
+    limit = UDP_MAX
+    try:
+        req = DNSRecord.parse(query)
+        opt = next((rr for rr in req.ar if rr.rtype == QTYPE.OPT), None)
+        if opt is not None:
+            limit = max(UDP_MAX, min(int(opt.rclass), EDNS_MAX))
+        if len(answer) <= limit:
+            return answer
+        short = DNSRecord.parse(answer)
+    except (DNSError, ValueError, IndexError, UnicodeDecodeError):
+        return answer
+    short.rr, short.auth, short.ar = [], [], []
+    short.header.tc = 1
+    return short.pack()
 
 
 def _error(req: DNSRecord, rcode: int) -> bytes:
