@@ -18,7 +18,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking, restarts, volumes
+from containers import events, lookup, networking, networks, restarts, volumes
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -55,14 +55,17 @@ def _ts(text: str | None) -> datetime | None:
 
 
 # ---- create (web) ---------------------------------------------------------------------
-def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
+def create(spec: ContainerSpec, name: str = "", *, user,
+           endpoints: dict[str, Any] | None = None) -> Container:
     """Validate and record a new container owned by `user` (None: the system), from an
-    image they see. Conflict (409) when the name is taken, by anyone: names are global and
-    the message says no more than that."""
+    image they see, on the user networks of its NetworkMode and `endpoints` (Docker's
+    NetworkingConfig.EndpointsConfig), which they must see. Conflict (409) when the name is
+    taken, by anyone: names are global and the message says no more than that."""
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image, user)
     spec, anonymous = volumes.plan(spec, img.config, user)
+    joins = networks.joins_at_create(spec.network_mode, endpoints or {}, user)
     cid = ids.new_id()
     for _ in range(5):
         cname = wanted or ids.random_name()
@@ -74,6 +77,7 @@ def create(spec: ContainerSpec, name: str = "", *, user) -> Container:
                     owner=lookup.owner_of(user),
                 )
                 volumes.attach(c, anonymous, user)
+                networks.record_joins(c, joins)
                 events.emit("create", c)
             return c
         except IntegrityError:
@@ -111,7 +115,8 @@ def start(ref: str) -> Container:
         _auto_remove(c)  # as any failed start: docker run --rm waits for the removal
         raise _start_error(e) from e
     try:
-        run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint)
+        run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint,
+                             plan.extra, plan.nameserver)
     except Exception as e:
         err = _start_error(e)
         _record_failed_start(c, err)
@@ -345,6 +350,7 @@ def reconcile(boot: bool = False) -> list[str]:
         for c in mine.filter(state=State.REMOVING.value):
             _finish_remove(c)
         networking.default_network()
+        networks.restore()
         networking.sweep(set(running))
     return running
 

@@ -156,8 +156,17 @@ def exec_container(eid: str, user) -> str:
     return cid
 
 
-def network(name: str, user) -> Network:
-    found = networks(user).filter(name=name).first()
-    if found is None:
-        raise NotFound(f"network {name} not found")
-    return found
+def network(ref: str, user) -> Network:
+    """By exact name, full id, or unique id prefix (as Docker: names first).
+    NotFound (404) / Ambiguous (400)."""
+    qs = networks(user)
+    found = qs.filter(name=ref).first() or qs.filter(nid=ref).first()
+    if found:
+        return found
+    if ids.is_hex_prefix(ref):
+        matches = list(qs.filter(nid__startswith=ref)[:2])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise Ambiguous(f"network {ref} is ambiguous ({len(matches)} matches found based on ID prefix)")
+    raise NotFound(f"network {ref} not found")

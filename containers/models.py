@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from containers.engine import ids
 from containers.engine import state as sm
 from containers.engine.errors import NotFound
 
@@ -151,7 +152,9 @@ class Event(models.Model):
 
 
 class Network(models.Model):
-    """A bridge network (the default one is created by the worker at boot)."""
+    """A bridge network: the default one (name "bridge", made by the worker at boot) or a
+    user-defined one (its own bridge, subnet, nft rules and DNS; containers/networks.py).
+    Subnets are unique by constraint; overlap is refused under the worker's network lock."""
 
     name = models.CharField(max_length=64, unique=True)
     driver = models.CharField(max_length=16, default="bridge")
@@ -162,13 +165,39 @@ class Network(models.Model):
     # who made it (null: the system, or made before owners were recorded); see lookup.py
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
+    nid = models.CharField(max_length=64, unique=True, default=ids.new_id)  # Docker's network Id (64 hex)
+    labels = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subnet"], name="unique_network_subnet")]
+
+    @property
+    def user_defined(self) -> bool:
+        """False for the default bridge (no DNS by name, no aliases), as Docker's."""
+        return self.name != "bridge"
+
+
+class Membership(models.Model):
+    """A container's place on a user-defined network (create's NetworkingConfig, or a
+    connect), with its network-scoped aliases. Kept while the container exists, running or
+    not; the address itself is an Endpoint, held only while it runs."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="memberships")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="memberships")
+    aliases = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["container", "network"],
+                                               name="unique_membership")]
 
 
 class Endpoint(models.Model):
-    """A running container's address on a network. IPs are unique per network by constraint."""
+    """A running container's address on one network (eth0 on its first network, eth1... on
+    the others). IPs are unique per network by constraint; one endpoint per network."""
 
-    container = models.OneToOneField(Container, on_delete=models.CASCADE, primary_key=True,
-                                     related_name="endpoint")
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="endpoints")
     network = models.ForeignKey(Network, on_delete=models.PROTECT)
     ip = models.GenericIPAddressField(protocol="IPv4")
     prefix = models.IntegerField()
@@ -177,7 +206,11 @@ class Endpoint(models.Model):
     veth = models.CharField(max_length=15, unique=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["network", "ip"], name="unique_ip_per_network")]
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "ip"], name="unique_endpoint_ip"),
+            models.UniqueConstraint(fields=["container", "network"], name="unique_endpoint_network"),
+        ]
 
 
 class PortBinding(models.Model):

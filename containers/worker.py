@@ -19,11 +19,11 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
-from containers import events, execs, lifecycle, restarts
+from containers import events, execs, lifecycle, nameservice, networks, restarts
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
-from containers.models import Container
+from containers.models import Container, Network
 from containers.rpc import LAYER_ERRORS
 
 log = logging.getLogger("dockerweb.worker")
@@ -42,6 +42,8 @@ def _container_dirs() -> list[str]:
 def _result(value: Any) -> Any:
     if isinstance(value, Container):
         return {"id": value.id, "state": value.state}
+    if isinstance(value, Network):
+        return {"id": value.nid, "name": value.name}
     return value
 
 
@@ -55,6 +57,13 @@ OPS = {
     "pause": lambda a: lifecycle.pause(a["ref"], True),
     "unpause": lambda a: lifecycle.pause(a["ref"], False),
     "ping": lambda a: {"host": settings.DOCKERWEB_HOST, "pid": os.getpid()},
+    "network_create": lambda a: networks.create(a["name"], subnet=a.get("subnet") or "",
+                                                gateway=a.get("gateway") or "", labels=a.get("labels"),
+                                                owner_id=a.get("owner_id")),
+    "network_remove": lambda a: networks.remove(a["id"]),
+    "network_prune": lambda a: networks.prune(a["ids"]),
+    "network_connect": lambda a: networks.connect(a["id"], a["container"], a.get("aliases") or []),
+    "network_disconnect": lambda a: networks.disconnect(a["id"], a["container"], bool(a.get("force"))),
 }
 # ops that need the event loop's Watcher, not a thread
 LOOP_OPS = {"watch_exec"}
@@ -137,6 +146,8 @@ class Watcher:
         while True:
             try:
                 await self.reconcile()
+                if nameservice.Service.instance is not None:
+                    await nameservice.Service.instance.sync()  # a bind that failed is retried
                 await in_thread(events.prune)(settings.DOCKERWEB_EVENTS_MAX_AGE,
                                               settings.DOCKERWEB_EVENTS_MAX_COUNT)
             except Exception:

@@ -47,7 +47,13 @@ class ContainerCreateSerializer(serializers.Serializer):
     ports = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     entrypoint = CommandField(required=False, default=list)
     auto_remove = serializers.BooleanField(required=False, default=False)
-    network_mode = serializers.ChoiceField(choices=["bridge", "none"], required=False, default="bridge")
+    network_mode = serializers.CharField(required=False, default="bridge", max_length=64,
+                                         help_text='"bridge", "none" or a user network\'s name')
+    networks = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=63), max_length=64),
+        required=False, default=dict,
+        help_text="user networks to join besides network_mode's: {name: [aliases]} "
+                  "(network_mode's own aliases under its name)")
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
                                    default=dict)
     cap_add = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
@@ -92,6 +98,7 @@ class ContainerCreateSerializer(serializers.Serializer):
 
         data = _policy(dict(self.validated_data))
         data.pop("name")
+        data.pop("networks", None)
         binds, tmpfs = data.pop("volumes"), data.pop("tmpfs")
         return ContainerSpec(**data, binds=binds, mounts=[
             *(parse_bind(b) for b in binds), *(parse_tmpfs(p, o) for p, o in tmpfs.items())])
@@ -125,6 +132,10 @@ class ContainerUpdateSerializer(serializers.Serializer):
         if "restart_policy" in data:
             data.setdefault("restart_max_retries", 0)
         return data
+
+    def endpoints(self) -> dict[str, dict[str, list[str]]]:
+        """`networks` in Docker's EndpointsConfig shape (lifecycle.create's `endpoints`)."""
+        return {name: {"Aliases": list(aliases)} for name, aliases in self.validated_data["networks"].items()}
 
 
 class ContainerSerializer(serializers.ModelSerializer):
@@ -234,12 +245,32 @@ class NetworkSerializer(serializers.ModelSerializer):
         from containers.models import Network
 
         model = Network
-        fields = ["name", "driver", "bridge", "subnet", "gateway", "created", "containers"]
+        fields = ["id", "name", "driver", "bridge", "subnet", "gateway", "labels", "created",
+                  "containers"]
+
+    id = serializers.CharField(source="nid", read_only=True)
 
     def get_containers(self, net) -> dict:
-        """The endpoints of containers the asking user sees (context "user")."""
+        """The running containers on it that the asking user sees (context "user")."""
         from containers import lookup
 
-        seen = lookup.containers(self.context.get("user")).filter(endpoint__network=net)
-        return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac}
+        seen = lookup.containers(self.context.get("user"))
+        aliases = dict(net.memberships.values_list("container_id", "aliases"))
+        return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac,
+                                  "aliases": aliases.get(ep.container_id, [])}
                 for ep in net.endpoint_set.select_related("container").filter(container__in=seen)}
+
+
+class NetworkCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    subnet = serializers.CharField(required=False, default="", allow_blank=True, max_length=43)
+    gateway = serializers.CharField(required=False, default="", allow_blank=True, max_length=15)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                   default=dict)
+
+
+class NetworkConnectSerializer(serializers.Serializer):
+    container = serializers.CharField(max_length=255)
+    aliases = serializers.ListField(child=serializers.CharField(max_length=63), required=False,
+                                    default=list, max_length=64)
+    force = serializers.BooleanField(required=False, default=False)

@@ -52,7 +52,8 @@ class ContainerList(APIView):
     def post(self, request):
         ser = ContainerCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user)
+        c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user,
+                             endpoints=ser.endpoints())
         return Response(ContainerSerializer(c).data, status=status.HTTP_201_CREATED)
 
 
@@ -354,6 +355,48 @@ class NetworkList(APIView):
         return Response(NetworkSerializer(lookup.networks(request.user), many=True,
                                           context={"user": request.user}).data)
 
+    def post(self, request):
+        """Create a user network: {name, subnet?, gateway?, labels?} (its own bridge and DNS)."""
+        from containers.api.serializers import NetworkCreateSerializer, NetworkSerializer
+
+        ser = NetworkCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        made = rpc.call("network_create", owner_id=request.user.pk, **ser.validated_data)
+        return Response(NetworkSerializer(lookup.network(made["id"], request.user),
+                                          context={"user": request.user}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class NetworkPrune(APIView):
+    def post(self, request):
+        ids = [n.nid for n in lookup.networks(request.user) if n.user_defined]
+        return Response({"deleted": rpc.call("network_prune", ids=ids) or []})
+
+
+class NetworkConnect(APIView):
+    """POST {container, aliases?}: on the network, at once if it runs."""
+
+    verb = "network_connect"
+
+    def post(self, request, name):
+        from containers.api.serializers import NetworkConnectSerializer
+
+        ser = NetworkConnectSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        net = lookup.network(name, request.user)
+        c = lookup.container(ser.validated_data["container"], request.user)
+        if self.verb == "network_connect":
+            rpc.call(self.verb, id=net.nid, container=c.id, aliases=ser.validated_data["aliases"])
+        else:
+            rpc.call(self.verb, id=net.nid, container=c.id, force=ser.validated_data["force"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NetworkDisconnect(NetworkConnect):
+    """POST {container, force?}: off the network, at once if it runs."""
+
+    verb = "network_disconnect"
+
 
 class NetworkDetail(APIView):
     def get(self, request, name):
@@ -361,6 +404,10 @@ class NetworkDetail(APIView):
 
         return Response(NetworkSerializer(lookup.network(name, request.user),
                                           context={"user": request.user}).data)
+
+    def delete(self, request, name):
+        rpc.call("network_remove", id=lookup.network(name, request.user).nid)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # ---- images and filesystem ------------------------------------------------------------------

@@ -43,7 +43,7 @@ def containers_list(request: HttpRequest) -> HttpResponse:
         if not _matches(c, filters):
             continue
         net = network_of(c)
-        out.append(translate.summary(c, port_mappings(c), {net["network"]: net} if net else {}))
+        out.append(translate.summary(c, port_mappings(c), net["endpoints"] if net else {}))
     limit = integer(request.GET, "limit", None)
     return JsonResponse(out[:limit] if limit and limit > 0 else out, safe=False)
 
@@ -71,7 +71,8 @@ def containers_create(request: HttpRequest) -> HttpResponse:
         lookup.image(spec.image, actor_of(request))
     except NotFound:
         raise NotFound(f"No such image: {spec.image}") from None
-    c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request))
+    c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request),
+                         endpoints=(body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {})
     return JsonResponse({"Id": c.id, "Warnings": []}, status=201)
 
 

@@ -374,10 +374,7 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "IPAddress": net.get("ip", ""), "IPPrefixLen": net.get("prefix", 0),
             "Gateway": net.get("gateway", ""), "MacAddress": net.get("mac", ""),
             "Ports": port_bindings(mappings) or {},
-            "Networks": ({net.get("network", "bridge"): {
-                "IPAddress": net.get("ip", ""), "IPPrefixLen": net.get("prefix", 0),
-                "Gateway": net.get("gateway", ""), "MacAddress": net.get("mac", ""),
-                "NetworkID": net.get("network", "bridge")}} if net else {}),
+            "Networks": net.get("endpoints", {}),
         },
         "Mounts": mount_points(c),
     }

@@ -3,7 +3,7 @@
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from containers.dockerapi import common, containers, exec, images, system, volumes
+from containers.dockerapi import common, containers, exec, images, networks, system, volumes
 
 V = r"^(?:v[0-9.]+/)?"
 
@@ -41,7 +41,11 @@ urlpatterns = [
     route(r"containers/(?P<ref>[^/]+)/update$", {"POST": containers.container_update}),
     route(r"containers/(?P<ref>[^/]+)$", {"DELETE": containers.container_delete}),
     route(r"events$", {"GET": system.events}),
-    route(r"networks$", {"GET": system.networks_list}),
+    route(r"networks$", {"GET": networks.networks_list}),
+    route(r"networks/create$", {"POST": networks.network_create}),
+    route(r"networks/prune$", {"POST": networks.networks_prune}),
+    route(r"networks/(?P<ref>[^/]+)/connect$", {"POST": networks.network_connect}),
+    route(r"networks/(?P<ref>[^/]+)/disconnect$", {"POST": networks.network_disconnect}),
     route(r"images/json$", {"GET": images.images_list}),
     route(r"images/create$", {"POST": images.images_create}),
     route(r"images/get$", {"GET": images.images_get}),
@@ -62,7 +66,8 @@ urlpatterns = [
     route(r"exec/(?P<eid>[^/]+)/json$", {"GET": exec.exec_inspect}),
     route(r"exec/(?P<eid>[^/]+)/start$", {"POST": exec.exec_start_detached}),
     route(r"exec/(?P<eid>[^/]+)/resize$", {"POST": exec.exec_resize}),
-    route(r"networks/(?P<ref>[^/]+)$", {"GET": system.network_inspect}),
+    route(r"networks/(?P<ref>[^/]+)$", {"GET": networks.network_inspect,
+                                         "DELETE": networks.network_remove}),
     route(r"volumes$", {"GET": volumes.volumes_list}),
     route(r"volumes/create$", {"POST": volumes.volume_create}),
     route(r"volumes/prune$", {"POST": volumes.volumes_prune}),

@@ -13,5 +13,5 @@
   local volume store)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
   registry_auth, distribution
-- net/ (network): ipam, bridge, netconf, portmap
+- net/ (network): ipam, bridge, netconf, portmap, veth, dnsmsg
 """

@@ -70,8 +70,11 @@ class Engine:
 
     # ---- start ------------------------------------------------------------------------
     def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
-              name: str = "", endpoint: netconf.Endpoint | None = None) -> RunState:
+              name: str = "", endpoint: netconf.Endpoint | None = None,
+              extra: tuple[netconf.Endpoint, ...] = (), nameserver: str = "") -> RunState:
         """Mount, render, launch. Returns the supervisor's RunState once the container runs.
+        `endpoint` is eth0, `extra` further networks (eth1...), `nameserver` a user network's
+        DNS for /etc/resolv.conf ("" = the host's resolvers).
 
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
         failure nothing stays mounted.
@@ -81,8 +84,9 @@ class Engine:
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
             os.makedirs(p.etc, mode=0o700, exist_ok=True)
-            etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
-            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint), etc)
+            etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
+                                    endpoint.ip if endpoint else None, nameserver)
+            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint, extra), etc)
             return supervision.launch(p, lxc_spec)
         except BaseException:
             rootfs.unmount(p.rootfs)

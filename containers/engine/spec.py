@@ -46,7 +46,8 @@ LABEL_KEY_MAX = 1024
 LABEL_VALUE_MAX = 64 * 1024
 LABELS_TOTAL_MAX = 1024 * 1024
 FORBIDDEN_CHARS = ("\n", "\r", "\x00")
-NETWORK_MODES = ("bridge", "none")
+NETWORK_MODES = ("bridge", "none")  # or the name of a user-defined network
+NETWORK_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")  # Docker's, 64 at most
 
 
 def _clean(value: str, what: str) -> str:
@@ -133,8 +134,10 @@ class ContainerSpec:
         validate_argv_size(self.cmd, self.entrypoint, self.env)
         validate_working_dir(self.working_dir)
         validate_memory(self.memory, self.memory_swap)
-        if self.network_mode not in NETWORK_MODES:
-            raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)}")
+        if self.network_mode not in NETWORK_MODES and not (
+                isinstance(self.network_mode, str) and NETWORK_NAME_RE.fullmatch(self.network_mode)):
+            raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)} "
+                                  "or a network name")
         validate_console_size(self.console_size)
         validate_labels(self.labels)
         capabilities.resolve(self.cap_add, self.cap_drop, False)  # names checked

@@ -17,7 +17,7 @@ from channels.worker import Worker
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from containers import heartbeat
+from containers import heartbeat, nameservice
 from containers.rpc import LAYER_ERRORS
 from containers.worker import Watcher
 from dockerweb import instancelock
@@ -45,12 +45,15 @@ class EngineWorker(Worker):
         Watcher.instance = watcher = Watcher()
         try:
             await watcher.reconcile(boot=True)  # adopt what runs before taking commands
+            nameservice.Service.instance = names = nameservice.Service()
+            await names.sync()  # the user networks' DNS (their bridges were restored at boot)
             log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
             task = asyncio.ensure_future(watcher.run())
             try:
                 await super().handle()
             finally:
                 task.cancel()
+                names.close()
         finally:
             beating.cancel()
             heartbeat.end()
