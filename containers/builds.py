@@ -136,6 +136,7 @@ def build(stream: BinaryIO | None, options: BuildOptions, emit: Emit, *, user,
         try:
             return run.all(instructions, tags)
         except StepFailed as e:
+            run.cleanup()  # before the error line: the client may look as soon as it has it
             emit({"errorDetail": {"code": e.code, "message": e.message}, "error": e.message})
             return None
         finally:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import tarfile
+
+import pytest
 
 
 def _cli_build(cli, ctx, *args, check=True):
@@ -85,3 +88,221 @@ def test_cli_build_full_then_cache(cli, tmp_path):
     assert cli("ps", "-aq").stdout == b""  # no intermediate container left
     for t in ("built:one", "built:two", "built:three"):
         cli("rmi", t)
+
+
+def _tar_of(entries: list[tuple[str, str, bytes | str]]) -> bytes:
+    """A tar of (name, kind "file"|"dir"|"symlink", data or link target)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, kind, data in entries:
+            ti = tarfile.TarInfo(name)
+            if kind == "dir":
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                tf.addfile(ti)
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, str(data)
+                tf.addfile(ti)
+            else:
+                raw = data.encode() if isinstance(data, str) else data
+                ti.size, ti.mode = len(raw), 0o644
+                tf.addfile(ti, io.BytesIO(raw))
+    return buf.getvalue()
+
+
+def _rest_build(api, body: bytes, **params) -> tuple[int, list[dict]]:
+    r = api.api("POST", "/api/images/build/", params=params, data=body,
+                headers={"Content-Type": "application/x-tar"}, timeout=300)
+    if r.status_code != 200:
+        return r.status_code, [r.json()]
+    return 200, [json.loads(line) for line in r.text.splitlines() if line.strip()]
+
+
+def _built_id(lines: list[dict]) -> str:
+    ids = [m["aux"]["ID"] for m in lines if "aux" in m]
+    assert ids, lines
+    return ids[-1]
+
+
+def _rmi(api, ref: str) -> None:
+    r = api.api("DELETE", f"/api/images/{ref}/")
+    assert r.status_code == 200, r.text
+
+
+def _output(api, image: str, *cmd: str) -> bytes:
+    c = api.run(image=image, cmd=list(cmd)) if cmd else api.run(image=image)
+    api.wait(c["id"])
+    out = api.logs(c["id"])
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    return out
+
+
+def test_dpy_build_quiet_and_failure(dpy, tmp_path):
+    import docker
+
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n")
+    (ctx / "hello.txt").write_text("hello from dpy\n")
+    img, logs = dpy.images.build(path=str(ctx), tag="dpyb:1", rm=True)
+    assert "dpyb:1" in img.tags
+    assert any("Successfully built" in m.get("stream", "") for m in logs)
+    assert dpy.containers.run("dpyb:1", remove=True) == b"hello from dpy\n"
+    quiet, _ = dpy.images.build(path=str(ctx), tag="dpyb:2", quiet=True)
+    assert quiet.id == img.id  # all from the cache
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo before; exit 3\n")
+    with pytest.raises(docker.errors.BuildError) as err:
+        dpy.images.build(path=str(ctx), tag="dpyb:bad", forcerm=True)
+    assert "returned a non-zero code: 3" in str(err.value)
+    assert any("before" in m.get("stream", "") for m in err.value.build_log)
+    assert dpy.containers.list(all=True) == []  # forcerm: the failed container went too
+    dpy.images.remove("dpyb:2")
+    dpy.images.remove("dpyb:1")
+
+
+def test_failing_run_keeps_stopped_container_without_mount(cli, tmp_path):
+    """Docker's default (rm, not forcerm): the failed RUN's container stays, stopped; it
+    holds no mount. With --force-rm nothing stays."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nENV X=1\nRUN echo out; echo err >&2; exit 3\n")
+    p = _cli_build(cli, ctx, "-t", "failing:1", check=False)
+    assert p.returncode == 3, (p.stdout, p.stderr)
+    assert b"out\n" in p.stdout and b"err\n" in p.stdout
+    assert b"The command '/bin/sh -c echo out; echo err >&2; exit 3' returned a non-zero code: 3" in p.stderr
+    kept = cli("ps", "-aq", "--no-trunc").stdout.decode().split()
+    assert len(kept) == 1
+    assert b"Exited (3)" in cli("ps", "-a").stdout
+    with open("/proc/self/mounts") as f:
+        assert kept[0] not in f.read()
+    cli("rm", kept[0])
+    p = _cli_build(cli, ctx, "--force-rm", "-t", "failing:1", check=False)
+    assert p.returncode == 3 and b"Using cache" in p.stdout  # the ENV step
+    assert cli("ps", "-aq").stdout == b""
+    assert cli("image", "inspect", "failing:1", check=False).returncode != 0
+
+
+def test_dockerignore_cli_and_server_side(cli, api, tmp_path):
+    dockerfile_text = "FROM busybox\nCOPY . /ctx/\nCMD find /ctx -type f\n"
+    ignore = "# secrets\nsecret.txt\nlogs\n!logs/keep.log\n**/*.md\n"
+    files = {"Dockerfile": dockerfile_text, ".dockerignore": ignore, "secret.txt": "s", "app.txt": "a",
+             "logs/a.log": "x", "logs/keep.log": "k", "docs/deep/readme.md": "m", "docs/deep/ok.txt": "o"}
+    ctx = tmp_path / "ctx"
+    for name, data in files.items():
+        (ctx / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx / name).write_text(data)
+    _cli_build(cli, ctx, "-t", "ign:cli")
+    want = {"/ctx/Dockerfile", "/ctx/.dockerignore", "/ctx/app.txt", "/ctx/logs/keep.log",
+            "/ctx/docs/deep/ok.txt"}
+    assert set(cli("run", "--rm", "ign:cli").stdout.decode().split()) == want
+    # the same context as a raw tar to the REST API: the server applies .dockerignore itself
+    body = _tar_of([(n, "file", d) for n, d in files.items()])
+    status, lines = _rest_build(api, body, t="ign:rest")
+    assert status == 200 and not any("error" in m for m in lines), lines
+    assert set(_output(api, "ign:rest").decode().split()) == want
+    _rmi(api, "ign:rest")
+    cli("rmi", "ign:cli")
+
+
+def test_copy_cannot_read_outside_the_context(api):
+    """Real attacks on the host's files through the context: `..`, absolute symlinks,
+    relative symlinks climbing out, a symlinked directory, a tar member climbing out."""
+    host_secret = open("/etc/hostname").read()
+    base = [("etc/hostname", "file", "context's own hostname\n"), ("passwd", "symlink", "/etc/passwd"),
+            ("up", "symlink", "../../../../../../../.."), ("rootdir", "symlink", "/"),
+            ("hn", "symlink", "/etc/hostname")]
+    for attempt in ("COPY ../../../../etc/passwd /x", "COPY up/etc/passwd /x", "COPY rootdir/etc/passwd /x",
+                    "COPY passwd /x", "ADD ../../etc/shadow /x"):
+        context = _tar_of([("Dockerfile", "file", f"FROM busybox\n{attempt}\n"), *base])
+        status, lines = _rest_build(api, context)
+        text = json.dumps(lines)
+        assert "root:x:0:0" not in text
+        if status == 200:
+            assert "error" in lines[-1], (attempt, lines)
+            assert "outside the build context" in lines[-1]["error"] or "not found in build context" in \
+                lines[-1]["error"], (attempt, lines)
+        else:
+            assert status == 400, (attempt, lines)
+    # a symlink to /etc/hostname resolves inside the context: the context's file, never the host's
+    context = _tar_of([("Dockerfile", "file", "FROM busybox\nCOPY hn /hn\nCMD cat /hn\n"), *base])
+    status, lines = _rest_build(api, context, t="escape:ok")
+    assert status == 200, lines
+    out = _output(api, "escape:ok")
+    assert out == b"context's own hostname\n" and out.decode() != host_secret
+    _rmi(api, "escape:ok")
+    # a member named ../x is refused before anything is built
+    status, lines = _rest_build(api, _tar_of([("Dockerfile", "file", "FROM busybox\n"),
+                                              ("../escaped-by-build", "file", "x")]))
+    assert status == 400 and "outside" in lines[0]["message"]
+    assert not os.path.exists(os.path.join(api.root, "tmp", "escaped-by-build"))
+
+
+def test_copy_destination_stays_in_the_image(api):
+    """An image symlink pointing at the host's /tmp (from a RUN): COPY through it lands in
+    the image's own /tmp, never the host's."""
+    name = f"dw-build-escape-{os.getpid()}"
+    df = f"FROM busybox\nRUN ln -s ../../../../../../tmp /out\nCOPY f /out/{name}\nCMD cat /tmp/{name}\n"
+    status, lines = _rest_build(api, _tar_of([("Dockerfile", "file", df), ("f", "file", "in the image\n")]),
+                                t="escape:dest")
+    assert status == 200 and not any("error" in m for m in lines), lines
+    assert not os.path.exists(f"/tmp/{name}")
+    assert _output(api, "escape:dest") == b"in the image\n"
+    _rmi(api, "escape:dest")
+
+
+def test_bad_dockerfiles_are_clear_errors(api, cli, tmp_path):
+    cases = {
+        "FROM busybox\nFOO bar\n": (400, "unknown instruction: FOO"),
+        "# only a comment\n": (400, "cannot be empty"),
+        "RUN true\n": (400, "the first instruction must be FROM"),
+        "FROM busybox\nFROM busybox\n": (400, "multi-stage builds"),
+        "FROM busybox\nCOPY --from=x a b\n": (400, "not supported"),
+        "FROM busybox\nHEALTHCHECK CMD true\n": (400, "HEALTHCHECK is not supported"),
+        "FROM busybox\nADD http://example.invalid/x.tar /\n": (200, "remote URL"),
+        "FROM no-such-image-here\n": (200, "No such image: no-such-image-here"),
+        "FROM busybox\nCOPY missing.txt /\n": (200, "file not found in build context"),
+        "FROM busybox\nENV\n": (400, "ENV requires at least one argument"),
+        "FROM busybox\nEXPOSE 99999\n": (200, "invalid port range"),
+        "FROM busybox\nRUN [\"/no/such/binary\"]\n": (200, "could not start"),
+    }
+    for text, (status, message) in cases.items():
+        got, lines = _rest_build(api, _tar_of([("Dockerfile", "file", text)]))
+        assert got == status, (text, lines)
+        last = lines[-1].get("message") if status != 200 else lines[-1].get("error")
+        assert last and message in last.replace("'", ""), (text, lines)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUNN true\n")
+    p = _cli_build(cli, ctx, check=False)
+    assert p.returncode != 0 and b"unknown instruction: 'RUNN'" in p.stderr, p.stderr
+    p = _cli_build(cli, ctx, "-f", "Nope", check=False)
+    assert p.returncode != 0
+
+
+def test_rest_build_from_text_and_multipart(api):
+    r = api.api("POST", "/api/images/build/", json={
+        "dockerfile": "FROM busybox\nARG WHO\nRUN echo \"hi $WHO\" > /x\nCMD [\"cat\", \"/x\"]\n",
+        "t": ["restb:1"], "buildargs": {"WHO": "rest"}, "labels": {"made.by": "rest"}}, timeout=300)
+    assert r.status_code == 200, r.text
+    lines = [json.loads(x) for x in r.text.splitlines()]
+    assert lines[0] == {"stream": "Step 1/5 : FROM busybox\n"}
+    image_id = _built_id(lines)
+    steps = {m["stream"].split()[1] for m in lines if m.get("stream", "").startswith(" ---> ")
+             and len(m["stream"].split()) == 2}
+    assert _output(api, "restb:1") == b"hi rest\n"
+    detail = api.api("GET", "/api/images/restb:1/").json()
+    assert detail["config"]["Labels"] == {"made.by": "rest"} and detail["id"] == image_id.split(":")[1]
+    # multipart: a context tar and the Dockerfile as text
+    files = {"context": ("ctx.tar", _tar_of([("a.txt", "file", "from the upload\n")]), "application/x-tar")}
+    r = api.api("POST", "/api/images/build/", files=files,
+                data={"dockerfile": 'FROM busybox\nCOPY a.txt /\nCMD ["cat", "/a.txt"]\n', "t": "restb:2"},
+                timeout=300)
+    assert r.status_code == 200, r.text
+    assert _output(api, "restb:2") == b"from the upload\n"
+    # bad input: nothing to build from
+    r = api.api("POST", "/api/images/build/", json={"t": "x"})
+    assert r.status_code == 400 and "context" in r.json()["message"]
+    for t in ("restb:2", "restb:1"):
+        _rmi(api, t)
+    busybox = api.api("GET", "/api/images/busybox/").json()["id"]
+    for short in steps - {busybox[:12]}:  # rmi pruned the untagged intermediate images
+        assert api.api("GET", f"/api/images/{short}/").status_code == 404, short

@@ -90,8 +90,8 @@ def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
 def image_delete(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import images
 
-    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request)),
-                        safe=False)
+    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request),
+                                      prune_parents=not boolean(request.GET, "noprune", False)), safe=False)
 
 
 @docker_view
