@@ -29,6 +29,7 @@ Emit = Callable[[dict[str, Any]], None]
 _END = object()
 
 
+KEEPALIVE_S = 1.0
 STARTED: dict[str, Any] = {}  # emit(STARTED): answer 200 now, send nothing (a quiet build)
 
 
@@ -58,6 +59,8 @@ def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
 
 
 def _lines(first: Any, q: queue.Queue[Any], cancel: threading.Event | None = None) -> Iterator[bytes]:
+    """The JSON lines. With `cancel`, a silence of KEEPALIVE_S sends a bare newline (JSON
+    decoders skip whitespace between values): writing is how a departed client is noticed."""
     msg = first
     try:
         while msg is not _END:
@@ -65,7 +68,20 @@ def _lines(first: Any, q: queue.Queue[Any], cancel: threading.Event | None = Non
                 msg = {"errorDetail": {"message": msg.message}, "error": msg.message}
             if msg is not STARTED:
                 yield json.dumps(msg).encode() + b"\n"
-            msg = q.get()
+            msg = _next(q, cancel)
+            while msg is None:
+                yield b"\n"
+                msg = _next(q, cancel)
     finally:
         if cancel is not None and msg is not _END:  # the client left before the end
             cancel.set()
+
+
+def _next(q: queue.Queue[Any], cancel: threading.Event | None) -> Any:
+    """The next message; None after KEEPALIVE_S of silence when `cancel` is watched."""
+    if cancel is None:
+        return q.get()
+    try:
+        return q.get(timeout=KEEPALIVE_S)
+    except queue.Empty:
+        return None

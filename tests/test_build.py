@@ -306,3 +306,30 @@ def test_rest_build_from_text_and_multipart(api):
     busybox = api.api("GET", "/api/images/busybox/").json()["id"]
     for short in steps - {busybox[:12]}:  # rmi pruned the untagged intermediate images
         assert api.api("GET", f"/api/images/{short}/").status_code == 404, short
+
+
+def test_client_leaving_stops_the_build(api):
+    """A client that goes away during a silent RUN (Ctrl-C on docker build): the build
+    notices (keep-alive newlines), kills the RUN's container and removes it."""
+    import socket
+
+    from tests.waiting import until
+
+    body = _tar_of([("Dockerfile", "file", "FROM busybox\nRUN sleep 300\n")])
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(api.docker_sock)
+        head = (f"POST /v1.45/build?t=cancelled:1 HTTP/1.1\r\nHost: api.moby.localhost\r\n"
+                f"Content-Type: application/x-tar\r\nContent-Length: {len(body)}\r\n\r\n")
+        s.sendall(head.encode() + body)
+        seen = b""
+        s.settimeout(60)
+        while b"Running in" not in seen:
+            chunk = s.recv(65536)
+            assert chunk, seen
+            seen += chunk
+        assert b"200 OK" in seen.split(b"\r\n", 1)[0]
+        cid = seen.split(b"Running in ")[1][:12].decode()
+        until(lambda: any(c["id"].startswith(cid) and c["state"]["status"] == "running"
+                          for c in api.api("GET", "/api/containers/?all=1").json()))
+    until(lambda: not api.api("GET", "/api/containers/?all=1").json(), timeout=30)
+    assert api.api("GET", "/api/images/cancelled:1/").status_code == 404
