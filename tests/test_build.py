@@ -333,3 +333,23 @@ def test_client_leaving_stops_the_build(api):
                           for c in api.api("GET", "/api/containers/?all=1").json()))
     until(lambda: not api.api("GET", "/api/containers/?all=1").json(), timeout=30)
     assert api.api("GET", "/api/images/cancelled:1/").status_code == 404
+
+
+def test_context_size_cap_and_cleanup(tmp_path):
+    """The context is capped in uncompressed bytes (a small gzip cannot unpack into a huge
+    tree), and nothing of it stays in tmp/ after a refusal."""
+    import gzip
+
+    from containers.engine.errors import InvalidArgument
+    from containers.engine.image.buildcontext import Context
+    from containers.engine.layout import Layout
+
+    layout = Layout(str(tmp_path / "state"))
+    bomb = gzip.compress(_tar_of([("big", "file", b"\0" * (4 << 20))]))
+    assert len(bomb) < 64 << 10
+    with pytest.raises(InvalidArgument, match="larger than the limit"):
+        Context(layout, io.BytesIO(bomb), max_bytes=1 << 20)
+    assert os.listdir(layout.tmp) == []
+    with Context(layout, io.BytesIO(bomb), max_bytes=8 << 20) as ctx:
+        assert os.path.getsize(os.path.join(ctx.dir, "big")) == 4 << 20
+    assert os.listdir(layout.tmp) == []

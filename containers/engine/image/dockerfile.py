@@ -67,19 +67,14 @@ def parse(text: str) -> list[Instruction]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = [line]
-        while _continues(parts[-1], escape) and i < len(lines):
+        while _continues(parts[-1], escape):
             parts[-1] = parts[-1].rstrip()[:-1]
-            nxt = lines[i]
+            while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+                i += 1  # blank and comment lines inside a continuation are dropped
+            if i >= len(lines):
+                break
+            parts.append(lines[i])
             i += 1
-            if nxt.lstrip().startswith("#"):
-                parts.append(" " + escape)  # a comment inside a continuation is dropped
-                continue
-            if not nxt.strip():
-                parts.append(" " + escape)
-                continue
-            parts.append(nxt)
-        if _continues(parts[-1], escape):
-            parts[-1] = parts[-1].rstrip()[:-1]
         joined = "".join(parts).strip()
         out.append(_instruction(joined, start + 1))
     if not out:
