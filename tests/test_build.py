@@ -11,6 +11,11 @@ import tarfile
 
 import pytest
 
+try:  # the dashboard tests' browser fixtures (playwright and Debian's chromium)
+    from tests.test_dashboard import browser, page  # noqa: F401
+except pytest.skip.Exception:
+    pass
+
 
 def _cli_build(cli, ctx, *args, check=True):
     env = {**cli.env, "DOCKER_BUILDKIT": "0"}
@@ -353,3 +358,30 @@ def test_context_size_cap_and_cleanup(tmp_path):
     with Context(layout, io.BytesIO(bomb), max_bytes=8 << 20) as ctx:
         assert os.path.getsize(os.path.join(ctx.dir, "big")) == 4 << 20
     assert os.listdir(layout.tmp) == []
+
+
+def test_dashboard_build_form(request, api):
+    """The images page's build form, in a real browser: the log streams in, the image is made."""
+    pytest.importorskip("playwright.sync_api")
+    from tests import test_dashboard as dash
+
+    if not os.path.exists(dash.CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    pg = request.getfixturevalue("page")
+    dash.login(pg)
+    pg.goto(pg.base + "/images/")
+    pg.fill("#build-form textarea[name=dockerfile]", "FROM busybox\nRUN echo from-the-dashboard > /d\n"
+            "CMD [\"cat\", \"/d\"]\n")
+    pg.fill("#build-form input[name=t]", "dashbuilt:1")
+    pg.click("#build-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('build-status').textContent.startsWith('built')",
+                         timeout=60000)
+    text = pg.inner_text("#build-log")
+    assert "Step 2/3 : RUN echo from-the-dashboard > /d" in text and "Successfully tagged dashbuilt:1" in text
+    assert _output(api, "dashbuilt:1") == b"from-the-dashboard\n"
+    pg.fill("#build-form textarea[name=dockerfile]", "FROM busybox\nBOGUS x\n")
+    pg.click("#build-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('build-status').textContent.startsWith('failed')")
+    assert "unknown instruction" in pg.inner_text("#build-status")
+    assert [p for p in pg.problems if "400" not in p] == [], pg.problems
+    _rmi(api, "dashbuilt:1")
