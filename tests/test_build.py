@@ -303,6 +303,10 @@ def test_rest_build_from_text_and_multipart(api):
                 timeout=300)
     assert r.status_code == 200, r.text
     assert _output(api, "restb:2") == b"from the upload\n"
+    rows = api.api("GET", "/api/audit/", params={"action": "images/build", "target": "restb:2"}).json()
+    rows = rows.get("results", rows) if isinstance(rows, dict) else rows
+    want = [("POST api/images/build/", "rest", 200)]
+    assert [(r["action"], r["via"], r["status"]) for r in rows] == want, rows
     # bad input: nothing to build from
     r = api.api("POST", "/api/images/build/", json={"t": "x"})
     assert r.status_code == 400 and "context" in r.json()["message"]

@@ -471,6 +471,7 @@ class ImageBuild(APIView):
         else:
             options, stream = builds.options_from(request.query_params), request._request
         user, cancel = request.user, threading.Event()
+        request._request.audit_target = ",".join(options.tags)  # the audit row's target
         lines = jsonprogress.start(
             lambda emit: builds.build(stream, options, emit, user=user, cancel=cancel), cancel)
         return StreamingHttpResponse(lines, content_type="application/json")

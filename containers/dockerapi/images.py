@@ -169,6 +169,7 @@ def build(request: HttpRequest) -> HttpResponse:
     from containers import builds
 
     options, user, cancel = builds.options_from(request.GET), actor_of(request), threading.Event()
+    request.audit_target = ",".join(options.tags)  # type: ignore[attr-defined]
     lines = jsonprogress.start(lambda emit: builds.build(request, options, emit, user=user, cancel=cancel),
                                cancel)
     return StreamingHttpResponse(lines, content_type="application/json")
