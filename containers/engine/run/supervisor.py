@@ -40,7 +40,6 @@ MAX_CLIENT_BACKLOG = 16 * 1024 * 1024
 READ_SIZE = 256 * 1024
 DRAIN_GRACE_S = 2.0
 LXC_INIT_DIED = 1  # lxc-execute's status when LXC's init was killed (lxc.log says by what)
-CHILD_UMASK = 0o022  # what a container (and an exec) starts with, as Docker's
 CHILD_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGPIPE, signal.SIGQUIT,
                  signal.SIGTTOU, signal.SIGTTIN)  # back to the default in the child
 IGNORED_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT,
@@ -168,7 +167,6 @@ class Supervisor:
         if pid == 0:  # child
             try:
                 os.setsid()
-                os.umask(CHILD_UMASK)  # the supervisor's own 077 is for its files only
                 self.in_child(child_fds)
                 for target, fd in enumerate(child_fds):
                     os.dup2(fd, target)
