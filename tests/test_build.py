@@ -389,3 +389,48 @@ def test_dashboard_build_form(request, api):
     assert "unknown instruction" in pg.inner_text("#build-status")
     assert [p for p in pg.problems if "400" not in p] == [], pg.problems
     _rmi(api, "dashbuilt:1")
+
+
+def test_context_sources_globs_digest_and_copy(tmp_path):
+    """Engine level: wildcards, the digest (times do not count), a file/directory/tar copy
+    into a root, through a root symlink that points out of it."""
+    import tarfile as tf_mod
+
+    from containers.engine.errors import InvalidArgument, NotFound
+    from containers.engine.fs import inroot
+    from containers.engine.image.buildcontext import Context
+    from containers.engine.layout import Layout
+
+    inner = _tar_of([("inner/x.txt", "file", "x\n")])
+    body = _tar_of([("a.txt", "file", "a\n"), ("b.txt", "file", "b\n"), ("c.md", "file", "c"),
+                    ("dir/sub/f", "file", "f\n"), ("arch.tar", "file", inner), ("ln", "symlink", "/etc")])
+    layout = Layout(str(tmp_path / "state"))
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    os.symlink("../../../../..", root / "up")  # an image symlink climbing out
+    with Context(layout, io.BytesIO(body)) as ctx:
+        assert [s.rel for s in ctx.sources(["*.txt"])] == ["a.txt", "b.txt"]
+        with pytest.raises(InvalidArgument, match="outside the build context"):
+            ctx.sources(["../a.txt"])
+        with pytest.raises(NotFound):
+            ctx.sources(["ln/passwd"])  # /etc of the context, which has none
+        kind, digest = ctx.digest(ctx.sources(["dir"]))
+        os.utime(os.path.join(ctx.dir, "dir", "sub", "f"), (1, 1))
+        assert (kind, digest) == ctx.digest(ctx.sources(["dir"]))
+        root_fd = inroot.open_root(str(root))
+        try:
+            ctx.copy_into(root_fd, ctx.sources(["a.txt", "b.txt"]), "/up/dst/", add=False)
+            ctx.copy_into(root_fd, ctx.sources(["dir"]), "/tree", add=False)
+            ctx.copy_into(root_fd, ctx.sources(["a.txt"]), "/etc", add=False)  # a directory there
+            ctx.copy_into(root_fd, ctx.sources(["a.txt"]), "/renamed.txt", add=False)
+            ctx.copy_into(root_fd, ctx.sources(["arch.tar"]), "/opt", add=True)
+            ctx.copy_into(root_fd, ctx.sources(["arch.tar"]), "/kept/", add=False)
+        finally:
+            os.close(root_fd)
+    assert (root / "dst" / "a.txt").read_text() == "a\n" and (root / "dst" / "b.txt").exists()
+    assert (root / "tree" / "sub" / "f").read_text() == "f\n"
+    assert (root / "etc" / "a.txt").exists() and (root / "renamed.txt").read_text() == "a\n"
+    assert (root / "opt" / "inner" / "x.txt").read_text() == "x\n"
+    assert tf_mod.is_tarfile(root / "kept" / "arch.tar")
+    assert os.stat(root / "dst" / "a.txt").st_uid == 0
+    assert not os.path.exists("/dst")
