@@ -202,6 +202,9 @@ class _Build:
         except NotFound:
             raise NotFound(f"No such image: {ref} (the builder does not pull: pull or load it first)") \
                 from None
+        if (self.image.config or {}).get("OnBuild"):
+            raise InvalidArgument(f"the base image {ref} has ONBUILD triggers, which this builder "
+                                  "does not run")
         self.plan.start(self.image.config)
 
     def _step(self, ins: dockerfile.Instruction) -> None:
