@@ -434,3 +434,23 @@ def test_context_sources_globs_digest_and_copy(tmp_path):
     assert tf_mod.is_tarfile(root / "kept" / "arch.tar")
     assert os.stat(root / "dst" / "a.txt").st_uid == 0
     assert not os.path.exists("/dst")
+
+
+def test_cli_quiet_stdin_file_and_iidfile(cli, tmp_path):
+    from tests.conftest import DOCKER
+
+    env = {**cli.env, "DOCKER_BUILDKIT": "0"}
+    df = b"FROM busybox\nLABEL from=stdin\nCMD [\"echo\", \"stdin\"]\n"
+    p = subprocess.run([DOCKER, "build", "-q", "-t", "stdinb:1", "-"], input=df, env=env, capture_output=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    image_id = p.stdout.decode().strip()
+    assert image_id.startswith("sha256:") and len(image_id) == 71
+    assert cli("run", "--rm", "stdinb:1").stdout == b"stdin\n"
+    ctx = tmp_path / "ctx"
+    (ctx / "sub").mkdir(parents=True)
+    (ctx / "sub" / "Build.file").write_bytes(df)
+    iid = tmp_path / "iid"
+    _cli_build(cli, ctx, "-f", str(ctx / "sub" / "Build.file"), "--iidfile", str(iid), "-t", "stdinb:2")
+    assert iid.read_text() == image_id  # the same steps: all from the cache
+    cli("rmi", "stdinb:1", "stdinb:2")
