@@ -454,3 +454,44 @@ def test_cli_quiet_stdin_file_and_iidfile(cli, tmp_path):
     _cli_build(cli, ctx, "-f", str(ctx / "sub" / "Build.file"), "--iidfile", str(iid), "-t", "stdinb:2")
     assert iid.read_text() == image_id  # the same steps: all from the cache
     cli("rmi", "stdinb:1", "stdinb:2")
+
+
+def test_cache_is_per_owner_a_forged_step_is_not_reused(api):
+    """User A forges a "cached step": a container that ran `/bin/sh -c echo a > /who`, with
+    /evil slipped in (docker cp) before its commit, so the commit's history line and config
+    are exactly those of `RUN echo a > /who` on busybox. User B's build of that RUN must not
+    reuse it (B cannot even see it); A's own build does, as Docker's would."""
+    from tests.users import new_user, remove_users
+
+    a, b = new_user(api), new_user(api)
+    text = "FROM busybox\nRUN echo a > /who\nCMD [\"cat\", \"/who\", \"/evil\"]\n"
+
+    def build(user, tag: str) -> list[dict]:
+        r = user.api("POST", "/api/images/build/", json={"dockerfile": text, "t": tag}, timeout=300)
+        lines = [json.loads(x) for x in r.text.splitlines() if x.strip()]
+        assert r.status_code == 200 and not any("error" in m for m in lines), lines
+        return lines
+
+    try:
+        cid = a.api("POST", "/api/containers/", json={"image": "busybox", "cmd": [
+            "/bin/sh", "-c", "echo a > /who"]}).json()["id"]
+        assert a.api("POST", f"/api/containers/{cid}/start/").status_code == 200
+        assert a.api("POST", f"/api/containers/{cid}/wait/").status_code == 200
+        r = a.api("PUT", f"/api/containers/{cid}/archive/", params={"path": "/"},
+                  data=_tar_of([("evil", "file", "forged\n")]))
+        assert r.status_code in (200, 204), r.text
+        forged = a.api("POST", f"/api/containers/{cid}/commit/", json={"repo": f"{a.name}/forged"}).json()
+        a.api("DELETE", f"/api/containers/{cid}/")
+        lines = build(b, f"{b.name}/img:1")
+        assert not any("Using cache" in m.get("stream", "") for m in lines), lines
+        assert b.api("GET", f"/api/images/{forged['id']}/").status_code == 404
+        c = b.api("POST", "/api/containers/", json={"image": f"{b.name}/img:1"}).json()
+        b.api("POST", f"/api/containers/{c['id']}/start/")
+        assert b.api("POST", f"/api/containers/{c['id']}/wait/").json()["exit_code"] == 1  # no /evil
+        b.api("DELETE", f"/api/containers/{c['id']}/")
+        lines = build(a, f"{a.name}/img:1")
+        assert any("Using cache" in m.get("stream", "") for m in lines)  # the forgery works on its maker
+        for user, ref in ((b, f"{b.name}/img:1"), (a, f"{a.name}/img:1"), (a, f"{a.name}/forged")):
+            assert user.api("DELETE", f"/api/images/{ref}/").status_code == 200
+    finally:
+        remove_users(api, a, b)
