@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 from containers import images, jsonprogress, lifecycle, lookup, rpc
 from containers.engine.errors import EngineError, InvalidArgument, NotFound
 from containers.engine.image import dockerfile
-from containers.engine.image.buildcontext import Context
+from containers.engine.image.buildcontext import Context, resolve_owner
 from containers.engine.image.config import merge_config
 from containers.engine.run import logfile as enginelogs
 from containers.engine.spec import ContainerSpec
@@ -310,8 +310,11 @@ class _Build:
         assert step.copy is not None and self.image is not None
         spec = step.copy
         cid = self._container([*self.plan.shell(), created_by.split("#(nop) ", 1)[-1]], [])
-        engine().in_root(cid, images.info(self.image),
-                         lambda root_fd: self.ctx.copy_into(root_fd, sources, spec.dest, spec.add))
+        def copy(root_fd: int) -> None:
+            owner = resolve_owner(root_fd, spec.chown) if spec.chown else None
+            self.ctx.copy_into(root_fd, sources, spec.dest, spec.add, owner)
+
+        engine().in_root(cid, images.info(self.image), copy)
         return self._commit(cid, created_by)
 
     # ---- intermediate containers ----

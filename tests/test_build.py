@@ -495,3 +495,22 @@ def test_cache_is_per_owner_a_forged_step_is_not_reused(api):
             assert user.api("DELETE", f"/api/images/{ref}/").status_code == 200
     finally:
         remove_users(api, a, b)
+
+
+def test_copy_and_add_chown(api):
+    df = ("FROM busybox\n"
+          "RUN echo 'app:x:1234:4321::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:4321:' >> /etc/group\n"
+          "COPY --chown=app:app f /home/app/f\nCOPY --chown=app dir /d/\nADD --chown=55:66 arch.tar /t/\n"
+          "COPY f /root-owned\n"
+          "CMD stat -c '%u:%g %n' /home/app/f /d/x /d/sub /d/sub/y /t/inner.txt /root-owned\n")
+    body = _tar_of([("Dockerfile", "file", df), ("f", "file", "f"), ("dir/x", "file", "x"),
+                    ("dir/sub/y", "file", "y"), ("arch.tar", "file", _tar_of([("inner.txt", "file", "i")]))])
+    status, lines = _rest_build(api, body, t="chown:1")
+    assert status == 200 and not any("error" in m for m in lines), lines
+    assert _output(api, "chown:1").decode().splitlines() == [
+        "1234:4321 /home/app/f", "1234:1234 /d/x", "1234:1234 /d/sub", "1234:1234 /d/sub/y",
+        "55:66 /t/inner.txt", "0:0 /root-owned"]
+    bad = _tar_of([("Dockerfile", "file", "FROM busybox\nCOPY --chown=nobody9 a /\n"), ("a", "file", "a")])
+    status, lines = _rest_build(api, bad)
+    assert "unable to find user nobody9" in lines[-1].get("error", ""), lines
+    _rmi(api, "chown:1")

@@ -23,7 +23,7 @@ def test_parse_continuations_comments_and_escape_directive():
     ("", "cannot be empty"),
     ("RUN true\n", "must be FROM"),
     ("FROM a\nFROM b\n", "multi-stage"),
-    ("FROM busybox\nCOPY --chown=1 a b\n", "not supported"),
+    ("FROM busybox\nCOPY --chmod=755 a b\n", "not supported"),
     ("FROM busybox\nRUN --mount=type=cache,target=/x true\n", "not supported"),
     ("FROM busybox\nCOPY --bogus a b\n", "unknown flag"),
     ("FROM busybox\nHEALTHCHECK NONE\n", "HEALTHCHECK"),

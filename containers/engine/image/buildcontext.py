@@ -240,36 +240,79 @@ class Context:
                 path = os.path.join(top, name)
                 yield os.path.relpath(path, base), os.lstat(path), path
 
-    def copy_into(self, root_fd: int, sources: list[Source], dest: str, add: bool) -> None:
+    def copy_into(self, root_fd: int, sources: list[Source], dest: str, add: bool,
+                  owner: tuple[int, int] | None = None) -> None:
         """Copy the sources to `dest` inside the root `root_fd` (the image's merged root):
         a directory's contents into `dest`; a file to `dest` (into it when it ends with "/"
-        or is a directory there); with `add`, a local tar archive is extracted into `dest`."""
+        or is a directory there); with `add`, a local tar archive is extracted into `dest`.
+        `owner` (uid, gid): what was copied is given to them (COPY --chown), else root's."""
         for src in sources:
             if add and stat.S_ISREG(src.mode) and _is_archive(src.fd):
-                self._extract(root_fd, src, dest)
+                self._extract(root_fd, src, dest, owner)
             elif stat.S_ISDIR(src.mode):
-                self._put(root_fd, dest, src.fd, ".")
+                names = [rel for rel, _, _ in self._entries(src) if rel != "."]
+                self._put(root_fd, dest, src.fd, ".", names, owner)
             else:
                 into_dir = dest.endswith("/") or _is_dir(root_fd, dest)
                 parent, name = (dest, posixpath.basename(src.rel)) if into_dir else posixpath.split(dest)
-                self._put(root_fd, parent or "/", src.fd, name)
+                self._put(root_fd, parent or "/", src.fd, name, [name], owner)
 
     @staticmethod
-    def _put(root_fd: int, directory: str, fd: int, arcname: str) -> None:
+    def _put(root_fd: int, directory: str, fd: int, arcname: str, names: list[str],
+             owner: tuple[int, int] | None) -> None:
         dir_fd = _make_dirs(root_fd, directory)
         try:
             extract_layer(_Chunks(tar_path(fd, arcname)), dir_fd)  # type: ignore[arg-type]
+            _chown(dir_fd, names, owner)
         finally:
             os.close(dir_fd)
 
     @staticmethod
-    def _extract(root_fd: int, src: Source, dest: str) -> None:
+    def _extract(root_fd: int, src: Source, dest: str, owner: tuple[int, int] | None) -> None:
         dir_fd = _make_dirs(root_fd, dest)
         try:
             with os.fdopen(inroot.reopen(src.fd, os.O_RDONLY), "rb") as f:
                 extract_layer(f, dir_fd)
+            if owner is not None:
+                with os.fdopen(inroot.reopen(src.fd, os.O_RDONLY), "rb") as f:
+                    _chown(dir_fd, _member_names(f), owner)
         finally:
             os.close(dir_fd)
+
+
+def resolve_owner(root_fd: int, chown: str) -> tuple[int, int]:
+    """(uid, gid) of COPY --chown=user[:group], names looked up in the image's own
+    /etc/passwd and /etc/group (inside the root); without a group the gid is the uid, as
+    Docker does."""
+    from ..run import users
+
+    root = f"/proc/self/fd/{root_fd}"
+    name, _, group = chown.partition(":")
+    uid = users.resolve(root, name).uid
+    return uid, users.resolve(root, chown).gid if group else uid
+
+
+def _member_names(f: BinaryIO) -> list[str]:
+    """The cleaned names of a (maybe compressed) tar's members, as extract_layer made them."""
+    import tarfile
+
+    from ..fs.archive import clean_name
+    from ..fs.tarlimits import Member
+
+    with tarfile.open(fileobj=decompressed(f), mode="r|", tarinfo=Member) as tar:  # type: ignore[call-overload]
+        return [n for m in tar if (n := clean_name(m.name))]
+
+
+def _chown(dir_fd: int, names: list[str], owner: tuple[int, int] | None) -> None:
+    """Give the entries `names` (relative to `dir_fd`, just made by extract_layer, so no
+    symlink on their way) to `owner`; symlinks themselves are changed, never followed."""
+    if owner is None:
+        return
+    for name in names:
+        try:
+            os.chown(name, owner[0], owner[1], dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            continue  # a device or fifo extract_layer skipped
 
 
 def _inside(path: str) -> str:

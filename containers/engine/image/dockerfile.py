@@ -36,7 +36,8 @@ EXPANDED = ("ADD", "COPY", "ENV", "EXPOSE", "FROM", "LABEL", "STOPSIGNAL", "USER
 FLAGS = {"COPY": ("chown", "chmod", "from", "link", "parents", "exclude"),
          "ADD": ("chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"),
          "FROM": ("platform",), "RUN": ("mount", "network", "security")}
-SUPPORTED_FLAGS = {"FROM": ("platform",)}
+SUPPORTED_FLAGS = {"FROM": ("platform",), "COPY": ("chown",), "ADD": ("chown",)}
+OWNER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?\Z")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PORT = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?(?:/(tcp|udp|sctp))?\Z", re.IGNORECASE)
 DIRECTIVE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(.*?)\s*\Z")
@@ -321,6 +322,7 @@ class CopySpec:
     sources: list[str]  # as written (context-relative, maybe with wildcards)
     dest: str  # absolute in the image, "/" ended when it must be a directory
     add: bool  # ADD: local tar archives are extracted
+    chown: str = ""  # --chown=user[:group] (names resolved in the image), "" = root
 
 
 @dataclass(frozen=True)
@@ -481,14 +483,18 @@ class Plan:
         if len(sources) > 1 and not dest.endswith("/"):
             raise InvalidArgument(f"Dockerfile line {ins.line}: When using {ins.keyword} with more than one "
                                   "source file, the destination must be a directory and end with a /")
-        return Step("copy", "", dict(self.config), copy=CopySpec(sources, dest, ins.keyword == "ADD"))
+        chown = expand(ins.flags.get("chown", ""), env, self.escape)
+        if chown and not OWNER.match(chown):
+            raise _bad(ins, f"invalid --chown {shown(chown)}: use user, uid, user:group or uid:gid")
+        return Step("copy", "", dict(self.config), copy=CopySpec(sources, dest, ins.keyword == "ADD", chown))
 
     def copy_created_by(self, ins: Instruction, digest: str, kind: str) -> str:
         """The history line of a COPY/ADD once its sources' digest is known."""
         assert ins.keyword in ("COPY", "ADD")
         step_dest = self._copy(ins).copy
         assert step_dest is not None
-        return " ".join([*self.shell(), f"#(nop) {ins.keyword} {kind}:{digest} in {step_dest.dest} "])
+        chown = f"--chown={step_dest.chown} " if step_dest.chown else ""
+        return " ".join([*self.shell(), f"#(nop) {ins.keyword} {chown}{kind}:{digest} in {step_dest.dest} "])
 
 
 def _bad(ins: Instruction, message: str) -> InvalidArgument:
