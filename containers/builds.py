@@ -260,11 +260,11 @@ class _Build:
         self.containers.append(c.id)
         return c.id
 
-    def _commit(self, cid: str, created_by: str) -> Image:
+    def _commit(self, cid: str, created_by: str, said: bool = True) -> Image:
         assert self.image is not None
         built = engine().commit(cid, images.info(self.image), self.author, "", {}, created_by)
         img = images.register(built, parent=self.image, user=self.user)
-        self._remove(cid)
+        self._remove(cid, said)
         return img
 
     def _run(self, step: dockerfile.Step, created_by: str) -> Image:
@@ -315,10 +315,12 @@ class _Build:
             self.ctx.copy_into(root_fd, sources, spec.dest, spec.add, owner)
 
         engine().in_root(cid, images.info(self.image), copy)
-        return self._commit(cid, created_by)
+        return self._commit(cid, created_by, said=False)  # as Docker: no "Running in" for COPY
 
     # ---- intermediate containers ----
-    def _remove(self, cid: str) -> None:
+    def _remove(self, cid: str, said: bool = True) -> None:
+        """Remove an intermediate container once committed (`rm`); `said`: its "Running in"
+        was shown, so its removal is too."""
         if not self.options.rm and not self.options.forcerm:
             return
         try:
@@ -327,7 +329,8 @@ class _Build:
             pass
         if cid in self.containers:
             self.containers.remove(cid)
-        self.say(f" ---> Removed intermediate container {cid[:12]}\n")
+        if said:
+            self.say(f" ---> Removed intermediate container {cid[:12]}\n")
 
     def cleanup(self) -> None:
         """After the build, success or not: remove what `rm`/`forcerm` say must go."""
