@@ -18,6 +18,8 @@ DOCKERWEB_EVENTS_MAX_AGE    events older than this many seconds are pruned (defa
                             7 days; 0: no age bound)
 DOCKERWEB_EVENTS_MAX_COUNT  at most this many events are kept, the newest (default 100000;
                             0: no count bound)
+DOCKERWEB_BUILD_CONTEXT_MAX  bytes of (uncompressed) build context a build accepts (default
+                             1073741824, 1 GiB)
 """
 
 from __future__ import annotations
@@ -202,6 +204,8 @@ DOCKERWEB_EVENTS_MAX_COUNT = env_int("DOCKERWEB_EVENTS_MAX_COUNT", 100_000)
 # registries: pull and push
 DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
 DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])
+# docker build: the largest context accepted (uncompressed tar bytes)
+DOCKERWEB_BUILD_CONTEXT_MAX = env_int("DOCKERWEB_BUILD_CONTEXT_MAX", 1 << 30)
 
 LOGGING = {
     "version": 1,

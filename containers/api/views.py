@@ -507,6 +507,43 @@ class ImageLoad(APIView):
                         status=status.HTTP_201_CREATED)
 
 
+class ImageBuild(APIView):
+    """docker build: the context as the body (a tar, Content-Type application/x-tar) with
+    Docker's parameters in the query (t, dockerfile, buildargs, labels, nocache, rm, forcerm,
+    q, networkmode); or multipart form fields `context` (a tar file, optional) and
+    `dockerfile` (the Dockerfile's text) with the same parameters as fields; or JSON
+    {"dockerfile": text, "t": [...], ...} without a context. The answer is Docker's JSON
+    progress lines; errors before the first step are 4xx."""
+
+    @extend_schema(request={"application/x-tar": bytes, "multipart/form-data": dict}, responses={200: None})
+    def post(self, request):
+        import threading
+
+        from containers import builds, jsonprogress
+
+        ctype = request.content_type or ""
+        if ctype.startswith(("multipart/form-data", "application/json", "application/x-www-form-urlencoded")):
+            data = request.data
+            q = {**request.query_params.dict(), **{k: data.getlist(k) if k == "t" and hasattr(data, "getlist")
+                                                   else data[k] for k in data if k not in ("context",)}}
+            text = q.pop("dockerfile", None)
+            if text is not None and not isinstance(text, str):
+                raise InvalidArgument("dockerfile must be the Dockerfile's text")
+            upload = request.FILES.get("context") if hasattr(request, "FILES") else None
+            if upload is None and not text:
+                raise InvalidArgument("give a context tar (field `context`) or the Dockerfile's text "
+                                      "(field `dockerfile`)")
+            options = builds.options_from(q, dockerfile_text=text or None)
+            stream = upload
+        else:
+            options, stream = builds.options_from(request.query_params), request._request
+        user, cancel = request.user, threading.Event()
+        request._request.audit_target = ",".join(options.tags)  # the audit row's target
+        lines = jsonprogress.start(
+            lambda emit: builds.build(stream, options, emit, user=user, cancel=cancel), cancel)
+        return StreamingHttpResponse(lines, content_type="application/json")
+
+
 class ImageTag(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("repo", str), OpenApiParameter("tag", str)],
                    responses=ImageSerializer)

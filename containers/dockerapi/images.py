@@ -90,8 +90,8 @@ def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
 def image_delete(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import images
 
-    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request)),
-                        safe=False)
+    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request),
+                                      prune_parents=not boolean(request.GET, "noprune", False)), safe=False)
 
 
 @docker_view
@@ -158,3 +158,18 @@ def commit(request: HttpRequest) -> HttpResponse:
     img = images.commit(q.get("container", ""), repo, tag, q.get("author", ""), q.get("comment", ""), changes,
                         user=actor_of(request))
     return JsonResponse({"Id": f"sha256:{img.id}"}, status=201)
+
+
+@docker_view
+def build(request: HttpRequest) -> HttpResponse:
+    """docker build (classic builder, DOCKER_BUILDKIT=0): the body is the context tar; the
+    answer is Docker's JSON progress stream (errors before the first step are HTTP 4xx)."""
+    import threading
+
+    from containers import builds
+
+    options, user, cancel = builds.options_from(request.GET), actor_of(request), threading.Event()
+    request.audit_target = ",".join(options.tags)  # type: ignore[attr-defined]
+    lines = jsonprogress.start(lambda emit: builds.build(request, options, emit, user=user, cancel=cancel),
+                               cancel)
+    return StreamingHttpResponse(lines, content_type="application/json")

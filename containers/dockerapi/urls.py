@@ -56,6 +56,7 @@ urlpatterns = [
     route(r"images/(?P<ref>.+)/history$", {"GET": images.image_history}),
     route(r"images/(?P<ref>.+)/tag$", {"POST": images.image_tag}),
     route(r"commit$", {"POST": images.commit}),
+    route(r"build$", {"POST": images.build}),
     route(r"containers/(?P<ref>[^/]+)/changes$", {"GET": containers.container_changes}),
     route(r"containers/(?P<ref>[^/]+)/export$", {"GET": containers.container_export}),
     route(r"containers/(?P<ref>[^/]+)/archive$",

@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -316,6 +316,12 @@ class Engine:
                 extract_layer(stream, fd)
             finally:
                 os.close(fd)
+
+    def in_root(self, cid: str, image: ImageInfo, work: Callable[[int], Any]) -> Any:
+        """`work(root_fd)` with an O_PATH fd on the container's merged root (mounted for the
+        duration if it does not run): a build's COPY/ADD writes through it (buildcontext.py)."""
+        with self._in_root(cid, image) as root_fd:
+            return work(root_fd)
 
     @staticmethod
     def _open_in(root_fd: int, cid: str, path: str) -> int:

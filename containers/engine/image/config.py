@@ -107,19 +107,21 @@ def _signed(author: str, comment: str, created_by: str = "") -> dict[str, str]:
     return {k: v for k, v in (("created_by", created_by), ("author", author), ("comment", comment)) if v}
 
 
-def commit_config(base: dict[str, Any], diff_id: str, *, created: str, author: str = "",
+def commit_config(base: dict[str, Any], diff_id: str | None, *, created: str, author: str = "",
                   comment: str = "", created_by: str = "",
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config of `base` plus one layer: its rootfs and history extended, its config
-    section with `changes` merged (docker commit)."""
+    section with `changes` merged (docker commit). `diff_id` None: no layer, the history
+    entry is an empty_layer one (a build's ENV, CMD, ...)."""
     doc = {k: v for k, v in base.items() if k not in ("author", "comment", "container",
                                                        "container_config", "parent")}
     doc["created"] = created
     doc.update(_signed(author, comment))
     doc["config"] = merge_config(base.get("config") or {}, changes)
-    layers = [*diff_ids(base), diff_id]
+    layers = [*diff_ids(base), *([diff_id] if diff_id else [])]
     doc["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{d}" for d in layers]}
-    step = {"created": created, **_signed(author, comment, created_by)}
+    step = {"created": created, **_signed(author, comment, created_by),
+            **({} if diff_id else {"empty_layer": True})}
     doc["history"] = [*(base.get("history") or []), step]
     return doc
 

@@ -128,6 +128,14 @@ class ImageStore(LayerStore):
                                         comment=comment, created_by=created_by, changes=config_changes)
         return self._write_config(doc)
 
+    def config_step(self, base: ImageInfo, changes: dict[str, Any], created_by: str,
+                    author: str = "") -> ImageInfo:
+        """A new image: `base` with its config section changed and no new layer (a build's
+        ENV, CMD, ...: an empty_layer history entry). The caller records the parent."""
+        doc = imageconfig.commit_config(self.config_doc(base.id), None, created=now_rfc3339(),
+                                        author=author, created_by=created_by, changes=changes)
+        return self._write_config(doc)
+
     def history(self, image_id: str) -> list[dict[str, Any]]:
         """Newest first: created, created_by, comment, author, empty_layer, layer (diff_id or
         "") and size (of the layer the step made, 0 for an empty layer)."""
