@@ -486,8 +486,10 @@ def wait_condition(condition: str) -> str:
 def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
     """The outcome once `condition` holds for container `cid`, else None. next-exit counts
     only die events after `after_seq` (read before the wait began: events.latest_seq);
-    removed reports the last die event's exit code; not-running of a removed container is
-    0 with the error "container removed" (as Docker)."""
+    removed reports the last die event's exit code; not-running of a container removed
+    meanwhile (an auto-remove between two polls, or before the first: the container existed
+    when the wait began) reports its last die event's exit code, as dockerd tells its
+    waiters before it removes; with no die event, 0 and the error "container removed"."""
     c = Container.objects.filter(pk=cid).first()
     if condition == "removed":
         if c is not None:
@@ -500,6 +502,9 @@ def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
             return None
         return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, c)
     if c is None:
+        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
+        if die is not None:
+            return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, None)
         return WaitOutcome(0, "container removed", None)
     if c.status in ACTIVE:
         return None

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 from containers import lookup
 from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
-from containers.engine.errors import EngineError
+from containers.engine.errors import EngineError, InvalidArgument
 from containers.engine.layout import ContainerPaths
 from containers.engine.run.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
 from containers.engine.run.logfile import Follower, LogQuery, Record
@@ -52,7 +52,7 @@ def parse_detach_keys(spec: str | None) -> bytes:
         elif len(key) == 1:
             out.append(ord(key))
         else:
-            raise EngineError(f"invalid detach key: {key}")
+            raise InvalidArgument(f"Invalid detach keys ({spec}) provided: unknown key {key!r}")
     return bytes(out)
 
 
@@ -320,10 +320,15 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
         await _audit(scope, "POST containers/<ref>/attach", m["ref"], code)
         await http_error(stream, code, e.message)
         return
-    await _audit(scope, "POST containers/<ref>/attach", m["ref"], 101)
     from containers.engine.state import ACTIVE
 
-    session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
+    try:
+        session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
+    except InvalidArgument as e:  # detachKeys
+        await _audit(scope, "POST containers/<ref>/attach", m["ref"], 400)
+        await http_error(stream, 400, e.message)
+        return
+    await _audit(scope, "POST containers/<ref>/attach", m["ref"], 101)
     try:
         await send_head(stream, response_head(session.tty, m["version"]))
         await session.serve(params)
