@@ -10,12 +10,15 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import time
 
 import docker
 import pytest
 from docker.utils.socket import frames_iter
 
 from tests.waiting import until
+
+QUIET_WINDOW_S = 0.6  # how long "it goes on running" is watched for (a negative check)
 
 
 class _Response:
@@ -107,6 +110,11 @@ def test_dpy_exec_run_tty_is_raw_and_exact(dpy):
         assert (code, out) == (0, b"one\r\ntwo\r\n")  # what a terminal writes, as docker
         code, out = c.exec_run(["sh", "-c", "echo one; echo two >&2"], demux=True)
         assert (code, out) == (0, (b"one\n", b"two\n"))
+        # the start body's Tty decides the framing the client reads, as dockerd
+        eid = dpy.api.exec_create(c.id, ["printf", "abcdefghij"], tty=True)["Id"]
+        assert dpy.api.exec_start(eid) == b"abcdefghij"  # read as multiplexed frames
+        eid = dpy.api.exec_create(c.id, ["sh", "-c", "printf out; printf err >&2"])["Id"]
+        assert dpy.api.exec_start(eid, tty=True) == b"out"  # raw; dockerd passes no stderr then
         eid = dpy.api.exec_create(c.id, ["true"], tty=True)["Id"]
         info = dpy.api.exec_inspect(eid)
         assert info["ProcessConfig"]["tty"] is True and info["ProcessConfig"]["entrypoint"] == "true"
@@ -197,6 +205,7 @@ def test_exec_detach_keys(api, dpy):
         s.sendall(b"\x18")
         _read_to_eof(s)  # the server ends the stream
         s.close()
+        time.sleep(QUIET_WINDOW_S)  # a negative check: the detached cat must not end
         assert dpy.api.exec_inspect(eid)["Running"] is True
         assert dpy.api.exec_inspect(eid)["DetachKeys"] == "ctrl-x"
     finally:

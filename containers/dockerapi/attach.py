@@ -167,7 +167,10 @@ class Attach:
         finally:
             pump_in.cancel()
             if self.link is not None:
-                self.link.close()
+                if self.done.is_set():
+                    _hold_until_exit(self.link)  # detached: the process keeps its stdin
+                else:
+                    self.link.close()
             self.close()
 
     def close(self) -> None:
@@ -284,6 +287,28 @@ class Attach:
         if records:
             await self.stream.write(b"".join(
                 self.out(STDOUT if r.stream == "stdout" else STDERR, r.data) for r in records))
+
+
+_HELD: set[asyncio.Task] = set()
+
+
+def _hold_until_exit(link: SupervisorLink) -> None:
+    """Keep a detached client's link open (its output read and dropped) until the process
+    ends: the supervisor closes an exec's (or a StdinOnce container's) stdin when a client
+    that wrote to it leaves, and after Docker's detach keys the process goes on with its
+    stdin open, as with dockerd."""
+    async def drain() -> None:
+        try:
+            while (frame := await link.read_frame()) is not None and frame[0] != EXIT:
+                pass
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            link.close()
+
+    task = asyncio.get_running_loop().create_task(drain())
+    _HELD.add(task)
+    task.add_done_callback(_HELD.discard)
 
 
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:

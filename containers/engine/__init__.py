@@ -11,6 +11,6 @@
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits,
   compression, changes
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
-  registry_auth, distribution
+  registry_auth, distribution, dockerfile_changes
 - net/ (network): ipam, bridge, netconf, portmap
 """
