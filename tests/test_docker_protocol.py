@@ -170,6 +170,14 @@ def test_exec_start_raw_socket_first_frames(api, dpy):
             s.close()
             assert out == (b"12345678rest" if tty else b"\x01\0\0\0\0\0\0\x0c12345678rest")
             assert dpy.api.exec_inspect(eid)["ExitCode"] == 0
+        # a second start: 101, then the failure as a message in the stream (as dockerd)
+        s = _raw_request(f"/v1.45/exec/{eid}/start", api.docker_sock, b'{"Tty": true}')
+        head, rest = _read_head(s)
+        assert head.startswith(b"HTTP/1.1 101") and _read_to_eof(s, rest).endswith(b"\r\n")
+        s.close()
+        s = _raw_request("/v1.45/exec/nope/start", api.docker_sock, b"{}")
+        assert _read_head(s)[0].startswith(b"HTTP/1.1 404")
+        s.close()
     finally:
         c.remove(force=True)
 
@@ -272,8 +280,16 @@ def test_attach_detach_keys_tty(api, dpy):
         s.sendall(b"\x01b")
         _read_to_eof(s)
         s.close()
+        time.sleep(QUIET_WINDOW_S)  # a negative check: cat (StdinOnce off) must go on
         c.reload()
         assert c.status == "running"
+        s = _raw_request(f"/containers/{c.id}/attach?stream=1&stdin=1&detachKeys=ctrl-foo", api.docker_sock)
+        head, rest = _read_head(s)
+        s.close()
+        assert head.startswith(b"HTTP/1.1 400") and b"ctrl-foo" in rest
+        with pytest.raises(docker.errors.APIError) as e:
+            dpy.api.exec_create(c.id, ["true"], detach_keys="ctrl-foo")
+        assert e.value.status_code == 400
     finally:
         c.remove(force=True)
 

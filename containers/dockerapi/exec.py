@@ -46,7 +46,9 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
 
     As dockerd: the start body's Tty decides the framing (raw or multiplexed) and the
     Content-Type; the exec's own Tty decides whether detach keys apply; a process without
-    a tty read with Tty gets its stdout only (dockerd passes no stderr writer then)."""
+    a tty read with Tty gets its stdout only (dockerd passes no stderr writer then); an
+    unknown exec or a bad body is an HTTP error, a failed start (a second start, a stopped
+    container) a message in the stream after the 101."""
     m = EXEC_START_RE.match(scope["path"])
     if m is None:
         return False
@@ -55,6 +57,7 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
     from containers.dockerapi.attach import Attach, _audit, http_error, response_head, send_head
     from containers.dockerapi.auth import actor
     from containers.engine.errors import EngineError
+    from containers.engine.run.frames import STDOUT
 
     verb = "POST exec/<eid>/start"
     try:
@@ -75,15 +78,16 @@ async def hijack_exec(scope: dict[str, Any], stream: RawStream) -> bool:
                      was_running=False, paths=paths)
     session.multiplexed = not options["tty"]
     try:
+        # dockerd's order: the 101 first, then the start (its launch time is a further gap
+        # before any output: docker-py loses bytes that come with the head); a failure to
+        # start is then written into the stream, as dockerd does
+        await _audit(scope, verb, m["eid"], 101)
+        await send_head(stream, response_head(options["tty"], m["version"]))
         try:
             await in_thread(execs.start)(m["eid"])
         except EngineError as e:
-            code = 409 if e.kind in ("conflict", "illegal_transition") else 500
-            await _audit(scope, verb, m["eid"], code)
-            await http_error(stream, code, e.message)
+            await stream.write(session.out(STDOUT, f"{e.message}\r\n".encode()))
             return True
-        await _audit(scope, verb, m["eid"], 101)
-        await send_head(stream, response_head(options["tty"], m["version"]))
         if options["console_size"] and cfg.tty and not cfg.console_size:
             await in_thread(_resize_quietly)(m["eid"], *options["console_size"])
         await session.run()

@@ -20,6 +20,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HIGH_WATER = 1 << 20
+BODY_MAX = 64 << 10  # bytes of a hijacked request's body kept (an exec start's is ~50)
 
 
 class RawStream(asyncio.Protocol):
@@ -45,7 +46,7 @@ class RawStream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.skip:
             dropped = min(self.skip, len(data))
-            self.body += data[:dropped]
+            self.body += data[:dropped][:BODY_MAX - len(self.body)]  # the rest is skipped unread
             data, self.skip = data[dropped:], self.skip - dropped
             if not self.skip:
                 self.body_done.set()
