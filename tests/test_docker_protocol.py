@@ -414,3 +414,28 @@ def test_cli_run_rm_failing(cli):
     p = cli("run", "--rm", "busybox", "sh", "-c", "echo bad >&2; exit 3", check=False)
     assert (p.returncode, p.stderr) == (3, b"bad\n")
     assert cli("ps", "-aq").stdout == b""
+
+
+def test_output_waits_until_the_client_read_the_101(api, dpy):
+    """docker-py reads the head through a buffer and loses what came with it (issue 3332):
+    output of a running container is held until the client has read the 101, however slow
+    the client is to read it."""
+    c = dpy.containers.run("busybox", ["sh", "-c", "while true; do echo tick; sleep 0.02; done"], detach=True)
+    try:
+        s = _raw_request(f"/v1.45/containers/{c.id}/attach?stream=1&stdout=1", api.docker_sock)
+        time.sleep(QUIET_WINDOW_S)  # a slow client: output is due meanwhile
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 101") and first.endswith(b"\r\n\r\n"), first
+        head = b""
+        while len(head) < 8:
+            head += s.recv(8 - len(head))
+        assert head[:4] == b"\x01\0\0\0" and int.from_bytes(head[4:], "big") == 5  # "tick\n"
+        s.close()
+        eid = dpy.api.exec_create(c.id, ["sh", "-c", "while true; do echo tock; sleep 0.02; done"])["Id"]
+        s = _raw_request(f"/v1.45/exec/{eid}/start", api.docker_sock, b"{}")
+        time.sleep(QUIET_WINDOW_S)
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 101") and first.endswith(b"\r\n\r\n"), first
+        s.close()
+    finally:
+        c.remove(force=True)

@@ -12,9 +12,12 @@ Bridges the raw client stream to the container's supervisor socket:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
+import socket
+import struct
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -65,15 +68,42 @@ def response_head(tty: bool, version: str | None) -> bytes:
 
 
 HEAD_GAP_S = 0.05
+HEAD_READ_WAIT_S = 5.0  # at most this long for a unix-socket client to read the 101
+SIOCOUTQ = 0x5411  # = TIOCOUTQ: bytes sent on a unix socket that the peer has not read yet
 
 
 async def send_head(stream: RawStream, head: bytes) -> None:
-    """Write the 101 answer, then pause before any output: docker-py reads the response
-    through a buffer and loses bytes that arrive together with the headers (docker-py
-    issue 3332), which happens when output is already waiting (exec, attach to a running
-    container)."""
+    """Write the 101 answer, then hold any output until the client has read it: docker-py
+    reads the response through a buffer and loses bytes that arrive together with the
+    headers (docker-py issue 3332), which happens when output is already waiting (exec,
+    attach to a running container) or the client is slow to be scheduled. On a unix socket
+    the kernel says when the peer has read everything we sent (SIOCOUTQ is 0), so the wait
+    is exact (bounded by HEAD_READ_WAIT_S); elsewhere (TCP) a fixed HEAD_GAP_S pause."""
     await stream.write(head)
-    await asyncio.sleep(HEAD_GAP_S)
+    fd = _unix_fd(stream)
+    if fd is None:
+        await asyncio.sleep(HEAD_GAP_S)
+        return
+    deadline = time.monotonic() + HEAD_READ_WAIT_S
+    while time.monotonic() < deadline and not stream.closed.is_set():
+        if stream.transport.get_write_buffer_size() == 0 and _unread(fd) == 0:
+            return
+        await asyncio.sleep(0.002)
+
+
+def _unix_fd(stream: Any) -> int | None:
+    """The fd of a hijacked unix-socket connection, else None (TCP, websockets)."""
+    transport = getattr(stream, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock.fileno() if sock is not None and sock.family == socket.AF_UNIX else None
+
+
+def _unread(fd: int) -> int:
+    """Bytes we sent on unix socket `fd` that the peer has not read (0 on any error)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, SIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 async def http_error(stream: RawStream, status: int, message: str) -> None:
