@@ -354,6 +354,14 @@ def test_dpy_import_changes_shell_form_and_errors(api, dpy, tmp_path):
             assert r.status_code == 400, (bad, r.status_code, r.text)
             assert word in r.json()["message"], r.text
         assert "chg3:latest" not in {t for i in dpy.images.list() for t in i.tags}
+        # the REST import takes the same changes
+        r = api.api("POST", "/api/images/import/", params=[("repo", "chg4"), ("changes", "USER nobody"),
+                                                           ("changes", "EXPOSE 80")], data=data)
+        assert r.status_code == 201, r.text
+        assert dpy.images.get("chg4:latest").attrs["Config"]["User"] == "nobody"
+        r = api.api("POST", "/api/images/import/", params=[("repo", "chg5"), ("changes", "RUN x")], data=data)
+        assert r.status_code == 400 and "RUN" in r.json()["message"], r.text
+        dpy.images.remove("chg4:latest")
     finally:
         dpy.images.remove("chg2:1")
 
