@@ -107,11 +107,14 @@ def tag(ref: str, repository: str, tag_name: str, *, user) -> Image:
     return img
 
 
-def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "", *, user) -> Image:
-    """A rootfs tar (plain, gzip, bzip2, xz) streamed into a new image."""
+def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "", *, user,
+               changes: list[str] | None = None) -> Image:
+    """A rootfs tar (plain, gzip, bzip2, xz) streamed into a new image; `changes` are
+    Dockerfile instructions for its config (`docker import -c`; a bad one is InvalidArgument
+    before the body is read)."""
     if repository:
         validate_reference(repository, tag_name)
-    built = engine().images.import_tar(stream, comment=message)
+    built = engine().images.import_tar(stream, comment=message, changes=changes)
     img = register(built, repository, tag_name or "latest", user=user)
     events.emit("import", type="image", actor_id=img.id, actor_name=repository, owner_id=_uid(user))
     return img
@@ -123,7 +126,8 @@ def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "",
     c = lookup.container(ref, user)
     if repository:
         validate_reference(repository, tag_name)
-    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes"}
+    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes",
+               "StopSignal"}
     bad = set(changes or {}) - allowed
     if bad:
         raise InvalidArgument(f"unsupported config change(s): {', '.join(sorted(bad))}")

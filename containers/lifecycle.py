@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -266,7 +266,7 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
             events.emit("oom", c)
         events.emit("die", c, exitCode=str(code), **restarts.after_exit(
             c, code, oom=bool(info.get("oom_killed")), error=info.get("error") or ""))
-        _auto_remove(c)
+        _auto_remove(c, after_wait=True)
     elif st.kind == "unreadable":
         _record_unreadable_exit(c, st.reason, sources, judged)
     else:
@@ -311,14 +311,53 @@ def _thaw(c: Container) -> None:
         Container.objects.filter(pk=c.id).update(paused=False)
 
 
-def _auto_remove(c: Container) -> None:
-    """Remove a container created with auto_remove (docker run --rm) once it exited."""
+AUTO_REMOVE_GRACE = 3.0  # s an exited auto-remove container waits for a wait to report its exit
+
+
+def _auto_remove(c: Container, *, after_wait: bool = False) -> None:
+    """Remove a container created with auto_remove (docker run --rm) once it exited.
+
+    `after_wait` (a normal exit): dockerd's order as its clients see it — the status reaches
+    the waiters, then the container goes. So it stays (exited; logs and inspect readable)
+    until a wait reports its exit (`wait_check` removes it then: docker-py's run reads
+    logs and inspects between start and wait; the CLI's `--rm` waits for `removed`) or
+    AUTO_REMOVE_GRACE passes (a timer here; the reconcile for one a worker restart lost)."""
     if not c.spec.get("auto_remove"):
+        return
+    if after_wait and AUTO_REMOVE_GRACE > 0:
+        timer = threading.Timer(AUTO_REMOVE_GRACE, _auto_remove_in_thread, args=(c.id,))
+        timer.daemon = True
+        timer.start()
         return
     try:
         remove(c.id, volumes=True)  # --rm takes the anonymous volumes with it (as Docker)
     except EngineError as e:
         log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
+
+
+def _auto_remove_exited(cid: str) -> None:
+    """Remove auto-remove container `cid` if it is still there and ended (not restarted
+    meanwhile). Several may try (timer, waiters, reconcile): the claim decides, the losers
+    do nothing. Never raises."""
+    try:
+        c = Container.objects.filter(pk=cid).first()
+        if c is not None and c.spec.get("auto_remove") and c.status in (State.EXITED, State.DEAD):
+            remove(cid)
+    except IllegalTransition:
+        pass  # another remover claimed it
+    except EngineError as e:
+        log.warning("auto-remove of %s failed: %s", cid[:12], e.message)
+    except Exception:
+        log.exception("auto-remove of %s failed", cid[:12])
+
+
+def _auto_remove_in_thread(cid: str) -> None:
+    from django.db import connections
+
+    try:
+        _auto_remove_exited(cid)
+    finally:
+        connections.close_all()  # this thread's
 
 
 def reconcile(boot: bool = False) -> list[str]:
@@ -346,6 +385,10 @@ def reconcile(boot: bool = False) -> list[str]:
             running.append(c.id)
         else:
             record_exit(c.id, settle_starting=boot)
+    grace = djtz.now() - timedelta(seconds=AUTO_REMOVE_GRACE)  # timers a worker restart lost
+    for cid in mine.filter(state=State.EXITED.value, spec__auto_remove=True,
+                           finished_at__lt=grace).values_list("id", flat=True):
+        _auto_remove_exited(cid)
     if boot:
         for c in mine.filter(state=State.REMOVING.value):
             _finish_remove(c)
@@ -625,20 +668,29 @@ def wait_condition(condition: str) -> str:
 def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
     """The outcome once `condition` holds for container `cid`, else None. next-exit counts
     only die events after `after_seq` (read before the wait began: events.latest_seq);
-    removed reports the last die event's exit code; not-running of a removed container is
-    0 with the error "container removed" (as Docker)."""
+    removed reports the last die event's exit code; not-running of a container removed
+    meanwhile (an auto-remove between two polls, or before the first: the container existed
+    when the wait began) reports its last die event's exit code, as dockerd tells its
+    waiters before it removes; with no die event, 0 and the error "container removed"."""
     c = Container.objects.filter(pk=cid).first()
+    if c is not None and c.status not in ACTIVE and c.spec.get("auto_remove") and (
+            condition != "next-exit" or _died_since(cid, after_seq)):
+        _auto_remove_exited(cid)  # its exit is reported now: it may go (see _auto_remove)
+        c = Container.objects.filter(pk=cid).first()
     if condition == "removed":
         if c is not None:
             return None
         die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
         return WaitOutcome(int(die.attributes.get("exitCode", 0)) if die else 0, None, None)
     if condition == "next-exit":
-        die = Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
+        die = _died_since(cid, after_seq)
         if die is None:
             return None
         return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, c)
     if c is None:
+        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
+        if die is not None:
+            return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, None)
         return WaitOutcome(0, "container removed", None)
     if c.status in ACTIVE:
         return None
@@ -664,6 +716,10 @@ def wait(ref: str, timeout: float | None = None, *, user,
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
     return outcome
+
+
+def _died_since(cid: str, after_seq: int) -> Event | None:
+    return Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
 
 
 async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:

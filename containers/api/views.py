@@ -416,7 +416,8 @@ def _image_response(img, user, status_code=200) -> Response:
 
 
 class ImageImport(APIView):
-    """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=."""
+    """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=&changes=
+    (Dockerfile instructions for the config, repeatable, as `docker import -c`)."""
 
     @extend_schema(request={"application/octet-stream": bytes}, responses={201: ImageSerializer})
     def post(self, request):
@@ -425,7 +426,7 @@ class ImageImport(APIView):
         q = request.query_params
         # Django's request is the body as a file (spooled to disk past 2.5 MB), chunked or not
         img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""),
-                                user=request.user)
+                                user=request.user, changes=q.getlist("changes"))
         return _image_response(img, request.user, status.HTTP_201_CREATED)
 
 

@@ -12,6 +12,7 @@
   compression, changes, mounts (bind mounts and volumes as LXC mount entries), volumes (the
   local volume store)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
-  registry_auth, distribution; dockerfile, dockerignore, buildcontext (docker build)
+  registry_auth, distribution, dockerfile_changes; dockerfile, dockerignore, buildcontext (docker
+  build)
 - net/ (network): ipam, bridge, netconf, portmap, veth, dnsmsg
 """

@@ -89,6 +89,11 @@ def merge_config(base: dict[str, Any], changes: dict[str, Any] | None) -> dict[s
     return {k: v for k, v in out.items() if v is not None}
 
 
+def import_base_config() -> dict[str, Any]:
+    """The config section an imported rootfs starts from (before `changes`)."""
+    return {"Env": [f"PATH={DEFAULT_PATH}"]}
+
+
 def import_config(diff_id: str, *, created: str, comment: str = "", author: str = "",
                   created_by: str = "", changes: dict[str, Any] | None = None,
                   architecture: str = "amd64", os_name: str = "linux") -> dict[str, Any]:
@@ -96,7 +101,7 @@ def import_config(diff_id: str, *, created: str, comment: str = "", author: str 
     return {
         "architecture": architecture, "os": os_name, "created": created,
         **_signed(author, comment),
-        "config": merge_config({"Env": [f"PATH={DEFAULT_PATH}"]}, changes),
+        "config": merge_config(import_base_config(), changes),
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{"created": created, **_signed(author, comment, created_by)}],
     }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..errors import InvalidArgument, NotFound
 from ..fs.tarcreate import tar_stream
 from . import config as imageconfig
+from . import dockerfile_changes
 from .config import DEFAULT_PATH
 from .layers import LayerStore
 
@@ -108,9 +109,13 @@ class ImageStore(LayerStore):
                                         author=author, created_by=created_by, changes=changes)
         return self._write_config(doc), doc
 
-    def import_tar(self, stream: BinaryIO, comment: str = "", created_by: str = "import") -> ImageInfo:
-        """import_image, for callers that want the info only."""
-        return self.import_image(stream, comment=comment, created_by=created_by)[0]
+    def import_tar(self, stream: BinaryIO, comment: str = "", created_by: str = "import",
+                   changes: list[str] | None = None) -> ImageInfo:
+        """import_image, for callers that want the info only; `changes` are Dockerfile
+        instructions (`docker import -c`, engine/image/dockerfile_changes.py), all checked
+        before the first byte of `stream` is read."""
+        config = dockerfile_changes.apply(imageconfig.import_base_config(), changes or [])
+        return self.import_image(stream, comment=comment, created_by=created_by, changes=config)[0]
 
     def commit(self, upper: str, base: ImageInfo, author: str = "", comment: str = "",
                config_changes: dict[str, Any] | None = None, created_by: str = "",

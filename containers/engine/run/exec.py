@@ -63,6 +63,7 @@ class ExecConfig:
     user: str = ""
     working_dir: str = ""
     console_size: list[int] = field(default_factory=list)  # [rows, cols] for a tty
+    detach_keys: str = ""  # Docker's DetachKeys ("ctrl-p,ctrl-q"; checked by the API layer)
 
     def validated(self) -> ExecConfig:
         validate_cmd(self.cmd)
@@ -73,6 +74,8 @@ class ExecConfig:
         validate_user(self.user)
         validate_working_dir(self.working_dir)
         validate_console_size(self.console_size)
+        if not isinstance(self.detach_keys, str) or len(self.detach_keys) > 256:
+            raise InvalidArgument("detach_keys must be a string of at most 256 characters")
         for flag in ("tty", "stdin"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
