@@ -103,6 +103,10 @@ class ContainerCreateSerializer(serializers.Serializer):
         return ContainerSpec(**data, binds=binds, mounts=[
             *(parse_bind(b) for b in binds), *(parse_tmpfs(p, o) for p, o in tmpfs.items())])
 
+    def endpoints(self) -> dict[str, dict[str, list[str]]]:
+        """`networks` in Docker's EndpointsConfig shape (lifecycle.create's `endpoints`)."""
+        return {name: {"Aliases": list(aliases)} for name, aliases in self.validated_data["networks"].items()}
+
 
 def _policy(data: dict) -> dict:
     """restart_policy "on-failure:3" -> restart_policy "on-failure", restart_max_retries 3."""
