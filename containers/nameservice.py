@@ -26,7 +26,7 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 
 from containers.asyncstream import in_thread
-from containers.engine.net import dnsmsg
+from containers.engine.net import dnsmsg, netconf
 from containers.models import Endpoint, Membership, Network
 
 log = logging.getLogger("dockerweb.dns")
@@ -34,14 +34,6 @@ PORT = 53
 # queries are answered in these threads, which keep their database connection between
 # queries (a fresh connection per query, as in_thread makes, costs more than the query)
 _THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dns")
-
-
-def _host_resolv() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def _asker_networks(src: str, gateway: str) -> list[int] | None:
@@ -95,7 +87,7 @@ def answer(packet: bytes, src: str, gateway: str) -> bytes | None:
     nets = _asker_networks(src, gateway)
     if nets is None:
         return None  # not a container of this network
-    forward = dnsmsg.forward_to(dnsmsg.upstreams(_host_resolv(), settings.DOCKERWEB_DNS_UPSTREAMS))
+    forward = dnsmsg.forward_to(dnsmsg.upstreams(netconf.host_resolv(), settings.DOCKERWEB_DNS_UPSTREAMS))
     return dnsmsg.reply(packet, lambda n: lookup_names(n, nets),
                         lambda ip: lookup_address(ip, nets), forward)
 

@@ -8,7 +8,7 @@
   signals), exec, client (the attach socket client), logfile (the JSON-lines logs), procs,
   cgroups, stats, lxcconf (+ templates/, hooks/), command, users
 - confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
-- fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits,
+- fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits, chunkfile,
   compression, changes, mounts (bind mounts and volumes as LXC mount entries), volumes (the
   local volume store)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,

@@ -32,6 +32,7 @@ from typing import BinaryIO
 from ..errors import InvalidArgument, NotFound, shown
 from ..fs import inroot
 from ..fs.archive import extract_layer
+from ..fs.chunkfile import ChunkFile
 from ..fs.compression import DECOMPRESSION_ERRORS, decompressed, detect
 from ..fs.tarcreate import tar_path
 from ..layout import Layout
@@ -61,23 +62,6 @@ class _Capped:
         if self.left < 0:
             raise InvalidArgument(f"build context is larger than the limit of {self.max} bytes")
         return data
-
-
-class _Chunks:
-    """A read(n) file over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks, self._buf = chunks, b""
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        n = len(self._buf) if n < 0 else n
-        out, self._buf = self._buf[:n], self._buf[n:]
-        return out
 
 
 class Context:
@@ -262,7 +246,7 @@ class Context:
              owner: tuple[int, int] | None) -> None:
         dir_fd = _make_dirs(root_fd, directory)
         try:
-            extract_layer(_Chunks(tar_path(fd, arcname)), dir_fd)  # type: ignore[arg-type]
+            extract_layer(ChunkFile(tar_path(fd, arcname)), dir_fd)  # type: ignore[arg-type]
             _chown(dir_fd, names, owner)
         finally:
             os.close(dir_fd)

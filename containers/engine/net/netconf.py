@@ -84,7 +84,8 @@ def resolv_conf(host_text: str, nameserver: str = "") -> str:
 ETC_FILES = {"/etc/hostname": "hostname", "/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf"}
 
 
-def _host_resolv() -> str:
+def host_resolv() -> str:
+    """The host's /etc/resolv.conf ("" when unreadable)."""
     try:
         with open("/etc/resolv.conf") as f:
             return f.read()
@@ -98,7 +99,7 @@ def write_etc(dest: str, hostname: str, name: str, cid: str, ip: IPv4Address | N
     made by us; never inside its root, so a commit or diff never sees them); return
     {container path: host file} to bind-mount. `nameserver`: a user network's DNS."""
     texts = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
-             "/etc/resolv.conf": resolv_conf(_host_resolv(), nameserver)}
+             "/etc/resolv.conf": resolv_conf(host_resolv(), nameserver)}
     out = {}
     for path, text in texts.items():
         host = os.path.join(dest, ETC_FILES[path])
@@ -115,5 +116,5 @@ def write_resolv(dest: str, nameserver: str = "") -> None:
     """Rewrite resolv.conf of a running container (a live connect or disconnect) in
     directory `dest`, in place: the container's bind mount holds this inode."""
     with open(os.path.join(dest, ETC_FILES["/etc/resolv.conf"]), "r+") as f:
-        f.write(resolv_conf(_host_resolv(), nameserver))
+        f.write(resolv_conf(host_resolv(), nameserver))
         f.truncate()
