@@ -62,6 +62,7 @@
 #define LOG_BUF (32 * 1024)
 #define DRAIN_GRACE_MS 2000
 #define GATE_MS 3000     /* at most this long an exec's tty input waits for lxc-attach */
+#define TS_SIZE 96 /* a timestamp: 31 bytes, room for what the compiler cannot bound */
 #define LXC_INIT_DIED 1 /* lxc-execute's status when LXC's init was killed */
 
 enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO };
@@ -133,14 +134,14 @@ static long long now_ms(void)
 }
 
 /* RFC 3339 UTC with nanoseconds: 2026-01-01T00:00:00.123456789Z (31 bytes + NUL). */
-static void rfc3339_now(char out[40])
+static void rfc3339_now(char out[TS_SIZE])
 {
 	struct timespec ts;
 	struct tm tm;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 40 - n, ".%09ldZ", (long)ts.tv_nsec);
+	gmtime_r(&ts.tv_sec, &tm); /* not strftime: it reads the time zone file */
+	snprintf(out, TS_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
 }
 
 static int write_all(int fd, const void *data, size_t n)
@@ -826,22 +827,24 @@ static int wait_started(int pidfd)
 	return started;
 }
 
+static pid_t me;
+static unsigned long long my_start; /* read before the fork of the child: less after it */
+
 static void write_state(void)
 {
-	char doc[512], now[40];
-	pid_t me = getpid();
+	char doc[512], now[TS_SIZE];
 	rfc3339_now(now);
 	int n;
 	if (spec.exec_mode)
 		n = snprintf(doc, sizeof doc,
 			     "{\"supervisor_pid\": %d, \"supervisor_start\": %llu, \"pid\": %d, "
 			     "\"started_at\": \"%s\"}",
-			     (int)me, proc_start_time(me), (int)child_pid, now);
+			     (int)me, my_start, (int)child_pid, now);
 	else
 		n = snprintf(doc, sizeof doc,
 			     "{\"supervisor_pid\": %d, \"supervisor_start\": %llu, \"lxc_pid\": %d, "
 			     "\"init_pid\": %d, \"init_start\": %llu, \"started_at\": \"%s\"}",
-			     (int)me, proc_start_time(me), (int)child_pid, (int)init_pid,
+			     (int)me, my_start, (int)child_pid, (int)init_pid,
 			     proc_start_time(init_pid), now); /* 0: a fast command may be gone already */
 	/* not fsynced: after a host crash no process it names exists any more */
 	if (write_atomic(spec.state_path, doc, (size_t)n, 0) != 0)
@@ -954,7 +957,7 @@ static char joined[MAX_RECORD + READ_SIZE + 1];
  * bytes; the rest waits for more. The records of one read share one timestamp. */
 static void log_output(int stream, const char *data, size_t n)
 {
-	char *pb = partial[stream - 1], ts[40];
+	char *pb = partial[stream - 1], ts[TS_SIZE];
 	size_t *pl = &partial_len[stream - 1], pos = 0;
 	int have_ts = 0;
 	const char *nl;
@@ -996,7 +999,7 @@ static void log_output(int stream, const char *data, size_t n)
 
 static void flush_partials(void)
 {
-	char ts[40];
+	char ts[TS_SIZE];
 	for (int s = F_STDOUT; s <= F_STDERR; s++) {
 		if (!partial_len[s - 1])
 			continue;
@@ -1579,7 +1582,7 @@ static void stop_child(void)
 
 static void finish(int started)
 {
-	char error[6000] = "", now[40];
+	char error[6000] = "", now[TS_SIZE];
 	int code = child_pid ? exit_code() : 255;
 	if (log_fd >= 0) {
 		flush_partials();
@@ -1637,12 +1640,18 @@ static void finish(int started)
 static int run(void)
 {
 	int started = 0, pidfd = -1;
+	me = getpid();
+	my_start = proc_start_time(me);
 	if (!spec.exec_mode && prepare_cgroup() != 0)
 		goto out;
 	if (!spec.exec_mode && mkfifo(spec.hook_fifo, 0600) != 0) {
 		setup_fail("mkfifo %s: %s", spec.hook_fifo, strerror(errno));
 		goto out;
 	}
+	/* an exec is started once its child is forked: what does not need the child comes
+	 * first, so that little is left between the fork and "started" */
+	if (spec.exec_mode && (open_log() != 0 || open_attach() != 0))
+		goto out;
 	if (spawn() != 0)
 		goto out;
 	pidfd = (int)syscall(SYS_pidfd_open, child_pid, 0);
@@ -1659,7 +1668,8 @@ static int run(void)
 		goto out;
 	}
 	if (started) {
-		if (open_log() != 0 || (write_state(), setup_error[0]) || open_attach() != 0) {
+		if ((!spec.exec_mode && open_log() != 0) || (write_state(), setup_error[0]) ||
+		    (!spec.exec_mode && open_attach() != 0)) {
 			stop_child();
 			started = 0;
 			goto out;
@@ -1675,7 +1685,7 @@ out:
 /* Refuse a spec that could not be read: exit.json says why, the launcher hears "failed". */
 static void refuse(const char *dir)
 {
-	char path[4200], now[40], msg[700];
+	char path[4200], now[TS_SIZE], msg[700];
 	struct bufout doc = {{put_buf, 0}, {0}};
 	snprintf(msg, sizeof msg, "malformed supervisor spec: %s", spec_error);
 	warn("%s", msg);
