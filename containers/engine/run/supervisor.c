@@ -1183,15 +1183,17 @@ static int parse_hello(const char *s, size_t n, int *want_stdin, int *scrollback
 }
 
 /* ---- stdin ------------------------------------------------------------------------------- */
-/* lxc-attach makes our pty its terminal with tcsetattr(TCSAFLUSH), which discards input
- * written before it: so an exec's tty input waits until the terminal's output flags show
- * lxc-attach's set-up (OPOST on; make_raw turned it off), at most GATE_MS. */
+/* lxc-attach makes our pty its terminal with tcsetattr(TCSAFLUSH) (LXC's terminal set-up),
+ * which discards input written before it: so an exec's tty input waits until the terminal
+ * shows that set-up (IGNPAR, which a new pty lacks, or OPOST, which make_raw cleared), at
+ * most GATE_MS. */
 static int gate_open(void)
 {
 	struct termios t;
 	if (!stdin_gated)
 		return 1;
-	if (now_ms() >= gate_until || tcgetattr(pty_master, &t) != 0 || (t.c_oflag & OPOST))
+	if (now_ms() >= gate_until || tcgetattr(pty_master, &t) != 0 || (t.c_iflag & IGNPAR) ||
+	    (t.c_oflag & OPOST))
 		stdin_gated = 0; /* the master reports the slave's termios */
 	return !stdin_gated;
 }
