@@ -124,6 +124,27 @@ def test_a_malformed_spec_is_refused(program, tmp_path, mangle, why):
     assert not os.path.exists(tmp_path / "ran") and not os.path.exists(p.state)
 
 
+def test_a_set_up_failure_is_the_exit_error_and_nothing_runs(program, tmp_path):
+    """Container mode, a cgroup limit that cannot be written (here: a plain directory, no
+    such file): "failed", exit.json names the file and the reason, the command never ran."""
+    from containers.engine.layout import Layout
+
+    paths = Layout(str(tmp_path)).container("c" * 64)
+    os.makedirs(paths.dir)
+    cg = str(tmp_path / "notacgroup")
+    spec = supervision.SupervisorSpec.container(
+        paths, ["/bin/touch", str(tmp_path / "ran")], tty=False, open_stdin=False, stdin_once=False,
+        console_size=[], memory_cgroup=cg, cgroup_limits=[(cg, "pids.max", 5)], cgroup_dirs=[cg],
+        preload="")
+    with open(paths.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    assert supervision.spawn(program, paths.dir, paths.supervisor_log, 10) == "failed"
+    doc = supervision.read_exit(paths)
+    assert doc["error"] == f"cannot write 5 to {cg}/pids.max: No such file or directory", doc
+    assert doc["started"] is False and not os.path.exists(tmp_path / "ran")
+    assert not os.path.exists(cg)  # its cgroup directories are removed as after a run
+
+
 def test_one_idle_supervisor_is_under_one_mib_pss(program, tmp_path):
     p = _start(program, tmp_path / "x", ["/bin/sleep", "1000"], open_stdin=True)
     with open(p.state) as f:
