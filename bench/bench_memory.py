@@ -2,7 +2,7 @@
 the lxc-execute monitor and LXC's init (what the engine runs for a container), against one
 bare `lxc-execute -- sleep` (monitor + init) started by hand in the same run.
 
-Goal (issue 13): <= 1 MiB PSS per container for supervisor + monitor + init (6.05 MiB at 50
+Goal (issue 13): <= 1 MiB PSS per container for supervisor + monitor + init (6.31 MiB at 100
 with the Python supervisor). PSS shares each page among the processes mapping it, so the
 C supervisor's code and libc count once for all of them.
 """

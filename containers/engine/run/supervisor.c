@@ -567,6 +567,7 @@ static int stdin_fd = -1, stdin_close_requested;
 static struct buf stdin_pending;
 static struct client *clients;
 static int listener = -1;
+static long long listener_paused_until; /* out of descriptors: accept again later */
 static struct chunk *sb_head, *sb_tail;
 static size_t sb_size, sb_count;
 static int log_fd = -1;
@@ -1094,6 +1095,8 @@ static void accept_clients(void)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE) /* else poll() would spin */
+				listener_paused_until = now_ms() + 100;
 			return;
 		}
 		struct client *c = calloc(1, sizeof *c);
@@ -1388,7 +1391,14 @@ static void loop(int pidfd)
 				ADD(out_fd[i], POLLIN, W_OUT0 + i, NULL);
 		if (exited_at < 0)
 			ADD(pidfd, POLLIN, W_PIDFD, NULL);
-		if (listener >= 0)
+		if (listener >= 0 && listener_paused_until) {
+			long long wait = listener_paused_until - now_ms();
+			if (wait <= 0)
+				listener_paused_until = 0;
+			else if (timeout < 0 || timeout > wait)
+				timeout = (int)wait;
+		}
+		if (listener >= 0 && !listener_paused_until)
 			ADD(listener, POLLIN, W_LISTENER, NULL);
 		if (stdin_fd >= 0 && stdin_pending.len && !stdin_gated)
 			ADD(stdin_fd, POLLOUT, W_STDIN, NULL);
