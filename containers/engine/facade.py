@@ -87,7 +87,7 @@ class Engine:
             etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
                                     endpoint.ip if endpoint else None, nameserver)
             lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint, extra), etc)
-            return supervision.launch(p, lxc_spec)
+            return supervision.launch(p, lxc_spec, supervision.program(self.layout.lib))
         except BaseException:
             rootfs.unmount(p.rootfs)
             cgroups.remove(self.config.cgroup_parent, cid)
