@@ -342,7 +342,7 @@ def _auto_remove_exited(cid: str) -> None:
     try:
         c = Container.objects.filter(pk=cid).first()
         if c is not None and c.spec.get("auto_remove") and c.status in (State.EXITED, State.DEAD):
-            remove(cid)
+            remove(cid, volumes=True)  # --rm takes the anonymous volumes with it (as Docker)
     except IllegalTransition:
         pass  # another remover claimed it
     except EngineError as e:
