@@ -8,7 +8,8 @@ writes here (no signals). A failure to write is logged, never turned into a fail
 
 Rows: who (user, or none for the system: the Docker API's unix socket, as root on
 docker.sock), action (method + route pattern, or the socket verb), target (the object the
-caller named, as named), when, remote address ("unix" on the Docker socket), via
+caller named, as named; a view without one in its route may set `request.audit_target`,
+as a build does with its tags), when, remote address ("unix" on the Docker socket), via
 (rest / dashboard / docker / ws) and the answer's status code.
 """
 
@@ -105,7 +106,7 @@ def _target(request: HttpRequest, response: HttpResponse) -> str:
     for key in TARGET_KWARGS:
         if kwargs.get(key):
             return str(kwargs[key])
-    return _created_id(response)
+    return getattr(request, "audit_target", "") or _created_id(response)
 
 
 def _created_id(response: HttpResponse) -> str:

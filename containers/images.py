@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from containers import events, hosts, lookup
-from containers.engine.errors import Conflict, Forbidden, InvalidArgument
+from containers.engine.errors import Conflict, EngineError, Forbidden, InvalidArgument
 from containers.engine.image import reference
 from containers.engine.image.store import ImageInfo
 from containers.models import Container, Image, RepoDigest, Tag
@@ -109,11 +109,14 @@ def tag(ref: str, repository: str, tag_name: str, *, user) -> Image:
     return img
 
 
-def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "", *, user) -> Image:
-    """A rootfs tar (plain, gzip, bzip2, xz) streamed into a new image."""
+def import_tar(stream, repository: str = "", tag_name: str = "", message: str = "", *, user,
+               changes: list[str] | None = None) -> Image:
+    """A rootfs tar (plain, gzip, bzip2, xz) streamed into a new image; `changes` are
+    Dockerfile instructions for its config (`docker import -c`; a bad one is InvalidArgument
+    before the body is read)."""
     if repository:
         validate_reference(repository, tag_name)
-    built = engine().images.import_tar(stream, comment=message)
+    built = engine().images.import_tar(stream, comment=message, changes=changes)
     img = register(built, repository, tag_name or "latest", user=user)
     events.emit("import", type="image", actor_id=img.id, actor_name=repository, owner_id=_uid(user))
     return img
@@ -125,7 +128,8 @@ def commit(ref: str, repository: str = "", tag_name: str = "", author: str = "",
     c = hosts.here(lookup.container(ref, user))
     if repository:
         validate_reference(repository, tag_name)
-    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts"}
+    allowed = {"Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes",
+               "StopSignal"}
     bad = set(changes or {}) - allowed
     if bad:
         raise InvalidArgument(f"unsupported config change(s): {', '.join(sorted(bad))}")
@@ -146,11 +150,42 @@ def untag(ref: str, user) -> bool:
     return Tag.objects.filter(pk=t.pk).delete()[0] > 0
 
 
-def remove(ref: str, force: bool = False, *, user) -> list[dict[str, str]]:
+def remove(ref: str, force: bool = False, *, user, prune_parents: bool = True) -> list[dict[str, str]]:
     """docker rmi, atomically: untag `ref`; delete the image once nothing holds it.
     409 (and nothing changed) when a container or child image still needs it; with `force`
     an image used by a container is untagged and kept (dangling), as Docker does. Removing
-    an image (not just a tag of it) needs every tag of it to be the user's."""
+    an image (not just a tag of it) needs every tag of it to be the user's. Then, unless
+    `prune_parents` is false (Docker's noprune), its untagged parents that nothing else
+    holds go too (a build's intermediate images), as Docker does."""
+    out = _remove(ref, force, user=user)
+    if prune_parents and out and "Deleted" in out[-1]:
+        out += _prune_parents(out[-1].pop("parent", None), user)
+    elif out:
+        out[-1].pop("parent", None)
+    return out
+
+
+def _prune_parents(parent_id: str | None, user) -> list[dict[str, str]]:
+    """Delete `parent_id` and its own parents while each is untagged, unused by any
+    container or other child, and the user's own (docker rmi's parent pruning)."""
+    out: list[dict[str, str]] = []
+    while parent_id:
+        img = Image.objects.filter(pk=parent_id).first()
+        if img is None or img.tag_set.exists() or img.children.exists() or \
+                Container.objects.filter(image=img).exists():
+            break
+        if not lookup.sees_all(user) and img.owner_id != user.pk:
+            break
+        try:
+            step = _remove(img.id, False, user=user)
+        except EngineError:
+            break
+        parent_id = step[-1].pop("parent", None) if step else None
+        out += step
+    return out
+
+
+def _remove(ref: str, force: bool, *, user) -> list[dict[str, str]]:
     img = lookup.image(ref, user)
     by_tag = not ref.startswith("sha256:") and not img.id.startswith(ref)
     with transaction.atomic():
@@ -179,12 +214,12 @@ def remove(ref: str, force: bool = False, *, user) -> list[dict[str, str]]:
             raise Forbidden(f"image {img.id[:12]} is shared by the system; only staff can remove it")
         out += [{"Untagged": f"{t.repository}:{t.tag}"} for t in img.tag_set.all()]
         Tag.objects.filter(image=img).delete()
-        image_id = img.id  # Model.delete() sets the pk to None
+        image_id, parent_id = img.id, img.parent_id  # Model.delete() sets the pk to None
         in_use = {d for other in Image.objects.exclude(pk=image_id) for d in other.layers}
         img.delete()
         engine().images.remove(image_id, in_use)
     events.emit("delete", type="image", actor_id=image_id, owner_id=_uid(user))
-    out.append({"Deleted": f"sha256:{image_id}"})
+    out.append({"Deleted": f"sha256:{image_id}", "parent": parent_id or ""})
     return out
 
 
@@ -199,7 +234,7 @@ def prune(*, user) -> list[str]:
             return removed
         for img in dangling:
             image_id = img.id
-            remove(image_id, user=user)
+            remove(image_id, user=user, prune_parents=False)
             removed.append(image_id)
 
 

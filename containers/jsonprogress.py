@@ -29,15 +29,20 @@ Emit = Callable[[dict[str, Any]], None]
 _END = object()
 
 
-def start(work: Callable[[Emit], Any]) -> AsyncIterator[bytes]:
-    """Run `work(emit)`; raise its EngineError if it fails before emitting; else the lines."""
+KEEPALIVE_S = 1.0
+STARTED: dict[str, Any] = {}  # emit(STARTED): answer 200 now, send nothing (a quiet build)
+
+
+def start(work: Callable[[Emit], Any], cancel: threading.Event | None = None) -> AsyncIterator[bytes]:
+    """Run `work(emit)`; raise its EngineError if it fails before emitting; else the lines.
+    `cancel` is set when the client goes away (work that can stop early watches it)."""
     q: queue.Queue[Any] = queue.Queue()
     thread = threading.Thread(target=_run, args=(work, q), name="jsonprogress", daemon=True)
     thread.start()
     first = q.get()
     if isinstance(first, EngineError):
         raise first
-    return asyncstream.stream(_lines(first, q))
+    return asyncstream.stream(_lines(first, q, cancel))
 
 
 def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
@@ -53,10 +58,30 @@ def _run(work: Callable[[Emit], Any], q: queue.Queue[Any]) -> None:
         q.put(_END)
 
 
-def _lines(first: Any, q: queue.Queue[Any]) -> Iterator[bytes]:
+def _lines(first: Any, q: queue.Queue[Any], cancel: threading.Event | None = None) -> Iterator[bytes]:
+    """The JSON lines. With `cancel`, a silence of KEEPALIVE_S sends a bare newline (JSON
+    decoders skip whitespace between values): writing is how a departed client is noticed."""
     msg = first
-    while msg is not _END:
-        if isinstance(msg, EngineError):
-            msg = {"errorDetail": {"message": msg.message}, "error": msg.message}
-        yield json.dumps(msg).encode() + b"\n"
-        msg = q.get()
+    try:
+        while msg is not _END:
+            if isinstance(msg, EngineError):
+                msg = {"errorDetail": {"message": msg.message}, "error": msg.message}
+            if msg is not STARTED:
+                yield json.dumps(msg).encode() + b"\n"
+            msg = _next(q, cancel)
+            while msg is None:
+                yield b"\n"
+                msg = _next(q, cancel)
+    finally:
+        if cancel is not None and msg is not _END:  # the client left before the end
+            cancel.set()
+
+
+def _next(q: queue.Queue[Any], cancel: threading.Event | None) -> Any:
+    """The next message; None after KEEPALIVE_S of silence when `cancel` is watched."""
+    if cancel is None:
+        return q.get()
+    try:
+        return q.get(timeout=KEEPALIVE_S)
+    except queue.Empty:
+        return None

@@ -12,13 +12,13 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, hostimages, hosts, lookup, networking, placement
+from containers import events, hostimages, hosts, lookup, networking, networks, placement, restarts, volumes
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -55,14 +55,19 @@ def _ts(text: str | None) -> datetime | None:
 
 
 # ---- create (web) ---------------------------------------------------------------------
-def create(spec: ContainerSpec, name: str = "", *, user, host: str = "") -> Container:
+def create(spec: ContainerSpec, name: str = "", *, user,
+           endpoints: dict[str, Any] | None = None, host: str = "") -> Container:
     """Validate and record a new container owned by `user` (None: the system), from an
-    image they see, on `host` or the host placement chooses. Conflict (409) when the name
-    is taken, by anyone: names are global and the message says no more than that."""
+    image they see, on the user networks of its NetworkMode and `endpoints` (Docker's
+    NetworkingConfig.EndpointsConfig), which they must see, on `host` or the host placement
+    chooses (a user network's host when it joins one). Conflict (409) when the name is
+    taken, by anyone: names are global and the message says no more than that."""
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
     img = lookup.image(spec.image, user)
-    where = placement.choose(host, wanted)
+    spec, anonymous = volumes.plan(spec, img.config, user)
+    joins = networks.joins_at_create(spec.network_mode, endpoints or {}, user)
+    where = placement.choose(host, wanted, networks=[net for net, _ in joins])
     cid = ids.new_id()
     for _ in range(5):
         cname = wanted or ids.random_name()
@@ -73,6 +78,8 @@ def create(spec: ContainerSpec, name: str = "", *, user, host: str = "") -> Cont
                     hostname=spec.hostname or ids.short(cid), host=where,
                     owner=lookup.owner_of(user),
                 )
+                volumes.attach(c, anonymous, user)
+                networks.record_joins(c, joins)
                 events.emit("create", c)
             return c
         except IntegrityError:
@@ -111,7 +118,8 @@ def start(ref: str) -> Container:
         _auto_remove(c)  # as any failed start: docker run --rm waits for the removal
         raise _start_error(e) from e
     try:
-        run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint)
+        run = engine().start(c.id, spec, image_info(c.image), c.hostname, c.name, plan.endpoint,
+                             plan.extra, plan.nameserver)
     except Exception as e:
         err = _start_error(e)
         _record_failed_start(c, err)
@@ -208,7 +216,7 @@ def abandon_start(cid: str) -> None:
         return
     try:
         Container.transition(c.id, State.REMOVING, "remove after a failed start")
-        _finish_remove(Container.objects.get(pk=c.id))
+        _finish_remove(Container.objects.get(pk=c.id), volumes=True)
     except EngineError as e:
         log.warning("auto-remove of %s after a failed start failed: %s", cid[:12], e.message)
     except Exception:
@@ -259,8 +267,9 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         networking.release(cid)
         if info.get("oom_killed"):
             events.emit("oom", c)
-        events.emit("die", c, exitCode=str(code))
-        _auto_remove(c)
+        events.emit("die", c, exitCode=str(code), **restarts.after_exit(
+            c, code, oom=bool(info.get("oom_killed")), error=info.get("error") or ""))
+        _auto_remove(c, after_wait=True)
     elif st.kind == "unreadable":
         _record_unreadable_exit(c, st.reason, sources, judged)
     else:
@@ -272,7 +281,7 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
             return Container.objects.get(pk=cid)
         engine().reap_dead(cid)  # only now: the record was of this very run
         networking.release(cid)
-        events.emit("die", c, exitCode="-1", error=reason)
+        events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
     return Container.objects.filter(pk=cid).first()
@@ -293,7 +302,7 @@ def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
         return
     engine().reap_dead(c.id)  # the clean-up may not have finished: nothing may stay behind
     networking.release(c.id)
-    events.emit("die", c, exitCode="-1", error=reason)
+    events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
     log.warning("container %s exited with an unreadable exit status: %s", c.id[:12], reason)
     _auto_remove(c)
 
@@ -305,14 +314,53 @@ def _thaw(c: Container) -> None:
         Container.objects.filter(pk=c.id).update(paused=False)
 
 
-def _auto_remove(c: Container) -> None:
-    """Remove a container created with auto_remove (docker run --rm) once it exited."""
+AUTO_REMOVE_GRACE = 3.0  # s an exited auto-remove container waits for a wait to report its exit
+
+
+def _auto_remove(c: Container, *, after_wait: bool = False) -> None:
+    """Remove a container created with auto_remove (docker run --rm) once it exited.
+
+    `after_wait` (a normal exit): dockerd's order as its clients see it — the status reaches
+    the waiters, then the container goes. So it stays (exited; logs and inspect readable)
+    until a wait reports its exit (`wait_check` removes it then: docker-py's run reads
+    logs and inspects between start and wait; the CLI's `--rm` waits for `removed`) or
+    AUTO_REMOVE_GRACE passes (a timer here; the reconcile for one a worker restart lost)."""
     if not c.spec.get("auto_remove"):
         return
+    if after_wait and AUTO_REMOVE_GRACE > 0:
+        timer = threading.Timer(AUTO_REMOVE_GRACE, _auto_remove_in_thread, args=(c.id,))
+        timer.daemon = True
+        timer.start()
+        return
     try:
-        remove(c.id)
+        remove(c.id, volumes=True)  # --rm takes the anonymous volumes with it (as Docker)
     except EngineError as e:
         log.warning("auto-remove of %s failed: %s", c.id[:12], e.message)
+
+
+def _auto_remove_exited(cid: str) -> None:
+    """Remove auto-remove container `cid` if it is still there and ended (not restarted
+    meanwhile). Several may try (timer, waiters, reconcile): the claim decides, the losers
+    do nothing. Never raises."""
+    try:
+        c = Container.objects.filter(pk=cid).first()
+        if c is not None and c.spec.get("auto_remove") and c.status in (State.EXITED, State.DEAD):
+            remove(cid, volumes=True)  # --rm takes the anonymous volumes with it (as Docker)
+    except IllegalTransition:
+        pass  # another remover claimed it
+    except EngineError as e:
+        log.warning("auto-remove of %s failed: %s", cid[:12], e.message)
+    except Exception:
+        log.exception("auto-remove of %s failed", cid[:12])
+
+
+def _auto_remove_in_thread(cid: str) -> None:
+    from django.db import connections
+
+    try:
+        _auto_remove_exited(cid)
+    finally:
+        connections.close_all()  # this thread's
 
 
 def reconcile(boot: bool = False) -> list[str]:
@@ -340,10 +388,15 @@ def reconcile(boot: bool = False) -> list[str]:
             running.append(c.id)
         else:
             record_exit(c.id, settle_starting=boot)
+    grace = djtz.now() - timedelta(seconds=AUTO_REMOVE_GRACE)  # timers a worker restart lost
+    for cid in mine.filter(state=State.EXITED.value, spec__auto_remove=True,
+                           finished_at__lt=grace).values_list("id", flat=True):
+        _auto_remove_exited(cid)
     if boot:
         for c in mine.filter(state=State.REMOVING.value):
             _finish_remove(c)
         networking.default_network()
+        networks.restore()
         networking.sweep(set(running))
     return running
 
@@ -352,15 +405,17 @@ def reconcile(boot: bool = False) -> list[str]:
 def stop(ref: str, timeout: float | None = None, signal_name: str | None = None) -> Container:
     """SIGTERM (or `signal_name`), wait `timeout` s (default 10), SIGKILL. 304 if not running."""
     c = current(ref)
-    if c.status in (State.CREATED, State.EXITED, State.DEAD):
-        raise NotModified("container already stopped")
-    timeout = 10.0 if timeout is None else float(timeout)
-    if timeout < 0:
-        raise InvalidArgument("timeout must not be negative")
+    wait = stop_wait(c, timeout)
     sig = sigs.parse(signal_name, default=signal.SIGTERM)
-    Container.transition(c.id, State.STOPPING, "stop")
+    cancelled = restarts.cancel(c.id, "stop")  # no policy restart after the user's stop
+    c = _start_settled(c)
+    if c.status in (State.CREATED, State.EXITED, State.DEAD):
+        if cancelled:  # it was waiting to restart (Docker's "restarting"): it stays stopped
+            return c
+        raise NotModified("container already stopped")
+    Container.transition(c.id, State.STOPPING, "stop", stopped_by="stop")
     _thaw(c)
-    st = engine().stop(c.id, timeout, sig)
+    st = engine().stop(c.id, wait, sig)
     if st.kind == "running":  # did not die even after SIGKILL: put the record back
         Container.transition(c.id, State.RUNNING, "record failed stop")
         raise EngineError("container did not stop after SIGKILL")
@@ -374,6 +429,8 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
     c = current(ref)
     sig = sigs.parse(signal_name)
     _thaw(c)
+    if c.status in (State.RUNNING, State.STOPPING) and sig in USER_STOP_SIGNALS:
+        restarts.cancel(c.id, "kill")  # before the exit it causes is recorded
     if c.status not in (State.RUNNING, State.STOPPING) or not engine().kill(c.id, sig):
         raise Conflict(f"Cannot kill container: {ref}: container is not running")
     events.emit("kill", c, signal=str(sig))
@@ -384,13 +441,103 @@ def kill(ref: str, signal_name: str | None = None) -> Container:
 
 
 def restart(ref: str, timeout: float | None = None) -> Container:
+    """A user's restart: stop (if it runs), then a user's start (the restart count starts
+    afresh, as Docker's); the `restart` event."""
     c = current(ref)
     if c.status in (State.RUNNING, State.STOPPING):
         stop(c.id, timeout)
-    c = start(c.id)
-    Container.objects.filter(pk=c.id).update(restart_count=c.restart_count + 1)
+    c = start_by_user(c.id)
     events.emit("restart", c)
     return Container.objects.get(pk=c.id)
+
+
+# signals whose `kill` counts as the user stopping the container (Docker: the stop signal
+# or SIGKILL): no restart policy restarts it until the user's next start
+USER_STOP_SIGNALS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+NO_LIMIT_WAIT = 86400.0  # s: StopTimeout -1 ("wait for ever"), bounded for the RPC
+
+
+def start_by_user(ref: str) -> Container:
+    """A user's start (REST, Docker API, dashboard, restart): as Docker, the user's stop is
+    over, a pending policy restart is dropped and the restart count and back-off start
+    afresh (restarts.reset_for_user_start), then `start`."""
+    restarts.reset_for_user_start(current(ref).id)
+    return start(ref)
+
+
+def stop_wait(c: Container, timeout: float | None) -> float:
+    """Seconds a stop waits before SIGKILL: `timeout` when given, else the container's
+    StopTimeout (-1: no limit), else 10."""
+    if timeout is None:
+        timeout = c.spec.get("stop_timeout")
+        if timeout == -1:
+            return NO_LIMIT_WAIT
+    timeout = 10.0 if timeout is None else float(timeout)
+    if timeout < 0:
+        raise InvalidArgument("timeout must not be negative")
+    return timeout
+
+
+def restart_by_policy(cid: str, at: datetime) -> Container | None:
+    """The worker's restart of `cid` when its back-off (scheduled `at`) is over: claim it
+    (restarts.claim; None when someone else did, or the user stopped, started or removed
+    it meanwhile), then `start` (the `start` event; a failed start is recorded as any, and
+    ends the restarts until the next exit or user start)."""
+    if not restarts.claim(cid, at):
+        return None
+    return start(cid)
+
+
+UPDATE_FIELDS = ("memory", "memory_swap", "memory_swappiness", "pids_limit", "nano_cpus",
+                 "cpu_shares", "cpu_period", "cpu_quota", "restart_policy", "restart_max_retries")
+
+
+def update(cid: str, changes: dict[str, Any]) -> Container:
+    """docker update: change the limits and the restart policy of a container that is not
+    being removed; a running one gets its new limits at once (its cgroups), any other at
+    its next start. `changes` holds spec fields (UPDATE_FIELDS) with Docker's meaning:
+    only the ones given change. Refused (400) as Docker refuses it: a NanoCpus change when
+    CpuPeriod/CpuQuota are set and the reverse, a memory limit above the memory+swap limit
+    in force without a new one, a policy for an auto-remove container. The `update` event."""
+    c = current(cid)
+    if c.status == State.REMOVING:
+        raise Conflict(f"Cannot update container {c.id}: container is marked for removal")
+    old = ContainerSpec.from_dict(c.spec)
+    new = ContainerSpec.from_dict({**c.spec, **update_changes(old, changes)})
+    if c.status in (State.RUNNING, State.STOPPING):
+        engine().update_limits(c.id, new)
+    Container.objects.filter(pk=c.id).update(spec=new.to_dict())
+    c = Container.objects.get(pk=c.id)
+    events.emit("update", c)
+    return c
+
+
+def update_changes(old: ContainerSpec, changes: dict[str, Any]) -> dict[str, Any]:
+    """The spec fields `changes` sets, checked against `old` as Docker's UpdateContainer."""
+    unknown = set(changes) - set(UPDATE_FIELDS)
+    if unknown:
+        raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))}")
+    out = dict(changes)
+    nano, period, quota = (out.get(k) for k in ("nano_cpus", "cpu_period", "cpu_quota"))
+    clash = "Conflicting options: {} cannot be updated as {} has already been set"
+    if nano and old.cpu_period:
+        raise InvalidArgument(clash.format("Nano CPUs", "CPU Period"))
+    if nano and old.cpu_quota:
+        raise InvalidArgument(clash.format("Nano CPUs", "CPU Quota"))
+    if period and old.nano_cpus:
+        raise InvalidArgument(clash.format("CPU Period", "NanoCPUs"))
+    if quota and old.nano_cpus:
+        raise InvalidArgument(clash.format("CPU Quota", "NanoCPUs"))
+    memory = out.get("memory")
+    if memory and "memory_swap" not in out and old.swap_limit:
+        if memory > old.swap_limit:
+            raise InvalidArgument("Memory limit should be smaller than already set memoryswap limit, "
+                                  "update the memoryswap at the same time")
+        out["memory_swap"] = old.swap_limit  # the memory+swap limit in force stays, as Docker's
+    if "restart_policy" in out and old.auto_remove and out["restart_policy"] not in ("", "no"):
+        raise InvalidArgument("Restart policy cannot be updated because AutoRemove is enabled "
+                              "for the container")
+    return out
 
 
 def pause(ref: str, paused: bool) -> Container:
@@ -428,9 +575,15 @@ def rename(ref: str, new_name: str, *, user) -> Container:
 
 
 # ---- remove (worker) ------------------------------------------------------------------
-def remove(ref: str, force: bool = False) -> None:
-    """Delete a container that does not run (or, with force, kill it first)."""
+def remove(ref: str, force: bool = False, volumes: bool = False) -> None:
+    """Delete a container that does not run (or, with force, kill it first); with
+    `volumes` (docker rm -v) also its anonymous volumes no other container uses."""
     c = current(ref)
+    if force:
+        c = _policy_restarts_over(c)
+    elif c.restart_at is not None:
+        raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container "
+                       "before attempting removal or force remove")
     if c.status in ACTIVE:
         if not force:
             raise Conflict(
@@ -443,12 +596,31 @@ def remove(ref: str, force: bool = False) -> None:
             engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
-    _finish_remove(Container.objects.get(pk=c.id))
+    _finish_remove(Container.objects.get(pk=c.id), volumes=volumes)
 
 
-def _finish_remove(c: Container) -> None:
+def _policy_restarts_over(c: Container) -> Container:
+    """Before a forced removal: no restart policy restarts `c` any more (as a user's kill),
+    and a start in flight (a policy restart) is waited for (bounded), so the removal finds
+    it running or stopped, never starting. Returns the fresh record."""
+    restarts.cancel(c.id, "kill")
+    return _start_settled(c)
+
+
+def _start_settled(c: Container) -> Container:
+    """The fresh record of `c` once a start in flight (a policy restart, another user's
+    start) has settled, waiting at most START_RACE_WAIT."""
+    deadline = time.monotonic() + START_RACE_WAIT
+    while c.status == State.STARTING and time.monotonic() < deadline:
+        time.sleep(0.02)
+        c = lookup.container(c.id, None)
+    return current(c.id)
+
+
+def _finish_remove(c: Container, volumes: bool = False) -> None:
     """Delete files then the record; on failure the record goes to `dead` with the reason
-    (so a later remove can retry) instead of staying in `removing`."""
+    (so a later remove can retry) instead of staying in `removing`. With `volumes`, then
+    the anonymous volumes no other container uses."""
     try:
         if engine().status(c.id).kind == "running":
             engine().force_kill(c.id)
@@ -461,6 +633,17 @@ def _finish_remove(c: Container) -> None:
         Container.objects.filter(pk=c.id).delete()
         events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name,
                     owner_id=c.owner_id)
+    if volumes:
+        _release_volumes(c)
+
+
+def _release_volumes(c: Container) -> None:
+    from containers import volumes as volume_service  # the parameter shadows the module
+
+    try:
+        volume_service.release(c.spec)
+    except Exception:
+        log.exception("removing the anonymous volumes of %s failed", c.id[:12])
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------
@@ -488,20 +671,29 @@ def wait_condition(condition: str) -> str:
 def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
     """The outcome once `condition` holds for container `cid`, else None. next-exit counts
     only die events after `after_seq` (read before the wait began: events.latest_seq);
-    removed reports the last die event's exit code; not-running of a removed container is
-    0 with the error "container removed" (as Docker)."""
+    removed reports the last die event's exit code; not-running of a container removed
+    meanwhile (an auto-remove between two polls, or before the first: the container existed
+    when the wait began) reports its last die event's exit code, as dockerd tells its
+    waiters before it removes; with no die event, 0 and the error "container removed"."""
     c = Container.objects.filter(pk=cid).first()
+    if c is not None and c.status not in ACTIVE and c.spec.get("auto_remove") and (
+            condition != "next-exit" or _died_since(cid, after_seq)):
+        _auto_remove_exited(cid)  # its exit is reported now: it may go (see _auto_remove)
+        c = Container.objects.filter(pk=cid).first()
     if condition == "removed":
         if c is not None:
             return None
         die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
         return WaitOutcome(int(die.attributes.get("exitCode", 0)) if die else 0, None, None)
     if condition == "next-exit":
-        die = Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
+        die = _died_since(cid, after_seq)
         if die is None:
             return None
         return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, c)
     if c is None:
+        die = Event.objects.filter(actor_id=cid, action="die").order_by("-seq").first()
+        if die is not None:
+            return WaitOutcome(int(die.attributes.get("exitCode", 0)), None, None)
         return WaitOutcome(0, "container removed", None)
     if c.status in ACTIVE:
         return None
@@ -527,6 +719,10 @@ def wait(ref: str, timeout: float | None = None, *, user,
         time.sleep(delay)
         delay = min(delay * 1.5, 0.05)
     return outcome
+
+
+def _died_since(cid: str, after_seq: int) -> Event | None:
+    return Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
 
 
 async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:

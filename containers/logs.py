@@ -15,7 +15,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 
 from containers.api import params
-from containers.engine.errors import InvalidArgument
+from containers.engine import logconfig
+from containers.engine.errors import InvalidArgument, NotSupported
 from containers.engine.run import logfile as enginelogs
 from containers.engine.run.logfile import Follower, LogQuery, Record, parse_lines
 from containers.runtime import engine
@@ -40,6 +41,12 @@ def query(q: Mapping[str, str], *, docker: bool = False) -> LogQuery:
     if not (out.stdout or out.stderr):
         raise InvalidArgument("You must choose at least one stream")
     return out
+
+
+def readable(spec: dict) -> None:
+    """NotSupported (501, Docker's message) for a container whose log driver keeps nothing."""
+    if spec.get("log_driver") == logconfig.NONE:
+        raise NotSupported("configured logging driver does not support reading")
 
 
 def batches(cid: str, query: LogQuery, follow: bool) -> Iterator[list[Record]]:

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 
 from containers.engine import ids
 from containers.engine.errors import Ambiguous, Forbidden, NotFound
-from containers.models import Container, Event, Image, Network, RepoDigest, Tag
+from containers.models import Container, Event, Image, Network, RepoDigest, Tag, Volume
 
 
 def sees_all(user) -> bool:
@@ -48,6 +48,19 @@ def images(user) -> QuerySet[Image]:
 def networks(user) -> QuerySet[Network]:
     qs = Network.objects.all()
     return qs if sees_all(user) else qs.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def volumes(user) -> QuerySet[Volume]:
+    """A user's own volumes (data: never shared, not even the system's); all for staff."""
+    qs = Volume.objects.all()
+    return qs if sees_all(user) else qs.filter(owner=user)
+
+
+def volume(name: str, user) -> Volume:
+    found = volumes(user).filter(name=name).first()
+    if found is None:
+        raise NotFound(f"get {name}: no such volume")
+    return found
 
 
 def events(user) -> QuerySet[Event]:
@@ -143,13 +156,21 @@ def exec_container(eid: str, user) -> str:
     return cid
 
 
-def network(name: str, user) -> Network:
-    """The network `name` the user sees: this host's, else another host's (issue 16: each
-    host has its own default "bridge")."""
+def network(ref: str, user) -> Network:
+    """By exact name, full id, or unique id prefix (as Docker: names first); a name names
+    this host's network first (issue 16: each host has its own default "bridge").
+    NotFound (404) / Ambiguous (400)."""
     from containers.runtime import host_name
 
-    named = networks(user).filter(name=name)
-    found = named.filter(host=host_name()).first() or named.first()
-    if found is None:
-        raise NotFound(f"network {name} not found")
-    return found
+    qs = networks(user)
+    named = qs.filter(name=ref)
+    found = named.filter(host=host_name()).first() or named.first() or qs.filter(nid=ref).first()
+    if found:
+        return found
+    if ids.is_hex_prefix(ref):
+        matches = list(qs.filter(nid__startswith=ref)[:2])
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise Ambiguous(f"network {ref} is ambiguous ({len(matches)} matches found based on ID prefix)")
+    raise NotFound(f"network {ref} not found")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from containers.engine import ids
 from containers.engine import state as sm
 from containers.engine.errors import NotFound
 
@@ -87,6 +88,14 @@ class Container(models.Model):
     supervisor_start = models.BigIntegerField(null=True, blank=True)
     init_pid = models.IntegerField(null=True, blank=True)
     restart_count = models.IntegerField(default=0)
+    # restart policies (containers/restarts.py): who stopped it ("" / "stop" / "kill": a
+    # user's stop holds until the user's next start), when the policy restarts it next
+    # (set while it waits out its back-off: Docker's "restarting"), the back-off in force,
+    # and why the last run ended
+    stopped_by = models.CharField(max_length=8, blank=True, default="")
+    restart_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    restart_delay_ms = models.IntegerField(default=0)
+    exit_reason = models.CharField(max_length=255, blank=True, default="")
     paused = models.BooleanField(default=False)  # freezer; only meaningful while running
     # who made it (null: the system, or made before owners were recorded); see lookup.py
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -143,31 +152,57 @@ class Event(models.Model):
 
 
 class Network(models.Model):
-    """A bridge network (the default one is created by the worker at boot)."""
+    """A bridge network: the default one (name "bridge", made by the worker at boot) or a
+    user-defined one (its own bridge, subnet, nft rules and DNS; containers/networks.py).
+    Subnets are unique by constraint; overlap is refused under the worker's network lock."""
 
     name = models.CharField(max_length=64)
     driver = models.CharField(max_length=16, default="bridge")
     bridge = models.CharField(max_length=15)
-    subnet = models.CharField(max_length=43, unique=True)  # no two hosts share a subnet
+    subnet = models.CharField(max_length=43)  # unique (no two networks, on any host, share one)
     host = models.CharField(max_length=255, default="")  # its bridge is on this host (issue 16)
     gateway = models.GenericIPAddressField(protocol="IPv4")
     created = models.DateTimeField(default=timezone.now)
     # who made it (null: the system, or made before owners were recorded); see lookup.py
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                               on_delete=models.SET_NULL, related_name="+")
+    nid = models.CharField(max_length=64, unique=True, default=ids.new_id)  # Docker's network Id (64 hex)
+    labels = models.JSONField(default=dict)
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["subnet"], name="unique_network_subnet"),
             models.UniqueConstraint(fields=["host", "name"], name="unique_network_name_per_host"),
             models.UniqueConstraint(fields=["host", "bridge"], name="unique_bridge_per_host"),
         ]
 
+    @property
+    def user_defined(self) -> bool:
+        """False for the default bridge (no DNS by name, no aliases), as Docker's."""
+        return self.name != "bridge"
+
+
+class Membership(models.Model):
+    """A container's place on a user-defined network (create's NetworkingConfig, or a
+    connect), with its network-scoped aliases. Kept while the container exists, running or
+    not; the address itself is an Endpoint, held only while it runs."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="memberships")
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="memberships")
+    aliases = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        constraints = [models.UniqueConstraint(fields=["container", "network"],
+                                               name="unique_membership")]
+
 
 class Endpoint(models.Model):
-    """A running container's address on a network. IPs are unique per network by constraint."""
+    """A running container's address on one network (eth0 on its first network, eth1... on
+    the others). IPs are unique per network by constraint; one endpoint per network."""
 
-    container = models.OneToOneField(Container, on_delete=models.CASCADE, primary_key=True,
-                                     related_name="endpoint")
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="endpoints")
     network = models.ForeignKey(Network, on_delete=models.PROTECT)
     ip = models.GenericIPAddressField(protocol="IPv4")
     prefix = models.IntegerField()
@@ -176,7 +211,11 @@ class Endpoint(models.Model):
     veth = models.CharField(max_length=15, unique=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["network", "ip"], name="unique_ip_per_network")]
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "ip"], name="unique_endpoint_ip"),
+            models.UniqueConstraint(fields=["container", "network"], name="unique_endpoint_network"),
+        ]
 
 
 class PortBinding(models.Model):
@@ -212,6 +251,29 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class Volume(models.Model):
+    """A local volume: its data is `<state>/volumes/<name>/_data` (engine/fs/volumes.py).
+    Anonymous volumes are named by the engine (64 hex) and removed with their container by
+    `docker run --rm` and `docker rm -v`."""
+
+    name = models.CharField(max_length=255, unique=True)  # engine.fs.mounts.VOLUME_NAME_MAX
+    driver = models.CharField(max_length=16, default="local")
+    labels = models.JSONField(default=dict)
+    anonymous = models.BooleanField(default=False)
+    created = models.DateTimeField(default=timezone.now)
+    # who made it (null: the system); see lookup.py (users see their own volumes only)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+
+
+class VolumeUse(models.Model):
+    """A container's mount of a volume: a volume with uses cannot be removed (PROTECT, 409)."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="volume_uses")
+    volume = models.ForeignKey(Volume, on_delete=models.PROTECT, related_name="uses")
+    target = models.CharField(max_length=4096)
 
 
 class Host(models.Model):

@@ -1,5 +1,6 @@
-"""Networking service: the default bridge network, per-container allocation (IP, host ports)
-guarded by database constraints, NAT rules, release and sweep. Runs in the worker."""
+"""Networking service: the default bridge network, per-container allocation (an IP on each of
+its networks, host ports) guarded by database constraints, NAT rules, release and sweep.
+Runs in the worker. User networks themselves (create, remove, connect) are networks.py."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.db import IntegrityError, transaction
 from containers.engine.errors import Conflict
 from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
-from containers.models import Container, Endpoint, Network, PortBinding
+from containers.models import Container, Endpoint, Membership, Network, PortBinding
 from containers.runtime import host_name
 
 log = logging.getLogger("dockerweb.networking")
@@ -26,8 +27,10 @@ ATTEMPTS = 50
 
 @dataclass
 class Plan:
-    endpoint: netconf.Endpoint | None
+    endpoint: netconf.Endpoint | None  # eth0 (ports are published to it)
     mappings: list[portmap.Mapping] = field(default_factory=list)
+    extra: tuple[netconf.Endpoint, ...] = ()  # eth1... on further networks
+    nameserver: str = ""  # the first user network's DNS (its gateway); "": the host's resolvers
 
 
 def table() -> str:
@@ -40,14 +43,28 @@ def default_network() -> Network:
     net = Network.objects.filter(host=here, name=DEFAULT).first()
     if net is None:
         net = _create_default(here)
+    verify(net)
+    return net
+
+
+def verify(net: Network, force: bool = False) -> None:
+    """Make sure `net`'s bridge and nft rules exist (re-made if someone removed them): at
+    most every VERIFY_EVERY seconds per process unless `force`. A user network needs the
+    default one's table first."""
     now = time.monotonic()
-    if now - _verified_at.get(net.name, -VERIFY_EVERY) >= VERIFY_EVERY:
-        subnet = ipaddress.IPv4Network(net.subnet)
+    if not force and now - _verified_at.get(net.bridge, -VERIFY_EVERY) < VERIFY_EVERY:
+        return
+    subnet = ipaddress.IPv4Network(net.subnet)
+    if not net.user_defined:
         if not bridge.exists(net.bridge):
             bridge.ensure(net.bridge, subnet)
         portmap.ensure_table(table(), net.bridge, subnet)
-        _verified_at[net.name] = now
-    return net
+    else:
+        default_network()
+        if not bridge.exists(net.bridge):
+            bridge.ensure(net.bridge, subnet, ipaddress.IPv4Address(net.gateway))
+        portmap.ensure_network(table(), net.bridge, subnet)
+    _verified_at[net.bridge] = now
 
 
 def _create_default(here: str) -> Network:
@@ -82,25 +99,42 @@ _verified_at: dict[str, float] = {}
 def allocate(c: Container, spec: ContainerSpec) -> Plan:
     """Reserve an IP and the host ports of `c`. Conflict (409) when a requested port is taken;
     nothing stays reserved then."""
-    if spec.network_mode == "none":
+    nets = networks_of(c, spec)
+    if not nets:
         return Plan(endpoint=None)
-    net = default_network()
     try:
-        ep = _allocate_ip(c, net)
-        mappings = [_allocate_port(c, parse_port(p), ep.ip) for p in spec.ports]
+        eps = []
+        for n, net in enumerate(nets):
+            verify(net)
+            veth = netconf.veth_name(c.id) if n == 0 else netconf.extra_veth_name(c.id, n)
+            eps.append(allocate_ip(c, net, veth))
+        mappings = [_allocate_port(c, parse_port(p), eps[0].ip) for p in spec.ports]
     except BaseException:
         release(c.id)
         raise
-    return Plan(endpoint=ep, mappings=mappings)
+    dns = next((net.gateway for net in nets if net.user_defined), "")
+    return Plan(endpoint=eps[0], mappings=mappings, extra=tuple(eps[1:]), nameserver=dns)
 
 
-def _allocate_ip(c: Container, net: Network) -> netconf.Endpoint:
+def networks_of(c: Container, spec: ContainerSpec) -> list[Network]:
+    """The networks `c` joins at start, eth0's first: the default bridge for mode "bridge",
+    then its user networks (create's NetworkMode first: it was joined first)."""
+    if spec.network_mode == "none":
+        return []
+    nets = [default_network()] if spec.network_mode == DEFAULT else []
+    return nets + [m.network for m in Membership.objects.filter(container=c).select_related("network")]
+
+
+def allocate_ip(c: Container, net: Network, veth: str) -> netconf.Endpoint:
+    """Reserve the lowest free address of `net` for `c` (an Endpoint row; the unique
+    constraint settles races) with host-side interface name `veth`."""
     subnet = ipaddress.IPv4Network(net.subnet)
+    gw = ipaddress.IPv4Address(net.gateway)
     for _ in range(ATTEMPTS):
         taken = Endpoint.objects.filter(network=net).values_list("ip", flat=True)
-        ip = ipam.next_free(subnet, taken)
-        ep = netconf.Endpoint(bridge=net.bridge, subnet=subnet, ip=ip, gateway=ipam.gateway(subnet),
-                              mac=ipam.mac_for(ip), veth=netconf.veth_name(c.id))
+        ip = ipam.next_free(subnet, taken, gw)
+        ep = netconf.Endpoint(bridge=net.bridge, subnet=subnet, ip=ip, gateway=gw,
+                              mac=ipam.mac_for(ip), veth=veth)
         try:
             with transaction.atomic():
                 Endpoint.objects.create(container=c, network=net, ip=str(ip), prefix=subnet.prefixlen,
@@ -164,7 +198,10 @@ def sweep(running: set[str]) -> None:
 
 
 def describe(c: Container) -> dict[str, Any]:
-    """NetworkSettings for inspect: ip, prefix, gateway, mac, ports private -> public."""
+    """NetworkSettings for inspect: ip, prefix, gateway, mac of eth0, ports private -> public,
+    and `networks`: each network by name (ip, prefix, gateway, mac, aliases; the address
+    fields empty while the container does not run)."""
+    nets = per_network(c)
     ep = Endpoint.objects.filter(container=c).select_related("network").first()
     ports: dict[str, list[dict[str, Any]]] = {}
     for b in PortBinding.objects.filter(container=c).order_by("container_port"):
@@ -172,6 +209,22 @@ def describe(c: Container) -> dict[str, Any]:
             {"host_ip": b.host_ip or "0.0.0.0", "host_port": b.host_port, "host": b.host or c.host})
     if ep is None:
         return {"network": c.spec.get("network_mode", "bridge"), "ip": "", "prefix": 0,
-                "gateway": "", "mac": "", "ports": ports}
+                "gateway": "", "mac": "", "ports": ports, "networks": nets}
     return {"network": ep.network.name, "ip": ep.ip, "prefix": ep.prefix, "gateway": ep.gateway,
-            "mac": ep.mac, "veth": ep.veth, "ports": ports}
+            "mac": ep.mac, "veth": ep.veth, "ports": ports, "networks": nets}
+
+
+def per_network(c: Container) -> dict[str, dict[str, Any]]:
+    """Each network `c` is on, by name: {id, ip, prefix, gateway, mac, aliases}, eth0's first.
+    A stopped container is still on its networks, without an address (as Docker's)."""
+    out: dict[str, dict[str, Any]] = {}
+    blank = {"ip": "", "prefix": 0, "gateway": "", "mac": ""}
+    if c.spec.get("network_mode", DEFAULT) == DEFAULT:
+        net = Network.objects.filter(host=c.host, name=DEFAULT).first()
+        out[DEFAULT] = {"id": net.nid if net else "", **blank, "aliases": []}
+    for m in Membership.objects.filter(container=c).select_related("network"):
+        out[m.network.name] = {"id": m.network.nid, **blank, "aliases": list(m.aliases)}
+    for ep in Endpoint.objects.filter(container=c).select_related("network"):
+        entry = out.setdefault(ep.network.name, {"id": ep.network.nid, "aliases": []})
+        entry.update(ip=ep.ip, prefix=ep.prefix, gateway=ep.gateway, mac=ep.mac)
+    return out

@@ -1,15 +1,16 @@
 """Where a new container runs (issue 16): the host chosen at create.
 
 Explicit: the REST `host` field or the Docker API label `com.dockerweb.host` (pinned hosts
-must be registered, up and not draining). Otherwise the up, non-draining host with the
-fewest containers of the same name prefix (replicas "web-1", "web-2" spread), then the
-fewest active containers, then by name. With no Host rows (a worker that never beat, the
+must be registered, up and not draining); a container on a user network goes to its host.
+Otherwise the up, non-draining host with the fewest containers of the same name prefix
+(replicas "web-1", "web-2" spread), then the fewest active containers, then by name. With no Host rows (a worker that never beat, the
 fast tests) or only this one, it is this host, at the cost of one small query.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.utils import timezone
 from containers import hosts
 from containers.engine import state as sm
 from containers.engine.errors import Conflict, InvalidArgument, Unavailable
-from containers.models import Container, Host
+from containers.models import Container, Host, Network
 from containers.runtime import host_name
 
 PIN_LABEL = "com.dockerweb.host"
@@ -29,8 +30,19 @@ def prefix(name: str) -> str:
     return _REPLICA_SUFFIX.sub("", name)
 
 
-def choose(pinned: str = "", name: str = "") -> str:
-    """The host for a new container (see the module docstring)."""
+def choose(pinned: str = "", name: str = "", networks: Iterable[Network] = ()) -> str:
+    """The host for a new container (see the module docstring). A container on user
+    networks runs where they are (networks do not span hosts): Conflict when they are on
+    different hosts or elsewhere than the pin."""
+    where = {n.host for n in networks if n.user_defined and n.host}
+    if len(where) > 1:
+        raise Conflict(f"the networks are on different hosts ({', '.join(sorted(where))}): "
+                       "networks do not span hosts")
+    if where:
+        net_host = where.pop()
+        if pinned and pinned != net_host:
+            raise Conflict(f"the container's network is on host {net_host}, not {pinned}")
+        pinned = net_host
     if pinned:
         return _pinned(pinned)
     now = timezone.now()

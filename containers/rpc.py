@@ -52,8 +52,15 @@ def target(args: dict[str, Any]) -> str:
     """The host whose worker acts on a command: the host of the container it names (`ref` or
     `cid`, a full id), else this host (issue 16: one worker per host, each on its own
     channel, so exactly one worker acts on a container)."""
-    cid = args.get("ref") or args.get("cid")
-    return (_host_of(cid) if cid else None) or settings.DOCKERWEB_HOST
+    cid = args.get("ref") or args.get("cid") or args.get("container")
+    if cid:
+        return _host_of(cid) or settings.DOCKERWEB_HOST
+    if isinstance(args.get("id"), str):  # a network's (network_remove)
+        from containers.models import Network
+
+        return Network.objects.filter(nid=args["id"]).values_list("host", flat=True).first() or \
+            settings.DOCKERWEB_HOST
+    return settings.DOCKERWEB_HOST
 
 
 @functools.lru_cache(maxsize=4096)

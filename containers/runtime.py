@@ -53,3 +53,8 @@ def host_name() -> str:
 def state_root() -> str:
     """The engine's state directory (settings.STATE_ROOT)."""
     return settings.STATE_ROOT
+
+
+def build_context_max() -> int:
+    """The largest build context accepted, in bytes (settings.DOCKERWEB_BUILD_CONTEXT_MAX)."""
+    return settings.DOCKERWEB_BUILD_CONTEXT_MAX

@@ -19,11 +19,11 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
-from containers import events, execs, lifecycle
+from containers import events, execs, lifecycle, nameservice, networks, restarts
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
-from containers.models import Container
+from containers.models import Container, Network
 from containers.rpc import LAYER_ERRORS
 
 log = logging.getLogger("dockerweb.worker")
@@ -42,18 +42,28 @@ def _container_dirs() -> list[str]:
 def _result(value: Any) -> Any:
     if isinstance(value, Container):
         return {"id": value.id, "state": value.state}
+    if isinstance(value, Network):
+        return {"id": value.nid, "name": value.name}
     return value
 
 
 OPS = {
-    "start": lambda a: lifecycle.start(a["ref"]),
+    "start": lambda a: lifecycle.start_by_user(a["ref"]),
+    "update": lambda a: lifecycle.update(a["ref"], a["changes"]),
     "stop": lambda a: lifecycle.stop(a["ref"], a.get("timeout"), a.get("signal")),
     "kill": lambda a: lifecycle.kill(a["ref"], a.get("signal")),
     "restart": lambda a: lifecycle.restart(a["ref"], a.get("timeout")),
-    "remove": lambda a: lifecycle.remove(a["ref"], bool(a.get("force"))),
+    "remove": lambda a: lifecycle.remove(a["ref"], bool(a.get("force")), bool(a.get("volumes"))),
     "pause": lambda a: lifecycle.pause(a["ref"], True),
     "unpause": lambda a: lifecycle.pause(a["ref"], False),
     "ping": lambda a: {"host": settings.DOCKERWEB_HOST, "pid": os.getpid()},
+    "network_create": lambda a: networks.create(a["name"], subnet=a.get("subnet") or "",
+                                                gateway=a.get("gateway") or "", labels=a.get("labels"),
+                                                owner_id=a.get("owner_id")),
+    "network_remove": lambda a: networks.remove(a["id"]),
+    "network_prune": lambda a: networks.prune(a["ids"]),
+    "network_connect": lambda a: networks.connect(a["id"], a["container"], a.get("aliases") or []),
+    "network_disconnect": lambda a: networks.disconnect(a["id"], a["container"], bool(a.get("force"))),
 }
 # ops that need the event loop's Watcher, not a thread
 LOOP_OPS = {"watch_exec"}
@@ -113,6 +123,8 @@ class Watcher:
             await in_thread(lifecycle.record_exit)(cid, pid)
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
+        if Restarter.instance is not None:
+            Restarter.instance.poke()  # the exit may have scheduled a restart
 
     async def reconcile(self, boot: bool = False) -> None:
         running = await in_thread(lifecycle.reconcile)(boot)
@@ -129,14 +141,85 @@ class Watcher:
 
     async def run(self) -> None:
         interval = settings.DOCKERWEB_RECONCILE_INTERVAL
+        Restarter.instance = Restarter()
+        self.loop.create_task(Restarter.instance.run())  # after the boot reconcile
         while True:
             try:
                 await self.reconcile()
+                if nameservice.Service.instance is not None:
+                    await nameservice.Service.instance.sync()  # a bind that failed is retried
                 await in_thread(events.prune)(settings.DOCKERWEB_EVENTS_MAX_AGE,
                                               settings.DOCKERWEB_EVENTS_MAX_COUNT)
             except Exception:
                 log.exception("reconcile failed")
             await asyncio.sleep(interval)
+
+
+class Restarter:
+    """Restarts the containers whose restart policy says so once their back-off is over.
+    The schedule lives in the database (containers/restarts.py), so it survives the worker;
+    this is a loop of small steps: `tick` starts each due restart as its own task and says
+    how long to sleep (until the next one is due, at most POLL_S: restarts scheduled by
+    another path are found by then), `poke` wakes it after an exit."""
+
+    POLL_S = 1.0
+    MIN_SLEEP_S = 0.02
+    instance: Restarter | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        self.busy: set[str] = set()  # ids whose restart task runs
+
+    def poke(self) -> None:
+        """Wake the loop now (callable from any thread)."""
+        self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def tick(self) -> float:
+        """Start every due restart; the seconds until the next one (at most POLL_S)."""
+        for cid, at in await in_thread(restarts.due)():
+            if cid not in self.busy:
+                self.busy.add(cid)
+                self.loop.create_task(self.restart(cid, at))
+        left = await in_thread(restarts.next_due_in)()
+        return self.POLL_S if left is None else min(self.POLL_S, max(left, self.MIN_SLEEP_S))
+
+    async def restart(self, cid: str, at: Any) -> None:
+        """Claim and start `cid` (lifecycle.restart_by_policy), then watch its supervisor."""
+        try:
+            c = await in_thread(lifecycle.restart_by_policy)(cid, at)
+            if c is not None and Watcher.instance is not None:
+                Watcher.instance.watch(c.id, c.supervisor_pid, c.supervisor_start)
+        except EngineError as e:  # recorded as a failed start by lifecycle.start
+            log.warning("restart of %s by its policy failed: %s", cid[:12], e.message)
+        except Exception:
+            log.exception("restart of %s by its policy failed", cid[:12])
+        finally:
+            self.busy.discard(cid)
+            self.poke()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep `seconds`, or until poked."""
+        try:
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        except TimeoutError:
+            pass
+        self.wake.clear()
+
+    async def run(self) -> None:
+        try:
+            lost = await in_thread(restarts.reschedule_lost)()
+            if lost:
+                log.info("restarting %d container(s) whose restart was lost", len(lost))
+        except Exception:
+            log.exception("rescheduling lost restarts failed")
+        while True:
+            try:
+                delay = await self.tick()
+            except Exception:
+                log.exception("restart loop failed")
+                delay = self.POLL_S
+            await self.sleep(delay)
 
 
 class EngineConsumer(AsyncConsumer):

@@ -18,6 +18,8 @@ DOCKERWEB_EVENTS_MAX_AGE    events older than this many seconds are pruned (defa
                             7 days; 0: no age bound)
 DOCKERWEB_EVENTS_MAX_COUNT  at most this many events are kept, the newest (default 100000;
                             0: no count bound)
+DOCKERWEB_BUILD_CONTEXT_MAX  bytes of (uncompressed) build context a build accepts (default
+                             1073741824, 1 GiB)
 """
 
 from __future__ import annotations
@@ -199,6 +201,13 @@ DOCKERWEB_LOG_MAX_FILE = env_str("DOCKERWEB_LOG_MAX_FILE", "5")
 DOCKERWEB_BRIDGE = env_str("DOCKERWEB_BRIDGE", "dw0")
 DOCKERWEB_SUBNET = env_str("DOCKERWEB_SUBNET", "")
 DOCKERWEB_NFT_TABLE = env_str("DOCKERWEB_NFT_TABLE", "dockerweb")
+# user-defined networks (docs/ARCHITECTURE.md "User networks and DNS"): subnets of
+# POOL_SIZE cut from POOL, bridges named PREFIX + the network id; their DNS forwards other
+# names to DNS_UPSTREAMS ("ip[:port],..."; empty: the host's /etc/resolv.conf nameservers)
+DOCKERWEB_NETWORK_POOL = env_str("DOCKERWEB_NETWORK_POOL", "10.89.0.0/16")
+DOCKERWEB_NETWORK_POOL_SIZE = env_int("DOCKERWEB_NETWORK_POOL_SIZE", 24)
+DOCKERWEB_NETWORK_BRIDGE_PREFIX = env_str("DOCKERWEB_NETWORK_BRIDGE_PREFIX", "dwb-")
+DOCKERWEB_DNS_UPSTREAMS = env_str("DOCKERWEB_DNS_UPSTREAMS", "")
 DOCKERWEB_RECONCILE_INTERVAL = 10.0
 # event retention, pruned by the worker after each reconcile (0: no such bound)
 DOCKERWEB_EVENTS_MAX_AGE = env_int("DOCKERWEB_EVENTS_MAX_AGE", 7 * 24 * 3600)
@@ -206,6 +215,8 @@ DOCKERWEB_EVENTS_MAX_COUNT = env_int("DOCKERWEB_EVENTS_MAX_COUNT", 100_000)
 # registries: pull and push
 DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
 DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])
+# docker build: the largest context accepted (uncompressed tar bytes)
+DOCKERWEB_BUILD_CONTEXT_MAX = env_int("DOCKERWEB_BUILD_CONTEXT_MAX", 1 << 30)
 
 LOGGING = {
     "version": 1,

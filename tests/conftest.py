@@ -17,6 +17,7 @@ from tests.stack import Stack
 STATE_ROOT = os.environ["DOCKERWEB_STATE_ROOT"]  # set by tests/settings.py
 BRIDGE = os.environ["DOCKERWEB_BRIDGE"]
 NFT_TABLE = os.environ["DOCKERWEB_NFT_TABLE"]
+NETWORK_PREFIX = os.environ["DOCKERWEB_NETWORK_BRIDGE_PREFIX"]  # the run's user networks' bridges
 with open("/proc/sys/net/ipv4/ip_forward") as _f:
     IP_FORWARD_BEFORE = _f.read().strip()
 _stack: Stack | None = None
@@ -79,7 +80,7 @@ def pytest_sessionfinish(session, exitstatus):
 
     stop_stack()
     cgroup_parent = os.environ["DOCKERWEB_CGROUP_PARENT"]
-    problems = leaks.on_host(STATE_ROOT, cgroup_parent, BRIDGE, NFT_TABLE)
+    problems = leaks.on_host(STATE_ROOT, cgroup_parent, BRIDGE, NFT_TABLE, NETWORK_PREFIX)
     for mp in reversed(rootfs.mounts_under(STATE_ROOT)):
         rootfs.unmount(mp)
     cgroups.remove_parent(cgroup_parent)
@@ -104,11 +105,14 @@ def _touched_host(session) -> bool:
 
 
 def remove_network() -> None:
-    """What the worker set up for this run: the bridge, our nft table, ip_forward."""
+    """What the worker set up for this run: the bridge, our nft table, ip_forward, and any
+    user network's bridge a test left."""
     from containers.engine.net import bridge, portmap
 
     portmap.remove_table(NFT_TABLE)
     bridge.remove(BRIDGE)
+    for name in bridge.named(NETWORK_PREFIX):
+        bridge.remove(name)
     with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
         f.write(IP_FORWARD_BEFORE)
 

@@ -61,7 +61,8 @@ class FakeEngine:
     def status(self, cid: str) -> Status:
         return self.statuses.get(cid, Status("absent"))
 
-    def start(self, cid: str, spec, image, hostname: str, name: str = "", endpoint=None) -> RunState:
+    def start(self, cid: str, spec, image, hostname: str, name: str = "", endpoint=None, extra=(),
+              nameserver="") -> RunState:
         self.calls.append(("start", cid))
         if self.start_error is not None:
             err, self.start_error = self.start_error, None

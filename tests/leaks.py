@@ -17,9 +17,11 @@ def _procs_mentioning(text: str) -> list[str]:
     return [line for line in out.splitlines() if text in line and "pytest" not in line]
 
 
-def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: str) -> list[str]:
+def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: str,
+            network_prefix: str = "") -> list[str]:
     """What the run's containers left: mounts, cgroups, processes, state directories, veths
-    on the run's bridge, nft rules. Call it after the stack stopped, before any sweep."""
+    on the run's bridge, nft rules; and what its user networks left (bridges named
+    `network_prefix`..., their nft rules). Call it after the stack stopped, before any sweep."""
     problems = [f"mount {m}" for m in rootfs.mounts_under(state_root)]
     problems += [f"cgroup {c}" for c in cgroups.leftovers(cgroup_parent)]
     problems += [f"process {p}" for p in _procs_mentioning(state_root)]
@@ -31,6 +33,9 @@ def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: st
                            text=True).stdout.strip()
     problems += [f"veth on {bridge_name}: {ln.split(':')[1].strip()}" for ln in ports.splitlines() if ln]
     problems += [f"nft rules of container {cid}" for cid in portmap.owners(nft_table)]
+    if network_prefix:
+        problems += [f"bridge of a user network: {b}" for b in bridge.named(network_prefix)]
+    problems += [f"nft rules of user network {b}" for b in sorted(portmap.networks(nft_table))]
     return problems
 
 

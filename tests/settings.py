@@ -18,6 +18,12 @@ if not (_inherited and os.environ.get("DOCKERWEB_STATE_ROOT", "").startswith(f"/
     os.environ["DOCKERWEB_BRIDGE"] = f"dwt{RUN_ID}"
     os.environ["DOCKERWEB_SUBNET"] = f"10.213.{int(RUN_ID, 16) % 250 + 1}.0/24"
     os.environ["DOCKERWEB_NFT_TABLE"] = f"dwtest_{RUN_ID}"
+    # user networks: /28s of 10.216.X.0/24, bridges dwu<run id><6 hex>; their DNS forwards to
+    # a closed local port (tests never send a query off the host)
+    os.environ["DOCKERWEB_NETWORK_POOL"] = f"10.216.{int(RUN_ID, 16) % 250 + 1}.0/24"
+    os.environ["DOCKERWEB_NETWORK_POOL_SIZE"] = "28"
+    os.environ["DOCKERWEB_NETWORK_BRIDGE_PREFIX"] = f"dwu{RUN_ID}"
+    os.environ["DOCKERWEB_DNS_UPSTREAMS"] = "127.0.0.1:9"
     for _name in ("DATABASE_URL", "DOCKERWEB_REDIS_URL", "DOCKERWEB_BIND", "DOCKERWEB_DOCKER_TCP",
                   "DOCKERWEB_INSECURE_REGISTRIES", "DOCKERWEB_HOST"):
         os.environ.pop(_name, None)  # derived from the state root, or defaults

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import re
 
@@ -47,7 +46,7 @@ def spec(**kw):
     {"env": ["A=1\nlxc.cap.drop = all"]},
     {"env": ["A=1\rB"]},
     {"env": ["=value"]},
-    {"env": ["NOEQ"]},
+    {"env": ["NO EQ"]},  # a bare key is fine (Docker: unset), but it must be a key
     {"hostname": "a\nb"},
     {"hostname": "-leading"},
     {"user": "root\nlxc.x=1"},
@@ -235,34 +234,64 @@ def test_logs_follow_holds_the_file_from_the_call(tmp_path):
 
 # ---- supervisor spec --------------------------------------------------------------------------
 def _supervisor_keys() -> set[str]:
-    """Every spec key the supervisors read (spec["x"] / self.spec["x"])."""
-    here = os.path.dirname(supervision.__file__)
-    keys: set[str] = set()
-    for name in ("supervisor.py", "exec_supervisor.py"):
-        with open(os.path.join(here, name)) as f:
-            keys |= set(re.findall(r'spec(?:\.get\(|\[)"(\w+)"', f.read()))
-    return keys
+    """Every spec key supervisor.c knows: its scalar key table and the repeated keys."""
+    with open(supervision.SOURCE) as f:
+        source = f.read()
+    table = source[source.index("STRING_KEYS[] = {"):].split("};", 1)[0]
+    lists = set(re.findall(r'strcmp\(key, "(\w+)"\) == 0', source))
+    return set(re.findall(r'"(\w+)"', table)) | lists
 
 
-def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_path):
-    container = supervision.SupervisorSpec.container(
+def _container_spec(tmp_path) -> supervision.SupervisorSpec:
+    return supervision.SupervisorSpec.container(
         Layout(str(tmp_path)).container("c" * 64), ["lxc-execute", "-n", "c", "--", "true"],
         tty=True, open_stdin=True, stdin_once=False, console_size=[40, 120],
         memory_cgroup="/sys/fs/cgroup/memory/x/c",
         cgroup_limits=[("/sys/fs/cgroup/pids/x/c", "pids.max", 100)],
         cgroup_dirs=["/sys/fs/cgroup/memory/x/c"], preload="/lib/initconfine.so")
+
+
+def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_path):
+    container = _container_spec(tmp_path)
     execspec = supervision.SupervisorSpec.exec(
-        ExecPaths(str(tmp_path / "e")), ["lxc-attach", "--", "sh"], tty=False, open_stdin=True,
-        console_size=[])
-    keys = _supervisor_keys()
-    assert keys and keys <= set(container.to_marshal())
+        ExecPaths(str(tmp_path / "e")), ["lxc-attach", "--", "sh", "", "a=b\tc é"], tty=False,
+        open_stdin=True, console_size=[])
+    written = {f.decode() for f in container.to_bytes().split(b"\0")[1::2]}  # keys, roughly
+    assert _supervisor_keys() == {k for k, _ in container._items()} <= written | {"cgroup_limit"}
     for spec in (container, execspec):
-        doc = marshal.loads(marshal.dumps(spec.to_marshal()))
-        assert set(doc) == set(container.to_marshal())
-        assert all(doc[k] is not None for k in keys)
-        assert supervision.SupervisorSpec(**doc) == spec
+        assert supervision.SupervisorSpec.from_bytes(spec.to_bytes()) == spec
     assert execspec.stdin_once and not execspec.preload and not execspec.hook_fifo  # container-only
+    assert execspec.mode == "exec" and container.mode == "container"
     assert container.console_size == (40, 120) and container.argv[0] == "lxc-execute"
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda raw: raw.replace(supervision.SPEC_MAGIC, b"dockerweb-supervisor-spec 2"),
+    lambda raw: raw[:-1],  # the last field is not terminated
+    lambda raw: raw + b"tty\x001\0",  # a scalar twice
+    lambda raw: raw + b"nonsense\0x\0",
+    lambda raw: raw.replace(b"log_max_file\x005", b"log_max_file\x000"),
+    lambda raw: raw.replace(b"\0console_size\x0040\0", b"\0"),  # only cols
+    lambda raw: raw.replace(b"\0mode\0container\0", b"\0mode\0exec\0"),  # exec with cgroups
+    lambda raw: raw.replace(b"\0tty\x001\0", b"\0tty\0yes\0"),
+    lambda raw: raw + b"cgroup_limit\0/sys/fs/cgroup/x\0pids.max\0",  # two values of three
+])
+def test_supervisor_spec_reader_refuses_malformed_specs(tmp_path, mangle):
+    """from_bytes is the Python reader of the rules supervisor.c applies
+    (tests/test_supervisor_binary.py feeds the same files to the real binary)."""
+    spec = supervision.SupervisorSpec(**{**_container_spec(tmp_path).__dict__, "log_max_file": 5})
+    raw = mangle(spec.to_bytes())
+    with pytest.raises(InvalidArgument):
+        supervision.SupervisorSpec.from_bytes(raw)
+
+
+def test_supervisor_spec_writer_refuses_what_the_supervisor_would(tmp_path):
+    good = _container_spec(tmp_path)
+    for change in ({"argv": ("sh", "a\0b")}, {"argv": ()}, {"log_path": "relative.log"},
+                   {"console_size": (24,)}, {"mode": "exec"}, {"log_max_file": 0},
+                   {"cgroup_limits": (("/sys/fs/cgroup/x", "a/b", 1),)}):
+        with pytest.raises(InvalidArgument):
+            supervision.SupervisorSpec(**{**good.__dict__, **change}).to_bytes()
 
 
 def test_log_follower_torn_lines_late_file_and_removal(tmp_path):

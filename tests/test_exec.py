@@ -49,7 +49,7 @@ def test_exec_errors(api):
     r = api.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["true"]})
     assert r.status_code == 409  # not running
     api.api("POST", f"/api/containers/{c['id']}/start/")
-    for bad in ({}, {"cmd": []}, {"cmd": ["true"], "env": ["NOEQUALS"]}, {"cmd": ["true"], "user": "a b"},
+    for bad in ({}, {"cmd": []}, {"cmd": ["true"], "env": ["NO EQUALS"]}, {"cmd": ["true"], "user": "a b"},
                 {"cmd": ["true"], "working_dir": "rel"}, {"cmd": ["true"], "console_size": [1]}):
         assert api.api("POST", f"/api/containers/{c['id']}/exec/", json=bad).status_code == 400, bad
     assert api.api("GET", "/api/exec/" + "f" * 64 + "/").status_code == 404

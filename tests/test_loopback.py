@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import requests
 
 from tests.waiting import until
@@ -105,14 +106,29 @@ def _received(sock: socket.socket, wait: float) -> list[tuple[bytes, object]]:
         return got
 
 
-def test_container_cannot_reach_host_loopback_services(api):
-    web = api.run(cmd=["sh", "-c", HTTPD], ports=["80"], hostname="published")
+@pytest.fixture(params=["bridge", "user"])
+def network_mode(request, api):
+    """The default bridge, or a user network (its own bridge has route_localnet too)."""
+    if request.param == "bridge":
+        yield "bridge"
+        return
+    r = api.api("POST", "/api/networks/", json={"name": "lo-guard"})
+    assert r.status_code == 201, r.text
+    yield "lo-guard"
+    for c in api.api("GET", "/api/containers/?all=1").json():
+        if c["config"].get("network_mode") == "lo-guard":
+            api.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+    assert api.api("DELETE", "/api/networks/lo-guard/").status_code == 204
+
+
+def test_container_cannot_reach_host_loopback_services(api, network_mode):
+    web = api.run(cmd=["sh", "-c", HTTPD], ports=["80"], hostname="published", network_mode=network_mode)
     published = web["network_settings"]["ports"]["80/tcp"][0]["host_port"]
     assert until(lambda: requests.get(f"http://127.0.0.1:{published}/", timeout=3).text,
                  ignore=NOT_SERVING).startswith(
         "hello-from-published")  # a published port on 127.0.0.1 still works from the host
 
-    attacker = api.run(cmd=["sleep", "1000"])
+    attacker = api.run(cmd=["sleep", "1000"], network_mode=network_mode)
     pid = api.inspect(attacker["id"])["state"]["pid"]
     gateway = attacker["network_settings"]["gateway"]
     listener = socket.socket()  # a private service of the host, on its loopback only

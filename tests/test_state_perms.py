@@ -133,15 +133,19 @@ def _open_to_others(root: str, skip: set[str]) -> list[str]:
 
 
 def _content(root: str) -> set[str]:
-    """Layer contents, tar-split stashes (hard links of layer files) and container roots."""
+    """Layer contents, tar-split stashes (hard links of layer files), container roots, the
+    /etc files bind-mounted into containers and volume data."""
     out = set()
     for d in ("layers", "layermeta"):
         base = os.path.join(root, d)
         for name in os.listdir(base) if os.path.isdir(base) else []:
             out.add(os.path.join(base, name) if d == "layers" else os.path.join(base, name, "stash"))
+    base = os.path.join(root, "volumes")
+    for name in os.listdir(base) if os.path.isdir(base) else []:
+        out.add(os.path.join(base, name, "_data"))
     base = os.path.join(root, "containers")
     for cid in os.listdir(base) if os.path.isdir(base) else []:
-        out |= {os.path.join(base, cid, part) for part in ("upper", "work", "rootfs")}
+        out |= {os.path.join(base, cid, part) for part in ("upper", "work", "rootfs", "etc")}
     return out
 
 
@@ -170,14 +174,17 @@ def test_an_older_install_is_closed_at_start(install):
 def test_running_stack_state_root(api, cli):
     """The live stack's own files with a running container, a published port and an exec:
     container records, logs, exec records, sockets, the database and its WAL."""
-    c = api.run(cmd=["sleep", "1000"], ports=["80"], name="perms-walk")
+    c = api.run(cmd=["sleep", "1000"], ports=["80"], name="perms-walk", volumes=["permsvol:/v"])
     cli("exec", "perms-walk", "true")
     root = api.root
     ours = [os.path.join(root, d) for d in ("containers", "images", "layers", "layermeta", "lxc",
-                                            "run", "tmp")]
+                                            "run", "tmp", "volumes")]
     ours += [os.path.join(root, n) for n in os.listdir(root)
              if n.startswith("db.sqlite3") or n in ("secret.key", *(f"{p}.log" for p in api.procs))]
     bad = [b for path in ours for b in _open_to_others(path, _content(root))]
     assert bad == [], bad
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
     assert os.path.isdir(os.path.join(root, "containers", c["id"], "exec"))
+    assert os.path.isdir(os.path.join(root, "volumes", "permsvol", "_data"))
+    api.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+    assert api.api("DELETE", "/api/volumes/permsvol/").status_code == 204

@@ -25,6 +25,7 @@ STATUS_BY_ERROR: list[tuple[type[e.EngineError], int]] = [
     (e.NotModified, status.HTTP_304_NOT_MODIFIED),
     (e.Unreachable, status.HTTP_503_SERVICE_UNAVAILABLE),  # Redis down: known at once
     (e.Unavailable, status.HTTP_503_SERVICE_UNAVAILABLE),  # no worker answers
+    (e.NotSupported, status.HTTP_501_NOT_IMPLEMENTED),
     (e.StartFailed, status.HTTP_500_INTERNAL_SERVER_ERROR),
     (e.EngineError, status.HTTP_500_INTERNAL_SERVER_ERROR),
 ]

@@ -7,6 +7,7 @@ import shlex
 from rest_framework import serializers
 
 from containers.engine.spec import ContainerSpec
+from containers.engine.state import State
 from containers.lifecycle import describe_exit
 from containers.models import Container, Event, Image
 from containers.runtime import host_name
@@ -47,7 +48,13 @@ class ContainerCreateSerializer(serializers.Serializer):
     ports = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     entrypoint = CommandField(required=False, default=list)
     auto_remove = serializers.BooleanField(required=False, default=False)
-    network_mode = serializers.ChoiceField(choices=["bridge", "none"], required=False, default="bridge")
+    network_mode = serializers.CharField(required=False, default="bridge", max_length=64,
+                                         help_text='"bridge", "none" or a user network\'s name')
+    networks = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=63), max_length=64),
+        required=False, default=dict,
+        help_text="user networks to join besides network_mode's: {name: [aliases]} "
+                  "(network_mode's own aliases under its name)")
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
                                    default=dict)
     cap_add = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
@@ -65,14 +72,74 @@ class ContainerCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=32), required=False, default=dict,
         help_text='json-file rotation: {"max-size": "10m", "max-file": "3"} (default: the '
                   "engine's, DOCKERWEB_LOG_MAX_SIZE / DOCKERWEB_LOG_MAX_FILE)")
+    log_driver = serializers.CharField(required=False, default="json-file", max_length=64,
+                                       help_text="json-file (default), local, or none (no logs kept)")
+    restart_policy = serializers.CharField(
+        required=False, default="no", max_length=64,
+        help_text='no, always, unless-stopped, on-failure (or "on-failure:N")')
+    restart_max_retries = serializers.IntegerField(required=False, default=0,
+                                                   help_text="on-failure's maximum; 0: none")
+    stop_timeout = serializers.IntegerField(required=False, default=None, allow_null=True,
+                                            help_text="s a stop waits by default (-1: no limit)")
+    memory_swappiness = serializers.IntegerField(required=False, default=None, allow_null=True,
+                                                 help_text="0-100; null: the host's")
+
+    volumes = serializers.ListField(
+        child=serializers.CharField(max_length=8192, trim_whitespace=False), required=False,
+        default=list, max_length=128,
+        help_text='docker run -v: "name:/ctr[:ro]" (a volume, made on first use), "/ctr" (an '
+                  'anonymous volume) or "/host:/ctr[:ro]" (a host path: staff only)')
+
+    tmpfs = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=256), required=False, default=dict,
+        help_text='docker run --tmpfs: {"/run": "size=64m,mode=1777"} (noexec,nosuid,nodev by default)')
     host = serializers.CharField(required=False, allow_blank=True, default="", max_length=255,
                                  help_text="the host to run on (default: placement chooses)")
 
     def spec(self) -> ContainerSpec:
-        data = dict(self.validated_data)
+        from containers.engine.fs.mounts import parse_bind, parse_tmpfs
+
+        data = _policy(dict(self.validated_data))
         data.pop("name")
+        data.pop("networks", None)
         data.pop("host")
-        return ContainerSpec(**data)
+        binds, tmpfs = data.pop("volumes"), data.pop("tmpfs")
+        return ContainerSpec(**data, binds=binds, mounts=[
+            *(parse_bind(b) for b in binds), *(parse_tmpfs(p, o) for p, o in tmpfs.items())])
+
+    def endpoints(self) -> dict[str, dict[str, list[str]]]:
+        """`networks` in Docker's EndpointsConfig shape (lifecycle.create's `endpoints`)."""
+        return {name: {"Aliases": list(aliases)} for name, aliases in self.validated_data["networks"].items()}
+
+
+def _policy(data: dict) -> dict:
+    """restart_policy "on-failure:3" -> restart_policy "on-failure", restart_max_retries 3."""
+    from containers.engine import restart
+
+    if ":" in (data.get("restart_policy") or ""):
+        data["restart_policy"], data["restart_max_retries"] = restart.parse(data["restart_policy"])
+    return data
+
+
+class ContainerUpdateSerializer(serializers.Serializer):
+    """docker update's fields; only those given change."""
+
+    memory = serializers.IntegerField(required=False, min_value=0)
+    memory_swap = serializers.IntegerField(required=False, min_value=-1)
+    memory_swappiness = serializers.IntegerField(required=False, allow_null=True)
+    pids_limit = serializers.IntegerField(required=False, min_value=-1)
+    nano_cpus = serializers.IntegerField(required=False, min_value=0)
+    cpu_shares = serializers.IntegerField(required=False, min_value=0)
+    cpu_period = serializers.IntegerField(required=False, min_value=0)
+    cpu_quota = serializers.IntegerField(required=False, min_value=-1)
+    restart_policy = serializers.CharField(required=False, max_length=64)
+    restart_max_retries = serializers.IntegerField(required=False)
+
+    def changes(self) -> dict:
+        data = _policy(dict(self.validated_data))
+        if "restart_policy" in data:
+            data.setdefault("restart_max_retries", 0)
+        return data
 
 
 def shown_state(c: Container, context: dict) -> str:
@@ -111,11 +178,22 @@ class ContainerSerializer(serializers.ModelSerializer):
             "status": shown_state(c, self.context),
             "running": c.running,
             "paused": c.paused,
-            "pid": c.init_pid if c.running else None,
+            "pid": _main_pid(c),
+            "restarting": c.restart_at is not None and not c.running,
+            "exit_reason": c.exit_reason,
             "started_at": c.started_at,
             "finished_at": c.finished_at,
             **describe_exit(c),
         }
+
+
+def _main_pid(c: Container) -> int | None:
+    """The container's main process (not LXC's init) while it runs."""
+    if c.status not in (State.RUNNING, State.STOPPING):
+        return None
+    from containers.runtime import engine
+
+    return engine().main_pid(c.id)
 
 
 class ImageSerializer(serializers.ModelSerializer):
@@ -144,6 +222,32 @@ class ImagePullSerializer(serializers.Serializer):
     password = serializers.CharField(required=False, allow_blank=True, write_only=True)
 
 
+class VolumeSerializer(serializers.ModelSerializer):
+    mountpoint = serializers.SerializerMethodField()
+    in_use_by = serializers.SerializerMethodField()
+
+    class Meta:
+        from containers.models import Volume
+
+        model = Volume
+        fields = ["name", "driver", "labels", "anonymous", "created", "mountpoint", "in_use_by"]
+
+    def get_mountpoint(self, v) -> str:
+        from containers.runtime import engine
+
+        return engine().volumes.data(v.name)
+
+    def get_in_use_by(self, v) -> list[str]:
+        return list(v.uses.values_list("container_id", flat=True))
+
+
+class VolumeCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, default="", max_length=255,
+                                 trim_whitespace=False)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                   default=dict)
+
+
 class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
@@ -157,12 +261,32 @@ class NetworkSerializer(serializers.ModelSerializer):
         from containers.models import Network
 
         model = Network
-        fields = ["name", "host", "driver", "bridge", "subnet", "gateway", "created", "containers"]
+        fields = ["id", "name", "host", "driver", "bridge", "subnet", "gateway", "labels", "created",
+                  "containers"]
+
+    id = serializers.CharField(source="nid", read_only=True)
 
     def get_containers(self, net) -> dict:
-        """The endpoints of containers the asking user sees (context "user")."""
+        """The running containers on it that the asking user sees (context "user")."""
         from containers import lookup
 
-        seen = lookup.containers(self.context.get("user")).filter(endpoint__network=net)
-        return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac}
+        seen = lookup.containers(self.context.get("user"))
+        aliases = dict(net.memberships.values_list("container_id", "aliases"))
+        return {ep.container_id: {"name": ep.container.name, "ip": ep.ip, "mac": ep.mac,
+                                  "aliases": aliases.get(ep.container_id, [])}
                 for ep in net.endpoint_set.select_related("container").filter(container__in=seen)}
+
+
+class NetworkCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    subnet = serializers.CharField(required=False, default="", allow_blank=True, max_length=43)
+    gateway = serializers.CharField(required=False, default="", allow_blank=True, max_length=15)
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False,
+                                   default=dict)
+
+
+class NetworkConnectSerializer(serializers.Serializer):
+    container = serializers.CharField(max_length=255)
+    aliases = serializers.ListField(child=serializers.CharField(max_length=63), required=False,
+                                    default=list, max_length=64)
+    force = serializers.BooleanField(required=False, default=False)

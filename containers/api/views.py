@@ -14,6 +14,7 @@ from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSeria
 from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
+    ContainerUpdateSerializer,
     EventSerializer,
     ImagePullSerializer,
     ImageSerializer,
@@ -52,7 +53,7 @@ class ContainerList(APIView):
         ser = ContainerCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         c = lifecycle.create(ser.spec(), ser.validated_data["name"], user=request.user,
-                             host=ser.validated_data["host"])
+                             endpoints=ser.endpoints(), host=ser.validated_data["host"])
         return Response(ContainerSerializer(c).data, status=status.HTTP_201_CREATED)
 
 
@@ -61,10 +62,12 @@ class ContainerDetail(APIView):
     def get(self, request, ref):
         return _inspect(ref, request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
+    @extend_schema(parameters=[OpenApiParameter("force", bool), OpenApiParameter("v", bool)],
+                   responses={204: None})
     def delete(self, request, ref):
         force = params.boolean(request.query_params, "force", False)
-        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force)
+        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force,
+                 volumes=params.boolean(request.query_params, "v", False))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -86,9 +89,10 @@ class ContainerStop(APIView):
                    responses=ContainerSerializer)
     def post(self, request, ref):
         q = request.query_params
-        timeout = params.number(q, "timeout", params.number(q, "t", 10.0, 0), 0)
-        rpc.call("stop", rpc_timeout=timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
-                signal=q.get("signal"), timeout=timeout)
+        c, timeout = lookup.container(ref, request.user), params.number(
+            q, "timeout", params.number(q, "t", None, 0), 0)
+        rpc.call("stop", rpc_timeout=lifecycle.stop_wait(c, timeout) + RPC_MARGIN, ref=c.id,
+                 signal=q.get("signal"), timeout=timeout)
         return _inspect(ref, request.user)
 
 
@@ -105,9 +109,24 @@ class ContainerRestart(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("timeout", float)],
                    responses=ContainerSerializer)
     def post(self, request, ref):
-        timeout = params.number(request.query_params, "timeout", 10.0, 0)
-        rpc.call("restart", rpc_timeout=2 * timeout + RPC_MARGIN, ref=lookup.container(ref, request.user).id,
-                 timeout=timeout)
+        c, timeout = lookup.container(ref, request.user), params.number(
+            request.query_params, "timeout", None, 0)
+        rpc.call("restart", rpc_timeout=2 * lifecycle.stop_wait(c, timeout) + RPC_MARGIN,
+                 ref=c.id, timeout=timeout)
+        return _inspect(ref, request.user)
+
+
+class ContainerUpdate(APIView):
+    """Change the limits and restart policy of a container (a running one's at once): the
+    create body's fields memory, memory_swap, memory_swappiness, pids_limit, nano_cpus,
+    cpu_shares, cpu_period, cpu_quota, restart_policy, restart_max_retries; only those given
+    change (as docker update)."""
+
+    @extend_schema(request=ContainerUpdateSerializer, responses=ContainerSerializer)
+    def post(self, request, ref):
+        ser = ContainerUpdateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        rpc.call("update", ref=lookup.container(ref, request.user).id, changes=ser.changes())
         return _inspect(ref, request.user)
 
 
@@ -193,6 +212,7 @@ class ContainerLogs(APIView):
         ("until", str), ("timestamps", bool), ("format", str))], responses={200: str})
     def get(self, request, ref):
         c = hosts.here(lookup.container(ref, request.user))
+        logs.readable(c.spec)
         q = request.query_params
         query = logs.query(q)
         stamps = params.boolean(q, "timestamps", False)
@@ -335,6 +355,48 @@ class NetworkList(APIView):
         return Response(NetworkSerializer(lookup.networks(request.user), many=True,
                                           context={"user": request.user}).data)
 
+    def post(self, request):
+        """Create a user network: {name, subnet?, gateway?, labels?} (its own bridge and DNS)."""
+        from containers.api.serializers import NetworkCreateSerializer, NetworkSerializer
+
+        ser = NetworkCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        made = rpc.call("network_create", owner_id=request.user.pk, **ser.validated_data)
+        return Response(NetworkSerializer(lookup.network(made["id"], request.user),
+                                          context={"user": request.user}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class NetworkPrune(APIView):
+    def post(self, request):
+        ids = [n.nid for n in lookup.networks(request.user) if n.user_defined]
+        return Response({"deleted": rpc.call("network_prune", ids=ids) or []})
+
+
+class NetworkConnect(APIView):
+    """POST {container, aliases?}: on the network, at once if it runs."""
+
+    verb = "network_connect"
+
+    def post(self, request, name):
+        from containers.api.serializers import NetworkConnectSerializer
+
+        ser = NetworkConnectSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        net = lookup.network(name, request.user)
+        c = lookup.container(ser.validated_data["container"], request.user)
+        if self.verb == "network_connect":
+            rpc.call(self.verb, id=net.nid, container=c.id, aliases=ser.validated_data["aliases"])
+        else:
+            rpc.call(self.verb, id=net.nid, container=c.id, force=ser.validated_data["force"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NetworkDisconnect(NetworkConnect):
+    """POST {container, force?}: off the network, at once if it runs."""
+
+    verb = "network_disconnect"
+
 
 class NetworkDetail(APIView):
     def get(self, request, name):
@@ -343,6 +405,10 @@ class NetworkDetail(APIView):
         return Response(NetworkSerializer(lookup.network(name, request.user),
                                           context={"user": request.user}).data)
 
+    def delete(self, request, name):
+        rpc.call("network_remove", id=lookup.network(name, request.user).nid)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 # ---- images and filesystem ------------------------------------------------------------------
 def _image_response(img, user, status_code=200) -> Response:
@@ -350,7 +416,8 @@ def _image_response(img, user, status_code=200) -> Response:
 
 
 class ImageImport(APIView):
-    """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=."""
+    """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=&changes=
+    (Dockerfile instructions for the config, repeatable, as `docker import -c`)."""
 
     @extend_schema(request={"application/octet-stream": bytes}, responses={201: ImageSerializer})
     def post(self, request):
@@ -359,7 +426,7 @@ class ImageImport(APIView):
         q = request.query_params
         # Django's request is the body as a file (spooled to disk past 2.5 MB), chunked or not
         img = images.import_tar(request._request, q.get("repo", ""), q.get("tag", ""), q.get("message", ""),
-                                user=request.user)
+                                user=request.user, changes=q.getlist("changes"))
         return _image_response(img, request.user, status.HTTP_201_CREATED)
 
 
@@ -441,6 +508,43 @@ class ImageLoad(APIView):
                         status=status.HTTP_201_CREATED)
 
 
+class ImageBuild(APIView):
+    """docker build: the context as the body (a tar, Content-Type application/x-tar) with
+    Docker's parameters in the query (t, dockerfile, buildargs, labels, nocache, rm, forcerm,
+    q, networkmode); or multipart form fields `context` (a tar file, optional) and
+    `dockerfile` (the Dockerfile's text) with the same parameters as fields; or JSON
+    {"dockerfile": text, "t": [...], ...} without a context. The answer is Docker's JSON
+    progress lines; errors before the first step are 4xx."""
+
+    @extend_schema(request={"application/x-tar": bytes, "multipart/form-data": dict}, responses={200: None})
+    def post(self, request):
+        import threading
+
+        from containers import builds, jsonprogress
+
+        ctype = request.content_type or ""
+        if ctype.startswith(("multipart/form-data", "application/json", "application/x-www-form-urlencoded")):
+            data = request.data
+            q = {**request.query_params.dict(), **{k: data.getlist(k) if k == "t" and hasattr(data, "getlist")
+                                                   else data[k] for k in data if k not in ("context",)}}
+            text = q.pop("dockerfile", None)
+            if text is not None and not isinstance(text, str):
+                raise InvalidArgument("dockerfile must be the Dockerfile's text")
+            upload = request.FILES.get("context") if hasattr(request, "FILES") else None
+            if upload is None and not text:
+                raise InvalidArgument("give a context tar (field `context`) or the Dockerfile's text "
+                                      "(field `dockerfile`)")
+            options = builds.options_from(q, dockerfile_text=text or None)
+            stream = upload
+        else:
+            options, stream = builds.options_from(request.query_params), request._request
+        user, cancel = request.user, threading.Event()
+        request._request.audit_target = ",".join(options.tags)  # the audit row's target
+        lines = jsonprogress.start(
+            lambda emit: builds.build(stream, options, emit, user=user, cancel=cancel), cancel)
+        return StreamingHttpResponse(lines, content_type="application/json")
+
+
 class ImageTag(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("repo", str), OpenApiParameter("tag", str)],
                    responses=ImageSerializer)
@@ -499,3 +603,60 @@ class ContainerCommit(APIView):
         img = images.commit(ref, q.get("repo", ""), q.get("tag", ""), q.get("author", ""),
                             q.get("message", ""), q.get("changes") or {}, user=request.user)
         return _image_response(img, request.user, status.HTTP_201_CREATED)
+
+
+# ---- volumes ----------------------------------------------------------------------------
+def _volume_filters(q) -> dict[str, list[str]]:
+    """?dangling=&name=&label= (repeatable) as the service's filters."""
+    return {k: q.getlist(k) for k in ("dangling", "name", "label", "driver") if q.getlist(k)}
+
+
+class VolumeList(APIView):
+    """The caller's volumes (?dangling=true|false, ?name=, ?label=k[=v]); POST makes one
+    ({"name", "labels"}; no name: an anonymous one). An existing name the caller owns is
+    answered as is (Docker's create is idempotent)."""
+
+    @extend_schema(parameters=[OpenApiParameter("dangling", bool), OpenApiParameter("name", str),
+                               OpenApiParameter("label", str, many=True)])
+    def get(self, request):
+        from containers import volumes
+        from containers.api.serializers import VolumeSerializer
+
+        found = volumes.listing(request.user, _volume_filters(request.query_params))
+        return Response(VolumeSerializer(found, many=True).data)
+
+    def post(self, request):
+        from containers import volumes
+        from containers.api.serializers import VolumeCreateSerializer, VolumeSerializer
+
+        ser = VolumeCreateSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        vol = volumes.create(ser.validated_data["name"], ser.validated_data["labels"], request.user)
+        return Response(VolumeSerializer(vol).data, status=status.HTTP_201_CREATED)
+
+
+class VolumeDetail(APIView):
+    def get(self, request, name):
+        from containers.api.serializers import VolumeSerializer
+
+        return Response(VolumeSerializer(lookup.volume(name, request.user)).data)
+
+    @extend_schema(parameters=[OpenApiParameter("force", bool)], responses={204: None})
+    def delete(self, request, name):
+        from containers import volumes
+
+        volumes.remove(name, request.user, params.boolean(request.query_params, "force", False))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class VolumePrune(APIView):
+    """Remove the caller's unused anonymous volumes (?all=1: named ones too)."""
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("all", bool)])
+    def post(self, request):
+        from containers import volumes
+
+        filters = _volume_filters(request.query_params)
+        if params.boolean(request.query_params, "all", False):
+            filters["all"] = ["true"]
+        return Response(volumes.prune(request.user, filters))

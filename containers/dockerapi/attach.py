@@ -12,9 +12,12 @@ Bridges the raw client stream to the container's supervisor socket:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import re
+import socket
+import struct
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,7 +25,7 @@ from urllib.parse import parse_qs
 from containers import hosts, lookup
 from containers.asyncstream import in_thread
 from containers.dockerapi.hijack import RawStream
-from containers.engine.errors import EngineError
+from containers.engine.errors import EngineError, InvalidArgument
 from containers.engine.layout import ContainerPaths
 from containers.engine.run.frames import CLOSE_STDIN, EXIT, STDERR, STDIN, STDOUT, docker_mux
 from containers.engine.run.logfile import Follower, LogQuery, Record
@@ -52,7 +55,7 @@ def parse_detach_keys(spec: str | None) -> bytes:
         elif len(key) == 1:
             out.append(ord(key))
         else:
-            raise EngineError(f"invalid detach key: {key}")
+            raise InvalidArgument(f"Invalid detach keys ({spec}) provided: unknown key {key!r}")
     return bytes(out)
 
 
@@ -65,15 +68,42 @@ def response_head(tty: bool, version: str | None) -> bytes:
 
 
 HEAD_GAP_S = 0.05
+HEAD_READ_WAIT_S = 5.0  # at most this long for a unix-socket client to read the 101
+SIOCOUTQ = 0x5411  # = TIOCOUTQ: bytes sent on a unix socket that the peer has not read yet
 
 
 async def send_head(stream: RawStream, head: bytes) -> None:
-    """Write the 101 answer, then pause before any output: docker-py reads the response
-    through a buffer and loses bytes that arrive together with the headers (docker-py
-    issue 3332), which happens when output is already waiting (exec, attach to a running
-    container)."""
+    """Write the 101 answer, then hold any output until the client has read it: docker-py
+    reads the response through a buffer and loses bytes that arrive together with the
+    headers (docker-py issue 3332), which happens when output is already waiting (exec,
+    attach to a running container) or the client is slow to be scheduled. On a unix socket
+    the kernel says when the peer has read everything we sent (SIOCOUTQ is 0), so the wait
+    is exact (bounded by HEAD_READ_WAIT_S); elsewhere (TCP) a fixed HEAD_GAP_S pause."""
     await stream.write(head)
-    await asyncio.sleep(HEAD_GAP_S)
+    fd = _unix_fd(stream)
+    if fd is None:
+        await asyncio.sleep(HEAD_GAP_S)
+        return
+    deadline = time.monotonic() + HEAD_READ_WAIT_S
+    while time.monotonic() < deadline and not stream.closed.is_set():
+        if stream.transport.get_write_buffer_size() == 0 and _unread(fd) == 0:
+            return
+        await asyncio.sleep(0.002)
+
+
+def _unix_fd(stream: Any) -> int | None:
+    """The fd of a hijacked unix-socket connection, else None (TCP, websockets)."""
+    transport = getattr(stream, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock.fileno() if sock is not None and sock.family == socket.AF_UNIX else None
+
+
+def _unread(fd: int) -> int:
+    """Bytes we sent on unix socket `fd` that the peer has not read (0 on any error)."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, SIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 async def http_error(stream: RawStream, status: int, message: str) -> None:
@@ -167,7 +197,10 @@ class Attach:
         finally:
             pump_in.cancel()
             if self.link is not None:
-                self.link.close()
+                if self.done.is_set():
+                    _hold_until_exit(self.link)  # detached: the process keeps its stdin
+                else:
+                    self.link.close()
             self.close()
 
     def close(self) -> None:
@@ -286,6 +319,28 @@ class Attach:
                 self.out(STDOUT if r.stream == "stdout" else STDERR, r.data) for r in records))
 
 
+_HELD: set[asyncio.Task] = set()
+
+
+def _hold_until_exit(link: SupervisorLink) -> None:
+    """Keep a detached client's link open (its output read and dropped) until the process
+    ends: the supervisor closes an exec's (or a StdinOnce container's) stdin when a client
+    that wrote to it leaves, and after Docker's detach keys the process goes on with its
+    stdin open, as with dockerd."""
+    async def drain() -> None:
+        try:
+            while (frame := await link.read_frame()) is not None and frame[0] != EXIT:
+                pass
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            link.close()
+
+    task = asyncio.get_running_loop().create_task(drain())
+    _HELD.add(task)
+    task.add_done_callback(_HELD.discard)
+
+
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:
     """The audit row of a hijacked (or websocket) Docker attach/exec, once at open."""
     from containers import audit
@@ -325,10 +380,15 @@ async def hijack(scope: dict[str, Any], stream: RawStream) -> None:
         await _audit(scope, "POST containers/<ref>/attach", m["ref"], code)
         await http_error(stream, code, e.message)
         return
-    await _audit(scope, "POST containers/<ref>/attach", m["ref"], 101)
     from containers.engine.state import ACTIVE
 
-    session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
+    try:
+        session = Attach(stream, c.id, c.spec, params, was_running=c.status in ACTIVE)
+    except InvalidArgument as e:  # detachKeys
+        await _audit(scope, "POST containers/<ref>/attach", m["ref"], 400)
+        await http_error(stream, 400, e.message)
+        return
+    await _audit(scope, "POST containers/<ref>/attach", m["ref"], 101)
     try:
         await send_head(stream, response_head(session.tty, m["version"]))
         await session.serve(params)

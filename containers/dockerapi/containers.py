@@ -43,14 +43,14 @@ def containers_list(request: HttpRequest) -> HttpResponse:
         if not _matches(c, filters):
             continue
         net = network_of(c)
-        out.append(translate.summary(c, port_mappings(c), {net["network"]: net} if net else {}))
+        out.append(translate.summary(c, port_mappings(c), net["endpoints"] if net else {}))
     limit = integer(request.GET, "limit", None)
     return JsonResponse(out[:limit] if limit and limit > 0 else out, safe=False)
 
 
 def _matches(c: Container, filters: dict[str, list[str]]) -> bool:
     checks = {
-        "status": lambda v: translate.DOCKER_STATUS[c.status] == v,
+        "status": lambda v: translate.docker_status(c) == v,
         "name": lambda v: v.lstrip("/") in c.name,
         "id": lambda v: c.id.startswith(v),
         "label": lambda v: (lambda k, _, val: k in (c.spec.get("labels") or {}) and (
@@ -72,6 +72,7 @@ def containers_create(request: HttpRequest) -> HttpResponse:
     except NotFound:
         raise NotFound(f"No such image: {spec.image}") from None
     c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request),
+                         endpoints=(body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {},
                          host=(spec.labels or {}).get(placement.PIN_LABEL, ""))
     return JsonResponse({"Id": c.id, "Warnings": []}, status=201)
 
@@ -93,25 +94,34 @@ def container_start(request: HttpRequest, ref: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def _stop_timeout(request: HttpRequest) -> float:
+def _stop_timeout(request: HttpRequest) -> float | None:
+    """?t= (or ?timeout=); None: the container's StopTimeout, else 10 s."""
     return number(request.GET, "t", None, 0) if "t" in request.GET else number(
-        request.GET, "timeout", 10.0, 0)
+        request.GET, "timeout", None, 0)
 
 
 @docker_view
 def container_stop(request: HttpRequest, ref: str) -> HttpResponse:
-    timeout = _stop_timeout(request)
-    rpc.call("stop", rpc_timeout=timeout + STOP_MARGIN, ref=lookup.container(ref, actor_of(request)).id,
+    c, timeout = lookup.container(ref, actor_of(request)), _stop_timeout(request)
+    rpc.call("stop", rpc_timeout=lifecycle.stop_wait(c, timeout) + STOP_MARGIN, ref=c.id,
              timeout=timeout, signal=request.GET.get("signal"))
     return HttpResponse(status=204)
 
 
 @docker_view
 def container_restart(request: HttpRequest, ref: str) -> HttpResponse:
-    timeout = _stop_timeout(request)
-    rpc.call("restart", rpc_timeout=2 * timeout + STOP_MARGIN,
-             ref=lookup.container(ref, actor_of(request)).id, timeout=timeout)
+    c, timeout = lookup.container(ref, actor_of(request)), _stop_timeout(request)
+    rpc.call("restart", rpc_timeout=2 * lifecycle.stop_wait(c, timeout) + STOP_MARGIN,
+             ref=c.id, timeout=timeout)
     return HttpResponse(status=204)
+
+
+@docker_view
+def container_update(request: HttpRequest, ref: str) -> HttpResponse:
+    """POST /containers/{id}/update: {"Warnings": []}."""
+    c = lookup.container(ref, actor_of(request))
+    rpc.call("update", ref=c.id, changes=translate.update_changes(body_of(request)))
+    return JsonResponse({"Warnings": []})
 
 
 @docker_view
@@ -123,7 +133,8 @@ def container_kill(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_delete(request: HttpRequest, ref: str) -> HttpResponse:
     c = lookup.container(ref, actor_of(request))
-    rpc.call("remove", ref=c.id, force=boolean(request.GET, "force", False))
+    rpc.call("remove", ref=c.id, force=boolean(request.GET, "force", False),
+             volumes=boolean(request.GET, "v", False))
     return HttpResponse(status=204)
 
 
@@ -154,6 +165,7 @@ def container_wait(request: HttpRequest, ref: str) -> HttpResponse:
 @docker_view
 def container_logs(request: HttpRequest, ref: str) -> HttpResponse:
     c = hosts.here(lookup.container(ref, actor_of(request)))
+    logs.readable(c.spec)
     q = request.GET
     query = logs.query(q, docker=True)
     stamps = boolean(q, "timestamps", False)

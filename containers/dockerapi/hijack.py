@@ -20,6 +20,7 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HIGH_WATER = 1 << 20
+BODY_MAX = 64 << 10  # bytes of a hijacked request's body kept (an exec start's is ~50)
 
 
 class RawStream(asyncio.Protocol):
@@ -33,6 +34,9 @@ class RawStream(asyncio.Protocol):
         self.transport = transport
         self.skip = skip  # the request body (httptools stops after the headers on an upgrade)
         self.body = b""
+        self.body_done = asyncio.Event()  # all `skip` bytes of the body arrived
+        if not skip:
+            self.body_done.set()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.buffered = 0
         self.closed = asyncio.Event()
@@ -42,8 +46,10 @@ class RawStream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.skip:
             dropped = min(self.skip, len(data))
-            self.body += data[:dropped]
+            self.body += data[:dropped][:BODY_MAX - len(self.body)]  # the rest is skipped unread
             data, self.skip = data[dropped:], self.skip - dropped
+            if not self.skip:
+                self.body_done.set()
             if not data:
                 return
         self.queue.put_nowait(data)
@@ -53,11 +59,13 @@ class RawStream(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.queue.put_nowait(b"")
+        self.body_done.set()  # what came of the body is all there is
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.queue.put_nowait(b"")
         self.closed.set()
+        self.body_done.set()
         self._can_write.set()
 
     def pause_writing(self) -> None:
@@ -65,6 +73,15 @@ class RawStream(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._can_write.set()
+
+    async def request_body(self, timeout: float = 10.0) -> bytes:
+        """The request's body (Content-Length bytes; fewer if the client stopped sending
+        it within `timeout` seconds or closed)."""
+        try:
+            await asyncio.wait_for(self.body_done.wait(), timeout)
+        except TimeoutError:
+            pass
+        return self.body
 
     async def read(self) -> bytes:
         data = await self.queue.get()

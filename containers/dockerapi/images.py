@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 
 from containers import asyncstream, jsonprogress, lookup, registries
 from containers.api.params import boolean
-from containers.dockerapi import translate
 from containers.dockerapi.common import (
     ZERO,
     actor_of,
@@ -18,6 +17,7 @@ from containers.dockerapi.common import (
     docker_view,
 )
 from containers.engine.errors import InvalidArgument
+from containers.engine.image import dockerfile_changes
 from containers.engine.run import logfile as enginelogs
 from containers.models import Image
 from containers.runtime import engine
@@ -90,8 +90,8 @@ def image_tag(request: HttpRequest, ref: str) -> HttpResponse:
 def image_delete(request: HttpRequest, ref: str) -> HttpResponse:
     from containers import images
 
-    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request)),
-                        safe=False)
+    return JsonResponse(images.remove(ref, boolean(request.GET, "force", False), user=actor_of(request),
+                                      prune_parents=not boolean(request.GET, "noprune", False)), safe=False)
 
 
 @docker_view
@@ -104,7 +104,8 @@ def images_create(request: HttpRequest) -> HttpResponse:
         repo, tag = q.get("repo", ""), q.get("tag", "")
         if repo and not tag and ":" in repo.rsplit("/", 1)[-1]:
             repo, tag = repo.rsplit(":", 1)
-        img = images.import_tar(request, repo, tag, q.get("message", ""), user=actor_of(request))
+        img = images.import_tar(request, repo, tag, q.get("message", ""), user=actor_of(request),
+                                changes=q.getlist("changes"))
         return JsonResponse({"status": f"sha256:{img.id}"})
     if q.get("fromImage"):
         ref = q["fromImage"] + (f":{q['tag']}" if q.get("tag") and "@" not in q["fromImage"] else "")
@@ -136,14 +137,33 @@ def images_get(request: HttpRequest, ref: str = "") -> HttpResponse:
 
 @docker_view
 def images_load(request: HttpRequest) -> HttpResponse:
-    """docker load: the body is a `docker save` or OCI layout tar (any compression)."""
+    """docker load: the body is a `docker save` or OCI layout tar (any compression). As
+    dockerd: always 200 and a JSON stream, `{"stream": "Loaded image: name:tag\n"}` per tag
+    (`Loaded image ID: sha256:…` for an untagged image), "Loading layer" status lines first
+    unless `quiet` (default true), and a failure as the last line, `{"errorDetail":
+    {"message"}, "error"}`, which the clients raise (docker-py: ImageLoadError)."""
     from containers import images
+    from containers.engine.errors import EngineError
 
-    loaded = images.load(request, user=actor_of(request))
-    lines = [{"stream": f"Loaded image: {t}\n"} for _, tags in loaded for t in tags]
-    lines += [{"stream": f"Loaded image ID: sha256:{img.id}\n"} for img, tags in loaded if not tags]
+    lines: list[dict[str, Any]] = []
+    try:
+        loaded = images.load(request, user=actor_of(request))
+        if not boolean(request.GET, "quiet", True):
+            lines += [_loading_layer(d) for img, _ in loaded
+                      for d in engine().images.config_doc(img.id)["rootfs"]["diff_ids"]]
+        lines += [{"stream": f"Loaded image: {t}\n"} for _, tags in loaded for t in tags]
+        lines += [{"stream": f"Loaded image ID: sha256:{img.id}\n"} for img, tags in loaded if not tags]
+    except EngineError as e:
+        lines.append({"errorDetail": {"message": e.message}, "error": e.message})
     body = b"".join(json.dumps(m).encode() + b"\n" for m in lines)
     return HttpResponse(body, content_type="application/json")
+
+
+def _loading_layer(diff_id: str) -> dict[str, Any]:
+    """dockerd's finished "Loading layer" progress line of one layer."""
+    size = engine().images.layer_size(diff_id.removeprefix("sha256:"))
+    return {"status": "Loading layer", "progressDetail": {"current": size, "total": size},
+            "progress": f"[{'=' * 49}>]  {size}B/{size}B", "id": diff_id.removeprefix("sha256:")[:12]}
 
 
 @docker_view
@@ -154,7 +174,22 @@ def commit(request: HttpRequest) -> HttpResponse:
     repo, tag = q.get("repo", ""), q.get("tag", "")
     changes = {k: v for k, v in body_of(request).items() if v not in (None, "", [], {})
                and k in ("Cmd", "Entrypoint", "Env", "WorkingDir", "User", "Labels", "ExposedPorts")}
-    changes.update(translate.dockerfile_changes(q.getlist("changes"), changes.get("Env") or []))
+    changes = dockerfile_changes.apply(changes, q.getlist("changes"))  # `docker commit -c`
     img = images.commit(q.get("container", ""), repo, tag, q.get("author", ""), q.get("comment", ""), changes,
                         user=actor_of(request))
     return JsonResponse({"Id": f"sha256:{img.id}"}, status=201)
+
+
+@docker_view
+def build(request: HttpRequest) -> HttpResponse:
+    """docker build (classic builder, DOCKER_BUILDKIT=0): the body is the context tar; the
+    answer is Docker's JSON progress stream (errors before the first step are HTTP 4xx)."""
+    import threading
+
+    from containers import builds
+
+    options, user, cancel = builds.options_from(request.GET), actor_of(request), threading.Event()
+    request.audit_target = ",".join(options.tags)  # type: ignore[attr-defined]
+    lines = jsonprogress.start(lambda emit: builds.build(request, options, emit, user=user, cancel=cancel),
+                               cancel)
+    return StreamingHttpResponse(lines, content_type="application/json")

@@ -1,4 +1,4 @@
-"""Docker Engine API: system (ping, version, info, auth, events) and networks."""
+"""Docker Engine API: system (ping, version, info, auth, events)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import platform
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -137,33 +136,6 @@ def events(request: HttpRequest) -> HttpResponse:
                 await asyncio.sleep(0.1)
 
     return StreamingHttpResponse(body(), content_type="application/json")
-
-
-def _network_doc(net, user) -> dict[str, Any]:
-    from containers.models import Endpoint
-
-    return {
-        "Name": net.name, "Id": net.name, "Created": translate.iso(net.created), "Scope": "local",
-        "Driver": net.driver, "EnableIPv6": False, "Internal": False, "Attachable": False,
-        "IPAM": {"Driver": "default", "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
-        "Options": {"com.docker.network.bridge.name": net.bridge}, "Labels": {},
-        "Containers": {ep.container_id: {"Name": ep.container.name, "MacAddress": ep.mac,
-                                         "IPv4Address": f"{ep.ip}/{ep.prefix}", "IPv6Address": ""}
-                       for ep in Endpoint.objects.filter(
-                           network=net, container__in=lookup.containers(user)).select_related("container")},
-    }
-
-
-@docker_view
-def networks_list(request: HttpRequest) -> HttpResponse:
-    user = actor_of(request)
-    return JsonResponse([_network_doc(n, user) for n in lookup.networks(user)], safe=False)
-
-
-@docker_view
-def network_inspect(request: HttpRequest, ref: str) -> HttpResponse:
-    user = actor_of(request)
-    return JsonResponse(_network_doc(lookup.network(ref, user), user))
 
 
 @docker_view

@@ -9,6 +9,7 @@ from typing import Any
 from containers.engine import logconfig
 from containers.engine.confine.capabilities import docker_names
 from containers.engine.errors import InvalidArgument
+from containers.engine.fs import mounts
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State
 from containers.models import Container
@@ -86,7 +87,123 @@ def spec_from_create(body: dict[str, Any]) -> ContainerSpec:
         cpu_period=_number(host.get("CpuPeriod"), "CpuPeriod"),
         cpu_quota=_number(host.get("CpuQuota"), "CpuQuota"),
         log_opts=_log_opts(host.get("LogConfig")),
+        log_driver=_log_driver(host.get("LogConfig")),
+        **restart_policy(host.get("RestartPolicy")),
+        stop_timeout=_optional(body.get("StopTimeout"), "StopTimeout"),
+        memory_swappiness=_swappiness(host.get("MemorySwappiness")),
+        mounts=_mounts(body),
+        binds=_list(host.get("Binds"), "Binds"),
+        volumes_from=_list(host.get("VolumesFrom"), "VolumesFrom"),
     )
+
+
+def restart_policy(policy: Any) -> dict[str, Any]:
+    """HostConfig.RestartPolicy {"Name", "MaximumRetryCount"} -> the spec's fields (a
+    missing or empty Name is "no", as Docker)."""
+    if policy is None:
+        return {}
+    if not isinstance(policy, dict):
+        raise InvalidArgument("RestartPolicy must be an object")
+    return {"restart_policy": policy.get("Name") or "no",
+            "restart_max_retries": _number(policy.get("MaximumRetryCount"), "MaximumRetryCount")}
+
+
+UPDATE_RESOURCES = {"Memory": "memory", "MemorySwap": "memory_swap", "NanoCpus": "nano_cpus",
+                    "CpuShares": "cpu_shares", "CpuPeriod": "cpu_period", "CpuQuota": "cpu_quota"}
+
+
+def update_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """POST /containers/{id}/update body -> the spec fields to change, as Docker reads it:
+    a resource that is 0 or missing is left as it is, PidsLimit and MemorySwappiness when
+    not null, RestartPolicy when its Name is not empty."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("update config must be an object")
+    out: dict[str, Any] = {}
+    for key, field in UPDATE_RESOURCES.items():
+        value = _number(body.get(key), key)
+        if value:
+            out[field] = value
+    if body.get("PidsLimit") is not None:
+        out["pids_limit"] = _number(body["PidsLimit"], "PidsLimit")
+    if body.get("MemorySwappiness") is not None:
+        out["memory_swappiness"] = _swappiness(body["MemorySwappiness"])
+    policy = body.get("RestartPolicy")
+    if isinstance(policy, dict) and policy.get("Name"):
+        out.update(restart_policy(policy))
+    return out
+
+
+def _optional(value: Any, what: str) -> int | None:
+    return None if value is None else _number(value, what)
+
+
+def _swappiness(value: Any) -> int | None:
+    """MemorySwappiness: null or -1 (the CLI's default) leave the host's."""
+    value = _optional(value, "MemorySwappiness")
+    return None if value == -1 else value
+
+
+def _log_driver(config: Any) -> str:
+    if not isinstance(config, dict):
+        return logconfig.DEFAULT_DRIVER
+    return config.get("Type") or logconfig.DEFAULT_DRIVER
+
+
+def _mounts(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """HostConfig.Binds and HostConfig.Mounts, then Config.Volumes (anonymous volumes) at the
+    targets they leave free. Duplicate targets among the first two are refused later."""
+    host = body.get("HostConfig") or {}
+    if (host.get("VolumeDriver") or "local") != "local":
+        raise InvalidArgument("only the local volume driver is supported")
+    out = [mounts.parse_bind(b) for b in _list(host.get("Binds"), "Binds")]
+    docs = host.get("Mounts") or []
+    if not isinstance(docs, list):
+        raise InvalidArgument("Mounts must be a list of objects")
+    out += [mounts.from_docker_mount(d) for d in docs]
+    tmpfs = host.get("Tmpfs") or {}
+    if not isinstance(tmpfs, dict):
+        raise InvalidArgument("Tmpfs must be an object")
+    out += [mounts.parse_tmpfs(path, opts) for path, opts in tmpfs.items()]
+    volumes = body.get("Volumes") or {}
+    if not isinstance(volumes, dict):
+        raise InvalidArgument("Volumes must be an object")
+    taken = {m["target"] for m in out}
+    for path in volumes:
+        m = mounts.mount("volume", "", path, origin="volumes")
+        if m["target"] not in taken:
+            out.append(m)
+            taken.add(m["target"])
+    return out
+
+
+def mount_points(c: Container) -> list[dict[str, Any]]:
+    """The Mounts of inspect and of the container list, as Docker shows them."""
+    out = []
+    for m in c.spec.get("mounts") or []:
+        rw = not m.get("read_only")
+        if m["type"] == "tmpfs":  # HostConfig.Tmpfs ones are not listed (as Docker)
+            if m.get("origin") == "mounts":
+                out.append({"Type": "tmpfs", "Source": "", "Destination": m["target"], "Mode": "",
+                            "RW": rw, "Propagation": ""})
+        elif m["type"] == "bind":
+            words = (m.get("mode") or "").split(",")
+            prop = next((w for w in words if w in mounts.PROPAGATIONS), "rprivate")
+            out.append({"Type": "bind", "Source": m["source"], "Destination": m["target"],
+                        "Mode": m.get("mode", "") if m.get("origin") == "binds" else "", "RW": rw,
+                        "Propagation": prop})
+        else:
+            out.append({"Type": "volume", "Name": m["source"],
+                        "Source": engine().volumes.data(m["source"]), "Destination": m["target"],
+                        "Driver": "local", "Mode": m.get("mode") or "z", "RW": rw, "Propagation": ""})
+    return out
+
+
+def _host_mounts(spec: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """HostConfig.Mounts as the request gave them (origin "mounts")."""
+    out = [{"Type": m["type"], "Source": m["source"], "Target": m["target"],
+            **({"ReadOnly": True} if m.get("read_only") else {})}
+           for m in spec.get("mounts") or [] if m.get("origin") == "mounts"]
+    return out or None
 
 
 def _log_opts(config: Any) -> dict[str, str]:
@@ -97,7 +214,7 @@ def _log_opts(config: Any) -> dict[str, str]:
         raise InvalidArgument("LogConfig must be an object")
     logconfig.validate_driver(config.get("Type") or "")
     opts = config.get("Config") or {}
-    logconfig.validate_opts(opts)
+    logconfig.validate_opts(opts, config.get("Type") or logconfig.DEFAULT_DRIVER)
     return dict(opts)
 
 
@@ -136,9 +253,20 @@ def _ago(dt: datetime | None) -> str:
     return "Less than a second" if secs < 1 else f"{secs} seconds"
 
 
+def restarting(c: Container) -> bool:
+    """Docker's "restarting": exited, waiting out its restart policy's back-off."""
+    return c.restart_at is not None and c.status in (State.EXITED, State.DEAD)
+
+
+def docker_status(c: Container) -> str:
+    return "restarting" if restarting(c) else DOCKER_STATUS[c.status]
+
+
 def status_text(c: Container) -> str:
     """`docker ps` STATUS column: "Up 5 seconds", "Exited (0) 3 seconds ago"."""
     s = c.status
+    if restarting(c):
+        return f"Restarting ({c.exit_code}) {_ago(c.finished_at)} ago"
     if s in (State.RUNNING, State.STOPPING):
         return f"Up {_ago(c.started_at)}" + (" (Paused)" if c.paused else "")
     if s == State.EXITED:
@@ -161,9 +289,9 @@ def summary(c: Container, mappings: list[dict[str, Any]], networks: dict[str, An
         "Id": c.id, "Names": [f"/{c.name}"], "Image": c.image_ref, "ImageID": f"sha256:{c.image_id}",
         "Command": " ".join(_argv(c)), "Created": int(c.created.timestamp()),
         "Ports": port_list(c, mappings), "Labels": c.spec.get("labels") or {},
-        "State": DOCKER_STATUS[c.status], "Status": status_text(c),
+        "State": docker_status(c), "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.spec.get("network_mode", "bridge")},
-        "NetworkSettings": {"Networks": networks}, "Mounts": [],
+        "NetworkSettings": {"Networks": networks}, "Mounts": mount_points(c),
     }
 
 
@@ -194,10 +322,10 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Path": argv[0] if argv else "",
         "Args": argv[1:],
         "State": {
-            "Status": "paused" if paused else DOCKER_STATUS[c.status], "Running": running,
+            "Status": "paused" if paused else docker_status(c), "Running": running,
             "Paused": paused,
-            "Restarting": False, "OOMKilled": c.oom_killed, "Dead": c.status == State.DEAD,
-            "Pid": c.init_pid if running and c.init_pid else 0,
+            "Restarting": restarting(c), "OOMKilled": c.oom_killed, "Dead": c.status == State.DEAD,
+            "Pid": (engine().main_pid(c.id) or 0) if running else 0,
             "ExitCode": c.exit_code if c.exit_code is not None and c.exit_code >= 0 else 0,
             "Error": c.error, "StartedAt": iso(c.started_at), "FinishedAt": iso(c.finished_at),
         },
@@ -209,14 +337,21 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
         "Platform": "linux",
         "MountLabel": "", "ProcessLabel": "", "AppArmorProfile": "",
         "HostConfig": {
-            "LogConfig": {"Type": "json-file", "Config": spec.get("log_opts") or {}},
+            "LogConfig": {"Type": spec.get("log_driver") or logconfig.DEFAULT_DRIVER,
+                          "Config": spec.get("log_opts") or {}},
             "NetworkMode": spec.get("network_mode", "bridge"),
             "PortBindings": port_bindings(mappings),
             "AutoRemove": bool(spec.get("auto_remove")),
             "Memory": spec.get("memory", 0), "MemorySwap": spec.get("memory_swap", 0),
             "ConsoleSize": spec.get("console_size") or [0, 0],
-            "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
-            "Binds": None, "Privileged": bool(spec.get("privileged")),
+            "RestartPolicy": {"Name": spec.get("restart_policy") or "no",
+                              "MaximumRetryCount": spec.get("restart_max_retries", 0)},
+            "MemorySwappiness": spec.get("memory_swappiness"),
+            "Binds": spec.get("binds") or None, "Mounts": _host_mounts(spec),
+            "VolumesFrom": spec.get("volumes_from") or None,
+            "Tmpfs": {m["target"]: m.get("mode", "") for m in spec.get("mounts") or []
+                      if m.get("origin") == "tmpfs"} or None,
+            "Privileged": bool(spec.get("privileged")),
             "CapAdd": docker_names(spec.get("cap_add") or []) or None,
             "CapDrop": docker_names(spec.get("cap_drop") or []) or None,
             "PidsLimit": spec.get("pids_limit") or engine().config.pids_limit,
@@ -230,19 +365,19 @@ def inspect(c: Container, log_path: str, network: dict[str, Any] | None,
             "Tty": bool(spec.get("tty")), "OpenStdin": bool(spec.get("open_stdin")),
             "StdinOnce": bool(spec.get("stdin_once")), "Env": spec.get("env") or [],
             "Cmd": spec.get("cmd") or (c.image.config or {}).get("Cmd"),
-            "Image": c.image_ref, "Volumes": None, "WorkingDir": spec.get("working_dir", ""),
+            "Image": c.image_ref, "WorkingDir": spec.get("working_dir", ""),
+            "Volumes": {m["target"]: {} for m in spec.get("mounts") or []
+                        if m.get("origin") in ("volumes", "image")} or None,
             "Entrypoint": spec.get("entrypoint") or None, "Labels": spec.get("labels") or {},
+            **({"StopTimeout": spec["stop_timeout"]} if spec.get("stop_timeout") is not None else {}),
         },
         "NetworkSettings": {
             "IPAddress": net.get("ip", ""), "IPPrefixLen": net.get("prefix", 0),
             "Gateway": net.get("gateway", ""), "MacAddress": net.get("mac", ""),
             "Ports": port_bindings(mappings) or {},
-            "Networks": ({net.get("network", "bridge"): {
-                "IPAddress": net.get("ip", ""), "IPPrefixLen": net.get("prefix", 0),
-                "Gateway": net.get("gateway", ""), "MacAddress": net.get("mac", ""),
-                "NetworkID": net.get("network", "bridge")}} if net else {}),
+            "Networks": net.get("endpoints", {}),
         },
-        "Mounts": [],
+        "Mounts": mount_points(c),
     }
 
 
@@ -255,51 +390,3 @@ def event(e: Any) -> dict[str, Any]:
     if e.type == "container":  # the pre-1.22 fields the CLI still reads
         doc.update({"status": e.action, "id": e.actor_id, "from": attrs.get("image", "")})
     return doc
-
-
-def _exec_form(arg: str) -> list[str]:
-    import json as _json
-
-    arg = arg.strip()
-    if arg.startswith("["):
-        try:
-            value = _json.loads(arg)
-        except ValueError:
-            raise InvalidArgument(f"invalid JSON array: {arg}") from None
-        return _list(value, "instruction")
-    return ["/bin/sh", "-c", arg]
-
-
-def dockerfile_changes(lines: list[str], env: list[str]) -> dict[str, Any]:
-    """`docker commit -c` instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, EXPOSE) ->
-    image config changes."""
-    out: dict[str, Any] = {}
-    env = list(env)
-    for line in lines:
-        for part in line.split("\n"):
-            word, _, arg = part.strip().partition(" ")
-            word = word.upper()
-            if not word:
-                continue
-            if word == "CMD":
-                out["Cmd"] = _exec_form(arg)
-            elif word == "ENTRYPOINT":
-                out["Entrypoint"] = _exec_form(arg)
-            elif word == "ENV":
-                k, sep, v = arg.strip().partition("=")
-                if not sep:
-                    k, _, v = arg.strip().partition(" ")
-                env = [e for e in env if not e.startswith(k + "=")] + [f"{k}={v.strip()}"]
-                out["Env"] = env
-            elif word == "WORKDIR":
-                out["WorkingDir"] = arg.strip()
-            elif word == "USER":
-                out["User"] = arg.strip()
-            elif word == "LABEL":
-                k, _, v = arg.strip().partition("=")
-                out.setdefault("Labels", {})[k] = v.strip('"')
-            elif word == "EXPOSE":
-                out.setdefault("ExposedPorts", {})[arg.strip() if "/" in arg else f"{arg.strip()}/tcp"] = {}
-            else:
-                raise InvalidArgument(f"{word} is not a valid change command")
-    return out

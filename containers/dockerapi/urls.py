@@ -3,7 +3,7 @@
 from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from containers.dockerapi import common, containers, exec, images, system
+from containers.dockerapi import common, containers, exec, images, networks, system, volumes
 
 V = r"^(?:v[0-9.]+/)?"
 
@@ -38,9 +38,14 @@ urlpatterns = [
     route(r"containers/(?P<ref>[^/]+)/unpause$", {"POST": containers.container_unpause}),
     route(r"containers/(?P<ref>[^/]+)/rename$", {"POST": containers.container_rename}),
     route(r"containers/(?P<ref>[^/]+)/top$", {"GET": containers.container_top}),
+    route(r"containers/(?P<ref>[^/]+)/update$", {"POST": containers.container_update}),
     route(r"containers/(?P<ref>[^/]+)$", {"DELETE": containers.container_delete}),
     route(r"events$", {"GET": system.events}),
-    route(r"networks$", {"GET": system.networks_list}),
+    route(r"networks$", {"GET": networks.networks_list}),
+    route(r"networks/create$", {"POST": networks.network_create}),
+    route(r"networks/prune$", {"POST": networks.networks_prune}),
+    route(r"networks/(?P<ref>[^/]+)/connect$", {"POST": networks.network_connect}),
+    route(r"networks/(?P<ref>[^/]+)/disconnect$", {"POST": networks.network_disconnect}),
     route(r"images/json$", {"GET": images.images_list}),
     route(r"images/create$", {"POST": images.images_create}),
     route(r"images/get$", {"GET": images.images_get}),
@@ -51,6 +56,7 @@ urlpatterns = [
     route(r"images/(?P<ref>.+)/history$", {"GET": images.image_history}),
     route(r"images/(?P<ref>.+)/tag$", {"POST": images.image_tag}),
     route(r"commit$", {"POST": images.commit}),
+    route(r"build$", {"POST": images.build}),
     route(r"containers/(?P<ref>[^/]+)/changes$", {"GET": containers.container_changes}),
     route(r"containers/(?P<ref>[^/]+)/export$", {"GET": containers.container_export}),
     route(r"containers/(?P<ref>[^/]+)/archive$",
@@ -61,6 +67,11 @@ urlpatterns = [
     route(r"exec/(?P<eid>[^/]+)/json$", {"GET": exec.exec_inspect}),
     route(r"exec/(?P<eid>[^/]+)/start$", {"POST": exec.exec_start_detached}),
     route(r"exec/(?P<eid>[^/]+)/resize$", {"POST": exec.exec_resize}),
-    route(r"networks/(?P<ref>[^/]+)$", {"GET": system.network_inspect}),
+    route(r"networks/(?P<ref>[^/]+)$", {"GET": networks.network_inspect,
+                                         "DELETE": networks.network_remove}),
+    route(r"volumes$", {"GET": volumes.volumes_list}),
+    route(r"volumes/create$", {"POST": volumes.volume_create}),
+    route(r"volumes/prune$", {"POST": volumes.volumes_prune}),
+    route(r"volumes/(?P<name>[^/]+)$", {"GET": volumes.volume_inspect, "DELETE": volumes.volume_delete}),
     route(r"images/(?P<ref>.+)$", {"DELETE": images.image_delete}),  # last: it matches any name
 ]

@@ -91,6 +91,13 @@ class Forbidden(EngineError):
     kind = "forbidden"
 
 
+class NotSupported(EngineError):
+    """The container's configuration does not offer this, e.g. logs of the `none` log driver
+    (maps to 501, as Docker's NotImplemented)."""
+
+    kind = "not_supported"
+
+
 class ExitUnreadable(EngineError):
     """A container's exit record exists but cannot be read (damaged): the engine reports it
     as Status kind "unreadable"; it never reaches HTTP (500 if it did)."""
@@ -103,7 +110,7 @@ ERRORS_BY_KIND: dict[str, type[EngineError]] = {
     for cls in (
         EngineError, InvalidArgument, NotFound, Ambiguous, Conflict, IllegalTransition,
         NotModified, StartFailed, CommandNotFound, Unavailable, Unreachable, Unauthorized,
-        Forbidden, ExitUnreadable,
+        Forbidden, ExitUnreadable, NotSupported,
     )
 }
 

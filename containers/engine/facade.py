@@ -9,20 +9,23 @@ typed (errors.py). The database is not touched here: callers record the results.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import posixpath
 import shutil
 import signal
 import subprocess
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, rootfs
+from .fs import inroot, mounts, rootfs
+from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .logconfig import LogLimits, limits
@@ -31,6 +34,9 @@ from .run import cgroups, command, lxcconf, procs, supervision, users
 from .run.supervision import RunState
 from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
 
+# the engine's /etc files, as paths in a tar of the container's layer: bind-mounted at run
+# time, their mount points (made when the image lacks them) are not the container's changes
+ENGINE_FILES = frozenset(path.lstrip("/") for path in netconf.ETC_FILES)
 TOP_FIELDS = "uid,pid,ppid,c,stime,tty,time,cmd"  # docker top's default ps columns
 
 
@@ -57,14 +63,18 @@ class Engine:
         self.config = config
         self.layout = Layout(config.state_root)
         self.images = ImageStore(self.layout)
+        self.volumes = VolumeStore(self.layout.volumes)
 
     def paths(self, cid: str) -> ContainerPaths:
         return self.layout.container(cid)
 
     # ---- start ------------------------------------------------------------------------
     def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
-              name: str = "", endpoint: netconf.Endpoint | None = None) -> RunState:
+              name: str = "", endpoint: netconf.Endpoint | None = None,
+              extra: tuple[netconf.Endpoint, ...] = (), nameserver: str = "") -> RunState:
         """Mount, render, launch. Returns the supervisor's RunState once the container runs.
+        `endpoint` is eth0, `extra` further networks (eth1...), `nameserver` a user network's
+        DNS for /etc/resolv.conf ("" = the host's resolvers).
 
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
         failure nothing stays mounted.
@@ -73,17 +83,21 @@ class Engine:
         os.makedirs(p.dir, mode=0o700, exist_ok=True)
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
-            netconf.write_etc(p.rootfs, hostname, name or cid[:12], cid, endpoint.ip if endpoint else None)
-            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint))
-            return supervision.launch(p, lxc_spec)
+            os.makedirs(p.etc, mode=0o700, exist_ok=True)
+            etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
+                                    endpoint.ip if endpoint else None, nameserver)
+            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint, extra), etc)
+            return supervision.launch(p, lxc_spec, supervision.program(self.layout.lib))
         except BaseException:
             rootfs.unmount(p.rootfs)
             cgroups.remove(self.config.cgroup_parent, cid)
             raise
 
     def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
-                 hostname: str, network: list[str] | None = None) -> supervision.SupervisorSpec:
+                 hostname: str, network: list[str] | None = None,
+                 etc: dict[str, str] | None = None) -> supervision.SupervisorSpec:
         cfg = image.config
+        mount_entries = mounts.prepare(p.rootfs, self._mount_plan(spec, etc or {}, p.rootfs))
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
         cmd = argv(spec, cfg)
         workdir = posixpath.normpath(spec.working_dir or cfg.get("WorkingDir") or "/")
@@ -102,7 +116,7 @@ class Engine:
             hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
             privileged=spec.privileged, capabilities=caps,
-            seccomp_profile="" if spec.privileged else p.seccomp,
+            seccomp_profile="" if spec.privileged else p.seccomp, mounts=mount_entries,
         ))
         with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)
@@ -110,7 +124,7 @@ class Engine:
             os.unlink(p.lxc_log)
         except FileNotFoundError:
             pass
-        return supervision.SupervisorSpec.container(
+        sup = supervision.SupervisorSpec.container(
             p, ["lxc-execute", "-n", cid, "-P", self.layout.lxc, "-f", p.lxc_config, "--", *cmd],
             tty=spec.tty, open_stdin=spec.open_stdin, stdin_once=spec.stdin_once,
             console_size=spec.console_size, memory_cgroup=cgroups.container_dir(parent, cid),
@@ -121,6 +135,41 @@ class Engine:
             preload=initconfine.library(self.layout.lib),
             **self._log_limits(spec),
         )
+        if spec.log_driver == logconfig.NONE:  # Docker's none driver: the output is not kept
+            sup = dataclasses.replace(sup, log_path=os.devnull, log_max_size=0)
+        return sup
+
+    def _mount_plan(self, spec: ContainerSpec, etc: dict[str, str], root: str) -> list[mounts.Planned]:
+        """The host side of every mount: a bind's host path (made when missing for a -v
+        bind, as Docker; a HostConfig.Mounts bind must exist), a volume's data directory
+        (an empty one gets the image's files at its target, unless "nocopy"), and the
+        engine's /etc files unless the spec mounts something there itself."""
+        plan = []
+        for m in spec.mounts:
+            if m["type"] == "tmpfs":
+                plan.append(mounts.Planned("", m["target"], tmpfs=mounts.tmpfs_options(
+                    m.get("mode") or "", bool(m.get("read_only")))))
+                continue
+            if m["type"] == "volume":
+                if not m["source"]:
+                    raise InvalidArgument(f"anonymous volume at {shown(m['target'])} has no name")
+                source = self.volumes.create(m["source"])
+                if "nocopy" not in (m.get("mode") or "").split(","):
+                    self.volumes.populate(m["source"], root, m["target"])
+            else:
+                source = m["source"]
+                if not os.path.exists(source):
+                    if m.get("origin") == "mounts":
+                        raise InvalidArgument(
+                            f"invalid mount config for type \"bind\": bind source path does not exist: "
+                            f"{shown(source)}")
+                    os.makedirs(source, mode=0o755, exist_ok=True)
+                source = os.path.realpath(source)
+            plan.append(mounts.Planned(source, m["target"], bool(m.get("read_only")),
+                                       not os.path.isdir(source)))  # a file, socket, device
+        taken = {m["target"] for m in spec.mounts}
+        plan += [mounts.Planned(host, path, False, True) for path, host in etc.items() if path not in taken]
+        return plan
 
     def _log_limits(self, spec: ContainerSpec) -> dict[str, int]:
         """The supervisor's rotation limits: the container's log_opts over the defaults."""
@@ -198,9 +247,10 @@ class Engine:
 
     def changes(self, cid: str, image: ImageInfo) -> list:
         """docker diff: the container's upper dir against its image's layers."""
-        from .fs.changes import changes
+        from .fs.changes import changes, without
 
-        return changes(self.paths(cid).upper, self.images.lower_dirs(image))
+        found = changes(self.paths(cid).upper, self.images.lower_dirs(image))
+        return without(found, netconf.ETC_FILES)  # mount points of the engine's /etc files
 
     def export(self, cid: str, image: ImageInfo, own_layer_only: bool = False):
         """A tar stream of the container's whole filesystem (mounted for the duration if it
@@ -209,7 +259,7 @@ class Engine:
 
         p = self.paths(cid)
         if own_layer_only:
-            yield from tar_stream(p.upper, whiteouts=True)
+            yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
             return
         mounted_here = not rootfs.is_mounted(p.rootfs)
         if mounted_here:
@@ -267,6 +317,12 @@ class Engine:
             finally:
                 os.close(fd)
 
+    def in_root(self, cid: str, image: ImageInfo, work: Callable[[int], Any]) -> Any:
+        """`work(root_fd)` with an O_PATH fd on the container's merged root (mounted for the
+        duration if it does not run): a build's COPY/ADD writes through it (buildcontext.py)."""
+        with self._in_root(cid, image) as root_fd:
+            return work(root_fd)
+
     @staticmethod
     def _open_in(root_fd: int, cid: str, path: str) -> int:
         """An O_PATH fd on `path` inside the root; NotFound as docker cp words it."""
@@ -314,7 +370,7 @@ class Engine:
     def commit(self, cid: str, image: ImageInfo, author: str, comment: str,
                config_changes: dict[str, Any], created_by: str) -> ImageInfo:
         return self.images.commit(self.paths(cid).upper, image, author, comment, config_changes,
-                                  created_by)
+                                  created_by, exclude=ENGINE_FILES)
 
     def freeze(self, cid: str, frozen: bool) -> None:
         """Pause (freeze) or unpause a running container."""
@@ -326,15 +382,45 @@ class Engine:
         """Pids (host view) of every process in the container."""
         return cgroups.pids(self.config.cgroup_parent, cid)
 
+    def main_pid(self, cid: str, wait: float = 0.2) -> int | None:
+        """The container's main process (host pid), Docker's State.Pid: the child of LXC's
+        init, never the init itself; None when the container does not run. Waits up to
+        `wait` s for it right after a start (LXC's init forks it just after the hook)."""
+        run = supervision.read_state(self.paths(cid))
+        if run is None or not procs.alive(run.init_pid, run.init_start):
+            return None
+        return supervision.await_main(run, wait)
+
     def top(self, cid: str) -> tuple[list[str], list[list[str]]]:
-        """`ps` of every process in the container: (column titles, one row per process)."""
-        pids = self.processes(cid)
+        """`ps` of every process in the container: (column titles, one row per process).
+        LXC's init (the pid namespace's PID 1, lxc-execute's own code) is not one of them:
+        Docker lists the container's command and what it started (and exec'd processes)."""
+        run = supervision.read_state(self.paths(cid))
+        init = run.init_pid if run else None
+        pids = [p for p in self.processes(cid) if p != init]
         if not pids:
             return TOP_FIELDS.upper().split(","), []
         out = subprocess.run(["ps", "-o", TOP_FIELDS, "-p", ",".join(map(str, pids))],
                              capture_output=True, text=True).stdout.splitlines()
         titles = out[0].split()
         return titles, [line.split(None, len(titles) - 1) for line in out[1:]]
+
+    def update_limits(self, cid: str, spec: ContainerSpec) -> None:
+        """Apply `spec`'s memory, swappiness, pids and CPU limits to the cgroups of the
+        running container `cid` now (docker update); the kernel's defaults are written back
+        for limits that `spec` no longer sets. A container that exits meanwhile is left
+        alone (its cgroups are gone; the next start writes the spec). InvalidArgument with
+        the kernel's reason when it refuses a value (a memory limit below the usage: EBUSY)."""
+        for directory, key, value in live_limits(spec, self.config.cgroup_parent, cid,
+                                                 self.config.pids_limit):
+            try:
+                with open(os.path.join(directory, key), "w") as f:
+                    f.write(str(value))
+            except FileNotFoundError:
+                return
+            except OSError as e:
+                raise InvalidArgument(f"Cannot update container {cid}: {key}: "
+                                      f"{e.strerror or type(e).__name__}") from None
 
     def resize(self, cid: str, rows: int, cols: int) -> None:
         """Set the tty size of a running container (a no-op without a tty)."""
@@ -410,11 +496,16 @@ def argv(spec: ContainerSpec, image_config: dict[str, Any]) -> list[str]:
 
 def build_env(image_env: list[str], user_env: list[str], hostname: str, home: str,
               tty: bool) -> list[str]:
-    """Docker's order: PATH default, HOSTNAME, image env, user env, HOME and TERM if unset."""
+    """Docker's order: PATH default, HOSTNAME, image env, user env, HOME and TERM if unset.
+    A user entry without "=" (Env: ["Foo"]) unsets Foo, the image's value too (as Docker's
+    config merge and ReplaceOrAppendEnvValues do)."""
     merged: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
     for item in [*image_env, *user_env]:
-        k, _, v = item.partition("=")
-        merged[k] = v
+        k, sep, v = item.partition("=")
+        if sep:
+            merged[k] = v
+        else:
+            merged.pop(k, None)
     merged.setdefault("HOME", home or "/")
     if tty:
         merged.setdefault("TERM", "xterm")
@@ -430,6 +521,8 @@ def cgroup_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
     pids = spec.pids_limit or default_pids
     if pids > 0:
         out.append((cgroups.container_dir(parent, cid, "pids"), "pids.max", pids))
+    if spec.memory_swappiness is not None:
+        out.append((cgroups.container_dir(parent, cid), "memory.swappiness", spec.memory_swappiness))
     cpu = cgroups.container_dir(parent, cid, "cpu")
     if spec.cpu_shares:
         out.append((cpu, "cpu.shares", max(2, spec.cpu_shares)))
@@ -441,6 +534,40 @@ def cgroup_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
             out.append((cpu, "cpu.cfs_period_us", spec.cpu_period))
         if spec.cpu_quota:
             out.append((cpu, "cpu.cfs_quota_us", spec.cpu_quota))
+    return out
+
+
+def live_limits(spec: ContainerSpec, parent: str, cid: str, default_pids: int
+                ) -> list[tuple[str, str, int | str]]:
+    """What `update_limits` writes, in a valid order: every limit `cgroup_limits` knows,
+    with the kernel's default for an unset one (pids "max", cpu.shares 1024, no CFS quota,
+    a 100 ms period). Memory: the memsw limit first when the new memory limit is above the
+    one in force (the kernel keeps memory <= memsw)."""
+    mem = cgroups.container_dir(parent, cid)
+    out: list[tuple[str, str, int | str]] = []
+    limits = dict(memory_limits(spec))
+    if "memory.limit_in_bytes" in limits:
+        swap = limits.pop("memory.memsw.limit_in_bytes", None)
+        current = cgroups.read_int(os.path.join(mem, "memory.memsw.limit_in_bytes"))
+        pairs = [("memory.limit_in_bytes", limits["memory.limit_in_bytes"]),
+                 ("memory.soft_limit_in_bytes", limits["memory.soft_limit_in_bytes"])]
+        if swap is not None:
+            first = current is not None and limits["memory.limit_in_bytes"] > current
+            pairs = [("memory.memsw.limit_in_bytes", swap), *pairs] if first else [
+                *pairs, ("memory.memsw.limit_in_bytes", swap)]
+        out += [(mem, key, value) for key, value in pairs]
+    if spec.memory_swappiness is not None:
+        out.append((mem, "memory.swappiness", spec.memory_swappiness))
+    pids = spec.pids_limit or default_pids
+    out.append((cgroups.container_dir(parent, cid, "pids"), "pids.max", pids if pids > 0 else "max"))
+    cpu = cgroups.container_dir(parent, cid, "cpu")
+    out.append((cpu, "cpu.shares", max(2, spec.cpu_shares) if spec.cpu_shares else 1024))
+    if spec.nano_cpus:
+        period, quota = CFS_PERIOD, spec.nano_cpus * CFS_PERIOD // 1_000_000_000
+    else:
+        period, quota = spec.cpu_period or CFS_PERIOD, spec.cpu_quota or -1
+    out += [(cpu, "cpu.cfs_quota_us", -1), (cpu, "cpu.cfs_period_us", period),
+            (cpu, "cpu.cfs_quota_us", quota)]  # quota off first: any period is then valid
     return out
 
 

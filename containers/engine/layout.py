@@ -51,6 +51,11 @@ class Layout:
         return os.path.join(self.root, "tmp")
 
     @property
+    def volumes(self) -> str:
+        """Local volumes: `<name>/_data` each (fs/volumes.py)."""
+        return os.path.join(self.root, "volumes")
+
+    @property
     def lib(self) -> str:
         """Libraries built on this host (initconfine.py)."""
         return os.path.join(self.root, "lib")
@@ -60,7 +65,7 @@ class Layout:
 
     def _dirs(self) -> tuple[str, ...]:
         return (self.root, self.containers, self.images, self.layers, self.layermeta, self.lxc,
-                self.run, self.tmp)
+                self.run, self.tmp, self.volumes)
 
     def ensure(self) -> None:
         """The state root and its directories exist (new ones 0700)."""
@@ -105,3 +110,5 @@ class ContainerPaths:
     attach = property(lambda self: self._p("attach.sock"))
     hook_fifo = property(lambda self: self._p("started.fifo"))
     seccomp = property(lambda self: self._p("seccomp.profile"))
+    # hostname, hosts, resolv.conf, bind-mounted into the container (0644: what it sees)
+    etc = property(lambda self: self._p("etc"))

@@ -1,4 +1,11 @@
-"""Log rotation options: Docker json-file's `max-size` and `max-file` (LogConfig.Config).
+"""Log drivers and rotation options: Docker's LogConfig.Type (json-file, local, none) and
+json-file's `max-size` and `max-file` (LogConfig.Config).
+
+json-file and local both store logs as json-file records in container.log (local's own
+format is not reproduced: only its options and reading matter to clients); `none` stores
+nothing (the supervisor writes to /dev/null) and `docker logs` answers Docker's 501
+"configured logging driver does not support reading". Unknown drivers and options are
+refused with Docker's messages.
 
 A container's `log_opts` (validated here when the spec is made) override the engine's
 defaults (settings DOCKERWEB_LOG_MAX_SIZE / DOCKERWEB_LOG_MAX_FILE). The supervisor rotates
@@ -13,8 +20,10 @@ from typing import Any
 
 from .errors import InvalidArgument, shown
 
-DRIVERS = ("", "json-file")  # Docker's LogConfig.Type values we write
-OPTIONS = ("max-size", "max-file")
+DEFAULT_DRIVER = "json-file"
+NONE = "none"
+DRIVERS = ("json-file", "local", NONE)  # Docker's LogConfig.Type values we take
+OPTIONS = ("max-size", "max-file")  # of json-file and local; none takes no option
 MAX_FILES = 1000  # as engine/run/logfile.py reads them
 SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)i?b?\s*\Z", re.IGNORECASE)
 UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -47,13 +56,15 @@ def parse_count(text: str) -> int:
     return int(text)
 
 
-def validate_opts(opts: Any) -> None:
-    """`opts` is {"max-size": size, "max-file": count} (either may be left out)."""
+def validate_opts(opts: Any, driver: str = DEFAULT_DRIVER) -> None:
+    """`opts` is {"max-size": size, "max-file": count} (either may be left out) for
+    json-file and local; none takes none. Docker's "unknown log opt" otherwise."""
     if not isinstance(opts, dict):
         raise InvalidArgument("log_opts must be an object of option names to strings")
     for key, value in opts.items():
-        if key not in OPTIONS:
-            raise InvalidArgument(f"unknown log option {shown(str(key))}: only {', '.join(OPTIONS)}")
+        if key not in OPTIONS or driver == NONE:
+            raise InvalidArgument(f"unknown log opt {shown(str(key))} for {driver or DEFAULT_DRIVER} "
+                                  "log driver")
         if key == "max-size":
             parse_size(value)
         else:
@@ -61,8 +72,9 @@ def validate_opts(opts: Any) -> None:
 
 
 def validate_driver(driver: Any) -> None:
-    if driver not in DRIVERS:
-        raise InvalidArgument(f"log driver {shown(str(driver))} is not supported: only json-file")
+    """A LogConfig.Type we have ("" is the default, json-file); Docker's message otherwise."""
+    if driver != "" and driver not in DRIVERS:
+        raise InvalidArgument(f"logger: no log driver named {shown(str(driver))} is registered")
 
 
 def limits(opts: dict[str, str], default: LogLimits) -> LogLimits:

@@ -11,9 +11,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import logconfig
+from . import logconfig, restart
 from .confine import capabilities
 from .errors import InvalidArgument, shown
+from .fs import mounts as mountspec
 from .fs.inroot import check_path
 
 MIN_MEMORY = 6 * 1024 * 1024  # Docker's minimum memory limit
@@ -39,12 +40,14 @@ PORT_RE = re.compile(
 # the variables we add and lxc-execute's options.
 ARG_STRLEN_MAX = 128 * 1024 - 1  # bytes in one argument or env entry
 ARGV_TOTAL_MAX = 1024 * 1024  # bytes, cmd + entrypoint + env together
+VOLUMES_FROM_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}(:(ro|rw))?\Z")
 IMAGE_REF_MAX = 512  # name (255) + ":" tag (128) + "@sha256:" digest (71) fits
 LABEL_KEY_MAX = 1024
 LABEL_VALUE_MAX = 64 * 1024
 LABELS_TOTAL_MAX = 1024 * 1024
 FORBIDDEN_CHARS = ("\n", "\r", "\x00")
-NETWORK_MODES = ("bridge", "none")
+NETWORK_MODES = ("bridge", "none")  # or the name of a user-defined network
+NETWORK_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")  # Docker's, 64 at most
 
 
 def _clean(value: str, what: str) -> str:
@@ -92,6 +95,16 @@ class ContainerSpec:
     cpu_period: int = 0  # cpu.cfs_period_us; 0 = 100000
     cpu_quota: int = 0  # cpu.cfs_quota_us; 0 = none
     log_opts: dict[str, str] = field(default_factory=dict)  # json-file max-size / max-file
+    log_driver: str = logconfig.DEFAULT_DRIVER  # json-file, local or none (stores nothing)
+    restart_policy: str = restart.NO  # no, always, unless-stopped, on-failure
+    restart_max_retries: int = 0  # on-failure's maximum retry count; 0: no maximum
+    stop_timeout: int | None = None  # Docker's Config.StopTimeout: stop's default wait (s)
+    memory_swappiness: int | None = None  # memory.swappiness 0-100; None: the host's
+    # bind mounts and volumes (fs/mounts.py dicts: type, source, target, read_only, mode,
+    # origin); a volume's source "" is anonymous until the create names it
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    binds: list[str] = field(default_factory=list)  # HostConfig.Binds as given (inspect)
+    volumes_from: list[str] = field(default_factory=list)  # "container[:ro|rw]", resolved at create
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,18 +134,34 @@ class ContainerSpec:
         validate_argv_size(self.cmd, self.entrypoint, self.env)
         validate_working_dir(self.working_dir)
         validate_memory(self.memory, self.memory_swap)
-        if self.network_mode not in NETWORK_MODES:
-            raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)}")
+        if self.network_mode not in NETWORK_MODES and not (
+                isinstance(self.network_mode, str) and NETWORK_NAME_RE.fullmatch(self.network_mode)):
+            raise InvalidArgument(f"network_mode must be one of {', '.join(NETWORK_MODES)} "
+                                  "or a network name")
         validate_console_size(self.console_size)
         validate_labels(self.labels)
         capabilities.resolve(self.cap_add, self.cap_drop, False)  # names checked
         capabilities.check_host(self.cap_add)  # refused, never ignored, if the host cannot
         validate_limits(self)
-        logconfig.validate_opts(self.log_opts)
+        logconfig.validate_driver(self.log_driver)
+        logconfig.validate_opts(self.log_opts, self.log_driver)
+        restart.validate(self.restart_policy, self.restart_max_retries)
+        if self.auto_remove and self.restart_policy not in ("", restart.NO):
+            raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
+        validate_stop_timeout(self.stop_timeout)
+        validate_swappiness(self.memory_swappiness)
         for flag in ("tty", "open_stdin", "stdin_once", "auto_remove", "privileged"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
         validate_ports(self.ports)
+        mountspec.validate(self.mounts)
+        if not isinstance(self.binds, list) or not all(isinstance(b, str) for b in self.binds):
+            raise InvalidArgument("binds must be a list of strings")
+        for b in self.binds:
+            _clean(b, "bind")
+        if not isinstance(self.volumes_from, list) or not all(
+                isinstance(v, str) and VOLUMES_FROM_RE.fullmatch(v) for v in self.volumes_from):
+            raise InvalidArgument("volumes_from must be a list of \"container[:ro|rw]\"")
         return self
 
     @property
@@ -212,13 +241,14 @@ def validate_labels(labels: Any) -> None:
 
 
 def validate_env(env: Any) -> None:
+    """KEY=VALUE entries, or a bare KEY (Docker: the variable is unset in the container)."""
     if not isinstance(env, list):
         raise InvalidArgument("env must be a list of KEY=VALUE strings")
     for item in env:
         _clean(item, "env entry")
-        key, sep, _ = item.partition("=")
-        if not sep or not ENV_KEY_RE.fullmatch(key):
-            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE")
+        key = item.partition("=")[0]
+        if not ENV_KEY_RE.fullmatch(key):
+            raise InvalidArgument(f"invalid env entry {shown(item)}: expected KEY=VALUE or KEY")
 
 
 def validate_limits(spec: ContainerSpec) -> None:
@@ -229,19 +259,36 @@ def validate_limits(spec: ContainerSpec) -> None:
         raise InvalidArgument("pids_limit must be -1 (unlimited), 0 (default) or a positive count")
     nano = _int(spec.nano_cpus, "nano_cpus")
     period, quota = _int(spec.cpu_period, "cpu_period"), _int(spec.cpu_quota, "cpu_quota")
-    if nano and (period or quota):
-        raise InvalidArgument("nano_cpus and cpu_period/cpu_quota cannot both be set")
+    if nano and period:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+    if nano and quota:
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
     ncpu = os.cpu_count() or 1
     if nano < 0 or (nano and not 10_000_000 <= nano <= ncpu * 1_000_000_000):
-        raise InvalidArgument(f"nano_cpus must be between 0.01 and {ncpu} CPUs (10000000 to "
-                              f"{ncpu * 1_000_000_000})")
+        raise InvalidArgument(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} "
+                              "CPUs available")
     shares = _int(spec.cpu_shares, "cpu_shares")
     if shares < 0 or shares > MAX_CPU_SHARES:
-        raise InvalidArgument(f"cpu_shares must be between 0 and {MAX_CPU_SHARES}")
+        raise InvalidArgument(f"invalid CPU shares {shares}: the range is 0 (the default) to "
+                              f"{MAX_CPU_SHARES}")
     if period and not 1000 <= period <= 1_000_000:
-        raise InvalidArgument("cpu_period must be between 1000 and 1000000 microseconds")
+        raise InvalidArgument("CPU cfs period can not be less than 1ms (i.e. 1000) or larger "
+                              "than 1s (i.e. 1000000)")
     if quota and quota != -1 and quota < 1000:
-        raise InvalidArgument("cpu_quota must be -1 or at least 1000 microseconds")
+        raise InvalidArgument("CPU cfs quota can not be less than 1ms (i.e. 1000)")
+
+
+def validate_stop_timeout(timeout: Any) -> None:
+    """None (stop's default, 10 s), -1 (wait for ever) or a number of seconds."""
+    if timeout is not None and (_int(timeout, "StopTimeout") < -1):
+        raise InvalidArgument(f"invalid StopTimeout {timeout}: must be -1 (no limit) or a number "
+                              "of seconds")
+
+
+def validate_swappiness(value: Any) -> None:
+    """None (the host's) or 0-100; Docker's message."""
+    if value is not None and not 0 <= _int(value, "MemorySwappiness") <= 100:
+        raise InvalidArgument(f"Invalid value: {value}, valid memory swappiness range is 0-100")
 
 
 def validate_memory(memory: Any, memory_swap: Any) -> None:
@@ -250,13 +297,14 @@ def validate_memory(memory: Any, memory_swap: Any) -> None:
     if memory < 0:
         raise InvalidArgument("memory must not be negative")
     if 0 < memory < MIN_MEMORY:
-        raise InvalidArgument("memory must be at least 6 MiB (6291456 bytes)")
+        raise InvalidArgument("Minimum memory limit allowed is 6MB")
     if memory_swap < -1:
         raise InvalidArgument("memory_swap must be -1, 0 or a byte count")
     if memory_swap > 0 and memory == 0:
-        raise InvalidArgument("memory_swap needs memory to be set")
+        raise InvalidArgument("You should always set the Memory limit when using Memoryswap limit, "
+                              "see usage")
     if memory_swap > 0 and memory_swap < memory:
-        raise InvalidArgument("memory_swap must be at least memory")
+        raise InvalidArgument("Minimum memoryswap limit should be larger than memory limit, see usage")
 
 
 def validate_ports(ports: Any) -> None:

@@ -41,6 +41,9 @@ def fake(db, tmp_path, monkeypatch):
     monkeypatch.setattr(networking, "bridge", host_net)
     monkeypatch.setattr(networking, "portmap", host_net)
     monkeypatch.setattr(networking, "_verified_at", {})
+    from containers import lifecycle
+
+    monkeypatch.setattr(lifecycle, "AUTO_REMOVE_GRACE", 0)  # no timer threads: removal at once
     eng = FakeEngine(str(tmp_path / "state"))
     eng.host_network = host_net
     with use(eng):

@@ -101,3 +101,38 @@ def test_a_failed_auto_remove_leaves_a_dead_record_with_the_reason(fake, make):
     got = lifecycle.record_exit(c.id)
     assert got.status == State.DEAD and got.error == "removal failed: device busy"
     assert _actions(c.id) == ["die"]
+
+
+def test_auto_remove_waits_for_the_wait_that_reports_the_exit(fake, make, monkeypatch):
+    """dockerd's order: the waiter gets the status, then the container goes; until then it
+    stays readable (docker-py reads logs and inspects between start and wait)."""
+    from datetime import timedelta
+
+    from django.utils import timezone as djtz
+
+    from containers import events
+
+    monkeypatch.setattr(lifecycle, "AUTO_REMOVE_GRACE", 3600)  # the timer never fires here
+    c = make(State.RUNNING, spec={"auto_remove": True})
+    created = make(State.CREATED, spec={"auto_remove": True})
+    since = events.latest_seq()
+    fake.exited(c.id, 3)
+    assert lifecycle.record_exit(c.id).status == State.EXITED  # still there
+    assert lifecycle.wait_check(created.id, "removed", since) is None  # never started: kept
+    assert Container.objects.filter(pk=created.id).exists()
+    got = lifecycle.wait_check(c.id, "next-exit", since)
+    assert (got.exit_code, got.container) == (3, None)
+    assert not Container.objects.filter(pk=c.id).exists()
+    assert _actions(c.id) == ["die", "destroy"]
+    # a wait that begins after the removal still reports the exit code
+    assert lifecycle.wait_check(c.id, "not-running", since).exit_code == 3
+    # the reconcile removes one whose timer was lost (a worker restart), after the grace
+    d = make(State.RUNNING, spec={"auto_remove": True})
+    fake.exited(d.id, 0)
+    lifecycle.record_exit(d.id)
+    Container.objects.filter(pk=d.id).update(finished_at=djtz.now())
+    lifecycle.reconcile()
+    assert Container.objects.filter(pk=d.id).exists()
+    Container.objects.filter(pk=d.id).update(finished_at=djtz.now() - timedelta(hours=2))
+    lifecycle.reconcile()
+    assert not Container.objects.filter(pk=d.id).exists()

@@ -7,12 +7,15 @@
  * the container is set up (bounding set final, seccomp loaded); at that fork PID 1 drops
  * its own permitted/effective/inheritable sets to its bounding set and makes itself
  * non-dumpable, so that neither its capabilities nor its memory, fds or /proc/1/exe (a
- * file of the host) are within reach of the container's processes. */
+ * file of the host) are within reach of the container's processes. It also sets umask 022
+ * there, which the command inherits (Docker's; lxc-execute keeps the supervisor's 077 for
+ * the files it writes under the state root). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,7 +53,9 @@ pid_t fork(void)
 
 	if (!real_fork)
 		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
-	if (getpid() == 1) /* only LXC's init is PID 1: the host's lxc-execute never is */
+	if (getpid() == 1) { /* only LXC's init is PID 1: the host's lxc-execute never is */
 		confine_init();
+		umask(022); /* the command starts with Docker's umask, not the supervisor's 077 */
+	}
 	return real_fork();
 }

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
+from collections.abc import Iterable
 from typing import NamedTuple
 
 CHANGED, ADDED, DELETED = 0, 1, 2
@@ -62,6 +64,17 @@ def changes(upper: str, lowers: list[str]) -> list[Change]:
             os.close(fd)
     out.sort()
     return out
+
+
+def without(found: list[Change], paths: Iterable[str]) -> list[Change]:
+    """`found` less the changes at `paths` (absolute: mount points of files bind-mounted at
+    run time, which Docker keeps out of diff), and less a directory reported changed only
+    because one of them was made in it (no other change at or below it)."""
+    hidden = set(paths)
+    kept = [c for c in found if c.path not in hidden]
+    parents = {posixpath.dirname(p) for p in hidden}
+    below = {posixpath.dirname(c.path) for c in kept}
+    return [c for c in kept if not (c.path in parents and c.kind == CHANGED and c.path not in below)]
 
 
 def _scan(fd: int, rel: str, before: list[str], hidden: bool, out: list[Change],

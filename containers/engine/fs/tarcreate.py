@@ -108,9 +108,11 @@ def stream_entry(name: str, size: int, chunks: Iterable[bytes], mode: int = 0o64
     yield padding(size)
 
 
-def tar_stream(root: str, whiteouts: bool = False) -> Iterator[bytes]:
+def tar_stream(root: str, whiteouts: bool = False, exclude: frozenset[str] = frozenset()
+               ) -> Iterator[bytes]:
     """Yield a tar of the contents of `root` (not `root` itself). A missing root gives an
-    empty archive."""
+    empty archive. Entries named in `exclude` (relative paths: "etc/hosts"), whiteouts of
+    them included, are left out."""
     out = _Out()
     try:
         root_fd = os.open(root, _DIR & ~os.O_NOFOLLOW)
@@ -118,7 +120,10 @@ def tar_stream(root: str, whiteouts: bool = False) -> Iterator[bytes]:
         yield out.end()
         return
     try:
-        yield from _entries(out, _walk(root_fd, ""), whiteouts, skip_special=False)
+        walk = _walk(root_fd, "")
+        if exclude:
+            walk = (e for e in walk if e[0] not in exclude)
+        yield from _entries(out, walk, whiteouts, skip_special=False)
     finally:
         os.close(root_fd)
     yield out.end()

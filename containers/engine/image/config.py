@@ -89,6 +89,11 @@ def merge_config(base: dict[str, Any], changes: dict[str, Any] | None) -> dict[s
     return {k: v for k, v in out.items() if v is not None}
 
 
+def import_base_config() -> dict[str, Any]:
+    """The config section an imported rootfs starts from (before `changes`)."""
+    return {"Env": [f"PATH={DEFAULT_PATH}"]}
+
+
 def import_config(diff_id: str, *, created: str, comment: str = "", author: str = "",
                   created_by: str = "", changes: dict[str, Any] | None = None,
                   architecture: str = "amd64", os_name: str = "linux") -> dict[str, Any]:
@@ -96,7 +101,7 @@ def import_config(diff_id: str, *, created: str, comment: str = "", author: str 
     return {
         "architecture": architecture, "os": os_name, "created": created,
         **_signed(author, comment),
-        "config": merge_config({"Env": [f"PATH={DEFAULT_PATH}"]}, changes),
+        "config": merge_config(import_base_config(), changes),
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{"created": created, **_signed(author, comment, created_by)}],
     }
@@ -107,19 +112,21 @@ def _signed(author: str, comment: str, created_by: str = "") -> dict[str, str]:
     return {k: v for k, v in (("created_by", created_by), ("author", author), ("comment", comment)) if v}
 
 
-def commit_config(base: dict[str, Any], diff_id: str, *, created: str, author: str = "",
+def commit_config(base: dict[str, Any], diff_id: str | None, *, created: str, author: str = "",
                   comment: str = "", created_by: str = "",
                   changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config of `base` plus one layer: its rootfs and history extended, its config
-    section with `changes` merged (docker commit)."""
+    section with `changes` merged (docker commit). `diff_id` None: no layer, the history
+    entry is an empty_layer one (a build's ENV, CMD, ...)."""
     doc = {k: v for k, v in base.items() if k not in ("author", "comment", "container",
                                                        "container_config", "parent")}
     doc["created"] = created
     doc.update(_signed(author, comment))
     doc["config"] = merge_config(base.get("config") or {}, changes)
-    layers = [*diff_ids(base), diff_id]
+    layers = [*diff_ids(base), *([diff_id] if diff_id else [])]
     doc["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{d}" for d in layers]}
-    step = {"created": created, **_signed(author, comment, created_by)}
+    step = {"created": created, **_signed(author, comment, created_by),
+            **({} if diff_id else {"empty_layer": True})}
     doc["history"] = [*(base.get("history") or []), step]
     return doc
 

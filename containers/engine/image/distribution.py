@@ -16,9 +16,10 @@ Progress is reported as progress(id, status, current, total), Docker's ids and s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from ..fs.chunkfile import ChunkFile
 from . import config as imageconfig
 from . import registry
 from .registry import DOCKER_HUB, Credentials, Progress, Reference
@@ -64,28 +65,9 @@ def push(store: ImageStore, image_id: str, ref: str, *, credentials: Credentials
          default_registry: str = DOCKER_HUB) -> str:
     """Push image `image_id` as `ref` (a tag reference); the manifest digest ("sha256:...")."""
     raw = store.config_bytes(image_id)
-    layers = [_ChunkReader(store.layer_tar(d)[1]) for d in imageconfig.diff_ids(imageconfig.parse(raw))]
+    layers = [ChunkFile(store.layer_tar(d)[1]) for d in imageconfig.diff_ids(imageconfig.parse(raw))]
     return registry.push(ref, raw, layers, store.layout.tmp, credentials=credentials,
                          insecure=insecure, progress=progress, default_registry=default_registry)
-
-
-class _ChunkReader:
-    """A read(n) file over an iterator of byte chunks (each layer tar is built lazily)."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks, self._buf = chunks, b""
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buf += chunk
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
 
 
 def _hex(digest: str) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..errors import InvalidArgument, NotFound
 from ..fs.tarcreate import tar_stream
 from . import config as imageconfig
+from . import dockerfile_changes
 from .config import DEFAULT_PATH
 from .layers import LayerStore
 
@@ -113,22 +114,36 @@ class ImageStore(LayerStore):
                                         author=author, created_by=created_by, changes=changes)
         return self._write_config(doc), doc
 
-    def import_tar(self, stream: BinaryIO, comment: str = "", created_by: str = "import") -> ImageInfo:
-        """import_image, for callers that want the info only."""
-        return self.import_image(stream, comment=comment, created_by=created_by)[0]
+    def import_tar(self, stream: BinaryIO, comment: str = "", created_by: str = "import",
+                   changes: list[str] | None = None) -> ImageInfo:
+        """import_image, for callers that want the info only; `changes` are Dockerfile
+        instructions (`docker import -c`, engine/image/dockerfile_changes.py), all checked
+        before the first byte of `stream` is read."""
+        config = dockerfile_changes.apply(imageconfig.import_base_config(), changes or [])
+        return self.import_image(stream, comment=comment, created_by=created_by, changes=config)[0]
 
     def commit(self, upper: str, base: ImageInfo, author: str = "", comment: str = "",
-               config_changes: dict[str, Any] | None = None, created_by: str = "") -> ImageInfo:
+               config_changes: dict[str, Any] | None = None, created_by: str = "",
+               exclude: frozenset[str] = frozenset()) -> ImageInfo:
         """A new image: `base` plus the container's changes (its upper dir) as one layer.
 
         The layer is the upper dir as a tar with whiteouts in the `.wh.` form, spooled to
         tmp/ and extracted as a layer: its diff_id is that tar's sha256. The config extends
         the base's rootfs and history and merges `config_changes` (imageconfig.merge_config).
-        The caller records the parent (the base image)."""
+        `exclude`: paths (relative, as in the tar) left out of the layer. The caller records
+        the parent (the base image)."""
         base_doc = self.config_doc(base.id)
-        diff_id = self.add_layer_from_chunks(tar_stream(upper, whiteouts=True))
+        diff_id = self.add_layer_from_chunks(tar_stream(upper, whiteouts=True, exclude=exclude))
         doc = imageconfig.commit_config(base_doc, diff_id, created=now_rfc3339(), author=author,
                                         comment=comment, created_by=created_by, changes=config_changes)
+        return self._write_config(doc)
+
+    def config_step(self, base: ImageInfo, changes: dict[str, Any], created_by: str,
+                    author: str = "") -> ImageInfo:
+        """A new image: `base` with its config section changed and no new layer (a build's
+        ENV, CMD, ...: an empty_layer history entry). The caller records the parent."""
+        doc = imageconfig.commit_config(self.config_doc(base.id), None, created=now_rfc3339(),
+                                        author=author, created_by=created_by, changes=changes)
         return self._write_config(doc)
 
     def history(self, image_id: str) -> list[dict[str, Any]]:

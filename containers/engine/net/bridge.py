@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 from pyroute2 import IPRoute
 
@@ -15,12 +15,13 @@ def _sysctl(path: str, value: str) -> None:
         f.write(value)
 
 
-def ensure(name: str, subnet: IPv4Network) -> None:
-    """Create bridge `name` with the gateway address of `subnet`, up. Idempotent.
+def ensure(name: str, subnet: IPv4Network, gateway: IPv4Address | None = None) -> None:
+    """Create bridge `name` with the `gateway` address of `subnet` (default: its first host
+    address), up. Idempotent.
     Also: ip_forward=1 (routing to/from containers), route_localnet=1 on the bridge (DNAT
     of 127.0.0.1 traffic to containers; portmap's loopback chain keeps containers off the
     host's loopback, which this setting would otherwise open to them)."""
-    gw = str(ipam.gateway(subnet))
+    gw = str(gateway or ipam.gateway(subnet))
     with IPRoute() as ipr:
         if not ipr.link_lookup(ifname=name):
             ipr.link("add", ifname=name, kind="bridge")
@@ -56,3 +57,11 @@ def host_networks() -> list[IPv4Network]:
         for a in ipr.get_addr(family=2):
             out.append(ipaddress.IPv4Network(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}", strict=False))
     return out
+
+
+def named(prefix: str) -> list[str]:
+    """Names of the links that start with `prefix` (the user networks' bridges of one
+    installation or test run)."""
+    with IPRoute() as ipr:
+        names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
+    return sorted(n for n in names if n and n.startswith(prefix))

@@ -4,7 +4,7 @@ uniqueness constraint; these only choose a candidate."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 
 from ..errors import Conflict, InvalidArgument
@@ -29,9 +29,21 @@ def gateway(subnet: IPv4Network) -> IPv4Address:
     return subnet.network_address + 1
 
 
-def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str]) -> IPv4Address:
+def parse_gateway(text: str, subnet: IPv4Network) -> IPv4Address:
+    """An explicit gateway: an IPv4 host address of `subnet` (not its network or broadcast)."""
+    try:
+        gw = ipaddress.IPv4Address(text)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid gateway {text!r}: {e}") from None
+    if gw not in subnet or gw in (subnet.network_address, subnet.broadcast_address):
+        raise InvalidArgument(f"gateway {gw} is not a host address of subnet {subnet}")
+    return gw
+
+
+def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str],
+              gw: IPv4Address | None = None) -> IPv4Address:
     """Lowest host address that is not the network, gateway, broadcast or taken."""
-    used = {ipaddress.IPv4Address(str(t)) for t in taken} | {gateway(subnet)}
+    used = {ipaddress.IPv4Address(str(t)) for t in taken} | {gw or gateway(subnet)}
     for ip in subnet.hosts():
         if ip not in used:
             return ip
@@ -51,3 +63,26 @@ def pick_subnet(in_use: Iterable[IPv4Network]) -> IPv4Network:
         if not any(net.overlaps(u) for u in used):
             return net
     raise Conflict("no free private subnet for the bridge: set DOCKERWEB_SUBNET")
+
+
+def parse_pool(text: str, prefix: int) -> IPv4Network:
+    """The user networks' address pool: a subnet to cut into /`prefix` subnets."""
+    pool = parse_subnet(text)
+    if not pool.prefixlen <= prefix <= 30:
+        raise InvalidArgument(f"pool size /{prefix} does not fit pool {pool}")
+    return pool
+
+
+def check_free(net: IPv4Network, in_use: Iterable[IPv4Network]) -> None:
+    """Conflict (409) when `net` overlaps any of `in_use` (networks, host routes)."""
+    for used in in_use:
+        if net.overlaps(used):
+            raise Conflict(f"invalid pool request: subnet {net} overlaps with {used}")
+
+
+def pool_free(pool: IPv4Network, prefix: int, in_use: Iterable[IPv4Network]) -> Iterator[IPv4Network]:
+    """The /`prefix` subnets of `pool` that overlap none of `in_use`, lowest first."""
+    used = list(in_use)
+    for net in pool.subnets(new_prefix=prefix):
+        if not any(net.overlaps(u) for u in used):
+            yield net

@@ -1,16 +1,14 @@
-"""A container's network as LXC config lines, plus /etc/hostname, /etc/hosts and
-/etc/resolv.conf written into its root (through fds that inroot.py resolved inside it: a
-symlink the image planted, or one a container swaps in, cannot redirect the write)."""
+"""A container's network as LXC config lines, plus its /etc/hostname, /etc/hosts and
+/etc/resolv.conf, written into the container's own directory (ETC_FILES) and bind-mounted
+over those paths at start (fs/mounts.py), as Docker does: they never enter the container's
+layer, so diff, export and commit do not see them."""
 
 from __future__ import annotations
 
 import os
 import re
-import stat
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
-
-from ..fs import inroot
 
 FALLBACK_DNS = ("8.8.8.8", "8.8.4.4")  # Docker's fallback when the host only has local resolvers
 
@@ -29,20 +27,29 @@ def veth_name(cid: str) -> str:
     return "dw" + cid[:12]
 
 
-def lxc_lines(ep: Endpoint | None) -> list[str]:
-    """lxc.net.0.* for a veth on the bridge, or an empty (loopback-only) network."""
-    if ep is None:
-        return ["lxc.net.0.type = empty"]
-    return [
-        "lxc.net.0.type = veth",
-        f"lxc.net.0.link = {ep.bridge}",
-        "lxc.net.0.flags = up",
-        "lxc.net.0.name = eth0",
-        f"lxc.net.0.veth.pair = {ep.veth}",
-        f"lxc.net.0.hwaddr = {ep.mac}",
-        f"lxc.net.0.ipv4.address = {ep.ip}/{ep.subnet.prefixlen} {ep.subnet.broadcast_address}",
-        f"lxc.net.0.ipv4.gateway = {ep.gateway}",
-    ]
+def extra_veth_name(cid: str, n: int) -> str:
+    """Host-side name of the container's interface eth<n> (n >= 1: a further network)."""
+    return f"dw{cid[:10]}i{n:02d}"
+
+
+def lxc_lines(ep: Endpoint | None, extra: tuple[Endpoint, ...] = ()) -> list[str]:
+    """lxc.net.N.* for a veth per network (eth0 on `ep`, with the default route; eth1... on
+    `extra`), or an empty (loopback-only) network."""
+    if ep is None:  # flags up: LXC brings `lo` up in the new namespace (Docker does)
+        return ["lxc.net.0.type = empty", "lxc.net.0.flags = up"]
+    lines = []
+    for n, e in enumerate((ep, *extra)):
+        lines += [
+            f"lxc.net.{n}.type = veth",
+            f"lxc.net.{n}.link = {e.bridge}",
+            f"lxc.net.{n}.flags = up",
+            f"lxc.net.{n}.name = eth{n}",
+            f"lxc.net.{n}.veth.pair = {e.veth}",
+            f"lxc.net.{n}.hwaddr = {e.mac}",
+            f"lxc.net.{n}.ipv4.address = {e.ip}/{e.subnet.prefixlen} {e.subnet.broadcast_address}",
+        ]
+    lines.append(f"lxc.net.0.ipv4.gateway = {ep.gateway}")
+    return lines
 
 
 def hosts_file(hostname: str, name: str, cid: str, ip: IPv4Address | None) -> str:
@@ -54,9 +61,11 @@ def hosts_file(hostname: str, name: str, cid: str, ip: IPv4Address | None) -> st
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(host_text: str) -> str:
+def resolv_conf(host_text: str, nameserver: str = "") -> str:
     """The host's resolv.conf without local nameservers (unreachable from a container);
-    Docker's public fallback when nothing is left."""
+    Docker's public fallback when nothing is left. With `nameserver` (a user network's DNS
+    on its gateway) that one only, with the host's search/options lines and ndots:0, as
+    Docker's embedded DNS: a short name is asked as it is first."""
     kept, servers = [], []
     for line in host_text.splitlines():
         m = re.match(r"\s*nameserver\s+(\S+)", line)
@@ -66,40 +75,46 @@ def resolv_conf(host_text: str) -> str:
         elif line.strip() and not line.lstrip().startswith("#"):
             kept.append(line)
     servers = servers or list(FALLBACK_DNS)
+    if nameserver:
+        return "\n".join([*kept, f"nameserver {nameserver}", "options ndots:0"]) + "\n"
     return "\n".join([*kept, *(f"nameserver {s}" for s in servers)]) + "\n"
 
 
-def write_etc(root: str, hostname: str, name: str, cid: str, ip: IPv4Address | None) -> None:
-    """Write /etc/hostname, /etc/hosts, /etc/resolv.conf into the container root."""
+# container path -> file name in the container's directory (bind-mounted over the path)
+ETC_FILES = {"/etc/hostname": "hostname", "/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf"}
+
+
+def host_resolv() -> str:
+    """The host's /etc/resolv.conf ("" when unreadable)."""
     try:
         with open("/etc/resolv.conf") as f:
-            host_resolv = f.read()
+            return f.read()
     except OSError:
-        host_resolv = ""
-    files = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
-             "/etc/resolv.conf": resolv_conf(host_resolv)}
-    root_fd = inroot.open_root(root)
-    try:
-        etc, _ = inroot.make_dirs(root_fd, "/etc")
-    finally:
-        os.close(root_fd)
-    try:
-        for path, text in files.items():
-            _write_in(etc, os.path.basename(path), text)
-    finally:
-        os.close(etc)
+        return ""
 
 
-def _write_in(dir_fd: int, name: str, text: str) -> None:
-    """Regular file `name` in `dir_fd` with `text`; a symlink or other non-file there is
-    replaced, never followed."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            os.unlink(name, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
-                 dir_fd=dir_fd)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+def write_etc(dest: str, hostname: str, name: str, cid: str, ip: IPv4Address | None,
+              nameserver: str = "") -> dict[str, str]:
+    """Write hostname, hosts and resolv.conf into directory `dest` (the container's own,
+    made by us; never inside its root, so a commit or diff never sees them); return
+    {container path: host file} to bind-mount. `nameserver`: a user network's DNS."""
+    texts = {"/etc/hostname": hostname + "\n", "/etc/hosts": hosts_file(hostname, name, cid, ip),
+             "/etc/resolv.conf": resolv_conf(host_resolv(), nameserver)}
+    out = {}
+    for path, text in texts.items():
+        host = os.path.join(dest, ETC_FILES[path])
+        tmp = host + ".tmp"
+        with open(tmp, "w") as f:  # 0644: read by the container's users through the mount
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, host)
+        out[path] = host
+    return out
+
+
+def write_resolv(dest: str, nameserver: str = "") -> None:
+    """Rewrite resolv.conf of a running container (a live connect or disconnect) in
+    directory `dest`, in place: the container's bind mount holds this inode."""
+    with open(os.path.join(dest, ETC_FILES["/etc/resolv.conf"]), "r+") as f:
+        f.write(resolv_conf(host_resolv(), nameserver))
+        f.truncate()

@@ -1,6 +1,6 @@
 """Exec: run another command in a running container with `lxc-attach`. No Django imports.
 
-Ownership: a started exec gets its own supervisor (exec_supervisor.py), launched and
+Ownership: a started exec gets its own supervisor (supervisor.c in exec mode), launched and
 double-forked into its own session exactly like a container's. It owns `lxc-attach` and
 its stdio (pipes or a pty), writes the output to output.log, serves an attach socket with
 the container supervisor's framing (so the same websocket relay serves both) and writes
@@ -22,7 +22,6 @@ Records are files next to the container's, never database rows:
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import posixpath
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,6 @@ from . import supervision, users
 from .procs import alive
 from .supervision import SupervisorSpec, read_exit, read_json
 
-EXEC_SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exec_supervisor.py")
 SHELL = "/bin/sh"
 CD_AND_EXEC = 'cd -- "$1" || exit 126; shift; exec "$@"'
 
@@ -63,6 +61,7 @@ class ExecConfig:
     user: str = ""
     working_dir: str = ""
     console_size: list[int] = field(default_factory=list)  # [rows, cols] for a tty
+    detach_keys: str = ""  # Docker's DetachKeys ("ctrl-p,ctrl-q"; checked by the API layer)
 
     def validated(self) -> ExecConfig:
         validate_cmd(self.cmd)
@@ -73,6 +72,8 @@ class ExecConfig:
         validate_user(self.user)
         validate_working_dir(self.working_dir)
         validate_console_size(self.console_size)
+        if not isinstance(self.detach_keys, str) or len(self.detach_keys) > 256:
+            raise InvalidArgument("detach_keys must be a string of at most 256 characters")
         for flag in ("tty", "stdin"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidArgument(f"{flag} must be a boolean")
@@ -242,8 +243,9 @@ class Execs:
                                    console_size=config.console_size,
                                    log_max_size=ctx.log_limits.max_size,
                                    log_max_file=ctx.log_limits.max_file)
+        program = supervision.program(self.layout.lib)
         self._claim(p, spec)
-        word = supervision.spawn(EXEC_SUPERVISOR, p.dir, p.supervisor_log, timeout)
+        word = supervision.spawn(program, p.dir, p.supervisor_log, timeout)
         if word != "started":
             raise supervision.start_failure(p.exit, p.supervisor_log,
                                             f"exec supervisor did not start ({word})")
@@ -274,12 +276,13 @@ class Execs:
 
     @staticmethod
     def _claim(p: ExecPaths, spec: SupervisorSpec) -> None:
+        data = spec.to_bytes()
         try:
             fd = os.open(p.spec, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
             raise Conflict("exec has already been started") from None
         with os.fdopen(fd, "wb") as f:
-            marshal.dump(spec.to_marshal(), f)
+            f.write(data)
 
 
 def _exit_record(p: ExecPaths) -> tuple[dict[str, Any] | None, str]:

@@ -1,7 +1,7 @@
 """The attach framing between a supervisor and its clients, and Docker's stream framing.
 
-Standard library only, and only `struct`: the supervisor (`python3 -I -S supervisor.py`)
-imports this module at start-up, before the container is launched.
+The supervisor (supervisor.c) speaks the same framing (its F_* kinds are these, in order;
+tests/test_frames.py checks it).
 
 Attach framing, both ways: 1-byte type + 4-byte big-endian length + payload.
   client -> supervisor: HELLO (JSON {"stdin": bool, "scrollback": bool}), STDIN bytes,

@@ -8,6 +8,7 @@ a new LXC key. Network lines are produced by the engine's own networking code on
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 import jinja2
@@ -30,6 +31,13 @@ DEVICES = (
     "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
     "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
 )
+
+# an lxc.mount.entry value as fs/mounts.py makes it: absolute source, relative target (both
+# fstab-escaped, no whitespace or control character), a bind, optionally read-only; or a
+# tmpfs with checked options
+_FIELD = r"[^\s\x00-\x1f\x7f]"
+MOUNT_ENTRY_RE = re.compile(rf"^(/{_FIELD}* [^/\s\x00-\x1f\x7f]{_FIELD}* none r?bind(,ro)?"
+                            rf"|tmpfs [^/\s\x00-\x1f\x7f]{_FIELD}* tmpfs [a-zA-Z0-9_=,%]+) 0 0\Z")
 
 HOOK = os.path.join(os.path.dirname(__file__), "hooks", "started")
 
@@ -57,6 +65,7 @@ class LxcParams:
     privileged: bool = False
     capabilities: frozenset[str] = frozenset()  # kept (capabilities.resolve); ignored if privileged
     seccomp_profile: str = ""  # path of the profile file; required unless privileged
+    mounts: list[str] = field(default_factory=list)  # lxc.mount.entry values (fs/mounts.prepare)
 
 
 def _line(value: str, what: str) -> str:
@@ -86,6 +95,9 @@ def render(p: LxcParams) -> str:
         _line(line, "network line")
         if not line.startswith("lxc.net."):
             raise InvalidArgument("network lines must be lxc.net.* keys")
+    for entry in p.mounts:
+        if not MOUNT_ENTRY_RE.fullmatch(entry):
+            raise InvalidArgument("invalid mount entry")
     return _env.get_template("lxc.conf.j2").render(
         hostname=p.hostname, rootfs=p.rootfs, log_file=p.log_file,
         cgroup_container=p.cgroup_container, cgroup_monitor=p.cgroup_monitor,
@@ -93,5 +105,5 @@ def render(p: LxcParams) -> str:
         uid=int(p.uid), gid=int(p.gid), devices=DEVICES,
         environment=p.environment, network=p.network, privileged=bool(p.privileged),
         cap_keep=caps, seccomp_profile=p.seccomp_profile, masked_files=MASKED_FILES,
-        masked_dirs=MASKED_DIRS, read_only=READ_ONLY,
+        masked_dirs=MASKED_DIRS, read_only=READ_ONLY, mounts=p.mounts,
     )

@@ -1,7 +1,7 @@
 """The engine's side of the per-container supervisor: launch it, find it, signal through it.
 
-The supervisor (supervisor.py) runs as a fresh `python3 -I -S` in its own session. The
-files it writes in the container directory are the truth about a container:
+The supervisor (supervisor.c, built by `program` into the state root's lib/) runs in its own
+session. The files it writes in the container directory are the truth about a container:
   state.json  written once the container's init exists (pids and their start times)
   exit.json   written atomically after the container exited and was cleaned up
 """
@@ -9,20 +9,28 @@ files it writes in the container directory are the truth about a container:
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import select
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import ExitUnreadable, StartFailed
+from .. import cbuild
+from ..errors import ExitUnreadable, InvalidArgument, StartFailed
 from ..layout import ContainerPaths, private
 from . import procs
 
-SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
-PYTHON = "/usr/bin/python3"
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.c")
+CFLAGS = ("-O2", "-Wall", "-Wextra")  # dynamically linked: libc's pages are shared (low PSS)
+SPEC_MAGIC = b"dockerweb-supervisor-spec 1"
+MAX_LOG_FILES = 1000
+
+
+def program(lib_dir: str) -> str:
+    """The supervisor binary for this source, built under `lib_dir` when missing
+    (StartFailed when it cannot be built)."""
+    return cbuild.build(SOURCE, lib_dir, "supervisor", cflags=CFLAGS, what="the supervisor")
 
 
 class SupervisedPaths(Protocol):
@@ -42,8 +50,13 @@ class SupervisorSpec:
     `argv` is the whole child command line (`lxc-execute ...` or `lxc-attach ...`), built by
     the engine. The fields after `lxc_log` are a container's only: an exec joins the
     container's cgroups, has no start hook and no rootfs, and is never run under the init
-    confinement library (`preload`). The supervisor is stdlib-only and reads the spec as the
-    plain dict of `to_marshal`, indexing every field (none is ever None).
+    confinement library (`preload`). `mode` says which ("container" or "exec").
+
+    On disk (`to_bytes`, read by supervisor.c): the field SPEC_MAGIC, then for each key its
+    name and its value(s), every field NUL-terminated. Lists are repeated keys (`argv`,
+    `console_size`, `cgroup_dir`); `cgroup_limit` takes three values (directory, file,
+    integer); booleans are 0/1; every other key appears exactly once. Both sides validate
+    the same rules (`from_bytes` is the Python reader); the supervisor refuses anything else.
     """
 
     argv: tuple[str, ...]
@@ -64,6 +77,7 @@ class SupervisorSpec:
     preload: str = ""
     log_max_size: int = 0  # bytes of container.log before a rotation; 0: never rotated
     log_max_file: int = 1  # files kept (container.log and .1 ... .N-1)
+    mode: str = "container"
 
     @classmethod
     def container(cls, paths: ContainerPaths, argv: list[str], *, tty: bool, open_stdin: bool,
@@ -87,11 +101,127 @@ class SupervisorSpec:
         output log rotates as its container's does."""
         return cls(argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=True,
                    console_size=tuple(console_size), **_files(paths),
-                   log_max_size=log_max_size, log_max_file=log_max_file)
+                   log_max_size=log_max_size, log_max_file=log_max_file, mode="exec")
 
-    def to_marshal(self) -> dict[str, Any]:
-        """The plain dict the supervisor loads (marshal knows no dataclasses)."""
-        return asdict(self)
+    def validate(self) -> None:
+        """The rules supervisor.c checks; InvalidArgument naming the first one broken."""
+        def fail(why: str) -> None:
+            raise InvalidArgument(f"supervisor spec: {why}")
+
+        strings = [*self.argv, *self.cgroup_dirs, *(x for lim in self.cgroup_limits for x in lim[:2])]
+        strings += [getattr(self, k) for k in _PATHS + ("mode",)]
+        if any("\0" in s for s in strings):
+            fail("a value contains a NUL byte")
+        if self.mode not in ("container", "exec"):
+            fail("mode must be container or exec")
+        if not self.argv or not self.argv[0]:
+            fail("argv is empty")
+        if len(self.console_size) not in (0, 2) or not all(1 <= v <= 65535 for v in self.console_size):
+            fail("console_size must be () or (rows, cols) within 1..65535")
+        for k in _PATHS:
+            value = getattr(self, k)
+            if (value or k in _REQUIRED_PATHS) and not os.path.isabs(value):
+                fail(f"{k} is not an absolute path")
+        if not all(os.path.isabs(d) for d in self.cgroup_dirs):
+            fail("cgroup_dir is not an absolute path")
+        for directory, key, value in self.cgroup_limits:
+            if not os.path.isabs(directory) or not key or "/" in key or not -2**63 <= value < 2**63:
+                fail("bad cgroup_limit")
+        if not 0 <= self.log_max_size < 2**63:
+            fail("bad log_max_size")
+        if not 1 <= self.log_max_file <= MAX_LOG_FILES:
+            fail("bad log_max_file")
+        container_only = (self.hook_fifo, self.memory_cgroup, self.rootfs, self.preload,
+                          self.cgroup_limits, self.cgroup_dirs)
+        if self.mode == "exec" and any(container_only):
+            fail("an exec spec has container-only fields")
+        if self.mode == "container" and not (self.hook_fifo and self.memory_cgroup and self.rootfs):
+            fail("a container spec needs hook_fifo, memory_cgroup and rootfs")
+
+    def to_bytes(self) -> bytes:
+        """The spec file's contents (validated first)."""
+        self.validate()
+        fields: list[str] = []
+        for key, value in self._items():
+            fields.append(key)
+            fields.extend(value)
+        return SPEC_MAGIC + b"\0" + b"".join(f.encode("utf-8", "surrogateescape") + b"\0" for f in fields)
+
+    def _items(self) -> list[tuple[str, list[str]]]:
+        items = [("mode", [self.mode])]
+        items += [("argv", [a]) for a in self.argv]
+        items += [(k, ["1" if getattr(self, k) else "0"]) for k in ("tty", "open_stdin", "stdin_once")]
+        items += [("console_size", [str(v)]) for v in self.console_size]
+        items += [(k, [getattr(self, k)]) for k in _PATHS]
+        items += [("cgroup_limit", [d, k, str(v)]) for d, k, v in self.cgroup_limits]
+        items += [("cgroup_dir", [d]) for d in self.cgroup_dirs]
+        items += [(k, [str(getattr(self, k))]) for k in ("log_max_size", "log_max_file")]
+        return items
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> SupervisorSpec:
+        """Parse and validate a spec file's contents (what supervisor.c accepts);
+        InvalidArgument when malformed."""
+        def fail(why: str) -> InvalidArgument:
+            return InvalidArgument(f"supervisor spec: {why}")
+
+        if not raw.endswith(b"\0"):
+            raise fail("not a sequence of NUL-terminated fields")
+        fields = [f.decode("utf-8", "surrogateescape") for f in raw[:-1].split(b"\0")]
+        if fields[0] != SPEC_MAGIC.decode():
+            raise fail("bad magic")
+        lists: dict[str, list] = {"argv": [], "console_size": [], "cgroup_limit": [], "cgroup_dir": []}
+        scalars: dict[str, str] = {}
+        i = 1
+        while i < len(fields):
+            key = fields[i]
+            arity = 3 if key == "cgroup_limit" else 1
+            values = fields[i + 1:i + 1 + arity]
+            if len(values) < arity:
+                raise fail(f"key {key[:40]} without a value")
+            i += 1 + arity
+            if key in lists:
+                lists[key].append(values if arity > 1 else values[0])
+            elif key in _SCALARS:
+                if key in scalars:
+                    raise fail(f"key {key} given twice")
+                scalars[key] = values[0]
+            else:
+                raise fail(f"unknown key {key[:40]}")
+        missing = [k for k in _SCALARS if k not in scalars]
+        if missing:
+            raise fail(f"key {missing[0]} missing")
+
+        def number(text: str, lo: int, hi: int, what: str) -> int:
+            if not text.lstrip("-").isdigit() or not text.isascii() or not lo <= int(text) <= hi:
+                raise fail(f"bad {what}")
+            return int(text)
+
+        def flag(key: str) -> bool:
+            if scalars[key] not in ("0", "1"):
+                raise fail(f"{key} must be 0 or 1")
+            return scalars[key] == "1"
+
+        spec = cls(
+            argv=tuple(lists["argv"]), tty=flag("tty"), open_stdin=flag("open_stdin"),
+            stdin_once=flag("stdin_once"),
+            console_size=tuple(number(v, 1, 65535, "console_size") for v in lists["console_size"]),
+            **{k: scalars[k] for k in _PATHS},
+            cgroup_limits=tuple((d, k, number(v, -2**63, 2**63 - 1, "cgroup_limit value"))
+                                for d, k, v in lists["cgroup_limit"]),
+            cgroup_dirs=tuple(lists["cgroup_dir"]),
+            log_max_size=number(scalars["log_max_size"], 0, 2**63 - 1, "log_max_size"),
+            log_max_file=number(scalars["log_max_file"], 1, MAX_LOG_FILES, "log_max_file"),
+            mode=scalars["mode"],
+        )
+        spec.validate()
+        return spec
+
+
+_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log", "hook_fifo",
+          "memory_cgroup", "rootfs", "preload")
+_REQUIRED_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log")
+_SCALARS = ("mode", "tty", "open_stdin", "stdin_once", *_PATHS, "log_max_size", "log_max_file")
 
 
 def _files(paths: SupervisedPaths) -> dict[str, str]:
@@ -158,11 +288,13 @@ def _short(err: Exception) -> str:
     return str(err)[:120] or type(err).__name__
 
 
-def launch(paths: ContainerPaths, spec: SupervisorSpec, timeout: float = 30.0) -> RunState:
-    """Start a supervisor for `spec` and return once the container runs.
+def launch(paths: ContainerPaths, spec: SupervisorSpec, program: str, timeout: float = 30.0) -> RunState:
+    """Start a supervisor (the binary `program`, see program()) for `spec` and return once
+    the container runs.
 
     Raises StartFailed with LXC's own error text when the container did not start.
     """
+    data = spec.to_bytes()
     for stale in (paths.state, paths.exit):
         try:
             os.unlink(stale)
@@ -170,24 +302,24 @@ def launch(paths: ContainerPaths, spec: SupervisorSpec, timeout: float = 30.0) -
             pass
     tmp = paths.spec + ".tmp"
     with open(tmp, "wb", opener=private) as f:
-        marshal.dump(spec.to_marshal(), f)
+        f.write(data)
     os.rename(tmp, paths.spec)
-    if spawn(SUPERVISOR, paths.dir, paths.supervisor_log, timeout) == "started":
+    if spawn(program, paths.dir, paths.supervisor_log, timeout) == "started":
         state = read_state(paths)
         if state is not None:
             return state
     raise start_failure(paths.exit, paths.supervisor_log, "supervisor failed to start")
 
 
-def spawn(script: str, directory: str, supervisor_log: str, timeout: float) -> str:
-    """Run `python3 -I -S script directory FD` (a supervisor, which double-forks into its own
-    session and reads directory/supervisor.spec) and return the first word it writes on FD:
-    "started", "failed", or "timeout" when none came within `timeout` seconds. Its stderr
-    is appended to `supervisor_log`."""
+def spawn(program: str, directory: str, supervisor_log: str, timeout: float) -> str:
+    """Run `program directory FD` (a supervisor, which double-forks into its own session and
+    reads directory/supervisor.spec) and return the first word it writes on FD: "started",
+    "failed", or "timeout" when none came within `timeout` seconds. Its stderr is appended
+    to `supervisor_log`."""
     r, w = os.pipe()
     with open(supervisor_log, "ab", opener=private) as err:
         proc = subprocess.Popen(
-            [PYTHON, "-I", "-S", script, directory, str(w)],
+            [program, directory, str(w)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
             pass_fds=(w,), start_new_session=True, close_fds=True,
         )
@@ -234,7 +366,7 @@ def main_pid(state: RunState) -> int | None:
     return kids[0] if kids else None
 
 
-def _await_main(state: RunState, timeout: float = 1.0) -> int | None:
+def await_main(state: RunState, timeout: float = 1.0) -> int | None:
     """main_pid, waiting a moment for it: "started" is LXC's start hook, which runs just
     before LXC's init forks the command, so a signal sent right after a start could
     otherwise find no main process and hit the init (whose SIGKILL makes lxc-execute exit 1,
@@ -254,7 +386,7 @@ def deliver(state: RunState, sig: int) -> bool:
     """
     if not procs.alive(state.init_pid, state.init_start):
         return False
-    pid = _await_main(state)
+    pid = await_main(state)
     started = procs.start_time(pid) if pid else None
     if pid and started is not None and procs.send_signal(pid, started, sig):
         return True

@@ -17,7 +17,7 @@ from channels.worker import Worker
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from containers import heartbeat, hosts
+from containers import heartbeat, hosts, nameservice
 from containers.asyncstream import in_thread
 from containers.rpc import LAYER_ERRORS
 from containers.worker import Watcher
@@ -55,12 +55,15 @@ class EngineWorker(Worker):
         Watcher.instance = watcher = Watcher()
         try:
             await watcher.reconcile(boot=True)  # adopt what runs before taking commands
+            nameservice.Service.instance = names = nameservice.Service()
+            await names.sync()  # the user networks' DNS (their bridges were restored at boot)
             log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
             task = asyncio.ensure_future(watcher.run())
             try:
                 await super().handle()
             finally:
                 task.cancel()
+                names.close()
         finally:
             beating.cancel()
             heartbeat.end()

@@ -1,5 +1,6 @@
 """`manage.py teardown`: remove what a stopped dockerweb leaves on the host for its state root:
-the bridges of its networks, its nft table, its cgroup parent and stale sockets under
+the bridges of its networks (user networks' too, by record and by name prefix), its nft table
+(with the user networks' rules), its cgroup parent and stale sockets under
 `<state>/run/`. Refused (exit 1, touching nothing) while the stack runs on this state root or
 while any container runs, listing them; containers outlive the stack by design, so stop or
 remove them first. Records, images and the state root itself are kept: the next `make run`
@@ -37,7 +38,8 @@ class Command(BaseCommand):
                                + "\n  ".join(running))
         parent = settings.DOCKERWEB_CGROUP_PARENT
         mine = Network.objects.filter(host=host_name())  # other hosts' bridges are theirs
-        bridges = {settings.DOCKERWEB_BRIDGE, *mine.values_list("bridge", flat=True)}
+        bridges = {settings.DOCKERWEB_BRIDGE, *mine.values_list("bridge", flat=True),
+                   *bridge.named(settings.DOCKERWEB_NETWORK_BRIDGE_PREFIX)}
         portmap.remove_table(settings.DOCKERWEB_NFT_TABLE)
         self.stdout.write(f"nft table {settings.DOCKERWEB_NFT_TABLE}: removed")
         for name in sorted(bridges):

@@ -25,14 +25,16 @@
     const cmd = (c.config.cmd && c.config.cmd.length ? c.config.cmd : c.config.entrypoint || []).join(" ");
     const actions = el("td", { class: "actions" }, ...ACTIONS.map(([a, q]) => el("button", {
       class: "small" + (a === "kill" || a === "remove" ? " danger" : ""), "data-action": a,
-      disabled: (a === "start" && c.state.running) || (["stop", "kill", "restart"].includes(a) && !c.state.running),
+      disabled: (a === "start" && c.state.running) || (["stop", "kill", "restart"].includes(a) && !c.state.running
+        && !(a === "stop" && c.state.restarting)), // stop ends a restart policy's back-off
       onclick: () => act(c, a, q),
     }, a)));
     return el("tr", { "data-id": c.id, "data-name": c.name },
       el("td", {}, el("a", { href: "/containers/" + c.id + "/" }, c.name)),
       el("td", { text: c.image }),
       el("td", { class: "cmd", title: cmd, text: cmd }),
-      el("td", {}, el("span", { class: "badge " + c.state.status, text: c.state.status })),
+      el("td", {}, el("span", { class: "badge " + c.state.status,
+        text: c.state.restarting ? "restarting" : c.state.status })),
       el("td", { class: "status", text: statusText(c) }),
       actions);
   }
@@ -82,8 +84,10 @@
     }
     b.env = lines(f.get("env"), /\n/);
     b.ports = lines(f.get("ports"), /[,\s]+/);
+    b.volumes = lines(f.get("volumes"), /,\s*/);
     b.tty = form.tty.checked;
     b.open_stdin = form.open_stdin.checked;
+    b.restart_policy = f.get("restart_policy") || "no";
     return b;
   }
 

@@ -1,0 +1,52 @@
+/* Images page, build form: POST /api/images/build/ (the Dockerfile's text and an optional
+   context tar as multipart), Docker's JSON progress lines shown as they come. An empty
+   Dockerfile field with a context uses the context's own Dockerfile. */
+"use strict";
+
+(() => {
+  const form = document.getElementById("build-form");
+  const log = document.getElementById("build-log");
+  const status = document.getElementById("build-status");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = new FormData();
+    if (form.dockerfile.value.trim()) body.append("dockerfile", form.dockerfile.value);
+    if (form.context.files[0]) body.append("context", form.context.files[0]);
+    if (form.t.value.trim()) body.append("t", form.t.value.trim());
+    if (form.nocache.checked) body.append("nocache", "1");
+    status.textContent = "building…";
+    log.hidden = false;
+    log.textContent = "";
+    const res = await fetch("/api/images/build/", { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": dw.cookie("csrftoken") }, body });
+    if (!res.ok) {
+      let msg = "HTTP " + res.status;
+      try { msg = (await res.json()).message || msg; } catch (err) { /* not JSON */ }
+      status.textContent = "failed: " + msg;
+      return;
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    let failed = "";
+    let built = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!line.trim()) continue; // keep-alive
+        const m = JSON.parse(line);
+        if (m.error) { failed = m.error; log.textContent += "error: " + m.error + "\n"; continue; }
+        if (m.aux && m.aux.ID) built = m.aux.ID;
+        if (m.stream) log.textContent += m.stream;
+      }
+      log.scrollTop = log.scrollHeight;
+    }
+    status.textContent = failed ? "failed: " + failed : "built " + built.replace("sha256:", "").slice(0, 12);
+    if (!failed) dw.toast("image built");
+  });
+})();

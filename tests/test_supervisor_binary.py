@@ -1,0 +1,188 @@
+"""The C supervisor (engine/run/supervisor.c) through the real binary, in exec mode around
+ordinary host commands (no LXC needed): the log records, a refused spec, its memory, the
+attach socket, the compile."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+
+from containers.engine.errors import InvalidArgument
+from containers.engine.run import client, frames, logfile, procs, supervision
+from containers.engine.run.exec import ExecPaths
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> str:
+    return supervision.program(str(tmp_path_factory.mktemp("lib")))
+
+
+def _start(program: str, d, argv: list[str], **kw) -> ExecPaths:
+    p = ExecPaths(str(d))
+    os.makedirs(p.dir, exist_ok=True)
+    spec = supervision.SupervisorSpec.exec(p, argv, tty=kw.pop("tty", False),
+                                           open_stdin=kw.pop("open_stdin", False), console_size=[])
+    if kw:
+        spec = supervision.SupervisorSpec(**{**spec.__dict__, **kw})
+    with open(p.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    assert supervision.spawn(program, p.dir, p.supervisor_log, 10) == "started"
+    return p
+
+
+def _exit(p: ExecPaths, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(p.exit):
+        assert time.monotonic() < deadline, "no exit.json"
+        time.sleep(0.01)
+    with open(p.exit) as f:
+        return json.load(f)
+
+
+def _records(path: str) -> list[logfile.Record]:
+    out = []
+    for name in logfile.log_files(path):
+        with open(name, "rb") as f:
+            out += logfile.parse_lines(f.read().splitlines(), logfile.LogQuery())
+    return out
+
+
+def test_log_round_trip_of_random_bytes(program, tmp_path):
+    """Random bytes (invalid UTF-8, NULs, control characters, lines far over 16 KiB, valid
+    multi-byte characters) on stdout and stderr are read back by logfile.py exactly; every
+    record is what Python's json.dumps writes for it, and no record without a newline is
+    longer than MAX_RECORD."""
+    rnd = random.Random(13)
+    parts = [rnd.randbytes(rnd.choice([1, 100, 5000, 40000])) for _ in range(40)]
+    parts += ["héllo wörld 😀 \u2028\n".encode(), b"\xed\xa0\x80\xf4\x90\x80\x80\xc0\xaf\x00\x7f\n",
+              b"a" * 50000 + b"\n", b"\r\n\t\"\\", b"x" * 16384, b"tail without newline"]
+    rnd.shuffle(parts)
+    out, err = b"".join(parts), b"".join(reversed(parts))
+    (tmp_path / "out").write_bytes(out)
+    (tmp_path / "err").write_bytes(err)
+    script = f"cat {tmp_path}/out & cat {tmp_path}/err >&2; wait"
+    p = _start(program, tmp_path / "x", ["/bin/sh", "-c", script])
+    assert _exit(p)["exit_code"] == 0
+    with open(p.log, "rb") as f:
+        lines = f.read().splitlines()
+    recs = [logfile.parse_line(ln) for ln in lines]
+    assert all(recs)
+    assert b"".join(r.data for r in recs if r.stream == "stdout") == out
+    assert b"".join(r.data for r in recs if r.stream == "stderr") == err
+    for line, rec in zip(lines, recs, strict=True):
+        text = rec.data.decode("utf-8", "surrogateescape")
+        assert json.dumps({"log": text, "stream": rec.stream, "time": rec.time}).encode() == line
+        assert rec.data.endswith(b"\n") or len(rec.data) <= 16384
+        assert len(rec.time) == 30 and rec.time.endswith("Z")
+    assert not os.path.exists(p.attach)
+
+
+def test_log_rotation_as_docker_json_file(program, tmp_path):
+    """max-size 4 KiB, max-file 3: container.log, .1, .2, each under the limit, in order."""
+    script = "i=0; while [ $i -lt 300 ]; do echo line$i; i=$((i+1)); done"
+    p = _start(program, tmp_path / "x", ["/bin/sh", "-c", script], log_max_size=4096, log_max_file=3)
+    assert _exit(p)["exit_code"] == 0
+    files = logfile.log_files(p.log)
+    assert [os.path.basename(f) for f in files] == ["output.log.2", "output.log.1", "output.log"]
+    assert all(os.path.getsize(f) <= 4096 for f in files)
+    data = b"".join(r.data for r in _records(p.log))
+    everything = b"".join(b"line%d\n" % i for i in range(300))
+    assert everything.endswith(data) and data.startswith(b"line") and data.count(b"\n") > 100
+
+
+@pytest.mark.parametrize("mangle, why", [
+    (lambda raw: b"\xfa\x04marshal\0of a dict\0", "bad magic"),
+    (lambda raw: raw[:-1], "NUL-terminated"),
+    (lambda raw: raw + b"nonsense\0x\0", "unknown key"),
+    (lambda raw: raw + b"tty\x001\0", "given twice"),
+    (lambda raw: raw.replace(b"\0log_max_file\x001\0", b"\0log_max_file\x000\0"), "log_max_file"),
+    (lambda raw: raw.replace(b"\0mode\0exec\0", b"\0mode\0container\0"), "container spec needs"),
+    (lambda raw: raw.replace(b"\0open_stdin\x000\0", b"\0open_stdin\0no\0"), "open_stdin"),
+    (lambda raw: raw + b"cgroup_limit\0/sys/fs/cgroup/x\0pids.max\0", "without a value"),
+])
+def test_a_malformed_spec_is_refused(program, tmp_path, mangle, why):
+    """The binary refuses (exit.json with the reason, "failed", nothing started) what the
+    Python reader refuses too."""
+    p = ExecPaths(str(tmp_path))
+    good = supervision.SupervisorSpec.exec(p, ["/bin/touch", str(tmp_path / "ran")], tty=False,
+                                           open_stdin=False, console_size=[]).to_bytes()
+    raw = mangle(good)
+    with pytest.raises(InvalidArgument):
+        supervision.SupervisorSpec.from_bytes(raw)
+    with open(p.spec, "wb") as f:
+        f.write(raw)
+    assert supervision.spawn(program, p.dir, p.supervisor_log, 10) == "failed"
+    doc = supervision.read_exit(p)
+    assert doc["error"].startswith("malformed supervisor spec") and why in doc["error"], doc
+    assert doc["started"] is False and doc["exit_code"] == 255
+    assert not os.path.exists(tmp_path / "ran") and not os.path.exists(p.state)
+
+
+def test_a_set_up_failure_is_the_exit_error_and_nothing_runs(program, tmp_path):
+    """Container mode, a cgroup limit that cannot be written (here: a plain directory, no
+    such file): "failed", exit.json names the file and the reason, the command never ran."""
+    from containers.engine.layout import Layout
+
+    paths = Layout(str(tmp_path)).container("c" * 64)
+    os.makedirs(paths.dir)
+    cg = str(tmp_path / "notacgroup")
+    spec = supervision.SupervisorSpec.container(
+        paths, ["/bin/touch", str(tmp_path / "ran")], tty=False, open_stdin=False, stdin_once=False,
+        console_size=[], memory_cgroup=cg, cgroup_limits=[(cg, "pids.max", 5)], cgroup_dirs=[cg],
+        preload="")
+    with open(paths.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    assert supervision.spawn(program, paths.dir, paths.supervisor_log, 10) == "failed"
+    doc = supervision.read_exit(paths)
+    assert doc["error"] == f"cannot write 5 to {cg}/pids.max: No such file or directory", doc
+    assert doc["started"] is False and not os.path.exists(tmp_path / "ran")
+    assert not os.path.exists(cg)  # its cgroup directories are removed as after a run
+
+
+def test_one_idle_supervisor_is_under_one_mib_pss(program, tmp_path):
+    p = _start(program, tmp_path / "x", ["/bin/sleep", "1000"], open_stdin=True)
+    with open(p.state) as f:
+        state = json.load(f)
+    try:
+        with client.AttachClient(p.attach, stdin=True, scrollback=True, timeout=5) as c:
+            c.write(b"some input\n")  # the stdin path and a client were used once
+        rss, pss = procs.rss_pss_kib(state["supervisor_pid"])
+        assert 0 < pss < 1024, (rss, pss)
+    finally:
+        os.kill(state["pid"], signal.SIGKILL)
+    assert _exit(p)["exit_code"] == 137
+
+
+def test_attach_scrollback_stdin_once_and_exit_frame(program, tmp_path):
+    """A HELLO with scrollback gets the output so far, then live output; the client that
+    sent input and leaves closes stdin (stdin_once), so `cat` ends; then EXIT."""
+    p = _start(program, tmp_path / "x", ["/bin/sh", "-c", "echo before; cat; echo after"], open_stdin=True)
+    deadline = time.monotonic() + 10
+    while b"before" not in open(p.log, "rb").read():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    watcher = client.AttachClient(p.attach, scrollback=False, timeout=10)
+    with client.AttachClient(p.attach, stdin=True, scrollback=True, timeout=10) as c:
+        c.write(b"x" * (3 << 20))  # more than the pipe takes: POLLOUT, not a stall
+        got = b""
+        for kind, data in c.frames():
+            got += data if kind == frames.STDOUT else b""
+            if len(got) >= len(b"before\n") + (3 << 20):
+                break
+    with watcher:
+        kinds = [k for k, _ in watcher.frames()]
+    assert got == b"before\n" + b"x" * (3 << 20)
+    assert kinds[-1] == frames.EXIT and _exit(p)["exit_code"] == 0
+    assert b"".join(r.data for r in _records(p.log)).endswith(b"after\n")
+
+
+def test_source_compiles_without_warnings(tmp_path):
+    argv = ["gcc", *supervision.CFLAGS, "-Werror", "-o", str(tmp_path / "s"), supervision.SOURCE]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
