@@ -3,8 +3,9 @@
 Explicit: the REST `host` field or the Docker API label `com.dockerweb.host` (pinned hosts
 must be registered, up and not draining); a container on a user network goes to its host.
 Otherwise the up, non-draining host with the fewest containers of the same name prefix
-(replicas "web-1", "web-2" spread), then the fewest active containers, then by name. With no Host rows (a worker that never beat, the
-fast tests) or only this one, it is this host, at the cost of one small query.
+(replicas "web-1", "web-2" spread), then the fewest active containers, then by name. With
+no Host rows (a worker that never beat, the fast tests) or only this one, it is this host,
+at the cost of one small query.
 """
 
 from __future__ import annotations
