@@ -137,10 +137,6 @@ class ContainerUpdateSerializer(serializers.Serializer):
             data.setdefault("restart_max_retries", 0)
         return data
 
-    def endpoints(self) -> dict[str, dict[str, list[str]]]:
-        """`networks` in Docker's EndpointsConfig shape (lifecycle.create's `endpoints`)."""
-        return {name: {"Aliases": list(aliases)} for name, aliases in self.validated_data["networks"].items()}
-
 
 class ContainerSerializer(serializers.ModelSerializer):
     """Inspect: config, state and exit info."""
