@@ -6,7 +6,6 @@ one engine call, record the result, emit the event.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -18,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, lookup, networking
+from containers import events, exithints, lookup, networking
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -106,6 +105,7 @@ def start(ref: str) -> Container:
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
         Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)
+        exithints.announce(c.id)  # not running again, without an event: wake its waiters
         _auto_remove(c)  # as any failed start: docker run --rm waits for the removal
         raise _start_error(e) from e
     try:
@@ -509,33 +509,35 @@ def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
 def wait(ref: str, timeout: float | None = None, *, user,
          condition: str = "not-running") -> WaitOutcome | None:
     """Block until `condition` holds for the container `ref` that `user` sees; None when
-    `timeout` (seconds) passes first.
+    `timeout` (seconds) passes first. `wait_async` run from a synchronous caller."""
+    from asgiref.sync import async_to_sync
 
-    Polls the records (cheap, and correct across processes); Unavailable-free by design:
-    a missing worker only delays the answer until reconciliation.
-    """
     condition = wait_condition(condition)
     c = lookup.container(ref, user)
-    after_seq = events.latest_seq()
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.002
-    while (outcome := wait_check(c.id, condition, after_seq)) is None:
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
-    return outcome
+    return async_to_sync(wait_async)(c.id, condition, events.latest_seq(), timeout)
 
 
-async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:
-    """`wait_check` polled from async code (no timeout: the caller's connection bounds it)."""
+async def wait_async(cid: str, condition: str, after_seq: int,
+                     timeout: float | None = None) -> WaitOutcome | None:
+    """The outcome once `condition` holds for container `cid`; None after `timeout` seconds
+    (None: no limit, the caller's connection bounds it).
+
+    Woken by the exit itself, never by polling: it joins the container's exit-hint group
+    (exithints) before its first look at the records, then looks again only when a hint
+    comes (the worker recorded an exit, a removal finished) or, as the net for a hint lost
+    while Redis was away, after RECHECK_S seconds without one. A wait that begins after the
+    exit answers at its first look. A missing worker only delays the answer until its
+    reconcile records the exit."""
     from containers.asyncstream import in_thread
 
     check = in_thread(wait_check)
-    delay = 0.005
-    while (outcome := await check(cid, condition, after_seq)) is None:
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    async with exithints.Listener(cid) as hints:
+        while (outcome := await check(cid, condition, after_seq)) is None:
+            left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await hints.next(min(left, exithints.RECHECK_S))
     return outcome
 
 
