@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
@@ -38,8 +39,16 @@ async def beat_forever() -> None:
         await asyncio.sleep(heartbeat.BEAT_S)
 
 
+# threads running engine calls at once (asyncio's default, cpu + 4 = 6 here, let a burst of
+# starts queue behind six supervisors' start-up); each call holds one while it waits on a
+# supervisor, LXC or the database, mostly not on the CPU
+ENGINE_THREADS = 64
+
+
 class EngineWorker(Worker):
     async def handle(self) -> None:
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
         beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
