@@ -126,17 +126,20 @@ def start(ref: str) -> Container:
         raise err from e
     # the start event commits with the state: whoever sees "running" (the watcher recording
     # a quick exit or OOM) writes its events after it
+    ran = {"started_at": _ts(run.started_at), "supervisor_pid": run.supervisor_pid,
+           "supervisor_start": run.supervisor_start, "init_pid": run.init_pid}
     with transaction.atomic():
         try:
-            Container.transition(
-                c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
-                supervisor_pid=run.supervisor_pid, supervisor_start=run.supervisor_start,
-                init_pid=run.init_pid,
-            )
+            Container.transition(c.id, State.RUNNING, "record start", **ran)
+            recorded = True
         except IllegalTransition:
-            pass  # it already exited and the watcher recorded that first
+            recorded = False  # it already exited and the watcher recorded that first
         events.emit("start", c)
-    return Container.objects.get(pk=c.id)
+    if not recorded:
+        return Container.objects.get(pk=c.id)
+    for field, value in {"state": State.RUNNING.value, **ran}.items():
+        setattr(c, field, value)  # the record as just written: no read before the reply
+    return c
 
 
 START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
@@ -245,19 +248,20 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
     if st.kind == "exited" and st.exit is not None:
         info = st.exit
         code = int(info["exit_code"])
-        try:
-            Container.transition(
-                cid, State.EXITED, "record exit", sources=sources, match=judged,
-                exit_code=code, paused=False,
-                oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
-                finished_at=_ts(info.get("finished_at")) or djtz.now(),
-            )
+        try:  # one commit: the state, the addresses and the events (waiters wake after it)
+            with transaction.atomic():
+                Container.transition(
+                    cid, State.EXITED, "record exit", sources=sources, match=judged,
+                    exit_code=code, paused=False,
+                    oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
+                    finished_at=_ts(info.get("finished_at")) or djtz.now(),
+                )
+                networking.release(cid)
+                if info.get("oom_killed"):
+                    events.emit("oom", c)
+                events.emit("die", c, exitCode=str(code))
         except IllegalTransition:
             return Container.objects.get(pk=cid)
-        networking.release(cid)
-        if info.get("oom_killed"):
-            events.emit("oom", c)
-        events.emit("die", c, exitCode=str(code))
         _auto_remove(c)
     elif st.kind == "unreadable":
         _record_unreadable_exit(c, st.reason, sources, judged)
@@ -441,24 +445,26 @@ def remove(ref: str, force: bool = False) -> None:
             engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
-    _finish_remove(Container.objects.get(pk=c.id))
+    c.state = State.REMOVING.value  # what _finish_remove reads (id, name, image, owner) is as read
+    _finish_remove(c)
 
 
 def _finish_remove(c: Container) -> None:
     """Delete files then the record; on failure the record goes to `dead` with the reason
-    (so a later remove can retry) instead of staying in `removing`."""
+    (so a later remove can retry) instead of staying in `removing`. The addresses, the
+    record and the destroy event go in one commit."""
     try:
         if engine().status(c.id).kind == "running":
             engine().force_kill(c.id)
         engine().remove(c.id)
-        networking.release(c.id)
+        with transaction.atomic():
+            networking.release(c.id)
+            Container.objects.filter(pk=c.id).delete()
+            events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref,
+                        name=c.name, owner_id=c.owner_id)
     except EngineError as e:
         Container.transition(c.id, State.DEAD, "fail removal", error=f"removal failed: {e.message}")
         raise
-    with transaction.atomic():
-        Container.objects.filter(pk=c.id).delete()
-        events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name,
-                    owner_id=c.owner_id)
 
 
 # ---- wait (anywhere) ------------------------------------------------------------------
