@@ -24,7 +24,7 @@ from channels.layers import get_channel_layer
 from containers.streams.notify import post
 
 GROUP_PREFIX = "dockerweb.exit."
-RECHECK_S = 2.0  # a waiter's look without a hint: only matters when a hint was lost
+RECHECK_S = 5.0  # a waiter's look without a hint: only matters when a hint was lost
 log = logging.getLogger("dockerweb.exithints")
 
 
