@@ -9,7 +9,7 @@
   cgroups, stats, lxcconf (+ templates/, hooks/), command, users
 - confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits,
-  compression, changes
+  compression, changes, trash
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
   registry_auth, distribution
 - net/ (network): ipam, bridge, netconf, portmap

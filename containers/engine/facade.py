@@ -22,7 +22,7 @@ from typing import Any
 
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, rootfs
+from .fs import inroot, rootfs, trash
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .logconfig import LogLimits, limits
@@ -370,14 +370,16 @@ class Engine:
         cgroups.remove(parent, cid)
 
     def remove(self, cid: str) -> None:
-        """Delete the container's files. The caller guarantees it does not run."""
+        """Delete the container's files. The caller guarantees it does not run. Its
+        directory is gone when this returns (renamed into tmp/); the unlinks of its files
+        happen in the background (fs/trash.py)."""
         p = self.paths(cid)
         if self.status(cid).kind == "running":
             raise EngineError("container is still running")
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)
-        shutil.rmtree(p.dir, ignore_errors=True)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+        trash.discard(p.dir, self.layout.tmp)
 
 
 def _path_stat(fd: int, path: str) -> dict[str, Any]:
