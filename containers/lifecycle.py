@@ -515,12 +515,26 @@ def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
 def wait(ref: str, timeout: float | None = None, *, user,
          condition: str = "not-running") -> WaitOutcome | None:
     """Block until `condition` holds for the container `ref` that `user` sees; None when
-    `timeout` (seconds) passes first. `wait_async` run from a synchronous caller."""
+    `timeout` (seconds) passes first. `wait_async` for a synchronous caller (REST): the
+    looks run in the caller's thread, on its database connection; only the blocking on the
+    exit hints goes through the event loop."""
     from asgiref.sync import async_to_sync
 
     condition = wait_condition(condition)
     c = lookup.container(ref, user)
-    return async_to_sync(wait_async)(c.id, condition, events.latest_seq(), timeout)
+    after_seq = events.latest_seq()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    hints = exithints.Listener(c.id)
+    async_to_sync(hints.__aenter__)()  # joined before the first look, as in wait_async
+    try:
+        while (outcome := wait_check(c.id, condition, after_seq)) is None:
+            left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            async_to_sync(hints.next)(min(left, exithints.RECHECK_S))
+        return outcome
+    finally:
+        async_to_sync(hints.__aexit__)(None, None, None)
 
 
 async def wait_async(cid: str, condition: str, after_seq: int,
