@@ -20,6 +20,9 @@ from bench_lifecycle import bare
 from common import docker_cli, median_ms, p90_ms, stack
 
 RUN = ["run", "--rm", "--network", "none", "busybox", "true"]
+# podman's default rlimits (nofile 1048576, nproc = the host's) are refused by runc's init here
+# (EPERM: this host's root has no CAP_SYS_RESOURCE); smaller ones that `true` never reaches
+PODMAN_LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000"]
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -35,10 +38,11 @@ def main() -> None:
     with stack() as s, ExitStack() as others:
         docker, env = docker_cli(s)
         runs = {"dockerweb": lambda: timed([docker, *RUN], env)}
-        for name, peer in (("dockerd", peers.dockerd), ("podman (runc)", peers.podman)):
+        for name, peer, extra in (("dockerd", peers.dockerd, []),
+                                  ("podman (runc)", peers.podman, PODMAN_LIMITS)):
             cli = others.enter_context(peer(s))
             if cli is not None:
-                runs[name] = lambda cli=cli: timed([*cli, *RUN])
+                runs[name] = lambda cli=cli, extra=extra: timed([*cli, RUN[0], *extra, *RUN[1:]])
         for name, run in list(runs.items()):  # warm-up; a peer that cannot run here is skipped
             try:
                 run()
