@@ -5,13 +5,15 @@ APT_PACKAGES := lxc busybox-static redis-server iptables nftables iproute2 pytho
 # what only the tests use: a real registry, skopeo to place/read images, htpasswd for its auth,
 # Debian's docker-compose (1.29, issue 14's compose test)
 TEST_APT_PACKAGES := docker-registry skopeo apache2-utils docker-compose
+# the benches' optional peers (bench/peers.py; dockerd comes with docker.io): `make bench-peers`
+PEER_APT_PACKAGES := podman
 # Debian's node and npm for the dashboard's npm packages; skipped when an npm is on PATH
 # already (NodeSource's nodejs bundles its own npm and conflicts with Debian's npm package)
 NODE_APT_PACKAGES := nodejs npm
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast deps test-deps lint bench migrate docker-cli install
+.PHONY: run test test-fast deps test-deps lint bench bench-peers migrate docker-cli install
 
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -84,3 +86,7 @@ test-fast: $(VENV)/.installed
 
 bench: deps
 	cd bench && for b in bench_*.py; do ../$(PY) $$b || exit 1; done
+
+# opt-in: podman (runc) as a peer of bench_docker.py; the benches skip it when it is missing
+bench-peers:
+	$(call apt_install,$(PEER_APT_PACKAGES))

@@ -8,8 +8,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from containers import exithints
 from containers.models import Container, Event
 from containers.streams.notify import announce_event
+
+EXIT_ACTIONS = ("die", "destroy")  # the events every wait condition is decided after
 
 
 def emit(action: str, container: Container | None = None, *, actor_id: str = "",
@@ -27,6 +30,8 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         event = Event.objects.create(type=type, action=action, actor_id=actor_id,
                                      actor_name=actor_name, attributes=attributes, owner_id=owner_id)
     transaction.on_commit(lambda: announce_event(event.seq))  # wake /ws/events/ consumers
+    if type == "container" and action in EXIT_ACTIONS:
+        transaction.on_commit(lambda: exithints.announce(actor_id))  # wake its waiters
     return event
 
 

@@ -6,7 +6,6 @@ one engine call, record the result, emit the event.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import threading
@@ -18,7 +17,18 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone as djtz
 
-from containers import events, hostimages, hosts, lookup, networking, networks, placement, restarts, volumes
+from containers import (
+    events,
+    exithints,
+    hostimages,
+    hosts,
+    lookup,
+    networking,
+    networks,
+    placement,
+    restarts,
+    volumes,
+)
 from containers.engine import ids
 from containers.engine import signals as sigs
 from containers.engine.errors import (
@@ -115,6 +125,7 @@ def start(ref: str) -> Container:
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
         Container.objects.filter(pk=c.id, state=State.STARTING.value).update(**before)
+        exithints.announce(c.id)  # not running again, without an event: wake its waiters
         _auto_remove(c)  # as any failed start: docker run --rm waits for the removal
         raise _start_error(e) from e
     try:
@@ -136,17 +147,20 @@ def start(ref: str) -> Container:
         raise err from e
     # the start event commits with the state: whoever sees "running" (the watcher recording
     # a quick exit or OOM) writes its events after it
+    ran = {"started_at": _ts(run.started_at), "supervisor_pid": run.supervisor_pid,
+           "supervisor_start": run.supervisor_start, "init_pid": run.init_pid}
     with transaction.atomic():
         try:
-            Container.transition(
-                c.id, State.RUNNING, "record start", started_at=_ts(run.started_at),
-                supervisor_pid=run.supervisor_pid, supervisor_start=run.supervisor_start,
-                init_pid=run.init_pid,
-            )
+            Container.transition(c.id, State.RUNNING, "record start", **ran)
+            recorded = True
         except IllegalTransition:
-            pass  # it already exited and the watcher recorded that first
+            recorded = False  # it already exited and the watcher recorded that first
         events.emit("start", c)
-    return Container.objects.get(pk=c.id)
+    if not recorded:
+        return Container.objects.get(pk=c.id)
+    for field, value in {"state": State.RUNNING.value, **ran}.items():
+        setattr(c, field, value)  # the record as just written: no read before the reply
+    return c
 
 
 START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
@@ -255,20 +269,21 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
     if st.kind == "exited" and st.exit is not None:
         info = st.exit
         code = int(info["exit_code"])
-        try:
-            Container.transition(
-                cid, State.EXITED, "record exit", sources=sources, match=judged,
-                exit_code=code, paused=False,
-                oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
-                finished_at=_ts(info.get("finished_at")) or djtz.now(),
-            )
+        try:  # one commit: the state, the addresses and the events (waiters wake after it)
+            with transaction.atomic():
+                Container.transition(
+                    cid, State.EXITED, "record exit", sources=sources, match=judged,
+                    exit_code=code, paused=False,
+                    oom_killed=bool(info.get("oom_killed")), error=info.get("error", ""),
+                    finished_at=_ts(info.get("finished_at")) or djtz.now(),
+                )
+                networking.release(cid)
+                if info.get("oom_killed"):
+                    events.emit("oom", c)
+                events.emit("die", c, exitCode=str(code), **restarts.after_exit(
+                    c, code, oom=bool(info.get("oom_killed")), error=info.get("error") or ""))
         except IllegalTransition:
             return Container.objects.get(pk=cid)
-        networking.release(cid)
-        if info.get("oom_killed"):
-            events.emit("oom", c)
-        events.emit("die", c, exitCode=str(code), **restarts.after_exit(
-            c, code, oom=bool(info.get("oom_killed")), error=info.get("error") or ""))
         _auto_remove(c, after_wait=True)
     elif st.kind == "unreadable":
         _record_unreadable_exit(c, st.reason, sources, judged)
@@ -596,7 +611,8 @@ def remove(ref: str, force: bool = False, volumes: bool = False) -> None:
             engine().force_kill(c.id)
             record_exit(c.id)
     Container.transition(c.id, State.REMOVING, "remove")
-    _finish_remove(Container.objects.get(pk=c.id), volumes=volumes)
+    c.state = State.REMOVING.value  # what _finish_remove reads (id, name, image, owner) is as read
+    _finish_remove(c, volumes=volumes)
 
 
 def _policy_restarts_over(c: Container) -> Container:
@@ -619,20 +635,21 @@ def _start_settled(c: Container) -> Container:
 
 def _finish_remove(c: Container, volumes: bool = False) -> None:
     """Delete files then the record; on failure the record goes to `dead` with the reason
-    (so a later remove can retry) instead of staying in `removing`. With `volumes`, then
-    the anonymous volumes no other container uses."""
+    (so a later remove can retry) instead of staying in `removing`. The addresses, the
+    record and the destroy event go in one commit. With `volumes`, then the anonymous
+    volumes no other container uses."""
     try:
         if engine().status(c.id).kind == "running":
             engine().force_kill(c.id)
         engine().remove(c.id)
-        networking.release(c.id)
+        with transaction.atomic():
+            networking.release(c.id)
+            Container.objects.filter(pk=c.id).delete()
+            events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref,
+                        name=c.name, owner_id=c.owner_id)
     except EngineError as e:
         Container.transition(c.id, State.DEAD, "fail removal", error=f"removal failed: {e.message}")
         raise
-    with transaction.atomic():
-        Container.objects.filter(pk=c.id).delete()
-        events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref, name=c.name,
-                    owner_id=c.owner_id)
     if volumes:
         _release_volumes(c)
 
@@ -703,37 +720,53 @@ def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
 def wait(ref: str, timeout: float | None = None, *, user,
          condition: str = "not-running") -> WaitOutcome | None:
     """Block until `condition` holds for the container `ref` that `user` sees; None when
-    `timeout` (seconds) passes first.
+    `timeout` (seconds) passes first. `wait_async` for a synchronous caller (REST): the
+    looks run in the caller's thread, on its database connection; only the blocking on the
+    exit hints goes through the event loop."""
+    from asgiref.sync import async_to_sync
 
-    Polls the records (cheap, and correct across processes); Unavailable-free by design:
-    a missing worker only delays the answer until reconciliation.
-    """
     condition = wait_condition(condition)
     c = lookup.container(ref, user)
     after_seq = events.latest_seq()
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.002
-    while (outcome := wait_check(c.id, condition, after_seq)) is None:
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
-    return outcome
+    hints = exithints.Listener(c.id)
+    async_to_sync(hints.__aenter__)()  # joined before the first look, as in wait_async
+    try:
+        while (outcome := wait_check(c.id, condition, after_seq)) is None:
+            left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            async_to_sync(hints.next)(min(left, exithints.RECHECK_S))
+        return outcome
+    finally:
+        async_to_sync(hints.__aexit__)(None, None, None)
 
 
 def _died_since(cid: str, after_seq: int) -> Event | None:
     return Event.objects.filter(actor_id=cid, action="die", seq__gt=after_seq).first()
 
 
-async def wait_async(cid: str, condition: str, after_seq: int) -> WaitOutcome:
-    """`wait_check` polled from async code (no timeout: the caller's connection bounds it)."""
+async def wait_async(cid: str, condition: str, after_seq: int,
+                     timeout: float | None = None) -> WaitOutcome | None:
+    """The outcome once `condition` holds for container `cid`; None after `timeout` seconds
+    (None: no limit, the caller's connection bounds it).
+
+    Woken by the exit itself, never by polling: it joins the container's exit-hint group
+    (exithints) before its first look at the records, then looks again only when a hint
+    comes (the worker recorded an exit, a removal finished) or, as the net for a hint lost
+    while Redis was away, after RECHECK_S seconds without one. A wait that begins after the
+    exit answers at its first look. A missing worker only delays the answer until its
+    reconcile records the exit."""
     from containers.asyncstream import in_thread
 
     check = in_thread(wait_check)
-    delay = 0.005
-    while (outcome := await check(cid, condition, after_seq)) is None:
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    async with exithints.Listener(cid) as hints:
+        while (outcome := await check(cid, condition, after_seq)) is None:
+            left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await hints.next(min(left, exithints.RECHECK_S))
     return outcome
 
 

@@ -157,7 +157,7 @@ def shown_state(c: Container, context: dict) -> str:
 class ContainerSerializer(serializers.ModelSerializer):
     """Inspect: config, state and exit info."""
 
-    image_id = serializers.CharField(source="image.id")
+    image_id = serializers.CharField(read_only=True)  # the foreign key itself: no query for the image
     image = serializers.CharField(source="image_ref")
     config = serializers.JSONField(source="spec")
     state = serializers.SerializerMethodField()

@@ -10,8 +10,8 @@
   JSON-lines logs), procs, cgroups, stats, lxcconf (+ templates/, hooks/), command, users
 - confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits, chunkfile,
-  compression, changes, mounts (bind mounts and volumes as LXC mount entries), volumes (the
-  local volume store)
+  compression, changes, trash, mounts (bind mounts and volumes as LXC mount entries), volumes
+  (the local volume store)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
   registry_auth, distribution, dockerfile_changes; dockerfile, dockerignore, buildcontext (docker
   build)

@@ -24,7 +24,7 @@ from typing import Any
 from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, mounts, rootfs
+from .fs import inroot, mounts, rootfs, trash
 from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
@@ -456,14 +456,16 @@ class Engine:
         cgroups.remove(parent, cid)
 
     def remove(self, cid: str) -> None:
-        """Delete the container's files. The caller guarantees it does not run."""
+        """Delete the container's files. The caller guarantees it does not run. Its
+        directory is gone when this returns (renamed into tmp/); the unlinks of its files
+        happen in the background (fs/trash.py)."""
         p = self.paths(cid)
         if self.status(cid).kind == "running":
             raise EngineError("container is still running")
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)
-        shutil.rmtree(p.dir, ignore_errors=True)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+        trash.discard(p.dir, self.layout.tmp)
 
 
 def _path_stat(fd: int, path: str) -> dict[str, Any]:

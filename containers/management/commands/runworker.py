@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.management.commands.runworker import Command as ChannelsRunworker
 from channels.worker import Worker
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.db import connections
 
 from containers import heartbeat, hosts, nameservice
 from containers.asyncstream import in_thread
@@ -47,8 +49,22 @@ async def beat_forever() -> None:
         await asyncio.sleep(min(heartbeat.BEAT_S, settings.DOCKERWEB_HOST_BEAT_S))
 
 
+# threads running engine calls at once (asyncio's default, cpu + 4 = 6 here, let a burst of
+# starts queue behind six supervisors' start-up); each call holds one while it waits on a
+# supervisor, LXC or the database, mostly not on the CPU
+ENGINE_THREADS = 32
+# seconds an engine thread keeps its database connection (the pool's threads live as long as
+# the worker; a new SQLite connection with its PRAGMAs costs ~2.5 ms per call on a loaded
+# host). The API servers keep 0: Django's ASGI handler runs each request in a new thread.
+WORKER_CONN_MAX_AGE = 600
+
+
 class EngineWorker(Worker):
     async def handle(self) -> None:
+        for alias in connections:
+            connections.settings[alias]["CONN_MAX_AGE"] = WORKER_CONN_MAX_AGE
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
         await in_thread(hosts.register)()  # before the first command: placements may choose it
         beating = asyncio.ensure_future(beat_forever())

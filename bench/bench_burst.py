@@ -1,0 +1,96 @@
+"""100 containers created and started through the REST API at once (one client thread each:
+create, then start), until all of them run; the rate is containers per second. Goal
+(issue 13): >= 40/s. Also prints the same burst through bare `lxc-execute` as the floor.
+
+    python bench/bench_burst.py [--count 100] [--network bridge|none]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from common import stack
+
+
+def burst(s, count: int, network: str) -> tuple[float, list[str]]:
+    """Seconds until `count` containers created and started at once all run; their ids."""
+    def one(_: int) -> str:
+        body = {"image": "busybox", "cmd": ["sleep", "1000"], "network_mode": network}
+        cid = s.api("POST", "/api/containers/", json=body).json()["id"]
+        r = s.api("POST", f"/api/containers/{cid}/start/", timeout=120)
+        assert r.status_code == 200 and r.json()["state"]["status"] == "running", r.text
+        return cid
+
+    # one kept-alive connection per client thread (requests' default pool keeps 10)
+    s.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=count))
+    with ThreadPoolExecutor(count) as pool:
+        t0 = time.perf_counter()
+        ids = list(pool.map(one, range(count)))
+        took = time.perf_counter() - t0
+    return took, ids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def host_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole host so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(v) - v[3] - v[4]) / hz, sum(v) / hz
+
+
+def containers_cpu(s) -> float:
+    """CPU seconds used so far under the stack's cgroup parent (containers and LXC's
+    monitors: lxc-execute's side of the work; the supervisors run outside it)."""
+    path = f"/sys/fs/cgroup/cpuacct/{s.env['DOCKERWEB_CGROUP_PARENT']}/cpuacct.usage"
+    try:
+        with open(path) as f:
+            return int(f.read()) / 1e9
+    except OSError:
+        return 0.0
+
+
+def remove_all(s, ids: list[str]) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda cid: s.api("DELETE", f"/api/containers/{cid}/?force=1", timeout=120), ids))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--network", default="bridge", choices=("bridge", "none"))
+    a = ap.parse_args()
+    with stack() as s:
+        took, ids = burst(s, 5, a.network)  # warm-up
+        remove_all(s, ids)
+        procs = {n: p.pid for n, p in s.procs.items()}
+        spent: dict[str, float] = {}
+        before = {n: cpu_seconds(pid) for n, pid in procs.items()}
+        busy0, total0 = host_busy()
+        lxc0 = containers_cpu(s)
+        took, ids = burst(s, a.count, a.network)
+        busy1, total1 = host_busy()
+        spent["containers+LXC"] = containers_cpu(s) - lxc0
+        spent |= {n: cpu_seconds(pid) - before[n] for n, pid in procs.items()}
+        remove_all(s, ids)
+    print(f"{a.count} containers created+started at once through REST, network {a.network}")
+    print(f"  until all run   {took:6.2f} s")
+    print(f"  rate            {a.count / took:6.1f} /s  (goal >= 40/s)")
+    print(f"  host CPU busy   {busy1 - busy0:6.2f} s of {total1 - total0:.2f} s "
+          f"({os.cpu_count()} cores)")
+    for name, sec in sorted(spent.items()):
+        print(f"  CPU {name:14s} {sec * 1000 / a.count:6.1f} ms per container")
+
+
+if __name__ == "__main__":
+    main()
