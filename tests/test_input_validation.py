@@ -26,7 +26,6 @@ from containers.engine.run import command
 from containers.engine.spec import ContainerSpec
 from tests.conftest import STATE_ROOT
 from tests.stack import Stack
-from tests.test_postgres import postgres_url  # noqa: F401 - the fixture
 
 # ---- the grammar (pure) -------------------------------------------------------------------
 
@@ -357,7 +356,7 @@ def test_static_dotdot_is_not_a_500(api):
         assert resp.status in (400, 404), (path, resp.status)
 
 
-def test_longest_valid_values_fit_the_columns_on_postgresql(postgres_url):  # noqa: F811
+def test_longest_valid_values_fit_the_columns_on_postgresql(postgres_url):
     """PostgreSQL enforces varchar lengths (SQLite does not): the longest name, reference and
     event actor the validation accepts must be stored, not be a 500."""
     stack = Stack(os.path.join(STATE_ROOT, "pgbounds"), env={"DATABASE_URL": postgres_url})
