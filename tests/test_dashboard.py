@@ -293,3 +293,44 @@ def test_artifacts_are_ignored_by_git():
     ignore = Path(__file__).resolve().parents[1] / ".gitignore"
     assert "/test-artifacts/" in ignore.read_text()
     assert os.path.isdir(ARTIFACTS)
+
+
+# ---- issue 15 --------------------------------------------------------------------------------
+def exec_output(api, cid: str, cmd: list[str]) -> bytes:
+    eid = api.api("POST", f"/api/containers/{cid}/exec/", json={"cmd": cmd}).json()["id"]
+    return api.api("POST", f"/api/exec/{eid}/start/", json={}).content
+
+
+def file_in(api, cid: str, path: str) -> bytes:
+    return exec_output(api, cid, ["sh", "-c", f"cat {path} 2>/dev/null; true"])
+
+
+def test_opening_and_reloading_a_container_page_types_nothing_into_it(page, api):
+    """Replayed scrollback asks the terminal for its cursor position (ESC[6n, as busybox's line
+    editing does at each prompt); the page must not type the answers into the container. A live
+    query is still answered."""
+    script = ("printf '\\033[6n\\033[6n'; echo ready; cat > /tmp/y; "
+              "printf '\\033[6n'; echo second; cat > /tmp/z; sleep 1000")
+    c = api.run(cmd=["sh", "-c", script], tty=True, open_stdin=True, name="e2e-replay")
+    until(lambda: b"ready" in api.logs(c["id"]))  # the queries are history now
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    wait_terminal(pg, "ready")
+    pg.click("#terminal")
+    pg.keyboard.type("typed-1\n")
+    assert until(lambda: b"typed-1" in (got := file_in(api, c["id"], "/tmp/y")) and got) == b"typed-1\n"
+
+    pg.reload()
+    wait_terminal(pg, "typed-1")
+    pg.click("#terminal")
+    pg.keyboard.type("typed-2\n")
+    got = until(lambda: b"typed-2" in (got := file_in(api, c["id"], "/tmp/y")) and got)
+    assert got == b"typed-1\ntyped-2\n"
+
+    pg.keyboard.press("Control+D")  # cat ends; the shell asks live: that answer goes in
+    wait_terminal(pg, "second")
+    pg.keyboard.type("typed-3\n")
+    live = until(lambda: b"typed-3" in (got := file_in(api, c["id"], "/tmp/z")) and got)
+    assert re.fullmatch(rb"\x1b\[\d+;\d+Rtyped-3\n", live), live
+    assert not pg.problems, pg.problems

@@ -29,10 +29,34 @@ import sys
 import time
 
 if __package__:
-    from .frames import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT, STREAM_NAMES, split
+    from .frames import (
+        CLOSE_STDIN,
+        EXIT,
+        FRAME,
+        HELLO,
+        LIVE,
+        RESIZE,
+        STDERR,
+        STDIN,
+        STDOUT,
+        STREAM_NAMES,
+        split,
+    )
 else:  # run as a script: -I leaves the script's directory out of sys.path
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from frames import CLOSE_STDIN, EXIT, FRAME, HELLO, RESIZE, STDERR, STDIN, STDOUT, STREAM_NAMES, split
+    from frames import (
+        CLOSE_STDIN,
+        EXIT,
+        FRAME,
+        HELLO,
+        LIVE,
+        RESIZE,
+        STDERR,
+        STDIN,
+        STDOUT,
+        STREAM_NAMES,
+        split,
+    )
 
 SCROLLBACK_BYTES = 256 * 1024
 MAX_RECORD = 16 * 1024
@@ -440,6 +464,8 @@ class Supervisor:
             if opts.get("scrollback"):
                 for stream, data in self.scrollback:
                     self.send(fd, FRAME.pack(stream, len(data)) + data)
+            if opts.get("mark_live") and fd in self.clients:
+                self.send(fd, FRAME.pack(LIVE, 0))  # the boundary: history above, live below
             client.ready = True
         elif kind == STDIN:
             client.sent_stdin = True

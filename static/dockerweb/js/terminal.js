@@ -2,7 +2,12 @@
    (/ws/containers/{id}/attach/ or /ws/exec/{id}/):
    - output: binary frames; raw with a tty, else 1 stream byte (1 stdout, 2 stderr) + data;
    - input: binary frames (stdin); text frames {"type":"resize",rows,cols} / {"type":"close_stdin"};
+   - history/live boundary: a text frame {"type":"live"} after the scrollback;
    - end: a text frame {"type":"exit", exit_code, ...}, then the server closes.
+   Replayed history never produces input: output received before {"type":"live"} is written
+   between two write callbacks that mute onData/onBinary while xterm parses it, so the
+   terminal's answers to queries in it (cursor position ESC[6n, device attributes, colours…)
+   are dropped instead of being typed into the process; keys typed meanwhile still go.
    The terminal fits its box (fit addon) and follows window/box resizes. */
 "use strict";
 
@@ -15,6 +20,8 @@ class AttachTerminal {
     this.box = box;
     this.opts = opts;
     this.ws = null;
+    this.live = false; // {"type":"live"} seen on this connection
+    this.muted = false; // xterm is parsing history: what it answers is not sent
     this.encoder = new TextEncoder();
     this.term = new Terminal({
       convertEol: !opts.tty, // without a tty, programs print bare "\n"
@@ -25,8 +32,10 @@ class AttachTerminal {
     this.fit = new FitAddon.FitAddon();
     this.term.loadAddon(this.fit);
     this.term.open(box);
-    this.term.onData((d) => this.sendBytes(this.encoder.encode(d)));
-    this.term.onBinary((d) => this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff)));
+    this.term.onData((d) => { if (!this.muted) this.sendBytes(this.encoder.encode(d)); });
+    this.term.onBinary((d) => {
+      if (!this.muted) this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff));
+    });
     this.term.onResize(({ rows, cols }) => this.sendResize(rows, cols));
     this.resizeTimer = null;
     this.observer = new ResizeObserver(() => this.refit());
@@ -50,6 +59,7 @@ class AttachTerminal {
     const ws = new WebSocket(dw.wsURL(path));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    this.live = false;
     this.status("connecting…");
     ws.onopen = () => {
       this.status(this.opts.stdin ? "attached" : "attached (read-only: stdin is not open)");
@@ -57,13 +67,12 @@ class AttachTerminal {
     };
     ws.onmessage = (m) => {
       if (typeof m.data === "string") return this.control(JSON.parse(m.data));
-      const bytes = new Uint8Array(m.data);
-      if (this.opts.tty) this.term.write(bytes);
-      else if (bytes[0] === 2) { // stderr in red
-        this.term.write("\x1b[31m");
-        this.term.write(bytes.subarray(1));
-        this.term.write("\x1b[0m");
-      } else this.term.write(bytes.subarray(1));
+      const history = !this.live;
+      // xterm calls write callbacks right after parsing each chunk, in order: the answers
+      // the terminal gives while parsing history happen between these two
+      if (history) this.term.write("", () => { this.muted = true; });
+      this.output(new Uint8Array(m.data));
+      if (history) this.term.write("", () => { this.muted = false; });
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
@@ -74,8 +83,19 @@ class AttachTerminal {
     };
   }
 
+  output(bytes) {
+    if (this.opts.tty) this.term.write(bytes);
+    else if (bytes[0] === 2) { // stderr in red
+      this.term.write("\x1b[31m");
+      this.term.write(bytes.subarray(1));
+      this.term.write("\x1b[0m");
+    } else this.term.write(bytes.subarray(1));
+  }
+
   control(msg) {
-    if (msg.type === "exit") {
+    if (msg.type === "live") {
+      this.live = true;
+    } else if (msg.type === "exit") {
       this.exited = true;
       const how = msg.exit_code === null || msg.exit_code === undefined
         ? (msg.error || "lost") : "exit code " + msg.exit_code + (msg.oom_killed ? ", OOM killed" : "");
