@@ -334,3 +334,72 @@ def test_opening_and_reloading_a_container_page_types_nothing_into_it(page, api)
     live = until(lambda: b"typed-3" in (got := file_in(api, c["id"], "/tmp/z")) and got)
     assert re.fullmatch(rb"\x1b\[\d+;\d+Rtyped-3\n", live), live
     assert not pg.problems, pg.problems
+
+
+def rootfs_tar(path: Path) -> None:
+    """A minimal rootfs tar for import: one file."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        data = b"imported through the browser\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def wait_status(pg, sel: str, kind: str) -> str:
+    """The text of status `sel` once its work ended (no "…" left), which must be of `kind`."""
+    pg.wait_for_function(f"(t => t && !t.endsWith('…'))(document.querySelector('{sel}').textContent)",
+                         timeout=60000)
+    text = pg.inner_text(sel)
+    assert kind in pg.get_attribute(sel, "class").split(), (sel, text)
+    return text
+
+
+def http_problems(pg) -> list[str]:
+    """Console problems other than the browser's own log line of an HTTP 4xx answer."""
+    return [p for p in pg.problems if "the server responded with a status of 4" not in p]
+
+
+def test_images_page_load_and_import_uploads_succeed_and_fail_as_errors(page, api, tmp_path):
+    c = api.run(cmd=["sh", "-c", "echo up > /up"])
+    api.wait(c["id"])
+    img = api.api("POST", f"/api/containers/{c['id']}/commit/", json={"repo": "dash-load"}).json()
+    saved = tmp_path / "dash-load.tar"
+    saved.write_bytes(api.api("GET", "/api/images/dash-load/save/").content)
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    assert api.api("DELETE", "/api/images/dash-load/").status_code == 200
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"this is not an archive\n" * 100)
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs_tar(rootfs)
+
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/images/")
+    pg.set_input_files("#load-form input[name=file]", str(saved))
+    pg.click("#load-form button[type=submit]")
+    assert "dash-load:latest" in wait_status(pg, "#load-status", "ok")
+    pg.wait_for_function("document.getElementById('images').innerText.includes('dash-load:latest')")
+    assert api.api("GET", "/api/images/dash-load/").json()["id"] == img["id"]
+
+    pg.set_input_files("#load-form input[name=file]", str(junk))
+    pg.click("#load-form button[type=submit]")
+    text = wait_status(pg, "#load-status", "error")
+    assert text.startswith("failed: ") and "media type" not in text, text
+    assert pg.is_hidden("#load-progress")  # not a full bar that reads like success
+    assert pg.evaluate("getComputedStyle(document.getElementById('load-status')).color") == "rgb(201, 60, 55)"
+    shot(pg, "17-images-load-failed")
+
+    pg.fill("#import-form input[name=repo]", "dash-imported:1")
+    pg.set_input_files("#import-form input[name=file]", str(rootfs))
+    pg.click("#import-form button[type=submit]")
+    assert "dash-imported:1" in wait_status(pg, "#import-status", "ok")
+    pg.set_input_files("#import-form input[name=file]", str(junk))
+    pg.click("#import-form button[type=submit]")
+    text = wait_status(pg, "#import-status", "error")
+    assert text.startswith("failed: ") and "media type" not in text, text
+    assert not http_problems(pg), pg.problems
+    for ref in ("dash-load", "dash-imported:1"):
+        assert api.api("DELETE", f"/api/images/{ref}/").status_code == 200

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from containers import asyncstream, cp, events, execs, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
+from containers.api.rawbody import RAW_BODY
 from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
@@ -167,6 +168,8 @@ class ContainerArchive(APIView):
     """A path inside the container (?path=): GET a tar of it, HEAD its stat only, PUT a tar
     (the body) to extract into that directory. The stat is in the X-Docker-Container-Path-Stat
     header (base64 JSON: name, size, mode, mtime, linkTarget), as docker cp's."""
+
+    parser_classes = RAW_BODY
 
     def get(self, request, ref):
         st, chunks = cp.get(ref, request.query_params.get("path", ""), user=request.user)
@@ -351,6 +354,8 @@ def _image_response(img, user, status_code=200) -> Response:
 class ImageImport(APIView):
     """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=."""
 
+    parser_classes = RAW_BODY
+
     @extend_schema(request={"application/octet-stream": bytes}, responses={201: ImageSerializer})
     def post(self, request):
         from containers import images
@@ -429,6 +434,8 @@ class ImageSave(APIView):
 class ImageLoad(APIView):
     """POST a `docker save` or OCI layout tar (plain or compressed) as the body; the images it
     held, tagged as it says."""
+
+    parser_classes = RAW_BODY
 
     @extend_schema(request={"application/x-tar": bytes}, responses={201: ImageSerializer(many=True)})
     def post(self, request):

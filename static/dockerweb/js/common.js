@@ -42,6 +42,15 @@ const dw = (() => {
     return (r.data && r.data.message) || ("HTTP " + r.status);
   }
 
+  /** Show `text` in a status element (a live region: role=status). kind: "busy", "ok" or
+      "error"; an error is marked by class and an icon, not by colour alone. */
+  function showStatus(elm, text, kind) {
+    elm.textContent = text;
+    elm.classList.remove("busy", "ok", "error", "muted");
+    elm.classList.add("status-msg");
+    if (kind) elm.classList.add(kind);
+  }
+
   function wsURL(path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
@@ -164,6 +173,6 @@ const dw = (() => {
     return r;
   }
 
-  return { initial, cookie, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+  return { initial, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
            statusText, el, containerAction, splitRef };
 })();

@@ -49,24 +49,25 @@
     if (r.ok) { toast("removed"); reload(); } else toast("remove: " + errorText(r), "error");
   }
 
-  /** POST a file with an upload progress bar; calls done(xhr) at the end. */
+  /** POST a file with an upload progress bar; calls done(xhr) on success. A failure is shown
+      as an error (and the bar hidden): the server's message, not a full bar in grey. */
   function upload(url, file, bar, status, done) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url);
-    xhr.setRequestHeader("X-CSRFToken", (document.cookie.match(/csrftoken=([^;]*)/) || [])[1] || "");
+    xhr.setRequestHeader("X-CSRFToken", dw.cookie("csrftoken"));
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     bar.hidden = false;
     bar.value = 0;
-    status.textContent = "uploading…";
+    dw.showStatus(status, "uploading…", "busy");
     xhr.upload.onprogress = (p) => { if (p.lengthComputable) bar.value = (100 * p.loaded) / p.total; };
+    xhr.upload.onload = () => { dw.showStatus(status, "uploaded, processing…", "busy"); };
     xhr.onload = () => {
-      bar.value = 100;
       let msg = "HTTP " + xhr.status;
       try { msg = JSON.parse(xhr.responseText).message || msg; } catch (e) { /* not JSON */ }
-      if (xhr.status >= 200 && xhr.status < 300) { done(xhr); reload(); }
-      else status.textContent = "failed: " + msg;
+      if (xhr.status >= 200 && xhr.status < 300) { bar.value = 100; done(xhr); reload(); }
+      else { bar.hidden = true; dw.showStatus(status, "failed: " + msg, "error"); }
     };
-    xhr.onerror = () => { status.textContent = "failed: network error"; };
+    xhr.onerror = () => { bar.hidden = true; dw.showStatus(status, "failed: network error", "error"); };
     xhr.send(file);
   }
 
@@ -79,7 +80,10 @@
     const [repo, t] = dw.splitRef(form.repo.value || "");
     const status = document.getElementById("import-status");
     upload("/api/images/import/?repo=" + encodeURIComponent(repo || "") + "&tag=" + encodeURIComponent(t || "latest"),
-      file, document.getElementById("import-progress"), status, () => { status.textContent = "imported"; });
+      file, document.getElementById("import-progress"), status, (xhr) => {
+        const img = JSON.parse(xhr.responseText);
+        dw.showStatus(status, "imported " + (img.repo_tags.join(", ") || img.id.slice(0, 12)), "ok");
+      });
   });
 
   // load: a docker save / OCI layout archive
@@ -91,7 +95,8 @@
     const status = document.getElementById("load-status");
     upload("/api/images/load/", file, document.getElementById("load-progress"), status, (xhr) => {
       const loaded = JSON.parse(xhr.responseText);
-      status.textContent = "loaded " + loaded.map((i) => i.repo_tags.join(", ") || i.id.slice(0, 12)).join("; ");
+      dw.showStatus(status, "loaded " + loaded.map((i) => i.repo_tags.join(", ") || i.id.slice(0, 12)).join("; "),
+        "ok");
     });
   });
 
@@ -103,7 +108,7 @@
     e.preventDefault();
     const body = { image: pullForm.image.value.trim() };
     if (pullForm.username.value) { body.username = pullForm.username.value; body.password = pullForm.password.value; }
-    pullStatus.textContent = "pulling…";
+    dw.showStatus(pullStatus, "pulling…", "busy");
     pullLog.hidden = false;
     pullLog.textContent = "";
     const res = await fetch("/api/images/pull/", { method: "POST", credentials: "same-origin",
@@ -111,7 +116,7 @@
     if (!res.ok) {
       let msg = "HTTP " + res.status;
       try { msg = (await res.json()).message || msg; } catch (err) { /* not JSON */ }
-      pullStatus.textContent = "failed: " + msg;
+      dw.showStatus(pullStatus, "failed: " + msg, "error");
       return;
     }
     const layers = new Map();
@@ -141,7 +146,8 @@
       }
       show();
     }
-    pullStatus.textContent = failed ? "failed: " + failed : "pulled";
+    if (failed) dw.showStatus(pullStatus, "failed: " + failed, "error");
+    else dw.showStatus(pullStatus, "pulled", "ok");
     reload();
   });
 
