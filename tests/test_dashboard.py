@@ -16,6 +16,7 @@ from tests import registry_fixture
 from tests.waiting import until
 
 registry = registry_fixture.registry
+auth_registry = registry_fixture.auth_registry
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -403,3 +404,67 @@ def test_images_page_load_and_import_uploads_succeed_and_fail_as_errors(page, ap
     assert not http_problems(pg), pg.problems
     for ref in ("dash-load", "dash-imported:1"):
         assert api.api("DELETE", f"/api/images/{ref}/").status_code == 200
+
+
+def test_create_with_a_missing_image_shows_the_servers_message(page, api):
+    pg = page
+    login(pg)
+    pg.fill("#create-form input[name=image]", "no-such-image-e2e:1")
+    pg.click("#create-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('create-form').innerText.includes('No such image')")
+    assert "No such image: no-such-image-e2e:1" in pg.inner_text("#create-form")
+    assert "not available" not in pg.inner_text("#create-form")
+    shot(pg, "18-create-missing-image")
+
+
+def dialog_answer(pg, text: str) -> None:
+    pg.wait_for_selector("#confirm-dialog[open]")
+    pg.fill("#confirm-dialog .confirm-input", text)
+    pg.click("#confirm-dialog .confirm-ok")
+
+
+def test_registry_references_commit_tag_login_push_and_untag(page, api, auth_registry):
+    """`host:port/repo:tag` is split at the last colon after the last slash (Docker's
+    reference grammar), in commit and tag; push and registry login from the images page."""
+    c = api.run(cmd=["sh", "-c", "echo ux > /ux"], name="e2e-ux")
+    api.wait(c["id"])
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")
+    pg.click("#fs-commit")
+    dialog_answer(pg, "127.0.0.1:5000/ux/c:3")
+    pg.wait_for_function("document.getElementById('fs-output').textContent.startsWith('Committed')")
+    committed = api.api("GET", "/api/images/127.0.0.1:5000/ux/c:3/")
+    assert committed.status_code == 200, committed.text
+
+    pushed = f"{auth_registry.addr}/ux/img:2"
+    pg.goto(pg.base + "/images/")
+    pg.click("tr:has([data-tag='127.0.0.1:5000/ux/c:3']) button:text-is('Tag')")
+    dialog_answer(pg, pushed)
+    chip = f"[data-tag='{pushed}']"
+    pg.wait_for_selector(chip)
+    assert api.api("GET", f"/api/images/{pushed}/").json()["id"] == committed.json()["id"]
+
+    pg.click(f"{chip} button:text-is('Push')")  # not logged in: the registry refuses
+    assert wait_status(pg, "#registry-status", "error").startswith("failed: push")
+    pg.fill("#login-form input[name=serveraddress]", auth_registry.addr)
+    pg.fill("#login-form input[name=username]", "alice")
+    pg.fill("#login-form input[name=password]", "wrong")
+    pg.click("#login-form button[type=submit]")
+    assert wait_status(pg, "#registry-status", "error").startswith("failed: login")
+    pg.fill("#login-form input[name=password]", "s3cret")
+    pg.click("#login-form button[type=submit]")
+    assert wait_status(pg, "#registry-status", "ok").startswith("logged in")
+    pg.click(f"{chip} button:text-is('Push')")
+    assert wait_status(pg, "#registry-status", "ok") == f"pushed {pushed}"
+    auth_registry.skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret", f"docker://{pushed}")
+    shot(pg, "19-images-pushed")
+
+    pg.click("[data-tag='127.0.0.1:5000/ux/c:3'] button:text-is('Untag')")  # one tag, not the image
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_selector("[data-tag='127.0.0.1:5000/ux/c:3']", state="detached")
+    assert api.api("GET", f"/api/images/{pushed}/").status_code == 200
+    assert not http_problems(pg), pg.problems
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    assert api.api("DELETE", f"/api/images/{pushed}/").status_code == 200

@@ -27,6 +27,7 @@ urlpatterns = [
     path("images/pull/", views.ImagePull.as_view(), name="image-pull"),
     path("images/load/", views.ImageLoad.as_view(), name="image-load"),
     path("images/save/", views.ImageSave.as_view(), name="image-save"),
+    path("auth/", views.RegistryLogin.as_view(), name="registry-login"),
     path("images/<path:ref>/tag/", views.ImageTag.as_view()),
     path("images/<path:ref>/history/", views.ImageHistory.as_view()),
     path("images/<path:ref>/push/", views.ImagePush.as_view()),

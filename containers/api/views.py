@@ -414,6 +414,23 @@ class ImagePush(APIView):
         return _progress_response(lambda emit: registries.push(name, tag, creds, emit, user=user))
 
 
+class RegistryLogin(APIView):
+    """docker login: {"serveraddress", "username", "password"} checked against the registry
+    (401 when refused). Nothing is stored: a client sends its credentials with each pull or
+    push, as Docker clients do."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request):
+        from containers import registries
+
+        body = request.data if isinstance(request.data, dict) else {}
+        user, password = body.get("username") or "", body.get("password") or ""
+        if not isinstance(user, str) or not isinstance(password, str) or not user:
+            raise InvalidArgument("username and password are required")
+        registries.login(str(body.get("serveraddress") or ""), (user, password))
+        return Response({"status": "Login Succeeded"})
+
+
 class ImageSave(APIView):
     """A `docker save` tar (?format=docker, default) or an OCI layout tar (?format=oci) of one
     image, or of ?names=a&names=b."""

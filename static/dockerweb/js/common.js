@@ -26,7 +26,6 @@ const dw = (() => {
     let data = null;
     const text = await res.text();
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
-    if (res.status === 404 && data && typeof data === "object" && !data.message) data.message = "not found";
     return { ok: res.ok, status: res.status, data };
   }
 
@@ -37,9 +36,16 @@ const dw = (() => {
     return colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, ""];
   }
 
+  /** A reference as a URL path segment sequence: each component encoded, "/" kept (the API
+      routes images/<path:ref>/). */
+  function refPath(ref) {
+    return ref.split("/").map(encodeURIComponent).join("/");
+  }
+
+  /** The server's message ("No such image: …"), else the HTTP status. */
   function errorText(r) {
-    if (r.status === 404) return "not available (404)";
-    return (r.data && r.data.message) || ("HTTP " + r.status);
+    const msg = r.data && typeof r.data === "object" ? r.data.message : "";
+    return msg || (r.status === 404 ? "not found (404)" : "HTTP " + r.status);
   }
 
   /** Show `text` in a status element (a live region: role=status). kind: "busy", "ok" or
@@ -174,5 +180,5 @@ const dw = (() => {
   }
 
   return { initial, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
-           statusText, el, containerAction, splitRef };
+           statusText, el, containerAction, splitRef, refPath };
 })();
