@@ -8,7 +8,8 @@
    between two write callbacks that mute onData/onBinary while xterm parses it, so the
    terminal's answers to queries in it (cursor position ESC[6n, device attributes, colours…)
    are dropped instead of being typed into the process; keys typed meanwhile still go.
-   The terminal fits its box (fit addon) and follows window/box resizes. */
+   The terminal fits its box (fit addon) and follows window/box resizes; Shift+Esc moves
+   keyboard focus out of it. */
 "use strict";
 
 class AttachTerminal {
@@ -37,12 +38,28 @@ class AttachTerminal {
       if (!this.muted) this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff));
     });
     this.term.onResize(({ rows, cols }) => this.sendResize(rows, cols));
+    // Shift+Esc leaves the terminal (every other key belongs to the container): focus moves
+    // to the next control after the terminal's box, so keyboard users are never trapped
+    this.term.attachCustomKeyEventHandler((e) => {
+      if (e.key !== "Escape" || !e.shiftKey) return true;
+      if (e.type === "keydown") this.releaseFocus();
+      return false;
+    });
     this.resizeTimer = null;
     this.observer = new ResizeObserver(() => this.refit());
     this.observer.observe(box);
     this.onWindowResize = () => this.refit();
     window.addEventListener("resize", this.onWindowResize);
     this.refit();
+  }
+
+  /** Move keyboard focus to the first focusable control after the terminal's box. */
+  releaseFocus() {
+    const all = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
+      .filter((n) => n.tabIndex >= 0 && !n.disabled && n.offsetParent !== null && !this.box.contains(n));
+    const next = all.find((n) => this.box.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
+    this.term.blur();
+    (next || document.getElementById("main")).focus();
   }
 
   /** Fit the terminal to its box (debounced); the server is told through onResize. */
