@@ -65,6 +65,8 @@ def page(browser, api):
     pg.on("console", lambda m: pg.problems.append(f"console {m.type}: {m.text}")
           if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.on("response", lambda r: pg.problems.append(f"HTTP {r.status} {r.request.method} {r.url}")
+          if r.status >= 500 else None)
     pg.base = api.base
     yield pg
     context.close()
@@ -468,3 +470,108 @@ def test_registry_references_commit_tag_login_push_and_untag(page, api, auth_reg
     assert not http_problems(pg), pg.problems
     api.api("DELETE", f"/api/containers/{c['id']}/")
     assert api.api("DELETE", f"/api/images/{pushed}/").status_code == 200
+
+
+SLOW_STOP = "trap 'sleep 3; exit 7' TERM; sleep 1000 & wait"  # a stop that takes 3 s, exit code 7
+
+
+def test_list_actions_give_feedback_and_live_updates_patch_rows(page, api):
+    a = api.run(cmd=["sh", "-c", SLOW_STOP], name="e2e-slow-stop")
+    b = api.run(cmd=["sleep", "1000"], name="e2e-keep", ports=["127.0.0.1:0:80"])
+    pg = page
+    login(pg)
+    row_a, row_b = f"#containers tr[data-id='{a['id']}']", f"#containers tr[data-id='{b['id']}']"
+    up = pg.inner_text(f"{row_a} td.status")
+    assert re.fullmatch(r"Up (Less than a second|\d+ seconds?|About a minute)", up), up
+    port = api.inspect(b["id"])["network_settings"]["ports"]["80/tcp"][0]["host_port"]
+    assert pg.get_attribute(f"{row_b} td.ports a", "href") == f"http://127.0.0.1:{port}/"
+    assert pg.inner_text(f"{row_b} td.ip").startswith(api.inspect(b["id"])["network_settings"]["ip"][:4])
+    pg.evaluate(f"window.rowA = document.querySelector(\"{row_a}\")")
+    pg.check(f"{row_b} input.select")
+    pg.focus(f"{row_b} input.select")
+
+    # a container made behind the page's back: a row is inserted, focus and selection stay
+    c = api.create(cmd=["true"], name="e2e-behind")
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}']")
+    assert pg.evaluate(f"document.activeElement === document.querySelector(\"{row_b} input.select\")")
+    assert pg.is_checked(f"{row_b} input.select")
+    assert pg.inner_text("#bulk-count") == "1 selected"
+
+    pg.click(f"{row_a} [data-action=stop]")
+    pg.click("#confirm-dialog .confirm-ok")
+    assert pg.inner_text(f"{row_a} .badge") == "stopping…"  # at once, not when the stop ends
+    assert pg.inner_text(f"{row_a} td.status") == "stopping…"
+    for action in ("start", "stop", "restart", "kill", "remove"):
+        assert pg.is_disabled(f"{row_a} [data-action={action}]"), action
+    shot(pg, "20-list-stopping")
+    pg.wait_for_selector(f"{row_a} .badge:text-is('exited')", timeout=30000)
+    exited = pg.inner_text(f"{row_a} td.status")
+    assert re.fullmatch(r"Exited \(7\) (Less than a second|\d+ seconds?) ago", exited), exited
+    assert pg.is_enabled(f"{row_a} [data-action=start]") and pg.is_disabled(f"{row_a} [data-action=stop]")
+    assert pg.evaluate(f"window.rowA === document.querySelector(\"{row_a}\")")  # patched, not redrawn
+    assert pg.is_checked(f"{row_b} input.select")
+
+    # a failure is an error (role=alert, not grey text), with the server's message
+    pg.evaluate("dw.containerAction('no-such-container-e2e', 'stop')")
+    pg.wait_for_selector(".toast.error[role=alert]")
+    assert "stop failed: No such container: no-such-container-e2e" in pg.inner_text(".toast.error")
+
+    # bulk: remove both selected
+    pg.check(f"{row_a} input.select")
+    assert pg.inner_text("#bulk-count") == "2 selected"
+    pg.click("#bulk [data-bulk=remove]")
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_selector(row_a, state="detached", timeout=30000)
+    pg.wait_for_selector(row_b, state="detached", timeout=30000)
+    for x in (a, b):
+        assert api.api("GET", f"/api/containers/{x['id']}/").status_code == 404
+    assert not http_problems(pg), pg.problems
+
+
+def test_create_form_errors_are_per_field_and_every_option_is_sent(page, api):
+    pg = page
+    login(pg)
+    form = "#create-form"
+    pg.fill(f"{form} input[name=memory]", "lots")  # checked in the page
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=memory][aria-invalid=true]")
+    assert "64m" in pg.inner_text("#err-memory")
+    assert pg.evaluate("document.activeElement.name") == "memory"
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-describedby") == "err-memory"
+    assert "Memory" in pg.inner_text("#create-error")  # role=alert: announced
+    pg.fill(f"{form} input[name=memory]", "")
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-invalid") is None  # edited: cleared
+
+    pg.fill(f"{form} input[name=hostname]", "h" * 300)  # checked by the server
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=hostname][aria-invalid=true]")
+    assert "253" in pg.inner_text("#err-hostname")
+    assert "Hostname" in pg.inner_text("#create-error")
+    shot(pg, "21-create-field-error")
+    pg.fill(f"{form} input[name=hostname]", "")
+
+    pg.fill(f"{form} input[name=image]", "no-such-image-e2e:2")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=image][aria-invalid=true]")
+    assert "No such image: no-such-image-e2e:2" in pg.inner_text("#err-image")
+
+    pg.fill(f"{form} input[name=image]", "busybox")
+    pg.fill(f"{form} input[name=entrypoint]", "sh -c")
+    pg.fill(f"{form} input[name=cmd]", "'echo opts; sleep 1000'")
+    pg.fill(f"{form} input[name=name]", "e2e-opts")
+    pg.fill(f"{form} input[name=cpus]", "0.5")
+    pg.fill(f"{form} input[name=pids_limit]", "64")
+    pg.select_option(f"{form} select[name=network_mode]", "none")
+    pg.fill(f"{form} textarea[name=labels]", "team=ux\ntier=test")
+    pg.check(f"{form} input[name=auto_remove]")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    cid = pg.url.rstrip("/").rsplit("/", 1)[1]
+    cfg = api.inspect(cid)["config"]
+    assert cfg["entrypoint"] == ["sh", "-c"] and cfg["cmd"] == ["echo opts; sleep 1000"]
+    assert (cfg["nano_cpus"], cfg["pids_limit"], cfg["network_mode"], cfg["auto_remove"]) == (
+        500_000_000, 64, "none", True)
+    assert cfg["labels"] == {"team": "ux", "tier": "test"}
+    pg.wait_for_selector("#c-facts dd")
+    assert "sh -c 'echo opts; sleep 1000'" in pg.inner_text("#c-facts"), pg.problems  # quoting kept
+    assert not http_problems(pg), pg.problems
