@@ -30,7 +30,8 @@ PASTE_JS = """n => { const out = [];
   for (let i = 0; i < n; i++) { const head = 'line ' + String(i).padStart(6, '0') + ' ';
     out.push(head + 'x'.repeat(99 - head.length) + '\\n'); }
   return out.join(''); }"""
-BUFFER_JS = """() => { const b = window.dwTerminal.term.buffer.active; const out = [];
+BUFFER_JS = """() => { if (!window.dwTerminal) return '';
+  const b = window.dwTerminal.term.buffer.active; const out = [];
   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
   return out.join('\\n'); }"""
 
@@ -310,9 +311,9 @@ def file_in(api, cid: str, path: str) -> bytes:
 
 def test_opening_and_reloading_a_container_page_types_nothing_into_it(page, api):
     """Replayed scrollback asks the terminal for its cursor position (ESC[6n, as busybox's line
-    editing does at each prompt); the page must not type the answers into the container. A live
-    query is still answered."""
-    script = ("printf '\\033[6n\\033[6n'; echo ready; cat > /tmp/y; "
+    editing does at each prompt); the page must not type the answers into the container (nor can
+    the output forge the page's end-of-history marker). A live query is still answered."""
+    script = ("printf '\\033[6n\\033]7707;l\\007\\033[6n'; echo ready; cat > /tmp/y; "
               "printf '\\033[6n'; echo second; cat > /tmp/z; sleep 1000")
     c = api.run(cmd=["sh", "-c", script], tty=True, open_stdin=True, name="e2e-replay")
     until(lambda: b"ready" in api.logs(c["id"]))  # the queries are history now
@@ -575,3 +576,158 @@ def test_create_form_errors_are_per_field_and_every_option_is_sent(page, api):
     pg.wait_for_selector("#c-facts dd")
     assert "sh -c 'echo opts; sleep 1000'" in pg.inner_text("#c-facts"), pg.problems  # quoting kept
     assert not http_problems(pg), pg.problems
+
+
+# axe-core (npm devDependency; DOCKERWEB_AXE_JS points at another copy of axe.min.js)
+AXE_JS = os.environ.get("DOCKERWEB_AXE_JS") or str(
+    Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js")
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(pg) -> list[str]:
+    """WCAG 2.1 A/AA violations axe-core finds in the page as it is now."""
+    if not pg.evaluate("typeof window.axe !== 'undefined'"):
+        pg.add_script_tag(path=AXE_JS)
+    found = pg.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+                        ".then(r => r.violations.map(v => v.id + ': ' + v.help + ' @ ' +"
+                        " v.nodes.map(n => n.target.join(' ')).slice(0, 4).join(' | ')))", WCAG_AA)
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists(AXE_JS), reason="no axe-core (npm ci, or DOCKERWEB_AXE_JS)")
+def test_every_page_has_no_wcag_aa_violations(page, api):
+    c = api.run(cmd=["sh", "-c", "echo axe; echo err >&2; sleep 1000"], name="e2e-axe", tty=True,
+                open_stdin=True, ports=["127.0.0.1:0:80"])
+    pg = page
+    pg.goto(pg.base + "/login/")
+    assert axe_violations(pg) == [], "login"
+    login(pg)
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}']")
+    assert axe_violations(pg) == [], "containers"
+    pg.fill("#create-form input[name=memory]", "lots")  # a form showing an error
+    pg.click("#create-form button[type=submit]")
+    pg.wait_for_selector("#create-form [aria-invalid=true]")
+    assert axe_violations(pg) == [], "containers with a field error"
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    wait_terminal(pg, "axe")
+    assert axe_violations(pg) == [], "container: terminal"
+    for tab in ("logs", "stats", "inspect", "fs"):
+        pg.click(f"[data-tab={tab}]")
+        pg.wait_for_selector(f"#tab-{tab}:not([hidden])")
+        assert axe_violations(pg) == [], f"container: {tab}"
+    for path in ("/images/", "/events/", "/audit/", "/no-such-page/"):
+        pg.goto(pg.base + path)
+        pg.wait_for_load_state("networkidle")
+        assert axe_violations(pg) == [], path
+    assert not http_problems(pg), pg.problems
+
+
+def test_keyboard_skip_link_tabs_and_terminal_release(page, api):
+    c = api.run(cmd=["sh"], name="e2e-keys", tty=True, open_stdin=True)
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.wait_for_selector("#term-status:has-text('attached')")
+    pg.keyboard.press("Tab")  # the first stop is the skip link
+    assert pg.evaluate("document.activeElement.className") == "skip-link"
+    pg.keyboard.press("Enter")
+    assert pg.evaluate("location.hash") == "#main"
+
+    # tabs: one tab stop, arrows move and select, Home/End
+    pg.focus("#tabbtn-terminal")
+    stops = pg.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join()")
+    assert stops == "0,-1,-1,-1,-1", stops
+    pg.keyboard.press("ArrowRight")
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-logs"
+    assert pg.get_attribute("#tabbtn-logs", "aria-selected") == "true" and pg.is_visible("#tab-logs")
+    pg.keyboard.press("End")
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-fs" and pg.is_visible("#tab-fs")
+    pg.keyboard.press("ArrowRight")  # wraps
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-terminal" and pg.is_visible("#tab-terminal")
+    assert pg.get_attribute("#tab-terminal", "role") == "tabpanel"
+
+    # the terminal keeps every key (Tab too) until Shift+Esc, which moves focus out of it
+    pg.click("#terminal")
+    pg.keyboard.press("Tab")
+    assert pg.evaluate("document.getElementById('terminal').contains(document.activeElement)")
+    pg.keyboard.press("Shift+Escape")
+    assert not pg.evaluate("document.getElementById('terminal').contains(document.activeElement)")
+    assert pg.evaluate("document.activeElement.tagName") in ("BUTTON", "A", "INPUT")
+    assert "Shift" in pg.inner_text("#term-hint") and "Esc" in pg.inner_text("#term-hint")
+    assert not pg.problems, pg.problems
+
+
+def test_logs_stream_filter_tail_and_since(page, api):
+    script = "for i in 1 2 3 4 5; do echo out-$i; echo err-$i >&2; done; sleep 1000"
+    c = api.run(cmd=["sh", "-c", script], name="e2e-logfilter")
+    until(lambda: b"err-5" in api.logs(c["id"]))
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=logs]")
+    pg.wait_for_selector("#log-count:text-is('10 lines')")
+    assert pg.inner_text("#log-state") == "live"
+    pg.select_option("#log-streams", "stderr")
+    pg.wait_for_selector("#log-count:text-is('5 lines')")
+    assert "out-" not in pg.inner_text("#logview") and "err-5" in pg.inner_text("#logview")
+    pg.fill("#log-tail", "2")
+    pg.dispatch_event("#log-tail", "change")
+    pg.wait_for_selector("#log-count:text-is('2 lines')")
+    assert pg.inner_text("#logview").split() == ["err-4", "err-5"]
+    assert "stderr=1" in pg.get_attribute("#log-download", "href")
+    pg.fill("#log-tail", "")
+    pg.select_option("#log-streams", "both")
+    pg.fill("#log-since", "2099-01-01T00:00:00")  # nothing is that new
+    pg.dispatch_event("#log-since", "change")
+    pg.wait_for_selector("#log-count:text-is('0 lines')")
+    api.api("POST", f"/api/containers/{c['id']}/kill/")
+    pg.wait_for_selector("#log-state:has-text('ended')", timeout=30000)  # follow state is the truth
+    assert not pg.problems, pg.problems
+
+
+def test_unknown_pages_are_inside_the_layout(page, api):
+    pg = page
+    login(pg)
+    r = pg.goto(pg.base + "/no-such-page/")
+    assert r.status == 404
+    assert pg.locator("nav a:text-is('Containers')").count() == 1 and pg.locator(".skip-link").count() == 1
+    assert "/no-such-page/" in pg.inner_text("main")
+    r = pg.goto(pg.base + "/containers/no-such-container-e2e/")
+    assert r.status == 404 and "No such container" in pg.inner_text("main")
+    r = api.api("GET", "/api/no-such-endpoint/")
+    assert r.status_code == 404 and r.json() == {"message": "not found"}
+    shot(pg, "22-not-found")
+
+
+def test_phone_width_actions_reachable_and_touch_targets(page, api):
+    c = api.run(cmd=["sh", "-c", "echo phone; sleep 1000"], name="e2e-phone390", tty=True,
+                ports=["127.0.0.1:0:80"])
+    pg = page
+    pg.set_viewport_size({"width": 390, "height": 844})
+    login(pg)
+    # (tabs are in a strip that scrolls sideways: only their height counts)
+    targets = ("button, a.button, input:not([type=checkbox]):not([type=hidden]), select, textarea, "
+               "nav a, #containers a")
+    small_js = """sel => [...document.querySelectorAll(sel)]
+      .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+      .map(e => [e, e.getBoundingClientRect()])
+      .filter(([e, r]) => r.height < 40 || (r.right > innerWidth + 1 && !e.closest('.tabs')))
+      .map(([e, r]) => (e.id || e.name || e.textContent.trim().slice(0, 20)) + ' ' +
+           Math.round(r.width) + 'x' + Math.round(r.height) + ' right ' + Math.round(r.right))"""
+    for path in ("/", f"/containers/{c['id']}/", "/images/", "/events/"):
+        pg.goto(pg.base + path)
+        pg.wait_for_load_state("networkidle")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)
+        assert pg.evaluate(small_js, targets) == [], path
+        shot(pg, "23-phone390" + path.replace("/", "-")[:40])
+    pg.goto(pg.base + "/")
+    row = f"#containers tr[data-id='{c['id']}']"
+    for action in ("stop", "restart", "kill", "remove"):  # every action in reach, no sideways scroll
+        box = pg.locator(f"{row} [data-action={action}]").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")  # the last tab: scrolled into view
+    box = pg.locator("#tabbtn-fs").bounding_box()
+    assert box["x"] + box["width"] <= 391, box
+    assert not pg.problems, pg.problems

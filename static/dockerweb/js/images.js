@@ -23,15 +23,15 @@
 
   function render() {
     tbody.replaceChildren(...images.map((img) => el("tr", { "data-id": img.id },
-      el("td", { class: "tags" }, ...(img.repo_tags.length ? img.repo_tags.map((t) => el("span", {
+      el("td", { class: "tags", "data-label": "Tags" }, ...(img.repo_tags.length ? img.repo_tags.map((t) => el("span", {
         class: "tag", "data-tag": t },
         el("span", { class: "tag-name", text: t }),
         el("button", { class: "small", "aria-label": "Push " + t, onclick: (e) => push(t, e.target) }, "Push"),
         el("button", { class: "small", "aria-label": "Untag " + t, onclick: (e) => untag(t, e.target) }, "Untag")))
         : [el("span", { class: "muted", text: "<none>" })])),
-      el("td", {}, el("code", { title: img.id, text: img.id.slice(0, 12) })),
-      el("td", { text: fmtTime(img.created) }),
-      el("td", { text: fmtBytes(img.size) }),
+      el("td", { "data-label": "Id" }, el("code", { title: img.id, text: img.id.slice(0, 12) })),
+      el("td", { "data-label": "Created", text: fmtTime(img.created) }),
+      el("td", { "data-label": "Size", text: fmtBytes(img.size) }),
       el("td", { class: "actions" },
         el("button", { class: "small", onclick: () => history(img) }, "History"),
         el("button", { class: "small", onclick: () => tag(img) }, "Tag"),
