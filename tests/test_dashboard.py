@@ -672,14 +672,20 @@ def test_logs_stream_filter_tail_and_since(page, api):
     pg.wait_for_selector("#log-count:text-is('5 lines')")
     assert "out-" not in pg.inner_text("#logview") and "err-5" in pg.inner_text("#logview")
     pg.fill("#log-tail", "2")
-    pg.dispatch_event("#log-tail", "change")
+    pg.locator("#log-tail").blur()  # a field's change comes when it is left
     pg.wait_for_selector("#log-count:text-is('2 lines')")
     assert pg.inner_text("#logview").split() == ["err-4", "err-5"]
     assert "stderr=1" in pg.get_attribute("#log-download", "href")
+    with pg.expect_download() as got:  # the download follows the filters, with progress
+        pg.get_by_role("link", name="Download").click()
+    lines = Path(got.value.path()).read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["err-4", "err-5"], lines
+    assert wait_status(pg, "#log-download-status", "ok").startswith("downloaded ")
     pg.fill("#log-tail", "")
+    pg.locator("#log-tail").blur()
     pg.select_option("#log-streams", "both")
     pg.fill("#log-since", "2099-01-01T00:00:00")  # nothing is that new
-    pg.dispatch_event("#log-since", "change")
+    pg.locator("#log-since").blur()
     pg.wait_for_selector("#log-count:text-is('0 lines')")
     api.api("POST", f"/api/containers/{c['id']}/kill/")
     pg.wait_for_selector("#log-state:has-text('ended')", timeout=30000)  # follow state is the truth

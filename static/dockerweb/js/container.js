@@ -151,6 +151,46 @@
   const download = document.getElementById("log-download");
   download.href = "/api/containers/" + id + "/logs/?timestamps=1";
   download.setAttribute("download", c.name + ".log");
+  const downloadStatus = document.getElementById("log-download-status");
+  // the download streams (fetch's reader) and shows its progress; the link still works alone
+  download.addEventListener("click", async (e) => {
+    if (download.dataset.busy) { e.preventDefault(); return; }
+    e.preventDefault();
+    download.dataset.busy = "1";
+    download.setAttribute("aria-disabled", "true");
+    dw.showStatus(downloadStatus, "downloading…", "busy");
+    try {
+      const res = await fetch(download.href, { credentials: "same-origin" });
+      if (!res.ok) {
+        let msg = "HTTP " + res.status;
+        try { msg = (await res.json()).message || msg; } catch (err) { /* not JSON */ }
+        dw.showStatus(downloadStatus, "failed: " + msg, "error");
+        return;
+      }
+      const reader = res.body.getReader();
+      const parts = [];
+      let got = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        got += value.length;
+        dw.showStatus(downloadStatus, "downloading… " + dw.fmtBytes(got), "busy");
+      }
+      const url = URL.createObjectURL(new Blob(parts, { type: "text/plain" }));
+      const a = el("a", { href: url, download: c.name + ".log", hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      dw.showStatus(downloadStatus, "downloaded " + dw.fmtBytes(got), "ok");
+    } catch (err) {
+      dw.showStatus(downloadStatus, "failed: " + err.message, "error");
+    } finally {
+      delete download.dataset.busy;
+      download.removeAttribute("aria-disabled");
+    }
+  });
 
   const logStreams = document.getElementById("log-streams");
   const logTail = document.getElementById("log-tail");
