@@ -738,3 +738,21 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
     box = pg.locator("#tabbtn-fs").bounding_box()
     assert box["x"] + box["width"] <= 391, box
     assert not pg.problems, pg.problems
+
+
+def test_worker_calls_answer_while_a_page_is_open(page, api):
+    """With a dashboard page open (its /ws/events/ consumer receives channel-layer hints), each
+    worker call gets its answer: the reply channel once shared channels_redis's process-local
+    receive machinery with those consumers, and replies were lost (503 after 30 s)."""
+    c = api.run(cmd=["sleep", "1000"], name="e2e-rpc")
+    pg = page
+    login(pg)
+    row = f"#containers tr[data-id='{c['id']}']"
+    pg.wait_for_selector(f"{row} .badge:text-is('running')")
+    assert api.api("POST", f"/api/containers/{c['id']}/kill/").status_code == 200
+    pg.wait_for_selector(f"{row} .badge:text-is('exited')", timeout=30000)
+    for _ in range(4):  # each is answered at once: 409, the container does not run
+        t0 = time.monotonic()
+        r = api.api("POST", f"/api/containers/{c['id']}/kill/", timeout=25)
+        assert r.status_code == 409 and time.monotonic() - t0 < 10, (r.status_code, r.text)
+    assert not pg.problems, pg.problems
