@@ -29,6 +29,7 @@ from containers.engine.run.frames import (
     EXIT,
     FRAME,
     HELLO,
+    LIVE,
     RESIZE,
     STDERR,
     STDIN,
@@ -40,7 +41,7 @@ from containers.engine.run.supervision import read_json
 from containers.runtime import engine
 
 __all__ = ["SupervisorLink", "PendingInput", "Target", "wait_link", "finished_at", "last_run_records",
-           "container_target", "exec_target", "STDOUT", "STDERR", "EXIT"]
+           "container_target", "exec_target", "STDOUT", "STDERR", "EXIT", "LIVE"]
 READ_LIMIT = 1 << 20
 MAX_STDIN_FRAME = 1 << 20
 MAX_PENDING_INPUT = 4 << 20
@@ -56,13 +57,19 @@ class SupervisorLink:
         self.writer = writer
 
     @classmethod
-    async def connect(cls, path: str, *, stdin: bool, scrollback: bool) -> SupervisorLink:
+    async def connect(cls, path: str, *, stdin: bool, scrollback: bool,
+                      mark_live: bool = False) -> SupervisorLink:
         """Connect and say HELLO. FileNotFoundError/ConnectionRefusedError when the socket
-        is not (or no longer) there. Long paths work (engine.run.client.unix_address)."""
+        is not (or no longer) there. Long paths work (engine.run.client.unix_address).
+        With `mark_live`, the supervisor sends one LIVE frame between the scrollback and
+        the live output."""
         with unix_address(path) as address:
             reader, writer = await asyncio.open_unix_connection(address, limit=READ_LIMIT)
         link = cls(reader, writer)
-        link._send(HELLO, json.dumps({"stdin": stdin, "scrollback": scrollback}).encode())
+        hello: dict[str, bool] = {"stdin": stdin, "scrollback": scrollback}
+        if mark_live:
+            hello["mark_live"] = True
+        link._send(HELLO, json.dumps(hello).encode())
         return link
 
     def _send(self, kind: int, payload: bytes = b"") -> None:
@@ -151,15 +158,16 @@ def exec_target(eid: str) -> Target:
 
 async def wait_link(target: Target, *, stdin: bool, scrollback: bool = True,
                     gone: Callable[[], Awaitable[bool]] | None = None,
-                    before: str | None | EllipsisType = ..., until: Callable[[], bool] | None = None
-                    ) -> SupervisorLink | dict[str, Any] | None:
+                    before: str | None | EllipsisType = ..., until: Callable[[], bool] | None = None,
+                    mark_live: bool = False) -> SupervisorLink | dict[str, Any] | None:
     """Connect as soon as the supervisor listens. Returns the link, or the exit document
     of a run that started and finished before we could connect (replay its log).
     NotFound when `gone()` (asked once a second) says the container was removed meanwhile.
 
     `before` is the finished_at of the last run that does not count (default: read now;
     a session passes what it read when it began, so a run that ended since counts).
-    `until()` is asked at every look: when true, the wait ends with None."""
+    `until()` is asked at every look: when true, the wait ends with None. `mark_live`: see
+    SupervisorLink.connect."""
     if before is ...:
         before = finished_at(target)
     loop = asyncio.get_running_loop()
@@ -169,7 +177,8 @@ async def wait_link(target: Target, *, stdin: bool, scrollback: bool = True,
             return None
         if os.path.exists(target.socket):
             try:
-                return await SupervisorLink.connect(target.socket, stdin=stdin, scrollback=scrollback)
+                return await SupervisorLink.connect(target.socket, stdin=stdin, scrollback=scrollback,
+                                                   mark_live=mark_live)
             except (FileNotFoundError, ConnectionRefusedError):
                 pass  # it exited between the two steps
         done = target.exit_doc()

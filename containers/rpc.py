@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from typing import Any
 
 import redis.exceptions
@@ -117,7 +118,12 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     if local:
         await _worker_present(op)
     layer = get_channel_layer()
-    reply_to = await layer.new_channel("dockerweb.reply.")
+    # a plain channel name, not a process-local "prefix!..." one: channels_redis receives all
+    # of a process's local channels through one lock and buffer bound to one event loop, while
+    # rpc.call's async_to_sync (nested under the audit middleware) may run this coroutine in
+    # another loop than the websocket consumers' hint receivers. With a dashboard page open,
+    # replies were lost and calls failed after 30 s (test_dashboard: ..._while_a_page_is_open)
+    reply_to = f"dockerweb.reply.{uuid.uuid4().hex}"
     await _send(op, args, reply_to, timeout, host or settings.DOCKERWEB_HOST)
     receiving = asyncio.ensure_future(layer.receive(reply_to))
     deadline = time.monotonic() + timeout

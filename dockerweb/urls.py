@@ -7,3 +7,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("containers.web.urls")),  # the dashboard
 ]
+
+handler404 = "containers.web.views.not_found"  # the dashboard's layout (JSON under /api/)

@@ -16,6 +16,7 @@ from tests import registry_fixture
 from tests.waiting import until
 
 registry = registry_fixture.registry
+auth_registry = registry_fixture.auth_registry
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
@@ -29,7 +30,8 @@ PASTE_JS = """n => { const out = [];
   for (let i = 0; i < n; i++) { const head = 'line ' + String(i).padStart(6, '0') + ' ';
     out.push(head + 'x'.repeat(99 - head.length) + '\\n'); }
   return out.join(''); }"""
-BUFFER_JS = """() => { const b = window.dwTerminal.term.buffer.active; const out = [];
+BUFFER_JS = """() => { if (!window.dwTerminal) return '';
+  const b = window.dwTerminal.term.buffer.active; const out = [];
   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
   return out.join('\\n'); }"""
 
@@ -64,6 +66,8 @@ def page(browser, api):
     pg.on("console", lambda m: pg.problems.append(f"console {m.type}: {m.text}")
           if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.problems.append(f"page error: {e}"))
+    pg.on("response", lambda r: pg.problems.append(f"HTTP {r.status} {r.request.method} {r.url}")
+          if r.status >= 500 else None)
     pg.base = api.base
     yield pg
     context.close()
@@ -293,3 +297,462 @@ def test_artifacts_are_ignored_by_git():
     ignore = Path(__file__).resolve().parents[1] / ".gitignore"
     assert "/test-artifacts/" in ignore.read_text()
     assert os.path.isdir(ARTIFACTS)
+
+
+# ---- issue 15 --------------------------------------------------------------------------------
+def exec_output(api, cid: str, cmd: list[str]) -> bytes:
+    eid = api.api("POST", f"/api/containers/{cid}/exec/", json={"cmd": cmd}).json()["id"]
+    return api.api("POST", f"/api/exec/{eid}/start/", json={}).content
+
+
+def file_in(api, cid: str, path: str) -> bytes:
+    return exec_output(api, cid, ["sh", "-c", f"cat {path} 2>/dev/null; true"])
+
+
+def test_opening_and_reloading_a_container_page_types_nothing_into_it(page, api):
+    """Replayed scrollback asks the terminal for its cursor position (ESC[6n, as busybox's line
+    editing does at each prompt); the page must not type the answers into the container (nor can
+    the output forge the page's end-of-history marker). A live query is still answered."""
+    script = ("printf '\\033[6n\\033]7707;l\\007\\033[6n'; echo ready; cat > /tmp/y; "
+              "printf '\\033[6n'; echo second; cat > /tmp/z; sleep 1000")
+    c = api.run(cmd=["sh", "-c", script], tty=True, open_stdin=True, name="e2e-replay")
+    until(lambda: b"ready" in api.logs(c["id"]))  # the queries are history now
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    wait_terminal(pg, "ready")
+    pg.click("#terminal")
+    pg.keyboard.type("typed-1\n")
+    assert until(lambda: b"typed-1" in (got := file_in(api, c["id"], "/tmp/y")) and got) == b"typed-1\n"
+
+    pg.reload()
+    wait_terminal(pg, "typed-1")
+    pg.click("#terminal")
+    pg.keyboard.type("typed-2\n")
+    got = until(lambda: b"typed-2" in (got := file_in(api, c["id"], "/tmp/y")) and got)
+    assert got == b"typed-1\ntyped-2\n"
+
+    pg.keyboard.press("Control+D")  # cat ends; the shell asks live: that answer goes in
+    wait_terminal(pg, "second")
+    pg.keyboard.type("typed-3\n")
+    live = until(lambda: b"typed-3" in (got := file_in(api, c["id"], "/tmp/z")) and got)
+    assert re.fullmatch(rb"\x1b\[\d+;\d+Rtyped-3\n", live), live
+    assert not pg.problems, pg.problems
+
+
+def rootfs_tar(path: Path) -> None:
+    """A minimal rootfs tar for import: one file."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w") as tar:
+        data = b"imported through the browser\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def wait_status(pg, sel: str, kind: str) -> str:
+    """The text of status `sel` once its work ended (no "…" left), which must be of `kind`."""
+    pg.wait_for_function(f"(t => t && !t.endsWith('…'))(document.querySelector('{sel}').textContent)",
+                         timeout=60000)
+    text = pg.inner_text(sel)
+    assert kind in pg.get_attribute(sel, "class").split(), (sel, text)
+    return text
+
+
+def http_problems(pg) -> list[str]:
+    """Console problems other than the browser's own log line of an HTTP 4xx answer."""
+    return [p for p in pg.problems if "the server responded with a status of 4" not in p]
+
+
+def test_images_page_load_and_import_uploads_succeed_and_fail_as_errors(page, api, tmp_path):
+    c = api.run(cmd=["sh", "-c", "echo up > /up"])
+    api.wait(c["id"])
+    img = api.api("POST", f"/api/containers/{c['id']}/commit/", json={"repo": "dash-load"}).json()
+    saved = tmp_path / "dash-load.tar"
+    saved.write_bytes(api.api("GET", "/api/images/dash-load/save/").content)
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    assert api.api("DELETE", "/api/images/dash-load/").status_code == 200
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"this is not an archive\n" * 100)
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs_tar(rootfs)
+
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/images/")
+    pg.set_input_files("#load-form input[name=file]", str(saved))
+    pg.click("#load-form button[type=submit]")
+    assert "dash-load:latest" in wait_status(pg, "#load-status", "ok")
+    pg.wait_for_function("document.getElementById('images').innerText.includes('dash-load:latest')")
+    assert api.api("GET", "/api/images/dash-load/").json()["id"] == img["id"]
+
+    pg.set_input_files("#load-form input[name=file]", str(junk))
+    pg.click("#load-form button[type=submit]")
+    text = wait_status(pg, "#load-status", "error")
+    assert text.startswith("failed: ") and "media type" not in text, text
+    assert pg.is_hidden("#load-progress")  # not a full bar that reads like success
+    assert pg.evaluate("getComputedStyle(document.getElementById('load-status')).color") == "rgb(201, 60, 55)"
+    shot(pg, "17-images-load-failed")
+
+    pg.fill("#import-form input[name=repo]", "dash-imported:1")
+    pg.set_input_files("#import-form input[name=file]", str(rootfs))
+    pg.click("#import-form button[type=submit]")
+    assert "dash-imported:1" in wait_status(pg, "#import-status", "ok")
+    pg.set_input_files("#import-form input[name=file]", str(junk))
+    pg.click("#import-form button[type=submit]")
+    text = wait_status(pg, "#import-status", "error")
+    assert text.startswith("failed: ") and "media type" not in text, text
+    assert not http_problems(pg), pg.problems
+    for ref in ("dash-load", "dash-imported:1"):
+        assert api.api("DELETE", f"/api/images/{ref}/").status_code == 200
+
+
+def test_create_with_a_missing_image_shows_the_servers_message(page, api):
+    pg = page
+    login(pg)
+    pg.fill("#create-form input[name=image]", "no-such-image-e2e:1")
+    pg.click("#create-form button[type=submit]")
+    pg.wait_for_function("document.getElementById('create-form').innerText.includes('No such image')")
+    assert "No such image: no-such-image-e2e:1" in pg.inner_text("#create-form")
+    assert "not available" not in pg.inner_text("#create-form")
+    shot(pg, "18-create-missing-image")
+
+
+def dialog_answer(pg, text: str) -> None:
+    pg.wait_for_selector("#confirm-dialog[open]")
+    pg.fill("#confirm-dialog .confirm-input", text)
+    pg.click("#confirm-dialog .confirm-ok")
+
+
+def test_registry_references_commit_tag_login_push_and_untag(page, api, auth_registry):
+    """`host:port/repo:tag` is split at the last colon after the last slash (Docker's
+    reference grammar), in commit and tag; push and registry login from the images page."""
+    c = api.run(cmd=["sh", "-c", "echo ux > /ux"], name="e2e-ux")
+    api.wait(c["id"])
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")
+    pg.click("#fs-commit")
+    dialog_answer(pg, "127.0.0.1:5000/ux/c:3")
+    pg.wait_for_function("document.getElementById('fs-output').textContent.startsWith('Committed')")
+    committed = api.api("GET", "/api/images/127.0.0.1:5000/ux/c:3/")
+    assert committed.status_code == 200, committed.text
+
+    pushed = f"{auth_registry.addr}/ux/img:2"
+    pg.goto(pg.base + "/images/")
+    pg.click("tr:has([data-tag='127.0.0.1:5000/ux/c:3']) button:text-is('Tag')")
+    dialog_answer(pg, pushed)
+    chip = f"[data-tag='{pushed}']"
+    pg.wait_for_selector(chip)
+    assert api.api("GET", f"/api/images/{pushed}/").json()["id"] == committed.json()["id"]
+
+    pg.click(f"{chip} button:text-is('Push')")  # not logged in: the registry refuses
+    assert wait_status(pg, "#registry-status", "error").startswith("failed: push")
+    pg.fill("#login-form input[name=serveraddress]", auth_registry.addr)
+    pg.fill("#login-form input[name=username]", "alice")
+    pg.fill("#login-form input[name=password]", "wrong")
+    pg.click("#login-form button[type=submit]")
+    assert wait_status(pg, "#registry-status", "error").startswith("failed: login")
+    pg.fill("#login-form input[name=password]", "s3cret")
+    pg.click("#login-form button[type=submit]")
+    assert wait_status(pg, "#registry-status", "ok").startswith("logged in")
+    pg.click(f"{chip} button:text-is('Push')")
+    assert wait_status(pg, "#registry-status", "ok") == f"pushed {pushed}"
+    auth_registry.skopeo("inspect", "--tls-verify=false", "--creds", "alice:s3cret", f"docker://{pushed}")
+    shot(pg, "19-images-pushed")
+
+    pg.click("[data-tag='127.0.0.1:5000/ux/c:3'] button:text-is('Untag')")  # one tag, not the image
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_selector("[data-tag='127.0.0.1:5000/ux/c:3']", state="detached")
+    assert api.api("GET", f"/api/images/{pushed}/").status_code == 200
+    assert not http_problems(pg), pg.problems
+    api.api("DELETE", f"/api/containers/{c['id']}/")
+    assert api.api("DELETE", f"/api/images/{pushed}/").status_code == 200
+
+
+SLOW_STOP = "trap 'sleep 3; exit 7' TERM; sleep 1000 & wait"  # a stop that takes 3 s, exit code 7
+
+
+def test_list_actions_give_feedback_and_live_updates_patch_rows(page, api):
+    a = api.run(cmd=["sh", "-c", SLOW_STOP], name="e2e-slow-stop")
+    b = api.run(cmd=["sleep", "1000"], name="e2e-keep", ports=["127.0.0.1:0:80"])
+    pg = page
+    login(pg)
+    row_a, row_b = f"#containers tr[data-id='{a['id']}']", f"#containers tr[data-id='{b['id']}']"
+    up = pg.inner_text(f"{row_a} td.status")
+    assert re.fullmatch(r"Up (Less than a second|\d+ seconds?|About a minute)", up), up
+    port = api.inspect(b["id"])["network_settings"]["ports"]["80/tcp"][0]["host_port"]
+    assert pg.get_attribute(f"{row_b} td.ports a", "href") == f"http://127.0.0.1:{port}/"
+    assert pg.inner_text(f"{row_b} td.ip").startswith(api.inspect(b["id"])["network_settings"]["ip"][:4])
+    pg.evaluate(f"window.rowA = document.querySelector(\"{row_a}\")")
+    pg.check(f"{row_b} input.select")
+    pg.focus(f"{row_b} input.select")
+
+    # a container made behind the page's back: a row is inserted, focus and selection stay
+    c = api.create(cmd=["true"], name="e2e-behind")
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}']")
+    assert pg.evaluate(f"document.activeElement === document.querySelector(\"{row_b} input.select\")")
+    assert pg.is_checked(f"{row_b} input.select")
+    assert pg.inner_text("#bulk-count") == "1 selected"
+
+    pg.click(f"{row_a} [data-action=stop]")
+    pg.click("#confirm-dialog .confirm-ok")
+    # at once, not when the stop ends (it takes 3 s and more)
+    pg.wait_for_selector(f"{row_a} .badge:text-is('stopping…')", timeout=2500)
+    assert pg.inner_text(f"{row_a} td.status") == "stopping…"
+    for action in ("start", "stop", "restart", "kill", "remove"):
+        assert pg.is_disabled(f"{row_a} [data-action={action}]"), action
+    shot(pg, "20-list-stopping")
+    pg.wait_for_selector(f"{row_a} .badge:text-is('exited')", timeout=30000)
+    exited = pg.inner_text(f"{row_a} td.status")
+    assert re.fullmatch(r"Exited \(7\) (Less than a second|\d+ seconds?) ago", exited), exited
+    assert pg.is_enabled(f"{row_a} [data-action=start]") and pg.is_disabled(f"{row_a} [data-action=stop]")
+    assert pg.evaluate(f"window.rowA === document.querySelector(\"{row_a}\")")  # patched, not redrawn
+    assert pg.is_checked(f"{row_b} input.select")
+
+    # a failure is an error (role=alert, not grey text), with the server's message
+    pg.evaluate("dw.containerAction('no-such-container-e2e', 'stop')")
+    pg.wait_for_selector(".toast.error[role=alert]")
+    assert "stop failed: No such container: no-such-container-e2e" in pg.inner_text(".toast.error")
+
+    # bulk: remove both selected
+    pg.check(f"{row_a} input.select")
+    assert pg.inner_text("#bulk-count") == "2 selected"
+    pg.click("#bulk [data-bulk=remove]")
+    pg.click("#confirm-dialog .confirm-ok")
+    pg.wait_for_selector(row_a, state="detached", timeout=30000)
+    pg.wait_for_selector(row_b, state="detached", timeout=30000)
+    for x in (a, b):
+        assert api.api("GET", f"/api/containers/{x['id']}/").status_code == 404
+    assert not http_problems(pg), pg.problems
+
+
+def test_create_form_errors_are_per_field_and_every_option_is_sent(page, api):
+    pg = page
+    login(pg)
+    form = "#create-form"
+    pg.fill(f"{form} input[name=memory]", "lots")  # checked in the page
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=memory][aria-invalid=true]")
+    assert "64m" in pg.inner_text("#err-memory")
+    assert pg.evaluate("document.activeElement.name") == "memory"
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-describedby") == "err-memory"
+    assert "Memory" in pg.inner_text("#create-error")  # role=alert: announced
+    pg.fill(f"{form} input[name=memory]", "")
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-invalid") is None  # edited: cleared
+
+    pg.fill(f"{form} input[name=hostname]", "h" * 300)  # checked by the server
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=hostname][aria-invalid=true]")
+    assert "253" in pg.inner_text("#err-hostname")
+    assert "Hostname" in pg.inner_text("#create-error")
+    shot(pg, "21-create-field-error")
+    pg.fill(f"{form} input[name=hostname]", "")
+
+    pg.fill(f"{form} input[name=image]", "no-such-image-e2e:2")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=image][aria-invalid=true]")
+    assert "No such image: no-such-image-e2e:2" in pg.inner_text("#err-image")
+
+    pg.fill(f"{form} input[name=image]", "busybox")
+    pg.fill(f"{form} input[name=entrypoint]", "sh -c")
+    pg.fill(f"{form} input[name=cmd]", "'echo opts; sleep 1000'")
+    pg.fill(f"{form} input[name=name]", "e2e-opts")
+    pg.fill(f"{form} input[name=cpus]", "0.5")
+    pg.fill(f"{form} input[name=pids_limit]", "64")
+    pg.select_option(f"{form} select[name=network_mode]", "none")
+    pg.fill(f"{form} textarea[name=labels]", "team=ux\ntier=test")
+    pg.check(f"{form} input[name=auto_remove]")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    cid = pg.url.rstrip("/").rsplit("/", 1)[1]
+    cfg = api.inspect(cid)["config"]
+    assert cfg["entrypoint"] == ["sh", "-c"] and cfg["cmd"] == ["echo opts; sleep 1000"]
+    assert (cfg["nano_cpus"], cfg["pids_limit"], cfg["network_mode"], cfg["auto_remove"]) == (
+        500_000_000, 64, "none", True)
+    assert cfg["labels"] == {"team": "ux", "tier": "test"}
+    pg.wait_for_selector("#c-facts dd")
+    assert "sh -c 'echo opts; sleep 1000'" in pg.inner_text("#c-facts"), pg.problems  # quoting kept
+    assert not http_problems(pg), pg.problems
+
+
+# axe-core (npm devDependency; DOCKERWEB_AXE_JS points at another copy of axe.min.js)
+AXE_JS = os.environ.get("DOCKERWEB_AXE_JS") or str(
+    Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js")
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(pg) -> list[str]:
+    """WCAG 2.1 A/AA violations axe-core finds in the page as it is now."""
+    if not pg.evaluate("typeof window.axe !== 'undefined'"):
+        pg.add_script_tag(path=AXE_JS)
+    found = pg.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+                        ".then(r => r.violations.map(v => v.id + ': ' + v.help + ' @ ' +"
+                        " v.nodes.map(n => n.target.join(' ')).slice(0, 4).join(' | ')))", WCAG_AA)
+    return found
+
+
+@pytest.mark.skipif(not os.path.exists(AXE_JS), reason="no axe-core (npm ci, or DOCKERWEB_AXE_JS)")
+def test_every_page_has_no_wcag_aa_violations(page, api):
+    c = api.run(cmd=["sh", "-c", "echo axe; echo err >&2; sleep 1000"], name="e2e-axe", tty=True,
+                open_stdin=True, ports=["127.0.0.1:0:80"])
+    pg = page
+    pg.goto(pg.base + "/login/")
+    assert axe_violations(pg) == [], "login"
+    login(pg)
+    pg.wait_for_selector(f"#containers tr[data-id='{c['id']}']")
+    assert axe_violations(pg) == [], "containers"
+    pg.fill("#create-form input[name=memory]", "lots")  # a form showing an error
+    pg.click("#create-form button[type=submit]")
+    pg.wait_for_selector("#create-form [aria-invalid=true]")
+    assert axe_violations(pg) == [], "containers with a field error"
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    wait_terminal(pg, "axe")
+    assert axe_violations(pg) == [], "container: terminal"
+    for tab in ("logs", "stats", "inspect", "fs"):
+        pg.click(f"[data-tab={tab}]")
+        pg.wait_for_selector(f"#tab-{tab}:not([hidden])")
+        assert axe_violations(pg) == [], f"container: {tab}"
+    for path in ("/images/", "/events/", "/audit/", "/no-such-page/"):
+        pg.goto(pg.base + path)
+        pg.wait_for_load_state("networkidle")
+        assert axe_violations(pg) == [], path
+    assert not http_problems(pg), pg.problems
+
+
+def test_keyboard_skip_link_tabs_and_terminal_release(page, api):
+    c = api.run(cmd=["sh"], name="e2e-keys", tty=True, open_stdin=True)
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.wait_for_selector("#term-status:has-text('attached')")
+    pg.keyboard.press("Tab")  # the first stop is the skip link
+    assert pg.evaluate("document.activeElement.className") == "skip-link"
+    pg.keyboard.press("Enter")
+    assert pg.evaluate("location.hash") == "#main"
+
+    # tabs: one tab stop, arrows move and select, Home/End
+    pg.focus("#tabbtn-terminal")
+    stops = pg.evaluate("[...document.querySelectorAll('[role=tab]')].map(t => t.tabIndex).join()")
+    assert stops == "0,-1,-1,-1,-1", stops
+    pg.keyboard.press("ArrowRight")
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-logs"
+    assert pg.get_attribute("#tabbtn-logs", "aria-selected") == "true" and pg.is_visible("#tab-logs")
+    pg.keyboard.press("End")
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-fs" and pg.is_visible("#tab-fs")
+    pg.keyboard.press("ArrowRight")  # wraps
+    assert pg.evaluate("document.activeElement.id") == "tabbtn-terminal" and pg.is_visible("#tab-terminal")
+    assert pg.get_attribute("#tab-terminal", "role") == "tabpanel"
+
+    # the terminal keeps every key (Tab too) until Shift+Esc, which moves focus out of it
+    pg.click("#terminal")
+    pg.keyboard.press("Tab")
+    assert pg.evaluate("document.getElementById('terminal').contains(document.activeElement)")
+    pg.keyboard.press("Shift+Escape")
+    assert not pg.evaluate("document.getElementById('terminal').contains(document.activeElement)")
+    assert pg.evaluate("document.activeElement.tagName") in ("BUTTON", "A", "INPUT")
+    assert "Shift" in pg.inner_text("#term-hint") and "Esc" in pg.inner_text("#term-hint")
+    assert not pg.problems, pg.problems
+
+
+def test_logs_stream_filter_tail_and_since(page, api):
+    script = "for i in 1 2 3 4 5; do echo out-$i; echo err-$i >&2; done; sleep 1000"
+    c = api.run(cmd=["sh", "-c", script], name="e2e-logfilter")
+    until(lambda: b"err-5" in api.logs(c["id"]))
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=logs]")
+    pg.wait_for_selector("#log-count:text-is('10 lines')")
+    assert pg.inner_text("#log-state") == "live"
+    pg.select_option("#log-streams", "stderr")
+    pg.wait_for_selector("#log-count:text-is('5 lines')")
+    assert "out-" not in pg.inner_text("#logview") and "err-5" in pg.inner_text("#logview")
+    pg.fill("#log-tail", "2")
+    pg.locator("#log-tail").blur()  # a field's change comes when it is left
+    pg.wait_for_selector("#log-count:text-is('2 lines')")
+    assert pg.inner_text("#logview").split() == ["err-4", "err-5"]
+    assert "stderr=1" in pg.get_attribute("#log-download", "href")
+    with pg.expect_download() as got:  # the download follows the filters, with progress
+        pg.get_by_role("link", name="Download").click()
+    lines = Path(got.value.path()).read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["err-4", "err-5"], lines
+    assert wait_status(pg, "#log-download-status", "ok").startswith("downloaded ")
+    pg.fill("#log-tail", "")
+    pg.locator("#log-tail").blur()
+    pg.select_option("#log-streams", "both")
+    pg.fill("#log-since", "2099-01-01T00:00:00")  # nothing is that new
+    pg.locator("#log-since").blur()
+    pg.wait_for_selector("#log-count:text-is('0 lines')")
+    api.api("POST", f"/api/containers/{c['id']}/kill/")
+    pg.wait_for_selector("#log-state:has-text('ended')", timeout=30000)  # follow state is the truth
+    assert not pg.problems, pg.problems
+
+
+def test_unknown_pages_are_inside_the_layout(page, api):
+    pg = page
+    login(pg)
+    r = pg.goto(pg.base + "/no-such-page/")
+    assert r.status == 404
+    assert pg.locator("nav a:text-is('Containers')").count() == 1 and pg.locator(".skip-link").count() == 1
+    assert "/no-such-page/" in pg.inner_text("main")
+    r = pg.goto(pg.base + "/containers/no-such-container-e2e/")
+    assert r.status == 404 and "No such container" in pg.inner_text("main")
+    r = api.api("GET", "/api/no-such-endpoint/")
+    assert r.status_code == 404 and r.json() == {"message": "not found"}
+    shot(pg, "22-not-found")
+
+
+def test_phone_width_actions_reachable_and_touch_targets(page, api):
+    c = api.run(cmd=["sh", "-c", "echo phone; sleep 1000"], name="e2e-phone390", tty=True,
+                ports=["127.0.0.1:0:80"])
+    pg = page
+    pg.set_viewport_size({"width": 390, "height": 844})
+    login(pg)
+    # (tabs are in a strip that scrolls sideways: only their height counts)
+    targets = ("button, a.button, input:not([type=checkbox]):not([type=hidden]), select, textarea, "
+               "nav a, #containers a")
+    small_js = """sel => [...document.querySelectorAll(sel)]
+      .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
+      .map(e => [e, e.getBoundingClientRect()])
+      .filter(([e, r]) => r.height < 40 || (r.right > innerWidth + 1 && !e.closest('.tabs')))
+      .map(([e, r]) => (e.id || e.name || e.textContent.trim().slice(0, 20)) + ' ' +
+           Math.round(r.width) + 'x' + Math.round(r.height) + ' right ' + Math.round(r.right))"""
+    for path in ("/", f"/containers/{c['id']}/", "/images/", "/events/"):
+        pg.goto(pg.base + path)
+        pg.wait_for_load_state("networkidle")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)
+        assert pg.evaluate(small_js, targets) == [], path
+        shot(pg, "23-phone390" + path.replace("/", "-")[:40])
+    pg.goto(pg.base + "/")
+    row = f"#containers tr[data-id='{c['id']}']"
+    for action in ("stop", "restart", "kill", "remove"):  # every action in reach, no sideways scroll
+        box = pg.locator(f"{row} [data-action={action}]").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")  # the last tab: scrolled into view
+    box = pg.locator("#tabbtn-fs").bounding_box()
+    assert box["x"] + box["width"] <= 391, box
+    assert not pg.problems, pg.problems
+
+
+def test_worker_calls_answer_while_a_page_is_open(page, api):
+    """With a dashboard page open (its /ws/events/ consumer receives channel-layer hints), each
+    worker call gets its answer: the reply channel once shared channels_redis's process-local
+    receive machinery with those consumers, and replies were lost (503 after 30 s)."""
+    c = api.run(cmd=["sleep", "1000"], name="e2e-rpc")
+    pg = page
+    login(pg)
+    row = f"#containers tr[data-id='{c['id']}']"
+    pg.wait_for_selector(f"{row} .badge:text-is('running')")
+    assert api.api("POST", f"/api/containers/{c['id']}/kill/").status_code == 200
+    pg.wait_for_selector(f"{row} .badge:text-is('exited')", timeout=30000)
+    for _ in range(4):  # each is answered at once: 409, the container does not run
+        t0 = time.monotonic()
+        r = api.api("POST", f"/api/containers/{c['id']}/kill/", timeout=25)
+        assert r.status_code == 409 and time.monotonic() - t0 < 10, (r.status_code, r.text)
+    assert not pg.problems, pg.problems

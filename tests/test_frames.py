@@ -32,6 +32,6 @@ def test_the_supervisor_numbers_frames_as_frames_py():
         source = f.read()
     kinds = re.search(r"enum \{ (F_STDIN[^}]*) \};", source).group(1).split(", ")
     assert [k.removeprefix("F_") for k in kinds] == ["STDIN", "STDOUT", "STDERR", "EXIT", "CLOSE_STDIN",
-                                                     "RESIZE", "HELLO"]
-    assert [getattr(frames, k.removeprefix("F_")) for k in kinds] == list(range(7))
+                                                     "RESIZE", "HELLO", "LIVE"]
+    assert [getattr(frames, k.removeprefix("F_")) for k in kinds] == list(range(8))
     assert frames.FRAME.size == 5 and frames.pack(frames.STDOUT, b"x") == b"\x01\x00\x00\x00\x01x"

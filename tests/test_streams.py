@@ -296,3 +296,21 @@ def test_stats_socket_reports_stop(api):
     first, stopped = run(main())
     assert first["type"] == "stats" and stopped == {"type": "stopped"}
 
+
+
+def test_attach_marks_where_the_scrollback_ends(api):
+    """{"type": "live"} comes once, after the scrollback and before any live output (issue 15:
+    a terminal must not answer the queries in replayed history)."""
+    c = api.run(cmd=["sh", "-c", "echo history; read x; echo live-$x; sleep 1000"], open_stdin=True)
+    until(lambda: b"history" in api.logs(c["id"]))
+
+    async def main():
+        async with connect(api, f"/ws/containers/{c['id']}/attach/") as ws:
+            before = b""
+            while not isinstance(msg := await asyncio.wait_for(ws.recv(), 20), str):
+                before += msg[1:]
+            assert json.loads(msg) == {"type": "live"} and before == b"history\n"
+            await ws.send(b"go\n")
+            assert b"live-go" in await read_until(ws, b"live-go", tty=False)
+
+    run(main())

@@ -29,6 +29,7 @@ urlpatterns = [
     path("images/load/", views.ImageLoad.as_view(), name="image-load"),
     path("images/save/", views.ImageSave.as_view(), name="image-save"),
     path("images/build/", views.ImageBuild.as_view(), name="image-build"),
+    path("auth/", views.RegistryLogin.as_view(), name="registry-login"),
     path("images/<path:ref>/tag/", views.ImageTag.as_view()),
     path("images/<path:ref>/history/", views.ImageHistory.as_view()),
     path("images/<path:ref>/push/", views.ImagePush.as_view()),

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from containers import asyncstream, cp, events, execs, hosts, lifecycle, logs, lookup, rpc, runtime
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
+from containers.api.rawbody import RAW_BODY
 from containers.api.serializers import (
     ContainerCreateSerializer,
     ContainerSerializer,
@@ -187,6 +188,8 @@ class ContainerArchive(APIView):
     """A path inside the container (?path=): GET a tar of it, HEAD its stat only, PUT a tar
     (the body) to extract into that directory. The stat is in the X-Docker-Container-Path-Stat
     header (base64 JSON: name, size, mode, mtime, linkTarget), as docker cp's."""
+
+    parser_classes = RAW_BODY
 
     def get(self, request, ref):
         st, chunks = cp.get(ref, request.query_params.get("path", ""), user=request.user)
@@ -419,6 +422,8 @@ class ImageImport(APIView):
     """POST a rootfs tar (plain, gzip, bzip2, xz) as the body; ?repo=&tag=&message=&changes=
     (Dockerfile instructions for the config, repeatable, as `docker import -c`)."""
 
+    parser_classes = RAW_BODY
+
     @extend_schema(request={"application/octet-stream": bytes}, responses={201: ImageSerializer})
     def post(self, request):
         from containers import images
@@ -477,6 +482,23 @@ class ImagePush(APIView):
         return _progress_response(lambda emit: registries.push(name, tag, creds, emit, user=user))
 
 
+class RegistryLogin(APIView):
+    """docker login: {"serveraddress", "username", "password"} checked against the registry
+    (401 when refused). Nothing is stored: a client sends its credentials with each pull or
+    push, as Docker clients do."""
+
+    @extend_schema(request=None, responses={200: None})
+    def post(self, request):
+        from containers import registries
+
+        body = request.data if isinstance(request.data, dict) else {}
+        user, password = body.get("username") or "", body.get("password") or ""
+        if not isinstance(user, str) or not isinstance(password, str) or not user:
+            raise InvalidArgument("username and password are required")
+        registries.login(str(body.get("serveraddress") or ""), (user, password))
+        return Response({"status": "Login Succeeded"})
+
+
 class ImageSave(APIView):
     """A `docker save` tar (?format=docker, default) or an OCI layout tar (?format=oci) of one
     image, or of ?names=a&names=b."""
@@ -497,6 +519,8 @@ class ImageSave(APIView):
 class ImageLoad(APIView):
     """POST a `docker save` or OCI layout tar (plain or compressed) as the body; the images it
     held, tagged as it says."""
+
+    parser_classes = RAW_BODY
 
     @extend_schema(request={"application/x-tar": bytes}, responses={201: ImageSerializer(many=True)})
     def post(self, request):

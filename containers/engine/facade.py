@@ -241,7 +241,7 @@ class Engine:
             return st
         supervision.deliver(st.run, signal.SIGKILL)
         if not supervision.wait_supervisor(st.run, grace):
-            supervision.kill_init(st.run)  # recorded as 137: see supervisor.init_signal_code
+            supervision.kill_init(st.run)  # recorded as 137: see init_signal_code in supervisor.c
             supervision.wait_supervisor(st.run, 30)
         return self.status(cid)
 

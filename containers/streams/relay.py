@@ -5,6 +5,9 @@ Websocket protocol (container attach and exec alike):
   2 stderr) followed by the data. Recent output (the scrollback) comes first.
 - input: binary frames are stdin, byte for byte. Text frames are JSON control messages:
   {"type": "resize", "rows": R, "cols": C} and {"type": "close_stdin"}.
+- live: a text frame {"type": "live"} once the scrollback has been sent: the output before
+  it is history (a terminal must not answer the queries in it: its answers would be typed
+  into the process), the output after it is live.
 - end: a text frame {"type": "exit", ...exit.json} when the process exits, then close.
 Input that arrives before the supervisor is reachable (attach before start) is kept and
 delivered once it is, the last resize included.
@@ -20,6 +23,7 @@ from containers.engine.errors import InvalidArgument
 from containers.engine.run.logfile import Record
 from containers.link import (
     EXIT,
+    LIVE,
     STDERR,
     STDOUT,
     PendingInput,
@@ -33,6 +37,7 @@ from containers.streams.base import CLOSE_NORMAL, StreamConsumer, in_thread
 STREAM_BYTES = {"stdout": STDOUT, "stderr": STDERR}
 REPLAY_BATCH = 256 * 1024
 DROPPED = {"type": "warning", "message": "output was dropped: this client fell behind"}
+LIVE_MARK = {"type": "live"}
 
 
 class AttachStream(StreamConsumer):
@@ -80,7 +85,7 @@ class AttachStream(StreamConsumer):
         """Attach to `target` (waiting for it to start), relay until it exits, then send
         the exit frame and close."""
         while True:
-            got = await wait_link(target, stdin=stdin, scrollback=scrollback, gone=gone)
+            got = await wait_link(target, stdin=stdin, scrollback=scrollback, gone=gone, mark_live=True)
             if isinstance(got, dict):  # started and finished between two looks
                 await self.replay(await in_thread(last_run_records)(target))
                 return await self.finish(got)
@@ -105,7 +110,9 @@ class AttachStream(StreamConsumer):
                 kind, payload = frame
                 if kind == EXIT:
                     return json.loads(payload)
-                if kind in (STDOUT, STDERR):
+                if kind == LIVE:
+                    await self.send_json(LIVE_MARK)
+                elif kind in (STDOUT, STDERR):
                     self.relayed_output = True
                     await self.send(bytes_data=payload if self.tty else bytes((kind,)) + payload)
             return None

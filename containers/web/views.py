@@ -75,3 +75,14 @@ def audit(request: HttpRequest) -> HttpResponse:
     rows = Paginator(filtered(AuditEntry.objects.all(), request.GET), AUDIT_PAGE)
     return render(request, "web/audit.html", {"nav": "audit", "page": rows.get_page(request.GET.get("page")),
                                               "q": request.GET, "data": {}})
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 inside the app's layout (JSON {"message"} for API paths). The message is shown when
+    a view raised one ("No such container: …"), not the resolver's list of patterns."""
+    from django.http import JsonResponse
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"message": "not found"}, status=404)
+    detail = exception.args[0] if exception and exception.args and isinstance(exception.args[0], str) else ""
+    return render(request, "web/404.html", {"detail": detail, "data": {}}, status=404)

@@ -4,9 +4,11 @@ The supervisor (supervisor.c) speaks the same framing (its F_* kinds are these, 
 tests/test_frames.py checks it).
 
 Attach framing, both ways: 1-byte type + 4-byte big-endian length + payload.
-  client -> supervisor: HELLO (JSON {"stdin": bool, "scrollback": bool}), STDIN bytes,
-                        CLOSE_STDIN, RESIZE (">HH" rows, cols)
-  supervisor -> client: STDOUT bytes, STDERR bytes, EXIT (JSON of exit.json)
+  client -> supervisor: HELLO (JSON {"stdin": bool, "scrollback": bool, "mark_live": bool}),
+                        STDIN bytes, CLOSE_STDIN, RESIZE (">HH" rows, cols)
+  supervisor -> client: STDOUT bytes, STDERR bytes, EXIT (JSON of exit.json), and LIVE (empty)
+                        once after the scrollback when the HELLO asked for "mark_live": what
+                        came before it is history, what follows is live output
 
 Docker's multiplexed stream ([stream, 0, 0, 0, length uint32 BE] + data) numbers its
 streams as we number STDIN, STDOUT and STDERR (0, 1, 2).
@@ -15,7 +17,7 @@ streams as we number STDIN, STDOUT and STDERR (0, 1, 2).
 import struct
 
 FRAME = struct.Struct(">BI")
-STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, RESIZE, HELLO = range(7)
+STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, RESIZE, HELLO, LIVE = range(8)
 STREAM_NAMES = {STDOUT: "stdout", STDERR: "stderr"}
 WINDOW_SIZE = struct.Struct(">HH")  # the RESIZE payload: rows, cols
 DOCKER_FRAME = struct.Struct(">BxxxI")

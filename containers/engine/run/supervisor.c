@@ -65,7 +65,7 @@
 #define TS_SIZE 96 /* a timestamp: 31 bytes, room for what the compiler cannot bound */
 #define LXC_INIT_DIED 1 /* lxc-execute's status when LXC's init was killed */
 
-enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO };
+enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO, F_LIVE };
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 struct buf {
@@ -1121,13 +1121,13 @@ static void sweep_clients(void)
 	}
 }
 
-/* HELLO's payload: a JSON object; "stdin" and "scrollback" are true when given as true (or
- * a non-zero number). -1 when the payload is not a flat JSON object. */
-static int parse_hello(const char *s, size_t n, int *want_stdin, int *scrollback)
+/* HELLO's payload: a JSON object; "stdin", "scrollback" and "mark_live" are true when given
+ * as true (or a non-zero number). -1 when the payload is not a flat JSON object. */
+static int parse_hello(const char *s, size_t n, int *want_stdin, int *scrollback, int *mark_live)
 {
 	size_t i = 0;
 #define WS() while (i < n && isspace((unsigned char)s[i])) i++
-	*want_stdin = *scrollback = 0;
+	*want_stdin = *scrollback = *mark_live = 0;
 	WS();
 	if (i == n)
 		return 0; /* empty: {} */
@@ -1173,6 +1173,8 @@ static int parse_hello(const char *s, size_t n, int *want_stdin, int *scrollback
 			*want_stdin = truth;
 		else if (klen == 10 && !memcmp(s + k, "scrollback", 10))
 			*scrollback = truth;
+		else if (klen == 9 && !memcmp(s + k, "mark_live", 9))
+			*mark_live = truth;
 		WS();
 		if (i < n && s[i] == ',') {
 			i++;
@@ -1244,14 +1246,16 @@ static void on_frame(struct client *c, int kind, const char *payload, size_t n)
 {
 	switch (kind) {
 	case F_HELLO: {
-		int scrollback;
-		if (parse_hello(payload, n, &c->wants_stdin, &scrollback) != 0) {
+		int scrollback, mark_live;
+		if (parse_hello(payload, n, &c->wants_stdin, &scrollback, &mark_live) != 0) {
 			drop_client(c);
 			return;
 		}
 		if (scrollback)
 			for (struct chunk *ch = sb_head; ch && !c->dead; ch = ch->next)
 				send_frame(c, ch->stream, ch->data, ch->len);
+		if (mark_live && !c->dead) /* the boundary: history above, live output below */
+			send_frame(c, F_LIVE, "", 0);
 		c->ready = 1;
 		break;
 	}

@@ -26,7 +26,6 @@ const dw = (() => {
     let data = null;
     const text = await res.text();
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
-    if (res.status === 404 && data && typeof data === "object" && !data.message) data.message = "not found";
     return { ok: res.ok, status: res.status, data };
   }
 
@@ -37,9 +36,25 @@ const dw = (() => {
     return colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, ""];
   }
 
+  /** A reference as a URL path segment sequence: each component encoded, "/" kept (the API
+      routes images/<path:ref>/). */
+  function refPath(ref) {
+    return ref.split("/").map(encodeURIComponent).join("/");
+  }
+
+  /** The server's message ("No such image: …"), else the HTTP status. */
   function errorText(r) {
-    if (r.status === 404) return "not available (404)";
-    return (r.data && r.data.message) || ("HTTP " + r.status);
+    const msg = r.data && typeof r.data === "object" ? r.data.message : "";
+    return msg || (r.status === 404 ? "not found (404)" : "HTTP " + r.status);
+  }
+
+  /** Show `text` in a status element (a live region: role=status). kind: "busy", "ok" or
+      "error"; an error is marked by class and an icon, not by colour alone. */
+  function showStatus(elm, text, kind) {
+    elm.textContent = text;
+    elm.classList.remove("busy", "ok", "error", "muted");
+    elm.classList.add("status-msg");
+    if (kind) elm.classList.add(kind);
   }
 
   function wsURL(path) {
@@ -49,7 +64,8 @@ const dw = (() => {
   function toast(text, kind) {
     const el = document.createElement("div");
     el.className = "toast" + (kind ? " " + kind : "");
-    el.textContent = text;
+    if (kind === "error") el.setAttribute("role", "alert"); // announced at once
+    el.textContent = (kind === "error" ? "⚠ " : "") + text;
     document.getElementById("toasts").appendChild(el);
     setTimeout(() => el.remove(), kind === "error" ? 6000 : 3000);
   }
@@ -100,7 +116,12 @@ const dw = (() => {
         this.delay = Math.min(this.delay * 2, 10000);
       };
     }
-    mark(on) { if (this.indicator) this.indicator.classList.toggle("on", on); }
+    mark(on) {
+      if (!this.indicator) return;
+      this.indicator.classList.toggle("on", on);
+      this.indicator.setAttribute("aria-label", "live updates: " + (on ? "on" : "off"));
+      this.indicator.title = "live updates: " + (on ? "on" : "off, reconnecting");
+    }
   }
 
   function fmtBytes(n) {
@@ -117,26 +138,63 @@ const dw = (() => {
     return isNaN(d) ? iso : d.toLocaleString();
   }
 
-  function ago(iso) {
-    if (!iso) return "";
-    const s = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
-    if (s < 60) return Math.floor(s) + " s ago";
-    if (s < 3600) return Math.floor(s / 60) + " min ago";
-    if (s < 86400) return Math.floor(s / 3600) + " h ago";
-    return Math.floor(s / 86400) + " days ago";
+  /** Docker's units.HumanDuration: "Less than a second", "About a minute", "3 minutes", … */
+  function humanDuration(seconds) {
+    const s = Math.floor(seconds);
+    if (s < 1) return "Less than a second";
+    if (s === 1) return "1 second";
+    if (s < 60) return s + " seconds";
+    const m = Math.floor(s / 60);
+    if (m === 1) return "About a minute";
+    if (m < 60) return m + " minutes";
+    const h = Math.round(s / 3600);
+    if (h === 1) return "About an hour";
+    if (h < 48) return h + " hours";
+    if (h < 24 * 7 * 2) return Math.floor(h / 24) + " days";
+    if (h < 24 * 30 * 2) return Math.floor(h / 24 / 7) + " weeks";
+    if (h < 24 * 365 * 2) return Math.floor(h / 24 / 30) + " months";
+    return Math.floor(h / 24 / 365) + " years";
   }
 
-  /** "Up 3 min", "Exited (7) 2 min ago", … from an inspect document. */
+  function since(iso) {
+    return Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  }
+
+  function ago(iso) {
+    return iso ? humanDuration(since(iso)) + " ago" : "";
+  }
+
+  /** docker ps's status: "Up 3 minutes", "Exited (7) 2 minutes ago", "Created", … */
   function statusText(c) {
     const st = c.state;
-    if (st.status === "running") return "Up since " + fmtTime(st.started_at);
+    if (st.status === "running") return "Up " + humanDuration(since(st.started_at)) + (st.paused ? " (Paused)" : "");
     if (st.status === "exited" || st.status === "dead") {
-      let t = (st.status === "dead" ? "Dead" : "Exited") + " (" + st.exit_code + ")";
-      if (st.signal) t += " " + st.signal;
-      if (st.oom_killed) t += " OOM";
-      return t + " " + ago(st.finished_at);
+      const head = st.status === "dead" ? "Dead" : "Exited (" + st.exit_code + ")";
+      return st.finished_at ? head + " " + ago(st.finished_at) : head;
     }
     return st.status.charAt(0).toUpperCase() + st.status.slice(1);
+  }
+
+  /** An argv as a shell would read it back: arguments with blanks or quotes are quoted. */
+  function shellJoin(argv) {
+    return (argv || []).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : "'" + a.replace(/'/g, "'\\''") + "'"))
+      .join(" ");
+  }
+
+  /** Published ports of an inspect document as [{text, href}] (href for TCP ports: the host's
+      address, or this page's host for 0.0.0.0). */
+  function publishedPorts(c) {
+    const out = [];
+    const ports = (c.network_settings && c.network_settings.ports) || {};
+    for (const [priv, binds] of Object.entries(ports)) {
+      for (const b of binds || []) {
+        const host = !b.host_ip || b.host_ip === "0.0.0.0" || b.host_ip === "::" ? location.hostname : b.host_ip;
+        const text = (b.host_ip && b.host_ip !== "0.0.0.0" ? b.host_ip + ":" : "") + b.host_port + "→" + priv;
+        const bracketed = host.includes(":") ? "[" + host + "]" : host;
+        out.push({ text, href: priv.endsWith("/tcp") ? "http://" + bracketed + ":" + b.host_port + "/" : null });
+      }
+    }
+    return out;
   }
 
   function el(tag, attrs, ...children) {
@@ -151,11 +209,13 @@ const dw = (() => {
     return e;
   }
 
-  /** Run a container action through the REST API (confirming destructive ones). */
-  async function containerAction(id, action, confirmText) {
+  /** Run a container action through the REST API (confirming destructive ones); onStart()
+      runs once confirmed, before the call. Resolves to the API answer (null: cancelled). */
+  async function containerAction(id, action, confirmText, onStart) {
     if (confirmText && !(await confirmDialog(confirmText, action.charAt(0).toUpperCase() + action.slice(1)))) {
       return null;
     }
+    if (onStart) onStart(); // feedback at once: "stopping…", buttons disabled
     const r = action === "remove"
       ? await api("DELETE", "/api/containers/" + id + "/?force=1")
       : await api("POST", "/api/containers/" + id + "/" + action + "/");
@@ -164,6 +224,11 @@ const dw = (() => {
     return r;
   }
 
-  return { initial, cookie, api, errorText, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
-           statusText, el, containerAction, splitRef };
+  /** "stop" -> "stopping…": the word shown while an action runs. */
+  const ACTING = { start: "starting", stop: "stopping", restart: "restarting", kill: "killing", remove: "removing",
+                   pause: "pausing", unpause: "unpausing" };
+  function actingText(action) { return (ACTING[action] || action) + "…"; }
+
+  return { initial, actingText, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+           humanDuration, statusText, shellJoin, publishedPorts, el, containerAction, splitRef, refPath };
 })();

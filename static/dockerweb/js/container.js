@@ -4,22 +4,25 @@
 "use strict";
 
 (() => {
-  const { api, el, toast, errorText, fmtTime, containerAction } = dw;
+  const { api, el, toast, errorText, fmtTime, containerAction, actingText } = dw;
   let c = dw.initial.container;
   const id = c.id;
+  let acting = null; // the action under way: its buttons stay disabled until it ends
 
   // ---- state ------------------------------------------------------------------------------
   function renderState() {
     const st = c.state;
     document.getElementById("c-name").textContent = c.name;
     const badge = document.getElementById("c-state");
-    badge.textContent = st.status;
-    badge.className = "badge " + st.status;
-    const cmd = (c.config.cmd && c.config.cmd.length ? c.config.cmd : ["(image default)"]).join(" ");
+    badge.textContent = acting ? actingText(acting) : st.status;
+    badge.className = "badge " + (acting ? "busy" : st.status);
+    const argv = [...(c.config.entrypoint || []), ...(c.config.cmd || [])];
+    const cmd = argv.length ? dw.shellJoin(argv) : "(image default)";
     const facts = [
       ["Image", c.image], ["Command", cmd], ["Created", fmtTime(c.created)],
       ["Started", fmtTime(st.started_at)], ["Finished", fmtTime(st.finished_at)],
-      ["Hostname", c.hostname], ["TTY / stdin", (c.config.tty ? "tty" : "no tty") + " / " +
+      ["Status", dw.statusText(c)], ["Hostname", c.hostname],
+      ["IP", (c.network_settings && c.network_settings.ip) || ""], ["TTY / stdin", (c.config.tty ? "tty" : "no tty") + " / " +
         (c.config.open_stdin ? "open" : "closed")], ["Restarts", String(c.restart_count)],
     ];
     if (st.pid) facts.push(["PID", String(st.pid)]);
@@ -37,8 +40,14 @@
     exit.replaceChildren(...parts);
     for (const b of document.querySelectorAll("#c-actions button")) {
       const a = b.dataset.action;
-      b.disabled = (a === "start" && st.running) || (["stop", "kill", "restart"].includes(a) && !st.running);
+      b.disabled = !!acting || (a === "start" && st.running) || (["stop", "kill", "restart"].includes(a) && !st.running);
     }
+    const ports = dw.publishedPorts(c);
+    const portsEl = document.getElementById("c-ports");
+    portsEl.hidden = !ports.length;
+    portsEl.replaceChildren(...(ports.length ? [el("span", { class: "muted", text: "Ports: " })] : []),
+      ...ports.flatMap((p, i) => [i ? ", " : "",
+        p.href ? el("a", { href: p.href, target: "_blank", rel: "noopener", text: p.text }) : p.text]));
     document.getElementById("exec-shell").disabled = st.status !== "running";
     document.getElementById("inspect-json").textContent = JSON.stringify(c, null, 2);
   }
@@ -50,23 +59,41 @@
 
   for (const b of document.querySelectorAll("#c-actions button")) {
     b.addEventListener("click", async () => {
-      const r = await containerAction(id, b.dataset.action, b.dataset.confirm);
-      if (r && r.ok && b.dataset.action === "remove") location.href = "/";
-      else if (r) refresh();
+      const action = b.dataset.action;
+      const r = await containerAction(id, action, b.dataset.confirm, () => { acting = action; renderState(); });
+      acting = null;
+      if (r && r.ok && action === "remove") { location.href = "/"; return; }
+      if (r) await refresh();
+      else renderState();
+      b.focus(); // focus stays where the user acted
     });
   }
 
-  // ---- tabs -------------------------------------------------------------------------------
+  // ---- tabs (WAI-ARIA tabs: one tab stop, arrow keys, Home/End) ----------------------------
   const shown = new Set(["terminal"]);
   const onShow = { logs: startLogs, stats: startStats };
-  for (const t of document.querySelectorAll("[role=tab]")) {
-    t.addEventListener("click", () => {
-      for (const o of document.querySelectorAll("[role=tab]")) o.setAttribute("aria-selected", o === t);
-      for (const p of document.querySelectorAll(".tab")) p.hidden = p.id !== "tab-" + t.dataset.tab;
-      if (!shown.has(t.dataset.tab) && onShow[t.dataset.tab]) onShow[t.dataset.tab]();
-      shown.add(t.dataset.tab);
-      if (t.dataset.tab === "terminal") { terminal.refit(); if (execTerm) execTerm.refit(); }
-      if (t.dataset.tab === "logs") logs.schedule();
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  function selectTab(t, focus) {
+    for (const o of tabs) {
+      o.setAttribute("aria-selected", o === t ? "true" : "false");
+      o.tabIndex = o === t ? 0 : -1;
+    }
+    for (const p of document.querySelectorAll(".tab")) p.hidden = p.id !== "tab-" + t.dataset.tab;
+    if (focus) t.focus();
+    t.scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (!shown.has(t.dataset.tab) && onShow[t.dataset.tab]) onShow[t.dataset.tab]();
+    shown.add(t.dataset.tab);
+    if (t.dataset.tab === "terminal") { terminal.refit(); if (execTerm) execTerm.refit(); }
+    if (t.dataset.tab === "logs") logs.schedule();
+  }
+  for (const t of tabs) {
+    t.addEventListener("click", () => selectTab(t, false));
+    t.addEventListener("keydown", (e) => {
+      const i = tabs.indexOf(t);
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      selectTab(tabs[(to + tabs.length) % tabs.length], true);
     });
   }
 
@@ -124,18 +151,89 @@
   const download = document.getElementById("log-download");
   download.href = "/api/containers/" + id + "/logs/?timestamps=1";
   download.setAttribute("download", c.name + ".log");
+  const downloadStatus = document.getElementById("log-download-status");
+  // the download streams (fetch's reader) and shows its progress; the link still works alone
+  download.addEventListener("click", async (e) => {
+    if (download.dataset.busy) { e.preventDefault(); return; }
+    e.preventDefault();
+    download.dataset.busy = "1";
+    download.setAttribute("aria-disabled", "true");
+    dw.showStatus(downloadStatus, "downloading…", "busy");
+    try {
+      const res = await fetch(download.href, { credentials: "same-origin" });
+      if (!res.ok) {
+        let msg = "HTTP " + res.status;
+        try { msg = (await res.json()).message || msg; } catch (err) { /* not JSON */ }
+        dw.showStatus(downloadStatus, "failed: " + msg, "error");
+        return;
+      }
+      const reader = res.body.getReader();
+      const parts = [];
+      let got = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        got += value.length;
+        dw.showStatus(downloadStatus, "downloading… " + dw.fmtBytes(got), "busy");
+      }
+      const url = URL.createObjectURL(new Blob(parts, { type: "text/plain" }));
+      const a = el("a", { href: url, download: c.name + ".log", hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      dw.showStatus(downloadStatus, "downloaded " + dw.fmtBytes(got), "ok");
+    } catch (err) {
+      dw.showStatus(downloadStatus, "failed: " + err.message, "error");
+    } finally {
+      delete download.dataset.busy;
+      download.removeAttribute("aria-disabled");
+    }
+  });
+
+  const logStreams = document.getElementById("log-streams");
+  const logTail = document.getElementById("log-tail");
+  const logSince = document.getElementById("log-since");
+  const logState = document.getElementById("log-state");
+
+  /** The logs query of the filter controls (stream, tail, since), as URL parameters. */
+  function logQuery() {
+    const q = new URLSearchParams();
+    if (logStreams.value !== "both") { q.set("stdout", logStreams.value === "stdout" ? "1" : "0");
+                                       q.set("stderr", logStreams.value === "stderr" ? "1" : "0"); }
+    if (logTail.value) q.set("tail", String(Math.max(1, parseInt(logTail.value, 10) || 1)));
+    if (logSince.value) {
+      const t = new Date(logSince.value); // the browser's local time
+      if (!isNaN(t)) q.set("since", String(t.getTime() / 1000));
+    }
+    return q;
+  }
 
   function startLogs() {
-    if (logSocket) logSocket.close();
+    if (logSocket) { const old = logSocket; logSocket = null; old.close(); }
     logs.clear();
-    const ws = new WebSocket(dw.wsURL("/ws/containers/" + id + "/logs/?follow=1"));
+    const q = logQuery();
+    download.href = "/api/containers/" + id + "/logs/?timestamps=1" + (q.toString() ? "&" + q : "");
+    q.set("follow", "1");
+    const ws = new WebSocket(dw.wsURL("/ws/containers/" + id + "/logs/?" + q));
     logSocket = ws;
+    logState.textContent = "connecting…";
     ws.onmessage = (m) => {
+      if (logSocket !== ws) return;
       const msg = JSON.parse(m.data);
-      if (msg.type === "logs") logs.add(msg.records);
+      if (msg.type === "logs") { logs.add(msg.records); logState.textContent = c.state.running ? "live" : ""; }
+      else if (msg.type === "end") logState.textContent = "ended: the container is not running";
+      else if (msg.type === "error") logState.textContent = "error: " + msg.message;
     };
-    ws.onclose = () => { if (logSocket === ws) logSocket = null; };
+    ws.onopen = () => { if (logSocket === ws) logState.textContent = c.state.running ? "live" : "ended: the container is not running"; };
+    ws.onclose = () => {
+      if (logSocket !== ws) return;
+      logSocket = null;
+      if (!logState.textContent.startsWith("error")) logState.textContent = "ended: the container is not running";
+    };
   }
+  for (const control of [logStreams, logTail, logSince]) control.addEventListener("change", () => startLogs());
 
   // ---- stats ------------------------------------------------------------------------------
   const chart = new StatsChart(document.getElementById("stats-chart"));

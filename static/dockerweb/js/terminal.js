@@ -2,11 +2,23 @@
    (/ws/containers/{id}/attach/ or /ws/exec/{id}/):
    - output: binary frames; raw with a tty, else 1 stream byte (1 stdout, 2 stderr) + data;
    - input: binary frames (stdin); text frames {"type":"resize",rows,cols} / {"type":"close_stdin"};
+   - history/live boundary: a text frame {"type":"live"} after the scrollback;
    - end: a text frame {"type":"exit", exit_code, ...}, then the server closes.
-   The terminal fits its box (fit addon) and follows window/box resizes. */
+   Replayed history never produces input: each output frame received before {"type":"live"}
+   is written as one chunk between two private OSC markers (OSC 7707 with a random token of
+   this page, so output cannot forge them); their handler mutes onData/onBinary while xterm
+   parses exactly those bytes, so the terminal's answers to queries in the history (cursor
+   position ESC[6n, device attributes, colours…) are dropped instead of being typed into the
+   process. Keys typed meanwhile still go: they never arrive inside a parse.
+   The terminal fits its box (fit addon) and follows window/box resizes; Shift+Esc moves
+   keyboard focus out of it. */
 "use strict";
 
 class AttachTerminal {
+  static MARK = 7707; // the private OSC number of the history markers
+  static RED = new TextEncoder().encode("\x1b[31m");
+  static PLAIN = new TextEncoder().encode("\x1b[0m");
+
   /**
    * @param {HTMLElement} box  element to render into
    * @param {object} opts  {tty: bool, stdin: bool, onStatus(text), onExit(doc)}
@@ -15,7 +27,12 @@ class AttachTerminal {
     this.box = box;
     this.opts = opts;
     this.ws = null;
+    this.live = false; // {"type":"live"} seen on this connection
+    this.muted = false; // xterm is parsing history: what it answers is not sent
     this.encoder = new TextEncoder();
+    const token = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+    this.historyStart = this.encoder.encode("\x1b]" + AttachTerminal.MARK + ";" + token + "h\x07");
+    this.historyEnd = this.encoder.encode("\x1b]" + AttachTerminal.MARK + ";" + token + "l\x07");
     this.term = new Terminal({
       convertEol: !opts.tty, // without a tty, programs print bare "\n"
       cursorBlink: !!opts.stdin, disableStdin: !opts.stdin, scrollback: 10000,
@@ -25,15 +42,40 @@ class AttachTerminal {
     this.fit = new FitAddon.FitAddon();
     this.term.loadAddon(this.fit);
     this.term.open(box);
-    this.term.onData((d) => this.sendBytes(this.encoder.encode(d)));
-    this.term.onBinary((d) => this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff)));
+    this.term.onData((d) => { if (!this.muted) this.sendBytes(this.encoder.encode(d)); });
+    this.term.onBinary((d) => {
+      if (!this.muted) this.sendBytes(Uint8Array.from(d, (ch) => ch.charCodeAt(0) & 0xff));
+    });
+    this.term.parser.registerOscHandler(AttachTerminal.MARK, (data) => {
+      if (data === token + "h") this.muted = true;
+      else if (data === token + "l") this.muted = false;
+      return true; // never shown, whoever sent it
+    });
     this.term.onResize(({ rows, cols }) => this.sendResize(rows, cols));
+    // Shift+Esc leaves the terminal (every other key belongs to the container): focus moves
+    // to the next control after the terminal's box, so keyboard users are never trapped
+    this.term.attachCustomKeyEventHandler((e) => {
+      if (e.key !== "Escape" || !e.shiftKey) return true;
+      if (e.type === "keydown") this.releaseFocus();
+      return false;
+    });
     this.resizeTimer = null;
     this.observer = new ResizeObserver(() => this.refit());
     this.observer.observe(box);
     this.onWindowResize = () => this.refit();
     window.addEventListener("resize", this.onWindowResize);
     this.refit();
+  }
+
+  /** Move keyboard focus to the first focusable control after the terminal's box (or, when
+      there is none, the last one before it). */
+  releaseFocus() {
+    const all = [...document.querySelectorAll("a[href], button, input, select, textarea, [tabindex]")]
+      .filter((n) => n.tabIndex >= 0 && !n.disabled && n.offsetParent !== null && !this.box.contains(n));
+    const after = all.filter((n) => this.box.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const before = all.filter((n) => this.box.compareDocumentPosition(n) & Node.DOCUMENT_POSITION_PRECEDING);
+    this.term.blur();
+    (after[0] || before[before.length - 1] || document.getElementById("main")).focus();
   }
 
   /** Fit the terminal to its box (debounced); the server is told through onResize. */
@@ -50,6 +92,7 @@ class AttachTerminal {
     const ws = new WebSocket(dw.wsURL(path));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
+    this.live = false;
     this.status("connecting…");
     ws.onopen = () => {
       this.status(this.opts.stdin ? "attached" : "attached (read-only: stdin is not open)");
@@ -57,13 +100,7 @@ class AttachTerminal {
     };
     ws.onmessage = (m) => {
       if (typeof m.data === "string") return this.control(JSON.parse(m.data));
-      const bytes = new Uint8Array(m.data);
-      if (this.opts.tty) this.term.write(bytes);
-      else if (bytes[0] === 2) { // stderr in red
-        this.term.write("\x1b[31m");
-        this.term.write(bytes.subarray(1));
-        this.term.write("\x1b[0m");
-      } else this.term.write(bytes.subarray(1));
+      this.output(new Uint8Array(m.data), !this.live);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
@@ -74,8 +111,27 @@ class AttachTerminal {
     };
   }
 
+  /** Write one output frame as one xterm chunk (parsed in one go); history is wrapped in
+      the muting markers. */
+  output(bytes, history) {
+    const parts = [];
+    if (history) parts.push(this.historyStart);
+    if (this.opts.tty) parts.push(bytes);
+    else if (bytes[0] === 2) parts.push(AttachTerminal.RED, bytes.subarray(1), AttachTerminal.PLAIN); // stderr in red
+    else parts.push(bytes.subarray(1));
+    if (history) parts.push(this.historyEnd);
+    if (parts.length === 1) { this.term.write(parts[0]); return; }
+    const chunk = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { chunk.set(p, at); at += p.length; }
+    this.term.write(chunk);
+  }
+
   control(msg) {
-    if (msg.type === "exit") {
+    if (msg.type === "live") {
+      this.live = true;
+      this.term.write("", () => { this.muted = false; }); // after all history: never stuck muted
+    } else if (msg.type === "exit") {
       this.exited = true;
       const how = msg.exit_code === null || msg.exit_code === undefined
         ? (msg.error || "lost") : "exit code " + msg.exit_code + (msg.oom_killed ? ", OOM killed" : "");
