@@ -616,7 +616,7 @@ def test_every_page_has_no_wcag_aa_violations(page, api):
         pg.click(f"[data-tab={tab}]")
         pg.wait_for_selector(f"#tab-{tab}:not([hidden])")
         assert axe_violations(pg) == [], f"container: {tab}"
-    for path in ("/images/", "/events/", "/audit/", "/no-such-page/"):
+    for path in ("/images/", "/events/", "/audit/", "/hosts/", "/no-such-page/"):
         pg.goto(pg.base + path)
         pg.wait_for_load_state("networkidle")
         assert axe_violations(pg) == [], path
@@ -756,3 +756,24 @@ def test_worker_calls_answer_while_a_page_is_open(page, api):
         r = api.api("POST", f"/api/containers/{c['id']}/kill/", timeout=25)
         assert r.status_code == 409 and time.monotonic() - t0 < 10, (r.status_code, r.text)
     assert not pg.problems, pg.problems
+
+
+def test_hosts_page_lists_this_host_and_staff_drain_and_resume_it(page, api):
+    """Issue 16's Hosts page: the session's host is listed up with its figures; Drain and
+    Resume go through the API and the page shows the result."""
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/hosts/")
+    row = pg.wait_for_selector("#hosts tbody tr[data-host]")
+    name = row.get_attribute("data-host")
+    assert "up" in row.inner_text()
+    try:
+        pg.click(f"#hosts tr[data-host='{name}'] button[data-drain=true]")
+        pg.wait_for_selector(f"#hosts tr[data-host='{name}'] button[data-drain=false]")
+        assert "draining" in pg.inner_text(f"#hosts tr[data-host='{name}']")
+        assert api.api("GET", f"/api/hosts/{name}/").json()["draining"] is True
+        pg.click(f"#hosts tr[data-host='{name}'] button[data-drain=false]")
+        pg.wait_for_selector(f"#hosts tr[data-host='{name}'] button[data-drain=true]")
+    finally:
+        api.api("POST", f"/api/hosts/{name}/drain/", json={"draining": False})
+    assert api.api("GET", f"/api/hosts/{name}/").json()["draining"] is False

@@ -9,6 +9,7 @@ urlpatterns = [
     path("images/", views.images, name="images"),
     path("events/", views.events, name="events"),
     path("audit/", views.audit, name="audit"),
+    path("hosts/", views.hosts, name="hosts"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -86,3 +86,13 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
         return JsonResponse({"message": "not found"}, status=404)
     detail = exception.args[0] if exception and exception.args and isinstance(exception.args[0], str) else ""
     return render(request, "web/404.html", {"detail": detail, "data": {}}, status=404)
+
+
+@page
+def hosts(request: HttpRequest) -> HttpResponse:
+    """The hosts sharing this database (issue 16): status, figures, containers; staff drain
+    and resume them (the page's script calls /api/hosts/<name>/drain/)."""
+    from containers import hosts as host_service
+
+    return render(request, "web/hosts.html", {"nav": "hosts", "hosts": host_service.views(),
+                                              "data": {}})
