@@ -616,7 +616,8 @@ def test_every_page_has_no_wcag_aa_violations(page, api):
         pg.click(f"[data-tab={tab}]")
         pg.wait_for_selector(f"#tab-{tab}:not([hidden])")
         assert axe_violations(pg) == [], f"container: {tab}"
-    for path in ("/images/", "/events/", "/audit/", "/hosts/", "/no-such-page/"):
+    for path in ("/images/", "/volumes/", "/networks/", "/events/", "/audit/", "/hosts/",
+                 "/no-such-page/"):
         pg.goto(pg.base + path)
         pg.wait_for_load_state("networkidle")
         assert axe_violations(pg) == [], path
@@ -777,3 +778,41 @@ def test_hosts_page_lists_this_host_and_staff_drain_and_resume_it(page, api):
     finally:
         api.api("POST", f"/api/hosts/{name}/drain/", json={"draining": False})
     assert api.api("GET", f"/api/hosts/{name}/").json()["draining"] is False
+
+
+def test_volumes_and_networks_pages_create_use_and_remove(page, api):
+    """Issue 14 in the browser: a volume and a user network made on their pages, a container
+    created on the network with the volume from the containers page, then both removed."""
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/volumes/")
+    pg.fill("#volume-form input[name=name]", "e2e-vol")
+    pg.click("#volume-form button[type=submit]")
+    pg.wait_for_selector("#volumes tr[data-name='e2e-vol']")
+    pg.goto(pg.base + "/networks/")
+    pg.fill("#network-form input[name=name]", "e2e-net")
+    pg.click("#network-form button[type=submit]")
+    pg.wait_for_selector("#networks tr[data-name='e2e-net']")
+    pg.goto(pg.base + "/")
+    pg.fill("#create-form input[name=cmd]", "sleep 1000")
+    pg.fill("#create-form input[name=name]", "e2e-netvol")
+    pg.fill("#create-form input[name=volumes]", "e2e-vol:/data")
+    pg.select_option("#create-form select[name=network_mode]", "e2e-net")
+    pg.click("#create-form button[type=submit]")
+    c = until(lambda: next((x for x in api.api("GET", "/api/containers/?all=1").json()
+                            if x["name"] == "e2e-netvol"), None))
+    assert c["config"]["network_mode"] == "e2e-net"
+    assert "e2e-vol:/data" in c["config"]["binds"]
+    pg.goto(pg.base + "/volumes/")
+    assert c["id"][:12] in pg.inner_text("#volumes tr[data-name='e2e-vol']")
+    pg.on("dialog", lambda d: d.accept())
+    pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")  # in use: an error, kept
+    pg.wait_for_selector(".toast.error")
+    assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
+    pg.goto(pg.base + "/volumes/")
+    pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")
+    pg.wait_for_selector("#volumes tr[data-name='e2e-vol']", state="detached")
+    pg.goto(pg.base + "/networks/")
+    pg.click("#networks tr[data-name='e2e-net'] button[data-remove]")
+    pg.wait_for_selector("#networks tr[data-name='e2e-net']", state="detached")
+    assert not http_problems(pg), pg.problems

@@ -32,8 +32,10 @@ def _images(user) -> list[dict]:
 def containers(request: HttpRequest) -> HttpResponse:
     since = latest_seq()  # before the page's data: its stream misses nothing
     rows = ContainerSerializer(lookup.containers(request.user).select_related("image"), many=True).data
-    return render(request, "web/containers.html", {"nav": "containers", "data": {
-        "since": since, "containers": rows, "images": _images(request.user)}})
+    user_networks = lookup.networks(request.user).exclude(name="bridge").values_list("name", flat=True)
+    data = {"since": since, "containers": rows, "images": _images(request.user)}
+    return render(request, "web/containers.html",
+                  {"nav": "containers", "user_networks": user_networks, "data": data})
 
 
 @page
@@ -96,3 +98,23 @@ def hosts(request: HttpRequest) -> HttpResponse:
 
     return render(request, "web/hosts.html", {"nav": "hosts", "hosts": host_service.views(),
                                               "data": {}})
+
+
+@page
+def volumes(request: HttpRequest) -> HttpResponse:
+    """The volumes the user sees (issue 14): create, remove, prune through /api/volumes/."""
+    from containers.api.serializers import VolumeSerializer
+
+    rows = VolumeSerializer(lookup.volumes(request.user).order_by("name"), many=True).data
+    return render(request, "web/volumes.html", {"nav": "volumes", "volumes": rows, "data": {}})
+
+
+@page
+def networks(request: HttpRequest) -> HttpResponse:
+    """The networks the user sees (issue 14): create and remove user networks through
+    /api/networks/ (the default bridge stays)."""
+    from containers.api.serializers import NetworkSerializer
+
+    rows = NetworkSerializer(lookup.networks(request.user).order_by("host", "name"), many=True,
+                             context={"user": request.user}).data
+    return render(request, "web/networks.html", {"nav": "networks", "networks": rows, "data": {}})
