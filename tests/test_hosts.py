@@ -142,6 +142,8 @@ def test_streams_of_a_container_on_b_through_host_a(two_hosts):
     until(lambda: b.logs(c["id"]) == b"on-b\n")
     assert a.logs(c["id"]) == b"on-b\n"
     assert a.api("GET", f"/api/containers/{c['id']}/top/").status_code == 200
+    stats = a.api("GET", f"/api/containers/{c['id']}/stats/")
+    assert stats.status_code == 200 and stats.json()["memory"], stats.text  # B's cgroups, via B
     r = a.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["hostname"]})
     assert r.status_code == 201, r.text
     out = a.api("POST", f"/api/exec/{r.json()['id']}/start/", json={})
