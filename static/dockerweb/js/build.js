@@ -25,27 +25,13 @@
       status.textContent = "failed: " + msg;
       return;
     }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "";
     let failed = "";
     let built = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue; // keep-alive
-        const m = JSON.parse(line);
-        if (m.error) { failed = m.error; log.textContent += "error: " + m.error + "\n"; continue; }
-        if (m.aux && m.aux.ID) built = m.aux.ID;
-        if (m.stream) log.textContent += m.stream;
-      }
-      log.scrollTop = log.scrollHeight;
-    }
+    await dw.jsonLines(res, (m) => {
+      if (m.error) { failed = m.error; log.textContent += "error: " + m.error + "\n"; return; }
+      if (m.aux && m.aux.ID) built = m.aux.ID;
+      if (m.stream) log.textContent += m.stream;
+    }, () => { log.scrollTop = log.scrollHeight; });
     status.textContent = failed ? "failed: " + failed : "built " + built.replace("sha256:", "").slice(0, 12);
     if (!failed) dw.toast("image built");
   });

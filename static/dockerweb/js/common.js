@@ -29,6 +29,27 @@ const dw = (() => {
     return { ok: res.ok, status: res.status, data };
   }
 
+  /** Read a fetch response's body as JSON lines (Docker's progress streams): `onMessage` gets
+      each object as it arrives (blank keep-alive lines skipped), `afterChunk` runs after each
+      chunk read. Resolves at the end of the body. */
+  async function jsonLines(res, onMessage, afterChunk) {
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buf += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.trim()) onMessage(JSON.parse(line));
+      }
+      if (afterChunk) afterChunk();
+    }
+  }
+
   /** "reg:5000/a/b:tag" -> ["reg:5000/a/b", "tag"]: the tag is after the last ":" of the last
       path component (a registry port is not a tag); "" when there is none. */
   function splitRef(ref) {
@@ -230,5 +251,6 @@ const dw = (() => {
   function actingText(action) { return (ACTING[action] || action) + "…"; }
 
   return { initial, actingText, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
-           humanDuration, statusText, shellJoin, publishedPorts, el, containerAction, splitRef, refPath };
+           humanDuration, statusText, shellJoin, publishedPorts, el, containerAction, splitRef, refPath,
+           jsonLines };
 })();

@@ -116,27 +116,13 @@
       const perLayer = [...layers].map(([id, line]) => id + ": " + line);
       log.textContent = [...general.slice(0, 1), ...perLayer, ...general.slice(1)].join("\n");
     };
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "";
     let failed = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (!line.trim()) continue;
-        const m = JSON.parse(line);
-        if (m.error) { failed = m.error; general.push("error: " + m.error); continue; }
-        const d = m.progressDetail || {};
-        const text = m.status + (d.total ? " " + fmtBytes(d.current) + " / " + fmtBytes(d.total) : "");
-        if (m.id && /^[0-9a-f]{12}$/.test(m.id)) layers.set(m.id, text); else general.push(m.status);
-      }
-      show();
-    }
+    await dw.jsonLines(res, (m) => {
+      if (m.error) { failed = m.error; general.push("error: " + m.error); return; }
+      const d = m.progressDetail || {};
+      const text = m.status + (d.total ? " " + fmtBytes(d.current) + " / " + fmtBytes(d.total) : "");
+      if (m.id && /^[0-9a-f]{12}$/.test(m.id)) layers.set(m.id, text); else general.push(m.status);
+    }, show);
     return failed;
   }
 
