@@ -342,18 +342,13 @@ PEERS_TTL_S = 5.0
 _peers_seen: list[float | bool] = [0.0, False]  # [checked at (monotonic), other hosts exist]
 
 
-def _other_hosts() -> bool:
-    """Whether any other host is registered (checked at most every PEERS_TTL_S seconds, so
-    a single host pays no query per request)."""
-    now = time.monotonic()
-    if now - float(_peers_seen[0]) >= PEERS_TTL_S:
-        _peers_seen[:] = [now, Host.objects.exclude(name=host_name()).exists()]
+def _refresh_other_hosts() -> bool:
+    """Whether any other host is registered (one query; remembered for PEERS_TTL_S s)."""
+    _peers_seen[:] = [time.monotonic(), Host.objects.exclude(name=host_name()).exists()]
     return bool(_peers_seen[1])
 
 
 def _lookup(scope: dict[str, Any], docker: bool) -> Peer | None:
-    if not _other_hosts():
-        return None
     from urllib.parse import parse_qs
 
     return peer_for(scope["path"], parse_qs((scope.get("query_string") or b"").decode("latin-1")), docker)
@@ -361,13 +356,18 @@ def _lookup(scope: dict[str, Any], docker: bool) -> Peer | None:
 
 async def peer_of(scope: dict[str, Any], docker: bool) -> Peer | None:
     """The peer host that must serve this request, or None (serve it here). A request a peer
-    relayed (signed) is always served here: never relayed twice."""
+    relayed (signed) is always served here: never relayed twice. A single host pays no
+    query and no thread hop per request: whether other hosts exist is asked at most every
+    PEERS_TTL_S seconds."""
     if scope["type"] not in ("http", "websocket") or SIG_HEADER in dict(scope.get("headers") or []):
         return None
     if not any(r.match(scope["path"]) for r in (DOCKER_ROUTES if docker else WEB_ROUTES)):
         return None
     from containers.asyncstream import in_thread
 
+    fresh = time.monotonic() - float(_peers_seen[0]) < PEERS_TTL_S
+    if not (bool(_peers_seen[1]) if fresh else await in_thread(_refresh_other_hosts)()):
+        return None
     return await in_thread(_lookup)(scope, docker)
 
 
