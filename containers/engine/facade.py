@@ -69,6 +69,13 @@ class Engine:
         return self.layout.container(cid)
 
     # ---- start ------------------------------------------------------------------------
+    def build_programs(self) -> None:
+        """Build the supervisor and the init confinement library now if this source version
+        has not been built yet (the worker does it at boot, so that the first start does not
+        wait for the compiler). StartFailed when either cannot be built."""
+        supervision.program(self.layout.lib)
+        initconfine.library(self.layout.lib)
+
     def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
               name: str = "", endpoint: netconf.Endpoint | None = None,
               extra: tuple[netconf.Endpoint, ...] = (), nameserver: str = "") -> RunState:
