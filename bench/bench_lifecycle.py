@@ -162,11 +162,21 @@ def api(s, n: int, network: str = "none") -> dict[str, list[float]]:
     return steps
 
 
+def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU milliseconds of each process of `pids` (name -> pid) so far."""
+    out = {}
+    for name, pid in pids.items():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[float], list[float],
-                                                list[float], list[float]]:
+                                                list[float], list[float], dict[str, float]]:
     """API lifecycles in mode `network` and the matching bare baselines, one round of each
     at a time: (API steps, bare lxc-execute, bare mount + lxc-execute + umount, the same two
-    with dockerweb's confined config)."""
+    with dockerweb's confined config, CPU ms per API lifecycle of each stack process)."""
     lines = NO_NETWORK if network == "none" else veth_lines(s)
     config, env = confined_config(s, network)
     steps: dict[str, list[float]] = {k: [] for k in STEPS}
@@ -177,20 +187,27 @@ def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[f
     api(s, 3, network)
     bare(s.root, 3, lines)  # warm-up
     bare(s.root, 3, lines, config, env, "confined")
+    pids = {name: p.pid for name, p in s.procs.items() if name != "dockerapi"}
+    cpu = dict.fromkeys(pids, 0.0)
     for _ in range(n):
+        before = cpu_ms(pids)
         for k, xs in api(s, 1, network).items():
             steps[k] += xs
+        time.sleep(0.05)  # the worker's last hint and its trash thread belong to this round
+        for name, ms in cpu_ms(pids).items():
+            cpu[name] += (ms - before[name]) / n
         o, f = bare(s.root, 1, lines)
         only += o
         full += f
         o, f = bare(s.root, 1, lines, config, env, "confined")
         conf_only += o
         conf_full += f
-    return steps, only, full, conf_only, conf_full
+    return steps, only, full, conf_only, conf_full, cpu
 
 
 def report(network: str, n: int, steps: dict[str, list[float]], only: list[float],
-           full: list[float], conf_only: list[float], conf_full: list[float]) -> None:
+           full: list[float], conf_only: list[float], conf_full: list[float],
+           cpu: dict[str, float]) -> None:
     peer = "no network" if network == "none" else "a veth on the same bridge"
     print(f"lifecycle of `true`, network {network}, {n} interleaved rounds (bare: {peer})")
     print(f"{'what':52s} {'median ms':>10s} {'p90 ms':>8s}")
@@ -208,6 +225,9 @@ def report(network: str, n: int, steps: dict[str, list[float]], only: list[float
           f"  (the price of confinement: {median_ms(conf_only) - median_ms(only):+.1f} ms)")
     print(f"ratio API / confined mount+execute+umount: {total / median_ms(conf_full):.2f}x"
           f"  (dockerweb's own overhead: {total - median_ms(conf_full):+.1f} ms)")
+    print("CPU per API lifecycle, ms (clock ticks summed over the rounds): "
+          + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items()))
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:
