@@ -72,6 +72,8 @@ class EngineWorker(Worker):
             await in_thread(engine().build_programs)()
         except EngineError as e:  # each start reports it (and tries again)
             log.error("%s", e.message)
+        except Exception:  # noqa: BLE001 - never fatal: the starts try again and say why
+            log.exception("building the supervisor at boot failed")
         await in_thread(hosts.register)()  # before the first command: placements may choose it
         beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
