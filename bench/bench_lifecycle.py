@@ -6,13 +6,24 @@ Two pairs: network mode none vs bare lxc-execute without a network, and the defa
 network vs bare lxc-execute with a veth on the same bridge. Goal (issue 13): API <= 2x bare
 for both. Prints medians, p90 and the ratios, plus where the API time goes (each request).
 
+A third baseline, in the same interleaved rounds, separates the price of confinement from
+dockerweb's own overhead: bare lxc-execute with dockerweb's confined config, i.e. the
+config.lxc the engine rendered for an API container of the same network mode (seccomp
+profile, kept capabilities, no_new_privs, masked and read-only paths, the devices cgroup,
+the /etc bind mounts, its log level and start hook if any) run by hand on the bench's own
+overlay with the init confinement library preloaded, as the supervisor runs it (its
+network lines are the bare baseline's, its cgroups the bench's own).
+
     python bench/bench_lifecycle.py [--iterations 30] [--network none|bridge|both]
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import os
+import re
+import shutil
 import subprocess
 import time
 
@@ -50,31 +61,77 @@ def veth_lines(s) -> str:
                        gateway=net.network_address + 1)
 
 
-def bare(root: str, n: int, network: str = NO_NETWORK) -> tuple[list[float], list[float]]:
+def bare(root: str, n: int, network: str = NO_NETWORK, config: str = "",
+         env: dict[str, str] | None = None, name: str = "bare") -> tuple[list[float], list[float]]:
     """(lxc-execute only, overlay mount + lxc-execute + umount) durations; `network` is the
-    config's lxc.net lines (NO_NETWORK, or veth_lines(stack))."""
+    config's lxc.net lines (NO_NETWORK, or veth_lines(stack)). `config` replaces the bench's
+    minimal config (its `{rootfs}` and `{log}` filled in as the minimal one's), `env` is added
+    to lxc-execute's environment, `name` names the bench's directory under the state root."""
     layout = Layout(root)
     img = ImageStore(layout).get(_busybox_id(layout))
-    d = os.path.join(root, "bare")
+    d = os.path.join(root, name)
     upper, work, merged = (os.path.join(d, x) for x in ("upper", "work", "merged"))
     cfg = os.path.join(d, "config")
     os.makedirs(d, exist_ok=True)
     with open(cfg, "w") as f:
-        f.write(BARE_CONFIG.format(rootfs=merged, network=network, log=os.path.join(d, "lxc.log")))
+        f.write((config or BARE_CONFIG).format(rootfs=merged, network=network,
+                                               log=os.path.join(d, "lxc.log")))
     lowers = ImageStore(layout).lower_dirs(img)
-    argv = ["lxc-execute", "-n", "dwbench-bare", "-P", layout.lxc, "-f", cfg, "--", "/bin/true"]
+    argv = [LXC_EXECUTE, "-n", f"dwbench-{name}", "-P", layout.lxc, "-f", cfg, "--", "/bin/true"]
     only, full = [], []
     for _ in range(n):
         t0 = time.perf_counter()
         rootfs.mount_overlay(lowers, upper, work, merged)
+        for point in ETC_POINTS if config else ():  # the /etc bind mounts' points, as the engine's
+            open(os.path.join(merged, point), "a").close()
         t1 = time.perf_counter()
-        subprocess.run(argv, check=True)
+        subprocess.run(argv, check=True, env={**os.environ, **(env or {})})
         t2 = time.perf_counter()
         rootfs.unmount(merged)
         t3 = time.perf_counter()
         only.append(t2 - t1)
         full.append(t3 - t0)
     return only, full
+
+
+LXC_EXECUTE = shutil.which("lxc-execute") or "lxc-execute"
+ETC_POINTS = ("etc/hostname", "etc/hosts", "etc/resolv.conf")
+
+
+def confined_config(s, network: str) -> tuple[str, dict[str, str]]:
+    """dockerweb's confined config for a bare run, and lxc-execute's environment: the config
+    the engine rendered for an API container of network mode `network` (kept in `s`'s root
+    under confined-<network>/), made to run by hand: its rootfs, log file and cgroups the
+    bench's own ({rootfs}, {log}, {network} are filled in by `bare`), its network lines the
+    bare baseline's (only the confinement differs), a start hook (if any) writing to
+    /dev/null instead of the supervisor's fifo. The environment preloads the init
+    confinement library as the supervisor does."""
+    r = s.api("POST", "/api/containers/", json={"image": "busybox", "cmd": ["true"],
+                                                 "network_mode": network})
+    cid = r.json()["id"]
+    assert s.api("POST", f"/api/containers/{cid}/start/").status_code == 200
+    s.api("POST", f"/api/containers/{cid}/wait/")
+    cdir = os.path.join(s.root, "containers", cid)
+    d = os.path.join(s.root, f"confined-{network}")
+    os.makedirs(os.path.join(d, "etc"), exist_ok=True)
+    shutil.copy(os.path.join(cdir, "seccomp.profile"), d)
+    for f in ("hostname", "hosts", "resolv.conf"):
+        shutil.copy(os.path.join(cdir, "etc", f), os.path.join(d, "etc", f))
+    with open(os.path.join(cdir, "config.lxc")) as f:
+        text = f.read()
+    assert s.api("DELETE", f"/api/containers/{cid}/").status_code == 204
+    parent = s.env["DOCKERWEB_CGROUP_PARENT"]
+    text = text.replace("{", "{{").replace("}", "}}")
+    text = text.replace(os.path.join(cdir, "rootfs"), "{rootfs}").replace(cdir + "/", d + "/")
+    text = re.sub(r"(?m)^lxc\.log\.file = .*$", "lxc.log.file = {log}", text)
+    text = re.sub(r"(?m)^(lxc\.hook\.start-host = \S+) .*$", r"\1 /dev/null", text)
+    text = re.sub(r"(?m)^lxc\.cgroup\.dir\.container = .*$",
+                  f"lxc.cgroup.dir.container = {parent}/bench-confined/payload", text)
+    text = re.sub(r"(?m)^lxc\.cgroup\.dir\.monitor = .*$",
+                  f"lxc.cgroup.dir.monitor = {parent}/bench-confined.monitor", text)
+    text = re.sub(r"(?m)^lxc\.net\..*\n", "", text) + "{network}\n"
+    lib = glob.glob(os.path.join(s.root, "lib", "initconfine-*.so"))
+    return text, {"LD_PRELOAD": lib[0]} if lib else {}
 
 
 def _busybox_id(layout: Layout) -> str:
@@ -105,37 +162,72 @@ def api(s, n: int, network: str = "none") -> dict[str, list[float]]:
     return steps
 
 
-def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[float], list[float]]:
-    """API lifecycles in mode `network` and the matching bare baseline, one round of each
-    at a time: (API steps, bare lxc-execute, bare mount + lxc-execute + umount)."""
+def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU milliseconds of each process of `pids` (name -> pid) so far."""
+    out = {}
+    for name, pid in pids.items():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[name] = (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[float], list[float],
+                                                list[float], list[float], dict[str, float]]:
+    """API lifecycles in mode `network` and the matching bare baselines, one round of each
+    at a time: (API steps, bare lxc-execute, bare mount + lxc-execute + umount, the same two
+    with dockerweb's confined config, CPU ms per API lifecycle of each stack process)."""
     lines = NO_NETWORK if network == "none" else veth_lines(s)
+    config, env = confined_config(s, network)
     steps: dict[str, list[float]] = {k: [] for k in STEPS}
     only: list[float] = []
     full: list[float] = []
+    conf_only: list[float] = []
+    conf_full: list[float] = []
     api(s, 3, network)
     bare(s.root, 3, lines)  # warm-up
+    bare(s.root, 3, lines, config, env, "confined")
+    pids = {name: p.pid for name, p in s.procs.items() if name != "dockerapi"}
+    cpu = dict.fromkeys(pids, 0.0)
     for _ in range(n):
+        before = cpu_ms(pids)
         for k, xs in api(s, 1, network).items():
             steps[k] += xs
+        time.sleep(0.05)  # the worker's last hint and its trash thread belong to this round
+        for name, ms in cpu_ms(pids).items():
+            cpu[name] += (ms - before[name]) / n
         o, f = bare(s.root, 1, lines)
         only += o
         full += f
-    return steps, only, full
+        o, f = bare(s.root, 1, lines, config, env, "confined")
+        conf_only += o
+        conf_full += f
+    return steps, only, full, conf_only, conf_full, cpu
 
 
 def report(network: str, n: int, steps: dict[str, list[float]], only: list[float],
-           full: list[float]) -> None:
+           full: list[float], conf_only: list[float], conf_full: list[float],
+           cpu: dict[str, float]) -> None:
     peer = "no network" if network == "none" else "a veth on the same bridge"
     print(f"lifecycle of `true`, network {network}, {n} interleaved rounds (bare: {peer})")
-    print(f"{'what':48s} {'median ms':>10s} {'p90 ms':>8s}")
+    print(f"{'what':52s} {'median ms':>10s} {'p90 ms':>8s}")
     rows = [("bare lxc-execute", only), ("bare overlay mount + lxc-execute + umount", full),
+            ("bare lxc-execute with dockerweb's confined config", conf_only),
+            ("  same + overlay mount + umount", conf_full),
             ("API create+start+wait+remove", steps["total"])]
     rows += [(f"  API {k}", steps[k]) for k in STEPS[:-1]]
     for name, xs in rows:
-        print(f"{name:48s} {median_ms(xs):10.1f} {p90_ms(xs):8.1f}")
-    print(f"ratio API / bare lxc-execute:          {median_ms(steps['total']) / median_ms(only):.2f}x")
-    print(f"ratio API / bare mount+execute+umount: {median_ms(steps['total']) / median_ms(full):.2f}x"
-          "  (goal <= 2x)")
+        print(f"{name:52s} {median_ms(xs):10.1f} {p90_ms(xs):8.1f}")
+    total = median_ms(steps["total"])
+    print(f"ratio API / bare lxc-execute:          {total / median_ms(only):.2f}x")
+    print(f"ratio API / bare mount+execute+umount: {total / median_ms(full):.2f}x  (goal <= 2x)")
+    print(f"ratio confined / bare lxc-execute:     {median_ms(conf_only) / median_ms(only):.2f}x"
+          f"  (the price of confinement: {median_ms(conf_only) - median_ms(only):+.1f} ms)")
+    print(f"ratio API / confined mount+execute+umount: {total / median_ms(conf_full):.2f}x"
+          f"  (dockerweb's own overhead: {total - median_ms(conf_full):+.1f} ms)")
+    print("CPU per API lifecycle, ms (clock ticks summed over the rounds): "
+          + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items()))
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 def main() -> None:

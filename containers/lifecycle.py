@@ -117,7 +117,12 @@ def start(ref: str) -> Container:
     A start that fails records exit code 127/126 (command) or 128 plus the error text,
     leaves the container exited, and re-raises the typed error.
     """
-    c, before = _claim_start(current(ref))
+    return _start(current(ref))
+
+
+def _start(c: Container) -> Container:
+    """`start` of the record `c` just read (`current`)."""
+    c, before = _claim_start(c)
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
@@ -476,8 +481,9 @@ def start_by_user(ref: str) -> Container:
     """A user's start (REST, Docker API, dashboard, restart): as Docker, the user's stop is
     over, a pending policy restart is dropped and the restart count and back-off start
     afresh (restarts.reset_for_user_start), then `start`."""
-    restarts.reset_for_user_start(current(ref).id)
-    return start(ref)
+    c = current(ref)
+    restarts.reset_for_user_start(c.id)  # fields the start does not read from `c`
+    return _start(c)
 
 
 def stop_wait(c: Container, timeout: float | None) -> float:

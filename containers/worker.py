@@ -119,12 +119,14 @@ class Watcher:
             await asyncio.sleep(0.02)
 
     async def record(self, cid: str, pid: int) -> None:
+        scheduled = True  # unknown when the recording failed: look
         try:
-            await in_thread(lifecycle.record_exit)(cid, pid)
+            c = await in_thread(lifecycle.record_exit)(cid, pid)
+            scheduled = c is not None and c.restart_at is not None
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
-        if Restarter.instance is not None:
-            Restarter.instance.poke()  # the exit may have scheduled a restart
+        if scheduled and Restarter.instance is not None:
+            Restarter.instance.poke()  # the exit scheduled a restart: start it when due
 
     async def reconcile(self, boot: bool = False) -> None:
         running = await in_thread(lifecycle.reconcile)(boot)

@@ -213,6 +213,23 @@ def test_docker_api_host_config_is_honoured_and_shown(dpy):
         c.remove(force=True)
 
 
+def test_no_descriptor_of_the_engine_reaches_the_container(api):
+    """The command and LXC's init hold only their stdio: the socket on which the init tells
+    the supervisor it started (initconfine.c) is closed before the command is forked, in a
+    tty container too."""
+    from containers.engine.run import procs
+
+    for tty in (False, True):
+        c = api.run(cmd=["sleep", "1000"], tty=tty)
+        cdir = os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "containers", c["id"])
+        with open(os.path.join(cdir, "state.json")) as f:
+            init = json.load(f)["init_pid"]
+        main = until(lambda init=init: procs.children(init))[0]
+        for pid in (init, main):
+            assert sorted(os.listdir(f"/proc/{pid}/fd"), key=int) == ["0", "1", "2"], (tty, pid)
+        api.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+
+
 def test_proc_and_sys_are_masked_and_read_only(api):
     script = (
         "head -c 1 /proc/1/mem; echo mem=$?; "

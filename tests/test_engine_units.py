@@ -85,7 +85,7 @@ def test_parse_port_forms():
 # ---- LXC config rendering -----------------------------------------------------------------
 def params(**kw):
     base = dict(hostname="h", rootfs="/r", log_file="/l", cgroup_container="p/c/payload",
-                cgroup_monitor="p/c.monitor", hook_fifo="/f", working_dir="/", uid=0, gid=0,
+                cgroup_monitor="p/c.monitor", working_dir="/", uid=0, gid=0,
                 environment=["PATH=/bin", "X=a = b # not a key"], seccomp_profile="/s",
                 capabilities=DOCKER_DEFAULT)
     base.update(kw)
@@ -260,7 +260,7 @@ def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_pat
     assert _supervisor_keys() == {k for k, _ in container._items()} <= written | {"cgroup_limit"}
     for spec in (container, execspec):
         assert supervision.SupervisorSpec.from_bytes(spec.to_bytes()) == spec
-    assert execspec.stdin_once and not execspec.preload and not execspec.hook_fifo  # container-only
+    assert execspec.stdin_once and not execspec.preload and not execspec.rootfs  # container-only
     assert execspec.mode == "exec" and container.mode == "container"
     assert container.console_size == (40, 120) and container.argv[0] == "lxc-execute"
 

@@ -135,7 +135,7 @@ def test_a_set_up_failure_is_the_exit_error_and_nothing_runs(program, tmp_path):
     spec = supervision.SupervisorSpec.container(
         paths, ["/bin/touch", str(tmp_path / "ran")], tty=False, open_stdin=False, stdin_once=False,
         console_size=[], memory_cgroup=cg, cgroup_limits=[(cg, "pids.max", 5)], cgroup_dirs=[cg],
-        preload="")
+        preload=str(tmp_path / "never-loaded.so"))
     with open(paths.spec, "wb") as f:
         f.write(spec.to_bytes())
     assert supervision.spawn(program, paths.dir, paths.supervisor_log, 10) == "failed"

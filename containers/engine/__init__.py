@@ -7,7 +7,7 @@
 - run/ (a process in a container): supervisor.c (the per-container and per-exec process,
   built by supervision.program), frames (its attach framing), supervision (its client side:
   spec, launch, state, signals), exec, client (the attach socket client), logfile (the
-  JSON-lines logs), procs, cgroups, stats, lxcconf (+ templates/, hooks/), command, users
+  JSON-lines logs), procs, cgroups, stats, lxcconf (+ templates/), command, users
 - confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits, chunkfile,
   compression, changes, trash, mounts (bind mounts and volumes as LXC mount entries), volumes

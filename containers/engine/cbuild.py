@@ -3,8 +3,10 @@
 Contract: `build(...)` returns the path of `<lib_dir>/<stem>-<digest><suffix>`, compiling it
 when missing. The digest covers the source and the compiler arguments, so a changed source
 (or flags) gets a new file and an old one is never run by mistake. The source is hashed once
-per process (starts are a hot path). Each build goes to a temporary file per process and
-thread and is renamed into place, so concurrent callers are safe. StartFailed when it
+per process (starts are a hot path). In a process one thread builds a file while the others
+that need it wait for it (a burst of starts right after an upgrade must not run one
+compiler per start); each build goes to a temporary file per process and thread and is
+renamed into place, so concurrent processes are safe too. StartFailed when it
 cannot be built (no compiler, a compile error): the caller's start fails with the reason.
 """
 
@@ -19,6 +21,8 @@ from functools import cache
 from .errors import StartFailed
 
 CC = "gcc"
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
 
 
 @cache
@@ -37,6 +41,16 @@ def build(source: str, lib_dir: str, stem: str, *, suffix: str = "", cflags: tup
     path = os.path.join(lib_dir, f"{stem}-{_digest(source, cflags + libs)}{suffix}")
     if os.path.exists(path):
         return path
+    with _locks_lock:
+        lock = _locks.setdefault(path, threading.Lock())
+    with lock:
+        if os.path.exists(path):  # built by another thread meanwhile
+            return path
+        return _compile(source, path, lib_dir, stem, cflags, libs, mode, what)
+
+
+def _compile(source: str, path: str, lib_dir: str, stem: str, cflags: tuple[str, ...],
+             libs: tuple[str, ...], mode: int, what: str) -> str:
     os.makedirs(lib_dir, mode=0o700, exist_ok=True)  # root's only, as the whole state root
     # one temporary file per thread: the worker starts containers in several threads at once
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"

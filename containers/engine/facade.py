@@ -69,6 +69,13 @@ class Engine:
         return self.layout.container(cid)
 
     # ---- start ------------------------------------------------------------------------
+    def build_programs(self) -> None:
+        """Build the supervisor and the init confinement library now if this source version
+        has not been built yet (the worker does it at boot, so that the first start does not
+        wait for the compiler). StartFailed when either cannot be built."""
+        supervision.program(self.layout.lib)
+        initconfine.library(self.layout.lib)
+
     def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
               name: str = "", endpoint: netconf.Endpoint | None = None,
               extra: tuple[netconf.Endpoint, ...] = (), nameserver: str = "") -> RunState:
@@ -113,7 +120,7 @@ class Engine:
         text = lxcconf.render(lxcconf.LxcParams(
             hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
             cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
-            hook_fifo=p.hook_fifo, working_dir=workdir, uid=user.uid, gid=user.gid,
+            working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
             privileged=spec.privileged, capabilities=caps,
             seccomp_profile="" if spec.privileged else p.seccomp, mounts=mount_entries,
@@ -125,7 +132,8 @@ class Engine:
         except FileNotFoundError:
             pass
         sup = supervision.SupervisorSpec.container(
-            p, ["lxc-execute", "-n", cid, "-P", self.layout.lxc, "-f", p.lxc_config, "--", *cmd],
+            p, [supervision.tool("lxc-execute"), "-n", cid, "-P", self.layout.lxc, "-f", p.lxc_config,
+                "--", *cmd],
             tty=spec.tty, open_stdin=spec.open_stdin, stdin_once=spec.stdin_once,
             console_size=spec.console_size, memory_cgroup=cgroups.container_dir(parent, cid),
             cgroup_limits=cgroup_limits(spec, parent, cid, self.config.pids_limit),
@@ -385,7 +393,7 @@ class Engine:
     def main_pid(self, cid: str, wait: float = 0.2) -> int | None:
         """The container's main process (host pid), Docker's State.Pid: the child of LXC's
         init, never the init itself; None when the container does not run. Waits up to
-        `wait` s for it right after a start (LXC's init forks it just after the hook)."""
+        `wait` s for it right after a start (LXC's init forks it just after it reports started)."""
         run = supervision.read_state(self.paths(cid))
         if run is None or not procs.alive(run.init_pid, run.init_start):
             return None

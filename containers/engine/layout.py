@@ -108,7 +108,6 @@ class ContainerPaths:
     exit = property(lambda self: self._p("exit.json"))
     log = property(lambda self: self._p("container.log"))
     attach = property(lambda self: self._p("attach.sock"))
-    hook_fifo = property(lambda self: self._p("started.fifo"))
     seccomp = property(lambda self: self._p("seccomp.profile"))
     # hostname, hosts, resolv.conf, bind-mounted into the container (0644: what it sees)
     etc = property(lambda self: self._p("etc"))

@@ -9,12 +9,21 @@
  * non-dumpable, so that neither its capabilities nor its memory, fds or /proc/1/exe (a
  * file of the host) are within reach of the container's processes. It also sets umask 022
  * there, which the command inherits (Docker's; lxc-execute keeps the supervisor's 077 for
- * the files it writes under the state root). */
+ * the files it writes under the state root).
+ *
+ * At that same fork it tells the supervisor that the container runs: one byte on the socket
+ * whose number the supervisor put in DOCKERWEB_STARTED_FD (the kernel adds this process's
+ * pid, in the supervisor's pid namespace: the init's host pid), then it closes that socket,
+ * so neither the command nor anything it runs ever holds it. This replaces LXC's start-host
+ * hook (a shell and a script per start, which LXC waited for). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -42,9 +51,35 @@ static void confine_init(void)
 		_exit(126);
 }
 
+#define STARTED_FD_ENV "DOCKERWEB_STARTED_FD" /* set by supervisor.c: keep both in step */
+
+static int started_fd = -1;
+
 __attribute__((constructor)) static void forget_preload(void)
 {
-	unsetenv("LD_PRELOAD"); /* LXC's hooks and helpers need not load us */
+	const char *v = getenv(STARTED_FD_ENV);
+	char *end;
+	long fd = v ? strtol(v, &end, 10) : -1;
+
+	if (v && *v && !*end && fd > 2 && fd < 1 << 20 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
+		started_fd = (int)fd; /* LXC's init forks without an exec: it keeps it */
+	/* LXC's hooks and helpers need not load us, nor know the socket */
+	unsetenv(STARTED_FD_ENV);
+	unsetenv("LD_PRELOAD");
+}
+
+static void report_started(void)
+{
+	char byte = 1;
+	ssize_t r;
+
+	if (started_fd < 0)
+		return;
+	do
+		r = send(started_fd, &byte, 1, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	close(started_fd);
+	started_fd = -1;
 }
 
 pid_t fork(void)
@@ -54,6 +89,7 @@ pid_t fork(void)
 	if (!real_fork)
 		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
 	if (getpid() == 1) { /* only LXC's init is PID 1: the host's lxc-execute never is */
+		report_started(); /* and the socket is closed before the command exists */
 		confine_init();
 		umask(022); /* the command starts with Docker's umask, not the supervisor's 077 */
 	}

@@ -13,6 +13,7 @@ Contract: the text names only syscalls and numbers from this module (no user inp
 
 from __future__ import annotations
 
+import functools
 import os
 
 EPERM, ENOSYS = 1, 38
@@ -70,8 +71,10 @@ def denied(caps: frozenset[str]) -> list[str]:
     return sorted(out)
 
 
+@functools.lru_cache(maxsize=64)
 def render(caps: frozenset[str]) -> str:
-    """The LXC seccomp profile (format 2, denylist, EPERM) for a container keeping `caps`."""
+    """The LXC seccomp profile (format 2, denylist, EPERM) for a container keeping `caps`
+    (made once per set of capabilities in a process: a start only writes it)."""
     lines = ["2", "denylist", "[all]"]
     lines += [f"{name} errno {EPERM}" for name in denied(caps)]
     if "sys_admin" not in caps:

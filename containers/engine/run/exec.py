@@ -233,7 +233,7 @@ class Execs:
         # "lxc.seccomp" into the container's own output, so the flag skips the question (our
         # containers have no LSM label either way).
         confined = os.path.exists(self.layout.container(cid).seccomp)
-        argv = ["lxc-attach", "-n", cid, "-P", self.layout.lxc,
+        argv = [supervision.tool("lxc-attach"), "-n", cid, "-P", self.layout.lxc,
                 *([] if confined else ["--elevated-privileges=LSM"]), "--clear-env",
                 "-o", p.lxc_log, "-l", "ERROR", "-u", str(user.uid), "-g", str(user.gid)]
         for item in env:

@@ -39,8 +39,6 @@ _FIELD = r"[^\s\x00-\x1f\x7f]"
 MOUNT_ENTRY_RE = re.compile(rf"^(/{_FIELD}* [^/\s\x00-\x1f\x7f]{_FIELD}* none r?bind(,ro)?"
                             rf"|tmpfs [^/\s\x00-\x1f\x7f]{_FIELD}* tmpfs [a-zA-Z0-9_=,%]+) 0 0\Z")
 
-HOOK = os.path.join(os.path.dirname(__file__), "hooks", "started")
-
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
     undefined=jinja2.StrictUndefined,
@@ -56,7 +54,6 @@ class LxcParams:
     log_file: str
     cgroup_container: str
     cgroup_monitor: str
-    hook_fifo: str
     working_dir: str
     uid: int
     gid: int
@@ -77,14 +74,14 @@ def _line(value: str, what: str) -> str:
 def render(p: LxcParams) -> str:
     """The LXC config text for `p`. Raises InvalidArgument on any unsafe value."""
     for name in ("hostname", "rootfs", "log_file", "cgroup_container", "cgroup_monitor",
-                 "hook_fifo", "working_dir"):
+                 "working_dir"):
         _line(getattr(p, name), name)
     if not p.privileged and not p.seccomp_profile:
         raise InvalidArgument("an unprivileged container needs a seccomp profile")
     caps = sorted(p.capabilities)
     if any(c not in BITS for c in caps):
         raise InvalidArgument("unknown capability")
-    for path in (p.rootfs, p.log_file, p.hook_fifo, _line(p.seccomp_profile, "seccomp_profile")):
+    for path in (p.rootfs, p.log_file, _line(p.seccomp_profile, "seccomp_profile")):
         if " " in path:
             raise InvalidArgument(f"path {path!r} must not contain spaces")
     for item in p.environment:
@@ -101,7 +98,7 @@ def render(p: LxcParams) -> str:
     return _env.get_template("lxc.conf.j2").render(
         hostname=p.hostname, rootfs=p.rootfs, log_file=p.log_file,
         cgroup_container=p.cgroup_container, cgroup_monitor=p.cgroup_monitor,
-        start_hook=HOOK, hook_fifo=p.hook_fifo, working_dir=p.working_dir,
+        working_dir=p.working_dir,
         uid=int(p.uid), gid=int(p.gid), devices=DEVICES,
         environment=p.environment, network=p.network, privileged=bool(p.privileged),
         cap_keep=caps, seccomp_profile=p.seccomp_profile, masked_files=MASKED_FILES,

@@ -8,9 +8,11 @@ session. The files it writes in the container directory are the truth about a co
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import select
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -25,6 +27,14 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.c"
 CFLAGS = ("-O2", "-Wall", "-Wextra")  # dynamically linked: libc's pages are shared (low PSS)
 SPEC_MAGIC = b"dockerweb-supervisor-spec 1"
 MAX_LOG_FILES = 1000
+
+
+@functools.cache
+def tool(name: str) -> str:
+    """The absolute path of the host program `name` (lxc-execute, lxc-attach), looked up on
+    the PATH once per process, so that the supervisor's exec does not try each directory of
+    the PATH first; `name` itself when it is not found (the start then fails as before)."""
+    return shutil.which(name) or name
 
 
 def program(lib_dir: str) -> str:
@@ -49,8 +59,9 @@ class SupervisorSpec:
 
     `argv` is the whole child command line (`lxc-execute ...` or `lxc-attach ...`), built by
     the engine. The fields after `lxc_log` are a container's only: an exec joins the
-    container's cgroups, has no start hook and no rootfs, and is never run under the init
-    confinement library (`preload`). `mode` says which ("container" or "exec").
+    container's cgroups, has no rootfs, and is never run under the init confinement library
+    (`preload`, required for a container: it also reports the container started, see
+    initconfine.c). `mode` says which ("container" or "exec").
 
     On disk (`to_bytes`, read by supervisor.c): the field SPEC_MAGIC, then for each key its
     name and its value(s), every field NUL-terminated. Lists are repeated keys (`argv`,
@@ -69,7 +80,6 @@ class SupervisorSpec:
     exit_path: str
     state_path: str
     lxc_log: str
-    hook_fifo: str = ""
     memory_cgroup: str = ""
     cgroup_limits: tuple[tuple[str, str, int], ...] = ()
     cgroup_dirs: tuple[str, ...] = ()
@@ -87,7 +97,7 @@ class SupervisorSpec:
         """The spec of a container's supervisor (`argv` runs lxc-execute)."""
         return cls(
             argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=stdin_once,
-            console_size=tuple(console_size), **_files(paths), hook_fifo=paths.hook_fifo,
+            console_size=tuple(console_size), **_files(paths),
             memory_cgroup=memory_cgroup, cgroup_limits=tuple(cgroup_limits),
             cgroup_dirs=tuple(cgroup_dirs), rootfs=paths.rootfs, preload=preload,
             log_max_size=log_max_size, log_max_file=log_max_file,
@@ -131,12 +141,12 @@ class SupervisorSpec:
             fail("bad log_max_size")
         if not 1 <= self.log_max_file <= MAX_LOG_FILES:
             fail("bad log_max_file")
-        container_only = (self.hook_fifo, self.memory_cgroup, self.rootfs, self.preload,
-                          self.cgroup_limits, self.cgroup_dirs)
+        container_only = (self.memory_cgroup, self.rootfs, self.preload, self.cgroup_limits,
+                          self.cgroup_dirs)
         if self.mode == "exec" and any(container_only):
             fail("an exec spec has container-only fields")
-        if self.mode == "container" and not (self.hook_fifo and self.memory_cgroup and self.rootfs):
-            fail("a container spec needs hook_fifo, memory_cgroup and rootfs")
+        if self.mode == "container" and not (self.memory_cgroup and self.rootfs and self.preload):
+            fail("a container spec needs memory_cgroup, rootfs and preload")
 
     def to_bytes(self) -> bytes:
         """The spec file's contents (validated first)."""
@@ -218,8 +228,8 @@ class SupervisorSpec:
         return spec
 
 
-_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log", "hook_fifo",
-          "memory_cgroup", "rootfs", "preload")
+_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log", "memory_cgroup",
+          "rootfs", "preload")
 _REQUIRED_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log")
 _SCALARS = ("mode", "tty", "open_stdin", "stdin_once", *_PATHS, "log_max_size", "log_max_file")
 
@@ -367,8 +377,8 @@ def main_pid(state: RunState) -> int | None:
 
 
 def await_main(state: RunState, timeout: float = 1.0) -> int | None:
-    """main_pid, waiting a moment for it: "started" is LXC's start hook, which runs just
-    before LXC's init forks the command, so a signal sent right after a start could
+    """main_pid, waiting a moment for it: "started" is sent by LXC's init just before it
+    forks the command (initconfine.c), so a signal sent right after a start could
     otherwise find no main process and hit the init (whose SIGKILL makes lxc-execute exit 1,
     not 137)."""
     deadline = time.monotonic() + timeout

@@ -10,9 +10,13 @@
  *   it outlives the worker and the web server; ignores SIGINT/HUP/TERM/QUIT/TTOU/TTIN (its
  *   child gets the defaults back); umask 077; chdir DIR;
  * - container mode: creates the memory cgroup, writes the limits, arms the OOM eventfd
- *   (cgroup v1 cgroup.event_control), waits for LXC's start-host hook on the fifo (the init
- *   pid) or for lxc-execute's early exit, and runs lxc-execute with LD_PRELOAD=spec preload;
- *   exec mode: no cgroup, hook or rootfs; a tty is made raw without ONLCR and becomes the
+ *   (cgroup v1 cgroup.event_control), runs lxc-execute with LD_PRELOAD=spec preload (the
+ *   init confinement library, initconfine.c) and STARTED_FD_ENV naming the one end of a
+ *   socket pair it inherits, and waits for the init's message on the other end (sent by the
+ *   library when LXC's init forks the command, the container set up; its sender pid, which
+ *   the kernel translates into our pid namespace, is the init's) or for lxc-execute's early
+ *   exit;
+ *   exec mode: no cgroup, start message or rootfs; a tty is made raw without ONLCR and becomes the
  *   child's controlling terminal; the child starts in "/"; the tty's "\r\n" become "\n";
  * - writes state.json, then reports "started" (or "failed") on STATUS_FD;
  * - writes every output line as a JSON record {"log", "stream", "time"} to the log as it
@@ -22,9 +26,9 @@
  *   json-file max-size/max-file;
  * - serves attach on DIR/attach.sock (0600) with the framing of frames.py;
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
- *   fsyncs the log, unmounts the rootfs, removes the container's cgroups, then writes
- *   exit.json atomically (fsync + rename + directory fsync) *before* it exits itself, and
- *   sends it to attached clients as the EXIT frame.
+ *   fsyncs the log (if anything was written), unmounts the rootfs, removes the container's
+ *   cgroups, then writes exit.json atomically (fsync + rename + directory fsync) *before*
+ *   it exits itself, and sends it to attached clients as the EXIT frame.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -64,6 +68,7 @@
 #define GATE_MS 3000     /* at most this long an exec's tty input waits for lxc-attach */
 #define TS_SIZE 96 /* a timestamp: 31 bytes, room for what the compiler cannot bound */
 #define LXC_INIT_DIED 1 /* lxc-execute's status when LXC's init was killed */
+#define STARTED_FD_ENV "DOCKERWEB_STARTED_FD" /* read by initconfine.c: keep both in step */
 
 enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO, F_LIVE };
 
@@ -375,7 +380,7 @@ static struct spec {
 	char **argv;
 	size_t argc, nsize;
 	const char *attach_path, *log_path, *exit_path, *state_path, *lxc_log;
-	const char *hook_fifo, *memory_cgroup, *rootfs, *preload;
+	const char *memory_cgroup, *rootfs, *preload;
 	struct limit *limits;
 	size_t nlimits;
 	const char **cgroup_dirs;
@@ -416,13 +421,13 @@ static void *grow(void *p, size_t n, size_t size)
 }
 
 static const char *const STRING_KEYS[] = {"mode", "attach_path", "log_path", "exit_path",
-	"state_path", "lxc_log", "hook_fifo", "memory_cgroup", "rootfs", "preload", "tty",
+	"state_path", "lxc_log", "memory_cgroup", "rootfs", "preload", "tty",
 	"open_stdin", "stdin_once", "log_max_size", "log_max_file", NULL};
 
 /* Parse and validate the spec file's bytes (NUL-terminated fields, see to_bytes). */
 static int parse_spec(char *raw, size_t n)
 {
-	const char *scalar[15] = {0};
+	const char *scalar[14] = {0};
 	char *p = raw, *end = raw + n;
 	if (n == 0 || raw[n - 1] != 0)
 		return spec_fail("not a sequence of NUL-terminated fields");
@@ -486,8 +491,8 @@ static int parse_spec(char *raw, size_t n)
 	else if (strcmp(scalar[0], "container") != 0)
 		return spec_fail("mode must be container or exec");
 	const char **paths[] = {&spec.attach_path, &spec.log_path, &spec.exit_path, &spec.state_path,
-				&spec.lxc_log, &spec.hook_fifo, &spec.memory_cgroup, &spec.rootfs, &spec.preload};
-	for (int i = 0; i < 9; i++) {
+				&spec.lxc_log, &spec.memory_cgroup, &spec.rootfs, &spec.preload};
+	for (int i = 0; i < 8; i++) {
 		*paths[i] = scalar[i + 1];
 		if (**paths[i] && **paths[i] != '/')
 			return spec_fail("%s is not an absolute path", STRING_KEYS[i + 1]);
@@ -496,14 +501,14 @@ static int parse_spec(char *raw, size_t n)
 	}
 	int *flags[] = {&spec.tty, &spec.open_stdin, &spec.stdin_once};
 	for (int i = 0; i < 3; i++) {
-		const char *v = scalar[10 + i];
+		const char *v = scalar[9 + i];
 		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-			return spec_fail("%s must be 0 or 1", STRING_KEYS[10 + i]);
+			return spec_fail("%s must be 0 or 1", STRING_KEYS[9 + i]);
 		*flags[i] = v[0] == '1';
 	}
-	if (parse_int(scalar[13], 0, INT64_MAX, &spec.log_max_size))
+	if (parse_int(scalar[12], 0, INT64_MAX, &spec.log_max_size))
 		return spec_fail("bad log_max_size");
-	if (parse_int(scalar[14], 1, 1000, &spec.log_max_file))
+	if (parse_int(scalar[13], 1, 1000, &spec.log_max_file))
 		return spec_fail("bad log_max_file");
 	if (spec.argc == 0 || !spec.argv[0][0])
 		return spec_fail("argv is empty");
@@ -511,12 +516,12 @@ static int parse_spec(char *raw, size_t n)
 	spec.argv[spec.argc] = NULL;
 	if (spec.nsize == 1)
 		return spec_fail("console_size needs rows and cols");
-	int container_only = spec.hook_fifo[0] || spec.memory_cgroup[0] || spec.rootfs[0] ||
-			     spec.preload[0] || spec.nlimits || spec.ndirs;
+	int container_only = spec.memory_cgroup[0] || spec.rootfs[0] || spec.preload[0] ||
+			     spec.nlimits || spec.ndirs;
 	if (spec.exec_mode && container_only)
 		return spec_fail("an exec spec has container-only fields");
-	if (!spec.exec_mode && (!spec.hook_fifo[0] || !spec.memory_cgroup[0] || !spec.rootfs[0]))
-		return spec_fail("a container spec needs hook_fifo, memory_cgroup and rootfs");
+	if (!spec.exec_mode && (!spec.memory_cgroup[0] || !spec.rootfs[0] || !spec.preload[0]))
+		return spec_fail("a container spec needs memory_cgroup, rootfs and preload");
 	return 0;
 }
 
@@ -571,6 +576,7 @@ static long long listener_paused_until; /* out of descriptors: accept again late
 static struct chunk *sb_head, *sb_tail;
 static size_t sb_size, sb_count;
 static int log_fd = -1;
+static int log_dirty; /* a record was written: the log is fsynced at the exit */
 static long long log_size; /* bytes in container.log, including those in log_buf */
 static char log_buf[LOG_BUF];
 static size_t log_buf_len;
@@ -578,6 +584,7 @@ static char partial[2][MAX_RECORD];
 static size_t partial_len[2];
 static pid_t child_pid, init_pid;
 static int oom_efd = -1;
+static int started_fd[2] = {-1, -1}; /* a container's: [0] ours (SO_PASSCRED), [1] the init's */
 static int held_cr;
 static int stdin_gated; /* an exec's tty: input waits until lxc-attach set up the terminal */
 static long long gate_until;
@@ -608,7 +615,9 @@ static void report(const char *word)
 static int mkdirs(const char *path)
 {
 	char p[4096];
-	if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0; /* the usual case: only the leaf is new (one syscall, not one per level) */
+	if (errno != ENOENT || snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
 		return -1;
 	for (char *s = p + 1; *s; s++) {
 		if (*s != '/')
@@ -754,9 +763,15 @@ static int spawn(void)
 				ioctl(child_fds[0], TIOCSCTTY, 0);
 			if (chdir("/") != 0)
 				_exit(127);
-		} else if (spec.preload[0]) {
-			/* no TIOCSCTTY: LXC's init takes the pty as the container's console */
-			setenv("LD_PRELOAD", spec.preload, 1);
+		} else {
+			/* no TIOCSCTTY: LXC's init takes the pty as the container's console. The
+			 * library closes the started fd in the init before the command is forked
+			 * (and the command's environment is LXC's, without these variables). */
+			char num[16];
+			snprintf(num, sizeof num, "%d", started_fd[1]);
+			if (fcntl(started_fd[1], F_SETFD, 0) != 0 || setenv(STARTED_FD_ENV, num, 1) != 0 ||
+			    setenv("LD_PRELOAD", spec.preload, 1) != 0)
+				_exit(127);
 		}
 		for (int t = 0; t < 3; t++)
 			if (dup2(child_fds[t], t) < 0)
@@ -772,6 +787,10 @@ static int spawn(void)
 	for (int i = 0; i < 3; i++)
 		if (close_after[i] >= 0)
 			close(close_after[i]);
+	if (started_fd[1] >= 0) {
+		close(started_fd[1]); /* ours is [0]: at lxc-execute's exit it reads end-of-file */
+		started_fd[1] = -1;
+	}
 	for (int i = 0; i < 2; i++)
 		if (out_fd[i] >= 0)
 			set_nonblock(out_fd[i]);
@@ -780,51 +799,76 @@ static int spawn(void)
 	return 0;
 }
 
-/* Wait for the start-host hook (the container's init pid) or an early exit of lxc-execute:
- * 1 started, 0 not. */
+/* A socket pair for the init's "started" message: [0] ours, with SO_PASSCRED (the kernel
+ * adds the sender's pid to each message, in our pid namespace), [1] for lxc-execute. */
+static int open_started(void)
+{
+	int on = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, started_fd) != 0 ||
+	    setsockopt(started_fd[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+		setup_fail("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The pid of the sender of one message on our started socket: >0 the init's, 0 at the end
+ * of file (lxc-execute and its children are gone; nothing was sent), -1 nothing to read
+ * yet, -2 an error or a message without credentials. */
+static pid_t read_started(void)
+{
+	char byte, control[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof control};
+	ssize_t r;
+	while ((r = recvmsg(started_fd[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+	if (r == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(c), sizeof cred);
+			return cred.pid > 0 ? cred.pid : -2;
+		}
+	}
+	return -2;
+}
+
+/* Wait for the init's "started" message (its pid) or an early exit of lxc-execute:
+ * 1 started, 0 not. A message that came with a fast command's exit still counts. */
 static int wait_started(int pidfd)
 {
-	int fifo = open(spec.hook_fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fifo < 0) {
-		setup_fail("cannot open %s: %s", spec.hook_fifo, strerror(errno));
-		return 0;
-	}
-	char data[128];
-	size_t len = 0;
-	int watch_fifo = 1, started = 0;
+	int watch = 1, started = 0;
 	for (;;) {
-		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {watch_fifo ? fifo : -1, POLLIN, 0}};
+		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {watch ? started_fd[0] : -1, POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (len < sizeof data - 1) {
-			ssize_t r = read(fifo, data + len, sizeof data - 1 - len);
-			if (r > 0)
-				len += (size_t)r;
-		}
-		data[len] = 0;
-		if (memchr(data, '\n', len)) { /* the hook fired (even if a fast command already exited) */
-			long long v;
-			char *nl = strchr(data, '\n');
-			*nl = 0;
-			while (isspace((unsigned char)data[0]))
-				memmove(data, data + 1, strlen(data));
-			if (parse_int(data, 1, INT32_MAX, &v) == 0) {
-				init_pid = (pid_t)v;
+		if (watch) {
+			pid_t pid = read_started();
+			if (pid > 0) {
+				init_pid = pid;
 				started = 1;
-			} else {
-				setup_fail("the start hook wrote no pid");
+				break;
 			}
-			break;
+			if (pid == -2) {
+				setup_fail("the container's init sent no usable start message");
+				break;
+			}
+			if (pid == 0)
+				watch = 0; /* every sender is gone without a word: wait for the exit */
 		}
 		if (p[0].revents)
 			break;
-		if (p[1].revents && !len)
-			watch_fifo = 0; /* writer closed without data: wait for the exit */
 	}
-	close(fifo);
+	close(started_fd[0]);
+	started_fd[0] = -1;
 	return started;
 }
 
@@ -885,6 +929,7 @@ static void log_flush(void)
 static void log_put(struct out *o, const char *s, size_t n)
 {
 	(void)o;
+	log_dirty = 1;
 	if (log_buf_len + n > sizeof log_buf)
 		log_flush();
 	if (n > sizeof log_buf) {
@@ -1603,7 +1648,9 @@ static void finish(int started)
 	if (log_fd >= 0) {
 		flush_partials();
 		log_flush();
-		fsync(log_fd);
+		if (log_dirty)
+			fsync(log_fd); /* no output, nothing to make durable (exit.json's own fsyncs
+					* commit the file's creation) */
 	}
 	int oom = oom_events();
 	if (setup_error[0])
@@ -1649,8 +1696,6 @@ static void finish(int started)
 	}
 	sweep_clients();
 	unlink(spec.attach_path);
-	if (spec.hook_fifo[0])
-		unlink(spec.hook_fifo);
 }
 
 static int run(void)
@@ -1660,10 +1705,8 @@ static int run(void)
 	my_start = proc_start_time(me);
 	if (!spec.exec_mode && prepare_cgroup() != 0)
 		goto out;
-	if (!spec.exec_mode && mkfifo(spec.hook_fifo, 0600) != 0) {
-		setup_fail("mkfifo %s: %s", spec.hook_fifo, strerror(errno));
+	if (!spec.exec_mode && open_started() != 0)
 		goto out;
-	}
 	/* an exec is started once its child is forked: what does not need the child comes
 	 * first, so that little is left between the fork and "started" */
 	if (spec.exec_mode && (open_log() != 0 || open_attach() != 0))
@@ -1678,7 +1721,7 @@ static int run(void)
 	}
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	started = spec.exec_mode ? 1 : wait_started(pidfd);
-	if (setup_error[0]) { /* the hook fired but said nothing usable */
+	if (setup_error[0]) { /* the start message came but said nothing usable */
 		stop_child();
 		started = 0;
 		goto out;

@@ -21,7 +21,9 @@ from django.db import connections
 
 from containers import heartbeat, hosts, nameservice
 from containers.asyncstream import in_thread
+from containers.engine.errors import EngineError
 from containers.rpc import LAYER_ERRORS
+from containers.runtime import engine
 from containers.worker import Watcher
 from dockerweb import instancelock
 
@@ -66,6 +68,12 @@ class EngineWorker(Worker):
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
+        try:  # before the first start, which would otherwise wait for the compiler
+            await in_thread(engine().build_programs)()
+        except EngineError as e:  # each start reports it (and tries again)
+            log.error("%s", e.message)
+        except Exception:  # noqa: BLE001 - never fatal: the starts try again and say why
+            log.exception("building the supervisor at boot failed")
         await in_thread(hosts.register)()  # before the first command: placements may choose it
         beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
