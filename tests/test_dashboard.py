@@ -816,3 +816,56 @@ def test_volumes_and_networks_pages_create_use_and_remove(page, api):
     pg.click("#networks tr[data-name='e2e-net'] button[data-remove]")
     pg.wait_for_selector("#networks tr[data-name='e2e-net']", state="detached")
     assert not http_problems(pg), pg.problems
+
+
+def test_stats_tab_shows_the_kept_hour_network_and_block_io_with_a_table(page, api):
+    """Issue 15's stats: a page opened (or reloaded) later shows the readings the worker kept
+    (every 2 s in the tests), then live ones; network and block I/O charts next to CPU and
+    memory; each chart's canvas is named by its figures in words, and a per-minute table
+    says the same in text."""
+    import requests
+
+    c = api.run(cmd=["sh", "-c", "mkdir -p /www; head -c 200000 /dev/zero > /www/big; "
+                     "exec httpd -f -p 8080 -h /www"], name="e2e-stats", ports=["127.0.0.1:0:8080"])
+    port = api.inspect(c["id"])["network_settings"]["ports"]["8080/tcp"][0]["host_port"]
+    until(lambda: requests.get(f"http://127.0.0.1:{port}/big", timeout=5).ok)  # some traffic
+    until(lambda: len(api.api("GET", f"/api/containers/{c['id']}/stats/history/").json()["samples"]) >= 4,
+          timeout=30)
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    opened = pg.evaluate("Date.now()")
+    pg.click("[data-tab=stats]")
+    pg.wait_for_function("window.dwStats && dwStats.points.length >= 4")
+    assert pg.evaluate("dwStats.points[0].t") < opened - 3000  # from the kept history, not live
+    pg.wait_for_selector("#stats-now:has-text('network received')")
+    assert "block I/O read" in pg.inner_text("#stats-now")
+    for chart, words in (("cpu", "CPU over the last 60 minutes: CPU now"),
+                         ("mem", "Memory over the last 60 minutes: working set now"),
+                         ("net", "Network over the last 60 minutes: received now"),
+                         ("blk", "Block I/O over the last 60 minutes: read now")):
+        label = pg.get_attribute(f"#chart-{chart}", "aria-label")
+        assert label.startswith(words) and "highest" in label, label
+    assert "sent now" in pg.get_attribute("#chart-net", "aria-label")
+    pg.select_option("#stats-range", "120")
+    assert "over the last 2 minutes" in pg.get_attribute("#chart-cpu", "aria-label")
+    pg.click("#stats-table-box summary")
+    pg.wait_for_selector("#stats-table tbody tr")
+    cells = pg.locator("#stats-table tbody tr").first.locator("td").all_inner_texts()
+    assert len(cells) == 6 and re.fullmatch(r"[\d.]+", cells[0]) and cells[2].endswith("/s"), cells
+    shot(pg, "24-stats-history")
+
+    pg.reload()  # the history comes back at once, without waiting for live readings
+    pg.click("[data-tab=stats]")
+    pg.wait_for_function("window.dwStats && dwStats.points.length >= 4")
+    if os.path.exists(AXE_JS):
+        pg.click("#stats-table-box summary")
+        pg.wait_for_selector("#stats-table tbody tr")
+        assert axe_violations(pg) == [], "stats with the table open"
+    pg.set_viewport_size({"width": 390, "height": 844})
+    overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, overflow
+    box = pg.locator("#chart-blk").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(pg, "25-stats-phone")
+    assert not http_problems(pg), pg.problems
