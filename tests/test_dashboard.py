@@ -869,3 +869,31 @@ def test_stats_tab_shows_the_kept_hour_network_and_block_io_with_a_table(page, a
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
     shot(pg, "25-stats-phone")
     assert not http_problems(pg), pg.problems
+
+
+def test_stderr_is_not_shown_by_colour_alone(page, api):
+    """Without a tty, stderr lines carry an "err" tag in the terminal (inverse text) and in the
+    log view (a gutter tag that assistive technology reads as "stderr:"), not only red."""
+    script = ("echo out-1; sleep 0.3; echo oops-1 >&2; sleep 0.3; printf 'mixed '; sleep 0.3; "
+              "echo tail >&2; sleep 1000")
+    c = api.run(cmd=["sh", "-c", script], name="e2e-stderr")
+    until(lambda: b"tail" in api.logs(c["id"]))
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    text = wait_terminal(pg, "tail")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    assert lines[:3] == ["out-1", "err oops-1", "mixed err tail"], lines  # "mixed " came live
+    pg.click("[data-tab=logs]")
+    pg.wait_for_selector("#logview .row.stderr")  # ("mixed " waits for its newline, as in Docker)
+    before = """sel => getComputedStyle(document.querySelector(sel), '::before').content"""
+    err_row = "#logview .row.stderr"
+    assert pg.locator(err_row).first.inner_text() == "oops-1"  # the tag stays out of copied text
+    assert pg.evaluate(before, err_row) == '"err" / "stderr: "'
+    assert pg.evaluate(before, "#logview .row:not(.stderr)") in ('""', "none")
+    snapshot = pg.locator("#logview").aria_snapshot()
+    assert "stderr: oops-1" in snapshot and "stderr: out-1" not in snapshot, snapshot
+    if os.path.exists(AXE_JS):
+        assert axe_violations(pg) == [], "logs with stderr lines"
+    shot(pg, "26-stderr-tagged")
+    assert not pg.problems, pg.problems
