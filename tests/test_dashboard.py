@@ -35,6 +35,15 @@ BUFFER_JS = """() => { if (!window.dwTerminal) return '';
   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
   return out.join('\\n'); }"""
 
+# records what live regions (aria-live, role=status, role=alert) say from now on: [[region, text]]
+ANNOUNCED_JS = """() => { window.announced = [];
+  const region = (n) => { const e = n.nodeType === 1 ? n : n.parentElement;
+    return e && e.closest('[aria-live]:not([aria-live=off]), [role=status], [role=alert]'); };
+  new MutationObserver((ms) => { for (const m of ms) {
+    const r = region(m.target); const t = r && r.textContent.trim();
+    if (t) window.announced.push([r.id || r.getAttribute('role') || '', t]); } })
+    .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
 # counts the stats samples shown from now on (each one rewrites #stats-now)
 STATS_SAMPLES_JS = """() => { window.statsSamples = 0; new MutationObserver(() => window.statsSamples++)
   .observe(document.getElementById('stats-now'), {childList: true}); }"""
@@ -897,3 +906,78 @@ def test_stderr_is_not_shown_by_colour_alone(page, api):
         assert axe_violations(pg) == [], "logs with stderr lines"
     shot(pg, "26-stderr-tagged")
     assert not pg.problems, pg.problems
+
+
+def announced(pg, pattern: str, region: str | None = None) -> list[str]:
+    """Wait until a live region said something matching `pattern` (in `region`: its id);
+    what the live regions said."""
+    pg.wait_for_function("""([p, r]) => window.announced.some(([id, t]) => new RegExp(p).test(t) &&
+                            (r === null || id === r))""", arg=[pattern, region], timeout=20000)
+    return [f"{r}: {t}" for r, t in pg.evaluate("window.announced")]
+
+
+def assert_invalid_and_described(pg, field: str, message: str) -> None:
+    """`field` is marked invalid for assistive technology and described by its message."""
+    assert pg.get_attribute(field, "aria-invalid") == "true", field
+    ids = pg.get_attribute(field, "aria-describedby").split()
+    said = " ".join(pg.inner_text(f"#{i}") for i in ids)
+    assert message in said, (field, ids, said)
+
+
+def test_screen_readers_hear_actions_and_field_errors(page, api):
+    """What a screen reader user gets: an action's progress and outcome ("stopping…", then
+    "stopped") and its failure reach a live region; a form's wrong fields are aria-invalid,
+    described by their message, and the summary is announced (role=alert), on the create
+    form (page and server checks) and the network form (the server's message)."""
+    c = api.run(cmd=["sh", "-c", SLOW_STOP], name="e2e-announce")
+    pg = page
+    login(pg)
+    row = f"#containers tr[data-id='{c['id']}']"
+    pg.wait_for_selector(f"{row} .badge:text-is('running')")
+    pg.evaluate(ANNOUNCED_JS)
+    pg.click(f"{row} [data-action=stop]")
+    pg.click("#confirm-dialog .confirm-ok")
+    announced(pg, "^e2e-announce: stopping…$", "announcer")
+    said = announced(pg, "^e2e-announce: stopped$", "announcer")
+    assert said.index("announcer: e2e-announce: stopping…") < said.index("announcer: e2e-announce: stopped")
+    pg.evaluate("dw.containerAction('no-such-container-e2e', 'kill')")
+    announced(pg, "kill failed: No such container: no-such-container-e2e")
+    assert pg.locator(".toast.error[role=alert]").count() >= 1
+
+    form = "#create-form"
+    pg.fill(f"{form} input[name=memory]", "lots")  # checked in the page
+    pg.click(f"{form} button[type=submit]")
+    announced(pg, "^Memory: use a size", "create-error")
+    assert_invalid_and_described(pg, f"{form} input[name=memory]", "use a size such as 64m or 1g")
+    assert pg.get_attribute("#create-error", "role") == "alert"
+    pg.fill(f"{form} input[name=memory]", "")
+    pg.fill(f"{form} input[name=hostname]", "h" * 300)  # checked by the server
+    pg.click(f"{form} button[type=submit]")
+    announced(pg, "^Hostname: .*253", "create-error")
+    assert_invalid_and_described(pg, f"{form} input[name=hostname]", "253")
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-invalid") is None  # only what is wrong
+
+    pg.goto(pg.base + f"/containers/{c['id']}/")  # the container page: its own state is a status
+    pg.evaluate(ANNOUNCED_JS)
+    pg.click("#c-actions [data-action=start]")
+    said = announced(pg, "^e2e-announce: started$", "announcer")
+    assert "c-state: starting…" in said, said  # the state badge is a status too
+
+    pg.goto(pg.base + "/networks/")
+    pg.evaluate(ANNOUNCED_JS)
+    pg.fill("#network-form input[name=name]", "e2e-badnet")
+    pg.fill("#network-form input[name=subnet]", "bogus")
+    pg.click("#network-form button[type=submit]")
+    announced(pg, "^Subnet: invalid subnet 'bogus'", "network-error")
+    assert_invalid_and_described(pg, "#network-form input[name=subnet]", "invalid subnet 'bogus'")
+    assert pg.evaluate("document.activeElement.name") == "subnet"
+    assert pg.get_attribute("#network-form input[name=name]", "aria-invalid") is None
+    pg.fill("#network-form input[name=subnet]", "10.1")  # edited: no longer marked
+    assert pg.get_attribute("#network-form input[name=subnet]", "aria-invalid") is None
+    if os.path.exists(AXE_JS):
+        pg.fill("#network-form input[name=subnet]", "bogus")
+        pg.click("#network-form button[type=submit]")
+        pg.wait_for_selector("#network-form input[name=subnet][aria-invalid=true]")
+        assert axe_violations(pg) == [], "networks with a field error"
+    shot(pg, "27-network-field-error")
+    assert not http_problems(pg), pg.problems

@@ -128,7 +128,7 @@
     const r = await containerAction(id, action, question && question.replace("{name}", entry.c.name), () => {
       entry.acting = action;
       patch(entry);
-    });
+    }, entry.c.name);
     entry.acting = null;
     if (r && r.ok && action === "remove") { drop(id); render(); return; }
     if (r) await refresh(id);
@@ -245,30 +245,8 @@
     return b;
   }
 
-  function clearErrors() {
-    errorEl.textContent = "";
-    for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
-    for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
-  }
-
-  /** Show errors next to their fields (marked invalid), announce a summary, focus the first. */
-  function showErrors(byField, general) {
-    const named = [];
-    let first = null;
-    for (const [key, msgs] of Object.entries(byField)) {
-      const name = FIELD_OF[key] || key;
-      const input = form.elements[name];
-      const slot = document.getElementById("err-" + name);
-      const text = [].concat(msgs).map(String).join(" ");
-      if (!input || !slot) { general.push(key + ": " + text); continue; }
-      input.setAttribute("aria-invalid", "true");
-      slot.textContent = text;
-      named.push(form.querySelector("label[for='" + input.id + "']").textContent + ": " + text);
-      first = first || input;
-    }
-    errorEl.textContent = [...general, ...named].join(" · ") || "";
-    if (first) first.focus();
-  }
+  const clearErrors = () => dw.clearFieldErrors(form, errorEl);
+  const showErrors = (byField, general) => dw.showFieldErrors(form, errorEl, byField, general, FIELD_OF);
 
   /** Which field a server error without per-field detail is about, from its message. */
   function fieldOfMessage(r) {
@@ -318,13 +296,7 @@
       button.textContent = "Create";
     }
   });
-  form.addEventListener("input", (e) => { // an edited field is no longer marked wrong
-    if (e.target.getAttribute && e.target.getAttribute("aria-invalid")) {
-      e.target.removeAttribute("aria-invalid");
-      const slot = document.getElementById("err-" + e.target.name);
-      if (slot) slot.textContent = "";
-    }
-  });
+  dw.watchFieldErrors(form);
 
   // ---- start ----------------------------------------------------------------------------
   const tags = document.getElementById("image-tags");
