@@ -731,13 +731,23 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
       .filter(([e, r]) => r.height < 40 || (r.right > innerWidth + 1 && !e.closest('.tabs')))
       .map(([e, r]) => (e.id || e.name || e.textContent.trim().slice(0, 20)) + ' ' +
            Math.round(r.width) + 'x' + Math.round(r.height) + ' right ' + Math.round(r.right))"""
-    for path in ("/", f"/containers/{c['id']}/", "/images/", "/events/"):
+    pages = ["/", f"/containers/{c['id']}/", "/images/", "/events/", "/volumes/", "/networks/", "/hosts/",
+             "/audit/", "/no-such-page/"]
+    for path in pages:
         pg.goto(pg.base + path)
         pg.wait_for_load_state("networkidle")
         overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, (path, overflow)
         assert pg.evaluate(small_js, targets) == [], path
         shot(pg, "23-phone390" + path.replace("/", "-")[:40])
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    for tab in ("logs", "stats", "inspect", "fs"):  # every tab's controls too
+        pg.click(f"[data-tab={tab}]")
+        if tab == "stats":
+            pg.click("#stats-table-box summary")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (tab, overflow)
+        assert pg.evaluate(small_js, targets) == [], tab
     pg.goto(pg.base + "/")
     row = f"#containers tr[data-id='{c['id']}']"
     for action in ("stop", "restart", "kill", "remove"):  # every action in reach, no sideways scroll
@@ -747,7 +757,7 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
     pg.click("[data-tab=fs]")  # the last tab: scrolled into view
     box = pg.locator("#tabbtn-fs").bounding_box()
     assert box["x"] + box["width"] <= 391, box
-    assert not pg.problems, pg.problems
+    assert not http_problems(pg), pg.problems  # (the browser logs /no-such-page/'s 404)
 
 
 def test_worker_calls_answer_while_a_page_is_open(page, api):
@@ -980,4 +990,42 @@ def test_screen_readers_hear_actions_and_field_errors(page, api):
         pg.wait_for_selector("#network-form input[name=subnet][aria-invalid=true]")
         assert axe_violations(pg) == [], "networks with a field error"
     shot(pg, "27-network-field-error")
+    assert not http_problems(pg), pg.problems
+
+
+def test_live_state_in_words_and_failures_shown_as_errors(page, api):
+    """Colour is never the only signal: the live-updates indicator says "live" in words; a
+    failed filesystem action is an error (class and icon), not grey text; removing an image
+    says "removing…" at once with its buttons off, then the outcome."""
+    c = api.run(cmd=["sh", "-c", "echo x > /x"], name="e2e-words")
+    api.wait(c["id"])
+    img = api.api("POST", f"/api/containers/{c['id']}/commit/", json={"repo": "e2e-words-img"}).json()
+    pg = page
+    login(pg)
+    pg.wait_for_selector("#live-status:text-is('● live')")
+    pg.goto(pg.base + "/events/")
+    pg.wait_for_selector("#live-status:text-is('● live')")
+
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")
+    pg.click("#fs-commit")
+    dialog_answer(pg, "Not A Valid Name")
+    pg.wait_for_function("document.getElementById('fs-output').textContent.startsWith('Commit: ')")
+    assert "error" in pg.get_attribute("#fs-output", "class").split()
+    assert pg.evaluate("getComputedStyle(document.getElementById('fs-output'), '::before').content") == '"⚠ "'
+
+    pg.goto(pg.base + "/images/")
+    row = f"#images tr[data-id='{img['id']}']"
+    pg.wait_for_selector(row)
+    pg.evaluate(ANNOUNCED_JS)
+    pg.evaluate("""() => { window.offWhileRemoving = null; const orig = window.fetch;
+      window.fetch = (...a) => { if ((a[1] || {}).method === 'DELETE') window.offWhileRemoving =
+        [...document.querySelectorAll("#images tr button")].filter(b => b.closest('tr').dataset.id ===
+        '""" + img["id"] + """').every(b => b.disabled); return orig(...a); }; }""")
+    pg.click(f"{row} button:text-is('Remove')")
+    pg.click("#confirm-dialog .confirm-ok")
+    said = announced(pg, "^removed image " + img["id"][:12])
+    assert any(t.startswith("announcer: removing image " + img["id"][:12]) for t in said), said
+    assert pg.evaluate("window.offWhileRemoving") is True
+    pg.wait_for_selector(row, state="detached")
     assert not http_problems(pg), pg.problems

@@ -194,10 +194,10 @@ const dw = (() => {
         this.delay = Math.min(this.delay * 2, 10000);
       };
     }
-    mark(on) {
+    mark(on) { // said in words, not by the dot's colour alone
       if (!this.indicator) return;
       this.indicator.classList.toggle("on", on);
-      this.indicator.setAttribute("aria-label", "live updates: " + (on ? "on" : "off"));
+      this.indicator.textContent = on ? "● live" : "○ reconnecting…";
       this.indicator.title = "live updates: " + (on ? "on" : "off, reconnecting");
     }
   }

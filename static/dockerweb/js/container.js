@@ -303,16 +303,19 @@
   }
 
   // ---- filesystem: changes, export, commit (an error answer is shown, not thrown) -----------
+  // (a failure is shown as an error: class and icon, not grey text)
   const fsOut = document.getElementById("fs-output");
+  const fsShow = (text, failed) => dw.showStatus(fsOut, text, failed ? "error" : null);
   document.getElementById("fs-changes").addEventListener("click", async () => {
     const r = await api("GET", "/api/containers/" + id + "/changes/");
-    fsOut.textContent = r.ok ? (r.data || []).map((ch) => ["M", "A", "D"][ch.kind] + " " + ch.path).join("\n") ||
-      "no changes" : "Changes: " + errorText(r);
+    if (r.ok) fsShow((r.data || []).map((ch) => ["M", "A", "D"][ch.kind] + " " + ch.path).join("\n") || "no changes");
+    else fsShow("Changes: " + errorText(r), true);
   });
   document.getElementById("fs-export").addEventListener("click", async () => {
-    const r = await fetch("/api/containers/" + id + "/export/", { method: "HEAD", credentials: "same-origin" });
-    if (r.ok) location.href = "/api/containers/" + id + "/export/";
-    else fsOut.textContent = "Export: " + (r.status === 404 ? "not available (404)" : "HTTP " + r.status);
+    const url = "/api/containers/" + id + "/export/";
+    const r = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+    if (r.ok) { location.href = url; return; }
+    fsShow("Export: " + errorText(await api("GET", url)), true); // a failed GET is a small JSON message
   });
   document.getElementById("fs-commit").addEventListener("click", async () => {
     const repo = await dw.confirmDialog("Commit this container to an image named:", "Commit",
@@ -321,7 +324,8 @@
     const [name, tag] = dw.splitRef(repo);
     const r = await api("POST", "/api/containers/" + id + "/commit/?repo=" + encodeURIComponent(name) +
       "&tag=" + encodeURIComponent(tag || "latest"));
-    fsOut.textContent = r.ok ? "Committed: " + JSON.stringify(r.data) : "Commit: " + errorText(r);
+    if (r.ok) fsShow("Committed: " + JSON.stringify(r.data));
+    else fsShow("Commit: " + errorText(r), true);
   });
 
   // ---- live -------------------------------------------------------------------------------

@@ -66,6 +66,7 @@
       return;
     }
     button.disabled = true;
+    dw.announce("untagging " + t + "…");
     const r = await api("DELETE", "/api/images/" + dw.refPath(t) + "/");
     button.disabled = false;
     if (r.ok) { toast("untagged " + t); reload(); } else toast("untag: " + errorText(r), "error");
@@ -77,8 +78,13 @@
     const what = "image " + img.id.slice(0, 12) + (n ? " and its " + (n === 1 ? "tag " + img.repo_tags[0] :
       n + " tags") : "");
     if (!(await confirmDialog("Remove " + what + "?", "Remove"))) return;
+    // feedback at once: the row's buttons are off and "removing…" is said until it ends
+    const buttons = [...document.querySelectorAll("#images tr[data-id='" + img.id + "'] button")];
+    for (const b of buttons) b.disabled = true;
+    dw.announce("removing " + what + "…");
     const r = await api("DELETE", "/api/images/" + img.id + "/" + (n > 1 ? "?force=1" : ""));
-    if (r.ok) { toast("removed"); reload(); } else toast("remove: " + errorText(r), "error");
+    for (const b of buttons) b.disabled = false;
+    if (r.ok) { toast("removed " + what); reload(); } else toast("remove: " + errorText(r), "error");
   }
 
   /** Push one tag to its registry, with the credentials logged in on this page. */
