@@ -1029,3 +1029,14 @@ def test_live_state_in_words_and_failures_shown_as_errors(page, api):
     assert pg.evaluate("window.offWhileRemoving") is True
     pg.wait_for_selector(row, state="detached")
     assert not http_problems(pg), pg.problems
+
+
+def test_audit_times_read_like_the_other_pages(page, api):
+    """The audit log's times are shown as on the hosts page (date and time to the second),
+    with the exact instant in a machine-readable <time>."""
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/audit/")
+    cell = pg.locator("#audit tbody tr").first.locator("time")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell.inner_text()), cell.inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", cell.get_attribute("datetime"))
