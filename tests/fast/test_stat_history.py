@@ -112,3 +112,15 @@ def test_rows_go_with_their_container(fake, make):
     StatSample.objects.create(container=c, at=timezone.now(), **_counters(1))
     c.delete()
     assert StatSample.objects.count() == 0
+
+
+def test_io_accounting_is_a_no_limit_rule_on_the_state_roots_disk(tmp_path, monkeypatch):
+    """The kernel counts v1 blkio only on a disk with a throttle rule: the worker gives the
+    dockerweb parent a rule of 0 (no limit) on the disk under the state root."""
+    (tmp_path / "blkio").mkdir()
+    monkeypatch.setattr(stats, "CGROUP_ROOT", str(tmp_path))
+    monkeypatch.setattr(stats, "whole_disk", lambda dev: (254, 0))
+    assert stats.enable_io_accounting("dwparent", str(tmp_path)) is True
+    assert (tmp_path / "blkio/dwparent/blkio.throttle.read_bps_device").read_text() == "254:0 0\n"
+    monkeypatch.setattr(stats, "whole_disk", lambda dev: None)  # tmpfs, overlay: nothing to count
+    assert stats.enable_io_accounting("dwparent", str(tmp_path)) is False
