@@ -1040,3 +1040,55 @@ def test_audit_times_read_like_the_other_pages(page, api):
     cell = pg.locator("#audit tbody tr").first.locator("time")
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell.inner_text()), cell.inner_text()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", cell.get_attribute("datetime"))
+
+
+def test_create_form_more_options_reach_the_api(page, api):
+    """Every create option the API has is in the form: the folded "More options" (stop
+    timeout, restart retries, swap, swappiness, CPU shares/period/quota, capabilities, log
+    driver and rotation, more networks, host, tmpfs, privileged, stdin once); a wrong one is
+    a field error that unfolds them."""
+    net = api.api("POST", "/api/networks/", json={"name": "e2e-more-net"})
+    assert net.status_code == 201, net.text
+    pg = page
+    login(pg)
+    form = "#create-form"
+    assert pg.get_attribute("#more-options", "open") is None
+    pg.evaluate("document.getElementById('more-options').open = true")
+    pg.fill(f"{form} input[name=memory_swappiness]", "101")
+    pg.evaluate("document.getElementById('more-options').open = false")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=memory_swappiness][aria-invalid=true]")
+    assert pg.get_attribute("#more-options", "open") is not None  # unfolded to show it
+    assert pg.evaluate("document.activeElement.name") == "memory_swappiness"
+    assert "0 to 100" in pg.inner_text("#err-memory_swappiness")
+
+    values = {"memory_swappiness": "10", "stop_timeout": "3", "restart_max_retries": "2", "memory": "64m",
+              "memory_swap": "128m", "cpu_shares": "512", "cpu_period": "100000", "cpu_quota": "50000",
+              "cap_add": "NET_ADMIN, SYS_TIME", "cap_drop": "CHOWN", "log_max_size": "1m",
+              "log_max_file": "2", "networks": "e2e-more-net", "cmd": "sleep 1000", "name": "e2e-more"}
+    for name, value in values.items():
+        pg.fill(f"{form} input[name={name}]", value)
+    pg.select_option(f"{form} select[name=restart_policy]", "on-failure")
+    pg.select_option(f"{form} select[name=log_driver]", "local")
+    pg.fill(f"{form} textarea[name=tmpfs]", "/scratch:size=8m")
+    pg.check(f"{form} input[name=stdin_once]")
+    pg.check(f"{form} input[name=open_stdin]")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    cid = pg.url.rstrip("/").rsplit("/", 1)[1]
+    doc = api.inspect(cid)
+    cfg = doc["config"]
+    got = {k: cfg.get(k) for k in ("stop_timeout", "restart_max_retries", "memory_swap", "memory_swappiness",
+                                   "cpu_shares", "cpu_period", "cpu_quota", "cap_add", "cap_drop",
+                                   "log_driver", "log_opts", "stdin_once", "privileged")}
+    assert got == {"stop_timeout": 3, "restart_max_retries": 2, "memory_swap": 128 << 20,
+                   "memory_swappiness": 10, "cpu_shares": 512, "cpu_period": 100000, "cpu_quota": 50000,
+                   "cap_add": ["NET_ADMIN", "SYS_TIME"], "cap_drop": ["CHOWN"], "log_driver": "local",
+                   "log_opts": {"max-size": "1m", "max-file": "2"},
+                   "stdin_once": True, "privileged": False}, (got, sorted(cfg))
+    mounts = exec_output(api, cid, ["grep", " /scratch ", "/proc/mounts"]).decode()
+    assert mounts.startswith("tmpfs /scratch tmpfs") and "size=8192k" in mounts, mounts
+    assert "e2e-more-net" in str(doc["network_settings"]), doc["network_settings"]
+    assert not http_problems(pg), pg.problems
+    api.api("DELETE", f"/api/containers/{cid}/?force=1")
+    api.api("DELETE", "/api/networks/e2e-more-net/")

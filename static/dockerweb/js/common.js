@@ -111,6 +111,8 @@ const dw = (() => {
       first = first || input;
     }
     summary.textContent = [...rest, ...named].join(" · ");
+    const folded = first && first.closest("details:not([open])");
+    if (folded) folded.open = true; // a field among folded options is shown
     if (first) first.focus();
   }
 

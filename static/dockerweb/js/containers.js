@@ -192,7 +192,7 @@
   // ---- create form ---------------------------------------------------------------------
   const form = document.getElementById("create-form");
   const errorEl = document.getElementById("create-error");
-  const FIELD_OF = { nano_cpus: "cpus" }; // API field -> form field
+  const FIELD_OF = { nano_cpus: "cpus", log_opts: "log_max_size" }; // API field -> form field
 
   class FieldError extends Error {
     constructor(field, message) { super(message); this.field = field; }
@@ -242,7 +242,52 @@
     b.auto_remove = form.auto_remove.checked;
     b.volumes = lines(f.get("volumes"), /,\s*/);
     b.restart_policy = f.get("restart_policy") || "no";
+    more(f, b);
     return b;
+  }
+
+  /** The "More options" fields into body `b` (blank ones left out: the API's defaults). */
+  function more(f, b) {
+    const whole = (name, min, max, hint) => {
+      const text = f.get(name).trim();
+      if (!text) return;
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) throw new FieldError(name, hint);
+      b[name] = n;
+    };
+    whole("stop_timeout", -1, undefined, "whole seconds, or -1 to wait forever");
+    whole("restart_max_retries", 0, undefined, "a whole number, 0 or more");
+    whole("memory_swappiness", 0, 100, "a whole number from 0 to 100");
+    whole("cpu_shares", 0, undefined, "a whole number, such as 512 or 1024");
+    whole("cpu_period", 0, undefined, "microseconds, such as 100000");
+    whole("cpu_quota", -1, undefined, "microseconds, or -1 for none");
+    const swap = f.get("memory_swap").trim();
+    if (swap) {
+      b.memory_swap = swap === "-1" ? -1 : bytes(swap);
+      if (isNaN(b.memory_swap)) throw new FieldError("memory_swap", "use a size such as 128m, or -1");
+    }
+    for (const k of ["cap_add", "cap_drop"]) {
+      const caps = lines(f.get(k), /[,\s]+/);
+      if (caps.length) b[k] = caps;
+    }
+    b.log_driver = f.get("log_driver") || "json-file";
+    const opts = {};
+    if (f.get("log_max_size").trim()) opts["max-size"] = f.get("log_max_size").trim();
+    if (f.get("log_max_file").trim()) opts["max-file"] = f.get("log_max_file").trim();
+    if (Object.keys(opts).length) b.log_opts = opts;
+    const nets = lines(f.get("networks"), /[,\s]+/);
+    if (nets.length) b.networks = Object.fromEntries(nets.map((n) => [n, []]));
+    if (f.get("host").trim()) b.host = f.get("host").trim();
+    const tmpfs = {};
+    for (const line of lines(f.get("tmpfs"), /\n/)) {
+      const colon = line.indexOf(":");
+      const path = colon < 0 ? line : line.slice(0, colon);
+      if (!path.startsWith("/")) throw new FieldError("tmpfs", "an absolute path, then :options: " + line);
+      tmpfs[path] = colon < 0 ? "" : line.slice(colon + 1);
+    }
+    if (Object.keys(tmpfs).length) b.tmpfs = tmpfs;
+    b.privileged = form.privileged.checked;
+    b.stdin_once = form.stdin_once.checked;
   }
 
   const clearErrors = () => dw.clearFieldErrors(form, errorEl);
