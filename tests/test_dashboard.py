@@ -724,7 +724,7 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
     login(pg)
     # (tabs are in a strip that scrolls sideways: only their height counts)
     targets = ("button, a.button, input:not([type=checkbox]):not([type=hidden]), select, textarea, "
-               "nav a, #containers a")
+               "nav a, #containers a, summary")
     small_js = """sel => [...document.querySelectorAll(sel)]
       .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
       .map(e => [e, e.getBoundingClientRect()])
@@ -940,6 +940,7 @@ def test_screen_readers_hear_actions_and_field_errors(page, api):
     described by their message, and the summary is announced (role=alert), on the create
     form (page and server checks) and the network form (the server's message)."""
     c = api.run(cmd=["sh", "-c", SLOW_STOP], name="e2e-announce")
+    bulk = [api.run(cmd=["sleep", "1000"], name=f"e2e-announce-bulk{i}") for i in (1, 2)]
     pg = page
     login(pg)
     row = f"#containers tr[data-id='{c['id']}']"
@@ -953,6 +954,13 @@ def test_screen_readers_hear_actions_and_field_errors(page, api):
     pg.evaluate("dw.containerAction('no-such-container-e2e', 'kill')")
     announced(pg, "kill failed: No such container: no-such-container-e2e")
     assert pg.locator(".toast.error[role=alert]").count() >= 1
+    for b in bulk:  # a bulk action is said once for all, not once per row
+        pg.check(f"#containers tr[data-id='{b['id']}'] input.select")
+    pg.click("#bulk [data-bulk=kill]")
+    pg.click("#confirm-dialog .confirm-ok")
+    said = announced(pg, "^2 containers killed$", "announcer")
+    assert "announcer: killing 2 containers…" in said, said
+    assert not [t for t in said if "e2e-announce-bulk" in t], said
 
     form = "#create-form"
     pg.fill(f"{form} input[name=memory]", "lots")  # checked in the page
@@ -1086,6 +1094,10 @@ def test_create_form_more_options_reach_the_api(page, api):
                    "cap_add": ["NET_ADMIN", "SYS_TIME"], "cap_drop": ["CHOWN"], "log_driver": "local",
                    "log_opts": {"max-size": "1m", "max-file": "2"},
                    "stdin_once": True, "privileged": False}, (got, sorted(cfg))
+    if os.path.exists(AXE_JS):
+        pg.goto(pg.base + "/")
+        pg.evaluate("document.getElementById('more-options').open = true")
+        assert axe_violations(pg) == [], "the create form's more options"
     mounts = exec_output(api, cid, ["grep", " /scratch ", "/proc/mounts"]).decode()
     assert mounts.startswith("tmpfs /scratch tmpfs") and "size=8192k" in mounts, mounts
     assert "e2e-more-net" in str(doc["network_settings"]), doc["network_settings"]

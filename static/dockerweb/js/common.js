@@ -290,20 +290,24 @@ const dw = (() => {
   }
 
   /** Run a container action through the REST API (confirming destructive ones); onStart()
-      runs once confirmed, before the call. Resolves to the API answer (null: cancelled). */
-  async function containerAction(id, action, confirmText, onStart, name) {
+      runs once confirmed, before the call; opts {name, quiet}: the name said in the
+      announcements ("web: stopping…", then "web: stopped"), none when quiet. Failures are
+      error toasts (role=alert). Resolves to the API answer (null: cancelled). */
+  async function containerAction(id, action, confirmText, onStart, opts) {
     if (confirmText && !(await confirmDialog(confirmText, action.charAt(0).toUpperCase() + action.slice(1)))) {
       return null;
     }
+    const { name, quiet } = opts || {}; // quiet: the caller announces (bulk actions, once for all)
     const who = (name || id.slice(0, 12)) + ": ";
+    const say = quiet ? () => {} : announce;
     if (onStart) onStart(); // feedback at once: "stopping…", buttons disabled
-    announce(who + actingText(action)); // and said at once
+    say(who + actingText(action)); // and said at once
     const r = action === "remove"
       ? await api("DELETE", "/api/containers/" + id + "/?force=1")
       : await api("POST", "/api/containers/" + id + "/" + action + "/");
     if (r.status === 304) toast("nothing to do: already " + (action === "start" ? "started" : "stopped"));
     else if (!r.ok) toast(action + " failed: " + errorText(r), "error"); // role=alert
-    else announce(who + (DONE[action] || action + " done"));
+    else say(who + doneText(action));
     return r;
   }
 
@@ -311,10 +315,11 @@ const dw = (() => {
   const ACTING = { start: "starting", stop: "stopping", restart: "restarting", kill: "killing", remove: "removing",
                    pause: "pausing", unpause: "unpausing" };
   function actingText(action) { return (ACTING[action] || action) + "…"; }
+  function doneText(action) { return DONE[action] || action + " done"; }
   const DONE = { start: "started", stop: "stopped", restart: "restarted", kill: "killed", remove: "removed",
                  pause: "paused", unpause: "unpaused" };
 
-  return { initial, actingText, announce, showFieldErrors, clearFieldErrors, watchFieldErrors, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+  return { initial, actingText, doneText, announce, showFieldErrors, clearFieldErrors, watchFieldErrors, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
            humanDuration, statusText, shellJoin, publishedPorts, el, containerAction, splitRef, refPath,
            jsonLines };
 })();

@@ -61,7 +61,7 @@
   for (const b of document.querySelectorAll("#c-actions button")) {
     b.addEventListener("click", async () => {
       const action = b.dataset.action;
-      const r = await containerAction(id, action, b.dataset.confirm, () => { acting = action; renderState(); }, c.name);
+      const r = await containerAction(id, action, b.dataset.confirm, () => { acting = action; renderState(); }, { name: c.name });
       acting = null;
       if (r && r.ok && action === "remove") { location.href = "/"; return; }
       if (r) await refresh();

@@ -122,17 +122,18 @@
   }
 
   // ---- actions -----------------------------------------------------------------------------
-  async function act(id, action, question) {
+  async function act(id, action, question, quiet) {
     const entry = rows.get(id);
-    if (!entry) return;
+    if (!entry) return null;
     const r = await containerAction(id, action, question && question.replace("{name}", entry.c.name), () => {
       entry.acting = action;
       patch(entry);
-    }, entry.c.name);
+    }, { name: entry.c.name, quiet });
     entry.acting = null;
-    if (r && r.ok && action === "remove") { drop(id); render(); return; }
+    if (r && r.ok && action === "remove") { drop(id); render(); return r; }
     if (r) await refresh(id);
     else patch(entry);
+    return r;
   }
 
   async function refresh(id) {
@@ -174,7 +175,11 @@
       if (action !== "start" && !(await dw.confirmDialog(
         action.charAt(0).toUpperCase() + action.slice(1) + " " + targets.length + " container(s): " +
         targets.map((e) => e.c.name).join(", ") + "?", action.charAt(0).toUpperCase() + action.slice(1)))) return;
-      await Promise.all(targets.map((e) => act(e.c.id, action, null)));
+      const n = targets.length + " container" + (targets.length === 1 ? "" : "s");
+      dw.announce(dw.actingText(action).replace("…", " ") + n + "…"); // once for all of them
+      const answers = await Promise.all(targets.map((e) => act(e.c.id, action, null, true)));
+      const failed = answers.filter((r) => r && !r.ok && r.status !== 304).length;
+      dw.announce(failed ? failed + " of " + n + " failed to " + action : n + " " + dw.doneText(action));
     });
   }
 
