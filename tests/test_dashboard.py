@@ -289,9 +289,11 @@ def test_images_page_pulls_from_a_registry(page, api, registry, tmp_path):
     pg.click("#pull-form button[type=submit]")
     pg.wait_for_function("document.getElementById('pull-status').textContent.startsWith('failed')")
     assert "nope" in pg.inner_text("#pull-status")
+    assert_invalid_and_described(pg, "#pull-form input[name=image]", "nope")  # the field that failed
     pg.fill("#pull-form input[name=image]", f"{registry.addr}/dash/pulled:1")
     pg.click("#pull-form button[type=submit]")
     pg.wait_for_function("document.getElementById('pull-status').textContent === 'pulled'")
+    assert pg.get_attribute("#pull-form input[name=image]", "aria-invalid") is None
     assert "Status: " in pg.inner_text("#pull-log")
     pg.wait_for_function(f"document.getElementById('images').innerText.includes('{registry.addr}/dash/pulled:1')")
     shot(pg, "16-images-pulled")

@@ -212,12 +212,26 @@
     const creds = logins.get(registryOf(ref));
     if (creds) [body.username, body.password] = creds;
     if (pullForm.username.value) { body.username = pullForm.username.value; body.password = pullForm.password.value; }
+    const button = pullForm.querySelector("button[type=submit]");
+    button.disabled = true; // one pull at a time from this form
+    pullForm.image.removeAttribute("aria-invalid");
     dw.showStatus(pullStatus, "pulling…", "busy");
-    const failed = await progress("/api/images/pull/", body, pullLog);
-    if (failed) dw.showStatus(pullStatus, "failed: " + failed, "error");
-    else dw.showStatus(pullStatus, "pulled", "ok");
+    let failed;
+    try {
+      failed = await progress("/api/images/pull/", body, pullLog);
+    } catch (err) {
+      failed = err.message;
+    } finally {
+      button.disabled = false;
+    }
+    if (failed) { // the reference is what failed: marked, and described by the message
+      pullForm.image.setAttribute("aria-invalid", "true");
+      dw.showStatus(pullStatus, "failed: " + failed, "error");
+    } else dw.showStatus(pullStatus, "pulled", "ok");
     reload();
   });
+  pullForm.image.setAttribute("aria-describedby", "pull-status");
+  pullForm.image.addEventListener("input", () => pullForm.image.removeAttribute("aria-invalid"));
 
   render();
 })();
