@@ -827,8 +827,10 @@ def test_volumes_and_networks_pages_create_use_and_remove(page, api):
     pg.goto(pg.base + "/volumes/")
     assert c["id"][:12] in pg.inner_text("#volumes tr[data-name='e2e-vol']")
     pg.on("dialog", lambda d: d.accept())
+    pg.evaluate(ANNOUNCED_JS)
     pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")  # in use: an error, kept
     pg.wait_for_selector(".toast.error")
+    assert "announcer: removing e2e-vol…" in announced(pg, "e2e-vol"), pg.evaluate("window.announced")
     assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
     pg.goto(pg.base + "/volumes/")
     pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")

@@ -41,13 +41,21 @@
     return best;
   }
   for (const button of document.querySelectorAll("button[data-post]")) {
-    button.addEventListener("click", async () => done(await dw.api("POST", button.dataset.post, {})));
+    button.addEventListener("click", async () => {
+      button.disabled = true; // feedback at once, said too
+      dw.announce(button.textContent.trim() + "…");
+      const r = await dw.api("POST", button.dataset.post, {});
+      if (!r.ok) button.disabled = false;
+      done(r);
+    });
   }
   for (const button of document.querySelectorAll("table[data-api] button[data-remove]")) {
     button.addEventListener("click", async () => {
       const api = button.closest("table").dataset.api;
+      const name = button.closest("tr").dataset.name;
       button.disabled = true;
-      const r = await dw.api("DELETE", api + encodeURIComponent(button.closest("tr").dataset.name) + "/");
+      dw.announce("removing " + name + "…");
+      const r = await dw.api("DELETE", api + encodeURIComponent(name) + "/");
       if (r.ok) location.reload(); else { fail(r); button.disabled = false; }
     });
   }
