@@ -755,6 +755,8 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
     for action in ("stop", "restart", "kill", "remove"):  # every action in reach, no sideways scroll
         box = pg.locator(f"{row} [data-action={action}]").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+    card, tick = pg.locator(row).bounding_box(), pg.locator(f"{row} input.select").bounding_box()
+    assert card["x"] <= tick["x"] and tick["x"] + tick["width"] <= card["x"] + card["width"], (card, tick)
     pg.goto(pg.base + f"/containers/{c['id']}/")
     pg.click("[data-tab=fs]")  # the last tab: scrolled into view
     box = pg.locator("#tabbtn-fs").bounding_box()
