@@ -864,6 +864,7 @@ def test_stats_tab_shows_the_kept_hour_network_and_block_io_with_a_table(page, a
     pg.wait_for_function("window.dwStats && dwStats.points.length >= 4")
     assert pg.evaluate("dwStats.points[0].t") < opened - 3000  # from the kept history, not live
     pg.wait_for_selector("#stats-now:has-text('network received')")
+    pg.wait_for_function(f"dwStats.last().t > {opened}")  # then the live readings join them
     assert "block I/O read" in pg.inner_text("#stats-now")
     for chart, words in (("cpu", "CPU over the last 60 minutes: CPU now"),
                          ("mem", "Memory over the last 60 minutes: working set now"),
