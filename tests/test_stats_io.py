@@ -67,6 +67,14 @@ def test_the_last_hour_is_kept_and_served(cli, api):
     assert times == sorted(times)
     assert api.api("GET", f"/api/containers/{cid}/stats/history/?seconds=1").json()["samples"] != s
     assert api.api("GET", f"/api/containers/{cid}/stats/history/?seconds=x").status_code == 400
+    api.kill("web")  # the kept hour survives the web server and the worker
+    api.kill("worker")
+    api.restart("worker")
+    api.restart("web")
+    kept = api.api("GET", f"/api/containers/{cid}/stats/history/").json()["samples"]
+    assert kept[:len(s)] == s
+    until(lambda: len(api.api("GET", f"/api/containers/{cid}/stats/history/").json()["samples"]) > len(kept),
+          timeout=30)  # and the new worker samples on
     cli("stop", "-t", "0", "io2")  # kept after a stop, gone with the container
     assert len(api.api("GET", f"/api/containers/{cid}/stats/history/").json()["samples"]) >= 3
     cli("rm", "io2")
