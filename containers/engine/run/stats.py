@@ -6,12 +6,12 @@ Our per-container cgroup `<parent>/<id>` sits above LXC's `payload` in every con
 the container, including processes that `lxc-attach` (exec) put there.
 
 - Block I/O: the blkio controller's `blkio.throttle.io_service_bytes_recursive` and
-  `…io_serviced_recursive` (every bio passes the throttle layer, whatever the I/O
-  scheduler; v1 attributes reads and direct writes, not page-cache writeback).
-  Since Linux 5.x the throttle layer counts only on a disk where some cgroup has a rule:
-  `enable_io_accounting` gives the dockerweb parent a no-limit rule (0) on the disk under
-  the state root, once per worker start, so that the counters exist (dockerd on cgroup v1
-  shows 0 B there unless a --device-read-bps limit was set).
+  `…io_serviced_recursive` (independent of the I/O scheduler; v1 attributes reads and
+  direct writes, not page-cache writeback). Recent kernels (seen on this host's 6.18) count
+  there only on a disk where some cgroup has a throttle rule: `enable_io_accounting` gives
+  the dockerweb parent a no-limit rule (0) on the disk under the state root, once per
+  worker start, so that the counters count (dockerd, which reads the same files, would show
+  0 B without a --device-read-bps limit somewhere on the disk).
 - Network: `/proc/<pid>/net/dev` of a process of the container, which shows the counters
   of its own network namespace as the container sees them (rx = received by the
   container); `lo` is left out, as Docker does.
