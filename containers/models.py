@@ -303,3 +303,38 @@ class ExecRecord(models.Model):
 
     id = models.CharField(primary_key=True, max_length=64)
     container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="+")
+
+
+class StatSample(models.Model):
+    """One resource-usage reading of a running container, taken by its host's worker every
+    DOCKERWEB_STATS_INTERVAL seconds (containers/stathistory.py) and pruned past
+    DOCKERWEB_STATS_KEEP seconds: the last hour a page shows when it opens. Counters are
+    cumulative as the engine reads them (engine/run/stats.Sample); rates are differences
+    of consecutive rows. Goes with the container."""
+
+    container = models.ForeignKey(Container, on_delete=models.CASCADE, related_name="+", db_index=False)
+    at = models.DateTimeField(db_index=True)  # pruning reads by time
+    cpu_ns = models.BigIntegerField()  # cgroup CPU time
+    system_ns = models.BigIntegerField()  # the host's CPU time, for percentages
+    online_cpus = models.PositiveSmallIntegerField()
+    memory = models.BigIntegerField()  # working set
+    memory_limit = models.BigIntegerField()
+    memory_limited = models.BooleanField()
+    pids = models.PositiveIntegerField()
+    net_rx = models.BigIntegerField()  # bytes received by the container, all interfaces
+    net_tx = models.BigIntegerField()
+    net_rx_packets = models.BigIntegerField()
+    net_tx_packets = models.BigIntegerField()
+    blk_read = models.BigIntegerField()  # bytes
+    blk_write = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # one reading per container and time: the container's history is read by this index
+            models.UniqueConstraint(fields=["container", "at"], name="unique_stat_sample_time"),
+            models.CheckConstraint(
+                condition=models.Q(cpu_ns__gte=0, system_ns__gte=0, memory__gte=0, memory_limit__gte=0,
+                                   net_rx__gte=0, net_tx__gte=0, net_rx_packets__gte=0,
+                                   net_tx_packets__gte=0, blk_read__gte=0, blk_write__gte=0),
+                name="stat_sample_counters_nonnegative"),
+        ]

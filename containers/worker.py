@@ -5,6 +5,8 @@
   lifecycle service is synchronous) and slow calls (stop with a timeout) block nothing.
 - Watcher holds a pidfd per running supervisor in the event loop; when one becomes
   readable the exit is recorded. It reconciles at boot and every few seconds as a net.
+- Restarter applies restart policies; stathistory.run samples this host's running
+  containers into the stats history.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from django.conf import settings
 
-from containers import events, execs, lifecycle, nameservice, networks, restarts
+from containers import events, execs, lifecycle, nameservice, networks, restarts, stathistory
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.engine.run import procs
@@ -145,6 +147,7 @@ class Watcher:
         interval = settings.DOCKERWEB_RECONCILE_INTERVAL
         Restarter.instance = Restarter()
         self.loop.create_task(Restarter.instance.run())  # after the boot reconcile
+        self.loop.create_task(stathistory.run())  # the last hour of stats (issue 15)
         while True:
             try:
                 await self.reconcile()

@@ -20,6 +20,9 @@ DOCKERWEB_EVENTS_MAX_COUNT  at most this many events are kept, the newest (defau
                             0: no count bound)
 DOCKERWEB_BUILD_CONTEXT_MAX  bytes of (uncompressed) build context a build accepts (default
                              1073741824, 1 GiB)
+DOCKERWEB_STATS_INTERVAL  seconds between two history samples of each running container,
+                          taken by its host's worker (default 10)
+DOCKERWEB_STATS_KEEP      seconds of stats history kept (default 3600, the last hour)
 """
 
 from __future__ import annotations
@@ -212,6 +215,9 @@ DOCKERWEB_RECONCILE_INTERVAL = 10.0
 # event retention, pruned by the worker after each reconcile (0: no such bound)
 DOCKERWEB_EVENTS_MAX_AGE = env_int("DOCKERWEB_EVENTS_MAX_AGE", 7 * 24 * 3600)
 DOCKERWEB_EVENTS_MAX_COUNT = env_int("DOCKERWEB_EVENTS_MAX_COUNT", 100_000)
+# stats history (containers/stathistory.py): sampled by the worker, pruned past KEEP
+DOCKERWEB_STATS_INTERVAL = env_int("DOCKERWEB_STATS_INTERVAL", 10)
+DOCKERWEB_STATS_KEEP = env_int("DOCKERWEB_STATS_KEEP", 3600)
 # registries: pull and push
 DOCKERWEB_DEFAULT_REGISTRY = env_str("DOCKERWEB_DEFAULT_REGISTRY", "docker.io")
 DOCKERWEB_INSECURE_REGISTRIES = env_list("DOCKERWEB_INSECURE_REGISTRIES", [])

@@ -31,5 +31,7 @@ RUN_ID = os.environ["DOCKERWEB_TEST_RUN"]
 # tests never leave the host: a name without a registry (busybox, docker.io/...) would go to
 # Docker Hub; here it goes to a closed port on 127.0.0.1 and fails at once
 os.environ["DOCKERWEB_DEFAULT_REGISTRY"] = "127.0.0.1:9"
+# stats history every 2 s (10 in production), so a test sees a history in seconds
+os.environ["DOCKERWEB_STATS_INTERVAL"] = "2"
 
 from dockerweb.settings import *  # noqa: E402,F401,F403

@@ -378,8 +378,11 @@ def test_dashboard_build_form(request, api):
             "CMD [\"cat\", \"/d\"]\n")
     pg.fill("#build-form input[name=t]", "dashbuilt:1")
     pg.click("#build-form button[type=submit]")
+    assert pg.inner_text("#build-status") == "building…" and pg.is_disabled("#build-form button[type=submit]")
     pg.wait_for_function("document.getElementById('build-status').textContent.startsWith('built')",
                          timeout=60000)
+    assert "ok" in pg.get_attribute("#build-status", "class").split()
+    assert pg.is_enabled("#build-form button[type=submit]")
     text = pg.inner_text("#build-log")
     assert "Step 2/3 : RUN echo from-the-dashboard > /d" in text and "Successfully tagged dashbuilt:1" in text
     assert _output(api, "dashbuilt:1") == b"from-the-dashboard\n"
@@ -387,6 +390,8 @@ def test_dashboard_build_form(request, api):
     pg.click("#build-form button[type=submit]")
     pg.wait_for_function("document.getElementById('build-status').textContent.startsWith('failed')")
     assert "unknown instruction" in pg.inner_text("#build-status")
+    assert "error" in pg.get_attribute("#build-status", "class").split()  # an error, not grey text
+    assert pg.get_attribute("#build-status", "role") == "status"  # and announced
     assert [p for p in pg.problems if "400" not in p] == [], pg.problems
     _rmi(api, "dashbuilt:1")
 

@@ -35,6 +35,15 @@ BUFFER_JS = """() => { if (!window.dwTerminal) return '';
   for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));
   return out.join('\\n'); }"""
 
+# records what live regions (aria-live, role=status, role=alert) say from now on: [[region, text]]
+ANNOUNCED_JS = """() => { window.announced = [];
+  const region = (n) => { const e = n.nodeType === 1 ? n : n.parentElement;
+    return e && e.closest('[aria-live]:not([aria-live=off]), [role=status], [role=alert]'); };
+  new MutationObserver((ms) => { for (const m of ms) {
+    const r = region(m.target); const t = r && r.textContent.trim();
+    if (t) window.announced.push([r.id || r.getAttribute('role') || '', t]); } })
+    .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
 # counts the stats samples shown from now on (each one rewrites #stats-now)
 STATS_SAMPLES_JS = """() => { window.statsSamples = 0; new MutationObserver(() => window.statsSamples++)
   .observe(document.getElementById('stats-now'), {childList: true}); }"""
@@ -280,9 +289,11 @@ def test_images_page_pulls_from_a_registry(page, api, registry, tmp_path):
     pg.click("#pull-form button[type=submit]")
     pg.wait_for_function("document.getElementById('pull-status').textContent.startsWith('failed')")
     assert "nope" in pg.inner_text("#pull-status")
+    assert_invalid_and_described(pg, "#pull-form input[name=image]", "nope")  # the field that failed
     pg.fill("#pull-form input[name=image]", f"{registry.addr}/dash/pulled:1")
     pg.click("#pull-form button[type=submit]")
     pg.wait_for_function("document.getElementById('pull-status').textContent === 'pulled'")
+    assert pg.get_attribute("#pull-form input[name=image]", "aria-invalid") is None
     assert "Status: " in pg.inner_text("#pull-log")
     pg.wait_for_function(f"document.getElementById('images').innerText.includes('{registry.addr}/dash/pulled:1')")
     shot(pg, "16-images-pulled")
@@ -715,30 +726,42 @@ def test_phone_width_actions_reachable_and_touch_targets(page, api):
     login(pg)
     # (tabs are in a strip that scrolls sideways: only their height counts)
     targets = ("button, a.button, input:not([type=checkbox]):not([type=hidden]), select, textarea, "
-               "nav a, #containers a")
+               "nav a, #containers a, summary")
     small_js = """sel => [...document.querySelectorAll(sel)]
       .filter(e => e.offsetParent !== null && getComputedStyle(e).visibility !== 'hidden')
       .map(e => [e, e.getBoundingClientRect()])
       .filter(([e, r]) => r.height < 40 || (r.right > innerWidth + 1 && !e.closest('.tabs')))
       .map(([e, r]) => (e.id || e.name || e.textContent.trim().slice(0, 20)) + ' ' +
            Math.round(r.width) + 'x' + Math.round(r.height) + ' right ' + Math.round(r.right))"""
-    for path in ("/", f"/containers/{c['id']}/", "/images/", "/events/"):
+    pages = ["/", f"/containers/{c['id']}/", "/images/", "/events/", "/volumes/", "/networks/", "/hosts/",
+             "/audit/", "/no-such-page/"]
+    for path in pages:
         pg.goto(pg.base + path)
         pg.wait_for_load_state("networkidle")
         overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 1, (path, overflow)
         assert pg.evaluate(small_js, targets) == [], path
         shot(pg, "23-phone390" + path.replace("/", "-")[:40])
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    for tab in ("logs", "stats", "inspect", "fs"):  # every tab's controls too
+        pg.click(f"[data-tab={tab}]")
+        if tab == "stats":
+            pg.click("#stats-table-box summary")
+        overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (tab, overflow)
+        assert pg.evaluate(small_js, targets) == [], tab
     pg.goto(pg.base + "/")
     row = f"#containers tr[data-id='{c['id']}']"
     for action in ("stop", "restart", "kill", "remove"):  # every action in reach, no sideways scroll
         box = pg.locator(f"{row} [data-action={action}]").bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (action, box)
+    card, tick = pg.locator(row).bounding_box(), pg.locator(f"{row} input.select").bounding_box()
+    assert card["x"] <= tick["x"] and tick["x"] + tick["width"] <= card["x"] + card["width"], (card, tick)
     pg.goto(pg.base + f"/containers/{c['id']}/")
     pg.click("[data-tab=fs]")  # the last tab: scrolled into view
     box = pg.locator("#tabbtn-fs").bounding_box()
     assert box["x"] + box["width"] <= 391, box
-    assert not pg.problems, pg.problems
+    assert not http_problems(pg), pg.problems  # (the browser logs /no-such-page/'s 404)
 
 
 def test_worker_calls_answer_while_a_page_is_open(page, api):
@@ -806,8 +829,10 @@ def test_volumes_and_networks_pages_create_use_and_remove(page, api):
     pg.goto(pg.base + "/volumes/")
     assert c["id"][:12] in pg.inner_text("#volumes tr[data-name='e2e-vol']")
     pg.on("dialog", lambda d: d.accept())
+    pg.evaluate(ANNOUNCED_JS)
     pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")  # in use: an error, kept
     pg.wait_for_selector(".toast.error")
+    assert "announcer: removing e2e-vol…" in announced(pg, "e2e-vol"), pg.evaluate("window.announced")
     assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
     pg.goto(pg.base + "/volumes/")
     pg.click("#volumes tr[data-name='e2e-vol'] button[data-remove]")
@@ -816,3 +841,273 @@ def test_volumes_and_networks_pages_create_use_and_remove(page, api):
     pg.click("#networks tr[data-name='e2e-net'] button[data-remove]")
     pg.wait_for_selector("#networks tr[data-name='e2e-net']", state="detached")
     assert not http_problems(pg), pg.problems
+
+
+def test_stats_tab_shows_the_kept_hour_network_and_block_io_with_a_table(page, api):
+    """Issue 15's stats: a page opened (or reloaded) later shows the readings the worker kept
+    (every 2 s in the tests), then live ones; network and block I/O charts next to CPU and
+    memory; each chart's canvas is named by its figures in words, and a per-minute table
+    says the same in text."""
+    import requests
+
+    c = api.run(cmd=["sh", "-c", "mkdir -p /www; head -c 200000 /dev/zero > /www/big; "
+                     "exec httpd -f -p 8080 -h /www"], name="e2e-stats", ports=["127.0.0.1:0:8080"])
+    port = api.inspect(c["id"])["network_settings"]["ports"]["8080/tcp"][0]["host_port"]
+    until(lambda: requests.get(f"http://127.0.0.1:{port}/big", timeout=5).ok)  # some traffic
+    until(lambda: len(api.api("GET", f"/api/containers/{c['id']}/stats/history/").json()["samples"]) >= 4,
+          timeout=30)
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    opened = pg.evaluate("Date.now()")
+    pg.click("[data-tab=stats]")
+    pg.wait_for_function("window.dwStats && dwStats.points.length >= 4")
+    assert pg.evaluate("dwStats.points[0].t") < opened - 3000  # from the kept history, not live
+    pg.wait_for_selector("#stats-now:has-text('network received')")
+    pg.wait_for_function(f"dwStats.last().t > {opened}")  # then the live readings join them
+    assert "block I/O read" in pg.inner_text("#stats-now")
+    for chart, words in (("cpu", "CPU over the last 60 minutes: CPU now"),
+                         ("mem", "Memory over the last 60 minutes: working set now"),
+                         ("net", "Network over the last 60 minutes: received now"),
+                         ("blk", "Block I/O over the last 60 minutes: read now")):
+        label = pg.get_attribute(f"#chart-{chart}", "aria-label")
+        assert label.startswith(words) and "highest" in label, label
+    assert "sent now" in pg.get_attribute("#chart-net", "aria-label")
+    pg.select_option("#stats-range", "120")
+    assert "over the last 2 minutes" in pg.get_attribute("#chart-cpu", "aria-label")
+    pg.click("#stats-table-box summary")
+    pg.wait_for_selector("#stats-table tbody tr")
+    cells = pg.locator("#stats-table tbody tr").first.locator("td").all_inner_texts()
+    assert len(cells) == 6 and re.fullmatch(r"[\d.]+", cells[0]) and cells[2].endswith("/s"), cells
+    shot(pg, "24-stats-history")
+
+    pg.reload()  # the history comes back at once, without waiting for live readings
+    pg.click("[data-tab=stats]")
+    pg.wait_for_function("window.dwStats && dwStats.points.length >= 4")
+    if os.path.exists(AXE_JS):
+        pg.click("#stats-table-box summary")
+        pg.wait_for_selector("#stats-table tbody tr")
+        assert axe_violations(pg) == [], "stats with the table open"
+    pg.set_viewport_size({"width": 390, "height": 844})
+    overflow = pg.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 1, overflow
+    box = pg.locator("#chart-blk").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(pg, "25-stats-phone")
+    assert not http_problems(pg), pg.problems
+
+
+def test_stderr_is_not_shown_by_colour_alone(page, api):
+    """Without a tty, stderr lines carry an "err" tag in the terminal (inverse text) and in the
+    log view (a gutter tag that assistive technology reads as "stderr:"), not only red."""
+    script = ("echo out-1; sleep 0.3; echo oops-1 >&2; sleep 0.3; printf 'mixed '; sleep 0.3; "
+              "echo tail >&2; sleep 1000")
+    c = api.run(cmd=["sh", "-c", script], name="e2e-stderr")
+    until(lambda: b"tail" in api.logs(c["id"]))
+    pg = page
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    text = wait_terminal(pg, "tail")
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip()]
+    assert lines[:3] == ["out-1", "err oops-1", "mixed err tail"], lines  # "mixed " came live
+    pg.click("[data-tab=logs]")
+    pg.wait_for_selector("#logview .row.stderr")  # ("mixed " waits for its newline, as in Docker)
+    before = """sel => getComputedStyle(document.querySelector(sel), '::before').content"""
+    err_row = "#logview .row.stderr"
+    assert pg.locator(err_row).first.inner_text() == "oops-1"  # the tag stays out of copied text
+    assert pg.evaluate(before, err_row) == '"err" / "stderr: "'
+    assert pg.evaluate(before, "#logview .row:not(.stderr)") in ('""', "none")
+    snapshot = pg.locator("#logview").aria_snapshot()
+    assert "stderr: oops-1" in snapshot and "stderr: out-1" not in snapshot, snapshot
+    if os.path.exists(AXE_JS):
+        assert axe_violations(pg) == [], "logs with stderr lines"
+    shot(pg, "26-stderr-tagged")
+    assert not pg.problems, pg.problems
+
+
+def announced(pg, pattern: str, region: str | None = None) -> list[str]:
+    """Wait until a live region said something matching `pattern` (in `region`: its id);
+    what the live regions said."""
+    pg.wait_for_function("""([p, r]) => window.announced.some(([id, t]) => new RegExp(p).test(t) &&
+                            (r === null || id === r))""", arg=[pattern, region], timeout=20000)
+    return [f"{r}: {t}" for r, t in pg.evaluate("window.announced")]
+
+
+def assert_invalid_and_described(pg, field: str, message: str) -> None:
+    """`field` is marked invalid for assistive technology and described by its message."""
+    assert pg.get_attribute(field, "aria-invalid") == "true", field
+    ids = pg.get_attribute(field, "aria-describedby").split()
+    said = " ".join(pg.inner_text(f"#{i}") for i in ids)
+    assert message in said, (field, ids, said)
+
+
+def test_screen_readers_hear_actions_and_field_errors(page, api):
+    """What a screen reader user gets: an action's progress and outcome ("stopping…", then
+    "stopped") and its failure reach a live region; a form's wrong fields are aria-invalid,
+    described by their message, and the summary is announced (role=alert), on the create
+    form (page and server checks) and the network form (the server's message)."""
+    c = api.run(cmd=["sh", "-c", SLOW_STOP], name="e2e-announce")
+    bulk = [api.run(cmd=["sleep", "1000"], name=f"e2e-announce-bulk{i}") for i in (1, 2)]
+    pg = page
+    login(pg)
+    row = f"#containers tr[data-id='{c['id']}']"
+    pg.wait_for_selector(f"{row} .badge:text-is('running')")
+    pg.evaluate(ANNOUNCED_JS)
+    pg.click(f"{row} [data-action=stop]")
+    pg.click("#confirm-dialog .confirm-ok")
+    announced(pg, "^e2e-announce: stopping…$", "announcer")
+    said = announced(pg, "^e2e-announce: stopped$", "announcer")
+    assert said.index("announcer: e2e-announce: stopping…") < said.index("announcer: e2e-announce: stopped")
+    pg.evaluate("dw.containerAction('no-such-container-e2e', 'kill')")
+    announced(pg, "kill failed: No such container: no-such-container-e2e")
+    assert pg.locator(".toast.error[role=alert]").count() >= 1
+    for b in bulk:  # a bulk action is said once for all, not once per row
+        pg.check(f"#containers tr[data-id='{b['id']}'] input.select")
+    pg.click("#bulk [data-bulk=kill]")
+    pg.click("#confirm-dialog .confirm-ok")
+    said = announced(pg, "^2 containers killed$", "announcer")
+    assert "announcer: killing 2 containers…" in said, said
+    assert not [t for t in said if "e2e-announce-bulk" in t], said
+
+    form = "#create-form"
+    pg.fill(f"{form} input[name=memory]", "lots")  # checked in the page
+    pg.click(f"{form} button[type=submit]")
+    announced(pg, "^Memory: use a size", "create-error")
+    assert_invalid_and_described(pg, f"{form} input[name=memory]", "use a size such as 64m or 1g")
+    assert pg.get_attribute("#create-error", "role") == "alert"
+    pg.fill(f"{form} input[name=memory]", "")
+    pg.fill(f"{form} input[name=hostname]", "h" * 300)  # checked by the server
+    pg.click(f"{form} button[type=submit]")
+    announced(pg, "^Hostname: .*253", "create-error")
+    assert_invalid_and_described(pg, f"{form} input[name=hostname]", "253")
+    assert pg.get_attribute(f"{form} input[name=memory]", "aria-invalid") is None  # only what is wrong
+
+    pg.goto(pg.base + f"/containers/{c['id']}/")  # the container page: its own state is a status
+    pg.evaluate(ANNOUNCED_JS)
+    pg.click("#c-actions [data-action=start]")
+    said = announced(pg, "^e2e-announce: started$", "announcer")
+    assert "c-state: starting…" in said, said  # the state badge is a status too
+
+    pg.goto(pg.base + "/networks/")
+    pg.evaluate(ANNOUNCED_JS)
+    pg.fill("#network-form input[name=name]", "e2e-badnet")
+    pg.fill("#network-form input[name=subnet]", "bogus")
+    pg.click("#network-form button[type=submit]")
+    announced(pg, "^Subnet: invalid subnet 'bogus'", "network-error")
+    assert_invalid_and_described(pg, "#network-form input[name=subnet]", "invalid subnet 'bogus'")
+    assert pg.evaluate("document.activeElement.name") == "subnet"
+    assert pg.get_attribute("#network-form input[name=name]", "aria-invalid") is None
+    pg.fill("#network-form input[name=subnet]", "10.1")  # edited: no longer marked
+    assert pg.get_attribute("#network-form input[name=subnet]", "aria-invalid") is None
+    if os.path.exists(AXE_JS):
+        pg.fill("#network-form input[name=subnet]", "bogus")
+        pg.click("#network-form button[type=submit]")
+        pg.wait_for_selector("#network-form input[name=subnet][aria-invalid=true]")
+        assert axe_violations(pg) == [], "networks with a field error"
+    shot(pg, "27-network-field-error")
+    assert not http_problems(pg), pg.problems
+
+
+def test_live_state_in_words_and_failures_shown_as_errors(page, api):
+    """Colour is never the only signal: the live-updates indicator says "live" in words; a
+    failed filesystem action is an error (class and icon), not grey text; removing an image
+    says "removing…" at once with its buttons off, then the outcome."""
+    c = api.run(cmd=["sh", "-c", "echo x > /x"], name="e2e-words")
+    api.wait(c["id"])
+    img = api.api("POST", f"/api/containers/{c['id']}/commit/", json={"repo": "e2e-words-img"}).json()
+    pg = page
+    login(pg)
+    pg.wait_for_selector("#live-status:text-is('● live')")
+    pg.goto(pg.base + "/events/")
+    pg.wait_for_selector("#live-status:text-is('● live')")
+
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.click("[data-tab=fs]")
+    pg.click("#fs-commit")
+    dialog_answer(pg, "Not A Valid Name")
+    pg.wait_for_function("document.getElementById('fs-output').textContent.startsWith('Commit: ')")
+    assert "error" in pg.get_attribute("#fs-output", "class").split()
+    assert pg.evaluate("getComputedStyle(document.getElementById('fs-output'), '::before').content") == '"⚠ "'
+
+    pg.goto(pg.base + "/images/")
+    row = f"#images tr[data-id='{img['id']}']"
+    pg.wait_for_selector(row)
+    pg.evaluate(ANNOUNCED_JS)
+    pg.evaluate("""() => { window.offWhileRemoving = null; const orig = window.fetch;
+      window.fetch = (...a) => { if ((a[1] || {}).method === 'DELETE') window.offWhileRemoving =
+        [...document.querySelectorAll("#images tr button")].filter(b => b.closest('tr').dataset.id ===
+        '""" + img["id"] + """').every(b => b.disabled); return orig(...a); }; }""")
+    pg.click(f"{row} button:text-is('Remove')")
+    pg.click("#confirm-dialog .confirm-ok")
+    said = announced(pg, "^removed image " + img["id"][:12])
+    assert any(t.startswith("announcer: removing image " + img["id"][:12]) for t in said), said
+    assert pg.evaluate("window.offWhileRemoving") is True
+    pg.wait_for_selector(row, state="detached")
+    assert not http_problems(pg), pg.problems
+
+
+def test_audit_times_read_like_the_other_pages(page, api):
+    """The audit log's times are shown as on the hosts page (date and time to the second),
+    with the exact instant in a machine-readable <time>."""
+    pg = page
+    login(pg)
+    pg.goto(pg.base + "/audit/")
+    cell = pg.locator("#audit tbody tr").first.locator("time")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", cell.inner_text()), cell.inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+00:00", cell.get_attribute("datetime"))
+
+
+def test_create_form_more_options_reach_the_api(page, api):
+    """Every create option the API has is in the form: the folded "More options" (stop
+    timeout, restart retries, swap, swappiness, CPU shares/period/quota, capabilities, log
+    driver and rotation, more networks, host, tmpfs, privileged, stdin once); a wrong one is
+    a field error that unfolds them."""
+    net = api.api("POST", "/api/networks/", json={"name": "e2e-more-net"})
+    assert net.status_code == 201, net.text
+    pg = page
+    login(pg)
+    form = "#create-form"
+    assert pg.get_attribute("#more-options", "open") is None
+    pg.evaluate("document.getElementById('more-options').open = true")
+    pg.fill(f"{form} input[name=memory_swappiness]", "101")
+    pg.evaluate("document.getElementById('more-options').open = false")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_selector(f"{form} input[name=memory_swappiness][aria-invalid=true]")
+    assert pg.get_attribute("#more-options", "open") is not None  # unfolded to show it
+    assert pg.evaluate("document.activeElement.name") == "memory_swappiness"
+    assert "0 to 100" in pg.inner_text("#err-memory_swappiness")
+
+    values = {"memory_swappiness": "10", "stop_timeout": "3", "restart_max_retries": "2", "memory": "64m",
+              "memory_swap": "128m", "cpu_shares": "512", "cpu_period": "100000", "cpu_quota": "50000",
+              "cap_add": "NET_ADMIN, SYS_TIME", "cap_drop": "CHOWN", "log_max_size": "1m",
+              "log_max_file": "2", "networks": "e2e-more-net", "cmd": "sleep 1000", "name": "e2e-more"}
+    for name, value in values.items():
+        pg.fill(f"{form} input[name={name}]", value)
+    pg.select_option(f"{form} select[name=restart_policy]", "on-failure")
+    pg.select_option(f"{form} select[name=log_driver]", "local")
+    pg.fill(f"{form} textarea[name=tmpfs]", "/scratch:size=8m")
+    pg.check(f"{form} input[name=stdin_once]")
+    pg.check(f"{form} input[name=open_stdin]")
+    pg.click(f"{form} button[type=submit]")
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    cid = pg.url.rstrip("/").rsplit("/", 1)[1]
+    doc = api.inspect(cid)
+    cfg = doc["config"]
+    got = {k: cfg.get(k) for k in ("stop_timeout", "restart_max_retries", "memory_swap", "memory_swappiness",
+                                   "cpu_shares", "cpu_period", "cpu_quota", "cap_add", "cap_drop",
+                                   "log_driver", "log_opts", "stdin_once", "privileged")}
+    assert got == {"stop_timeout": 3, "restart_max_retries": 2, "memory_swap": 128 << 20,
+                   "memory_swappiness": 10, "cpu_shares": 512, "cpu_period": 100000, "cpu_quota": 50000,
+                   "cap_add": ["NET_ADMIN", "SYS_TIME"], "cap_drop": ["CHOWN"], "log_driver": "local",
+                   "log_opts": {"max-size": "1m", "max-file": "2"},
+                   "stdin_once": True, "privileged": False}, (got, sorted(cfg))
+    if os.path.exists(AXE_JS):
+        pg.goto(pg.base + "/")
+        pg.evaluate("document.getElementById('more-options').open = true")
+        assert axe_violations(pg) == [], "the create form's more options"
+    mounts = exec_output(api, cid, ["grep", " /scratch ", "/proc/mounts"]).decode()
+    assert mounts.startswith("tmpfs /scratch tmpfs") and "size=8192k" in mounts, mounts
+    assert "e2e-more-net" in str(doc["network_settings"]), doc["network_settings"]
+    assert not http_problems(pg), pg.problems
+    api.api("DELETE", f"/api/containers/{cid}/?force=1")
+    api.api("DELETE", "/api/networks/e2e-more-net/")

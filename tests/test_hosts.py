@@ -144,6 +144,11 @@ def test_streams_of_a_container_on_b_through_host_a(two_hosts):
     assert a.api("GET", f"/api/containers/{c['id']}/top/").status_code == 200
     stats = a.api("GET", f"/api/containers/{c['id']}/stats/")
     assert stats.status_code == 200 and stats.json()["memory"], stats.text  # B's cgroups, via B
+    # the kept hour: B's worker samples its containers into the shared database (PostgreSQL),
+    # and A serves it without a relay
+    hist = until(lambda: len(s := a.api("GET", f"/api/containers/{c['id']}/stats/history/").json()["samples"])
+                 >= 2 and s, timeout=30)
+    assert hist[-1]["cpu"]["percent"] is not None and hist[-1]["memory"]["working_set"] > 0, hist
     r = a.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["hostname"]})
     assert r.status_code == 201, r.text
     out = a.api("POST", f"/api/exec/{r.json()['id']}/start/", json={})

@@ -49,6 +49,7 @@ def test_second_user_cannot_touch_first_users_container(api, two_users):
         ("DELETE", f"/api/containers/{cid}/?force=1", None),
         ("GET", f"/api/containers/{cid}/logs/", None),
         ("GET", f"/api/containers/{cid}/stats/", None),
+        ("GET", f"/api/containers/{cid}/stats/history/", None),
         ("GET", f"/api/containers/{cid}/export/", None),
         ("POST", f"/api/containers/{cid}/commit/?repo={b.name}/stolen", None),
         ("GET", f"/api/containers/{cid}/top/", None),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("containers/<str:ref>/logs/", views.ContainerLogs.as_view()),
     path("containers/<str:ref>/exec/", views.ContainerExec.as_view()),
     path("containers/<str:ref>/stats/", views.ContainerStats.as_view()),
+    path("containers/<str:ref>/stats/history/", views.ContainerStatsHistory.as_view()),
     path("exec/<str:exec_id>/", views.ExecInspect.as_view()),
     path("exec/<str:exec_id>/start/", views.ExecStart.as_view()),
     path("exec/<str:exec_id>/resize/", views.ExecResize.as_view()),

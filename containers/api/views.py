@@ -340,8 +340,27 @@ class ExecResize(APIView):
         return Response(status=status.HTTP_200_OK)
 
 
+class ContainerStatsHistory(APIView):
+    """The stored readings of the last `seconds` (default and at most the kept hour),
+    oldest first: {"interval": s, "keep": s, "samples": [...]} (containers/stathistory.py).
+    Kept after the container stops, until pruned or removed; served by any host."""
+
+    @extend_schema(parameters=[OpenApiParameter("seconds", int)], responses={200: dict})
+    def get(self, request, ref):
+        from django.conf import settings
+
+        from containers import stathistory
+
+        c = lookup.container(ref, request.user)
+        keep = settings.DOCKERWEB_STATS_KEEP
+        seconds = min(params.integer(request.query_params, "seconds", keep, 1), keep)
+        return Response({"interval": settings.DOCKERWEB_STATS_INTERVAL, "keep": keep,
+                         "samples": stathistory.history(c.id, seconds)})
+
+
 class ContainerStats(APIView):
-    """One reading of CPU, memory and pids (cpu.percent over a 100 ms window)."""
+    """One reading of CPU, memory, pids, network and block I/O (cpu.percent over a 100 ms
+    window)."""
 
     def get(self, request, ref):
         c = hosts.here(lookup.container(ref, request.user))

@@ -242,8 +242,22 @@ def _docker_stats(c: Container, cur: Any, prev: Any) -> dict[str, Any]:
                          "limit": cur.memory_limit,
                          "stats": {"total_inactive_file": cur.memory_cache,
                                    "inactive_file": cur.memory_cache}},
-        "blkio_stats": {}, "networks": {},
+        "blkio_stats": _blkio(cur),
+        **({"networks": {name: vars(io) for name, io in cur.networks.items()}} if cur.networks else {}),
     }
+
+
+def _blkio(s: Any) -> dict[str, Any]:
+    """Docker's blkio_stats from the v1 recursive files (the docker CLI sums the
+    io_service_bytes_recursive entries whose op starts with R or W); lists it has no
+    source for are null, as dockerd sends them."""
+    def entries(xs: Any) -> list[dict[str, Any]] | None:
+        return [{"major": e.major, "minor": e.minor, "op": e.op, "value": e.value} for e in xs] or None
+
+    return {"io_service_bytes_recursive": entries(s.blkio_bytes),
+            "io_serviced_recursive": entries(s.blkio_ios),
+            **dict.fromkeys(("io_queue_recursive", "io_service_time_recursive", "io_wait_time_recursive",
+                             "io_merged_recursive", "io_time_recursive", "sectors_recursive"))}
 
 
 @docker_view

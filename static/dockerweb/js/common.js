@@ -78,6 +78,65 @@ const dw = (() => {
     if (kind) elm.classList.add(kind);
   }
 
+  /** Say `text` to assistive technology through the page's polite live region (#announcer):
+      cleared first, then set on the next frame, so a repeated text is announced again. */
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region) return;
+    region.textContent = "";
+    requestAnimationFrame(() => { region.textContent = text; });
+  }
+
+  /** Per-field errors of `form`: each field named in `byField` ({name: message(s)}; `alias`
+      maps API names to field names) is marked aria-invalid, its message put in its slot
+      (#err-…, which its aria-describedby names), a summary put in `summary` (role=alert:
+      announced) and the first such field focused. Messages for unknown fields join
+      `general` in the summary. clearFieldErrors(form, summary) undoes it; an edited field
+      is unmarked by watchFieldErrors(form). */
+  function showFieldErrors(form, summary, byField, general, alias) {
+    const named = [];
+    const rest = [...(general || [])];
+    let first = null;
+    for (const [key, msgs] of Object.entries(byField || {})) {
+      const name = (alias && alias[key]) || key;
+      const input = form.elements[name];
+      const text = [].concat(msgs).map(String).join(" ");
+      const slot = input && input.getAttribute && document.getElementById(
+        (input.getAttribute("aria-describedby") || "").split(/\s+/).find((i) => i.startsWith("err-")) || "");
+      if (!slot) { rest.push(key + ": " + text); continue; }
+      input.setAttribute("aria-invalid", "true");
+      slot.textContent = text;
+      const label = input.id && form.querySelector("label[for='" + input.id + "']");
+      named.push((label ? label.textContent.trim() : name) + ": " + text);
+      first = first || input;
+    }
+    summary.textContent = [...rest, ...named].join(" · ");
+    const folded = first && first.closest("details:not([open])");
+    if (folded) folded.open = true; // a field among folded options is shown
+    if (first) first.focus();
+  }
+
+  function clearFieldErrors(form, summary) {
+    if (summary) summary.textContent = "";
+    for (const f of form.querySelectorAll("[aria-invalid]")) {
+      f.removeAttribute("aria-invalid");
+      const slot = document.getElementById((f.getAttribute("aria-describedby") || "").split(/\s+/)
+        .find((i) => i.startsWith("err-")) || "");
+      if (slot) slot.textContent = "";
+    }
+  }
+
+  function watchFieldErrors(form) {
+    form.addEventListener("input", (e) => { // an edited field is no longer marked wrong
+      const f = e.target;
+      if (!f.getAttribute || !f.getAttribute("aria-invalid")) return;
+      f.removeAttribute("aria-invalid");
+      const slot = document.getElementById((f.getAttribute("aria-describedby") || "").split(/\s+/)
+        .find((i) => i.startsWith("err-")) || "");
+      if (slot) slot.textContent = "";
+    });
+  }
+
   function wsURL(path) {
     return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
@@ -137,10 +196,10 @@ const dw = (() => {
         this.delay = Math.min(this.delay * 2, 10000);
       };
     }
-    mark(on) {
+    mark(on) { // said in words, not by the dot's colour alone
       if (!this.indicator) return;
       this.indicator.classList.toggle("on", on);
-      this.indicator.setAttribute("aria-label", "live updates: " + (on ? "on" : "off"));
+      this.indicator.textContent = on ? "● live" : "○ reconnecting…";
       this.indicator.title = "live updates: " + (on ? "on" : "off, reconnecting");
     }
   }
@@ -231,17 +290,24 @@ const dw = (() => {
   }
 
   /** Run a container action through the REST API (confirming destructive ones); onStart()
-      runs once confirmed, before the call. Resolves to the API answer (null: cancelled). */
-  async function containerAction(id, action, confirmText, onStart) {
+      runs once confirmed, before the call; opts {name, quiet}: the name said in the
+      announcements ("web: stopping…", then "web: stopped"), none when quiet. Failures are
+      error toasts (role=alert). Resolves to the API answer (null: cancelled). */
+  async function containerAction(id, action, confirmText, onStart, opts) {
     if (confirmText && !(await confirmDialog(confirmText, action.charAt(0).toUpperCase() + action.slice(1)))) {
       return null;
     }
+    const { name, quiet } = opts || {}; // quiet: the caller announces (bulk actions, once for all)
+    const who = (name || id.slice(0, 12)) + ": ";
+    const say = quiet ? () => {} : announce;
     if (onStart) onStart(); // feedback at once: "stopping…", buttons disabled
+    say(who + actingText(action)); // and said at once
     const r = action === "remove"
       ? await api("DELETE", "/api/containers/" + id + "/?force=1")
       : await api("POST", "/api/containers/" + id + "/" + action + "/");
     if (r.status === 304) toast("nothing to do: already " + (action === "start" ? "started" : "stopped"));
-    else if (!r.ok) toast(action + " failed: " + errorText(r), "error");
+    else if (!r.ok) toast(action + " failed: " + errorText(r), "error"); // role=alert
+    else say(who + doneText(action));
     return r;
   }
 
@@ -249,8 +315,11 @@ const dw = (() => {
   const ACTING = { start: "starting", stop: "stopping", restart: "restarting", kill: "killing", remove: "removing",
                    pause: "pausing", unpause: "unpausing" };
   function actingText(action) { return (ACTING[action] || action) + "…"; }
+  function doneText(action) { return DONE[action] || action + " done"; }
+  const DONE = { start: "started", stop: "stopped", restart: "restarted", kill: "killed", remove: "removed",
+                 pause: "paused", unpause: "unpaused" };
 
-  return { initial, actingText, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
+  return { initial, actingText, doneText, announce, showFieldErrors, clearFieldErrors, watchFieldErrors, cookie, api, errorText, showStatus, wsURL, toast, confirmDialog, EventStream, fmtBytes, fmtTime, ago,
            humanDuration, statusText, shellJoin, publishedPorts, el, containerAction, splitRef, refPath,
            jsonLines };
 })();

@@ -1,6 +1,7 @@
 /* Container page: state and exit info, actions, terminal (attach), exec shell, logs
-   viewer, live CPU/memory chart, inspect JSON and filesystem actions. Kept current by the
-   event stream; no polling. */
+   viewer, stats charts (the kept hour, then live: CPU, memory, network, block I/O, with a
+   table alternative), inspect JSON and filesystem actions. Kept current by the event
+   stream; no polling. */
 "use strict";
 
 (() => {
@@ -60,7 +61,7 @@
   for (const b of document.querySelectorAll("#c-actions button")) {
     b.addEventListener("click", async () => {
       const action = b.dataset.action;
-      const r = await containerAction(id, action, b.dataset.confirm, () => { acting = action; renderState(); });
+      const r = await containerAction(id, action, b.dataset.confirm, () => { acting = action; renderState(); }, { name: c.name });
       acting = null;
       if (r && r.ok && action === "remove") { location.href = "/"; return; }
       if (r) await refresh();
@@ -235,37 +236,86 @@
   }
   for (const control of [logStreams, logTail, logSince]) control.addEventListener("change", () => startLogs());
 
-  // ---- stats ------------------------------------------------------------------------------
-  const chart = new StatsChart(document.getElementById("stats-chart"));
-  function startStats() {
+  // ---- stats: the stored last hour, then live readings every second ----------------------
+  const series = new StatsSeries(3600 * 1000);
+  window.dwStats = series; // for tests and the curious
+  const pct = (v) => v.toFixed(v < 10 ? 1 : 0) + " %";
+  const rate = (v) => dw.fmtBytes(Math.round(v)) + "/s";
+  const BLUE = "#1f6feb", GREEN = "#2f9e44", ORANGE = "#c2410c";
+  const charts = [
+    new TimeChart(document.getElementById("chart-cpu"), series, { title: "CPU", fmt: pct, floor: 5,
+      lines: [{ label: "CPU", color: BLUE, value: (s, i) => s.points[i].cpu }] }),
+    new TimeChart(document.getElementById("chart-mem"), series, { title: "Memory", fmt: dw.fmtBytes, floor: 1 << 20,
+      extra: (s) => { const p = s.last(); return p && p.limited ? p.limit : 0; },
+      lines: [{ label: "working set", color: GREEN, value: (s, i) => s.points[i].mem }] }),
+    new TimeChart(document.getElementById("chart-net"), series, { title: "Network", fmt: rate, floor: 1024,
+      lines: [{ label: "received", color: BLUE, value: (s, i) => s.rate(i, "rx") },
+              { label: "sent", color: ORANGE, dash: [6, 4], value: (s, i) => s.rate(i, "tx") }] }),
+    new TimeChart(document.getElementById("chart-blk"), series, { title: "Block I/O", fmt: rate, floor: 1024,
+      lines: [{ label: "read", color: BLUE, value: (s, i) => s.rate(i, "rd") },
+              { label: "written", color: ORANGE, dash: [6, 4], value: (s, i) => s.rate(i, "wr") }] }),
+  ];
+  const rangeSelect = document.getElementById("stats-range");
+  const tableBox = document.getElementById("stats-table-box");
+  let tableAt = 0;
+  function drawStats(force) {
+    const ms = parseInt(rangeSelect.value, 10) * 1000;
+    for (const ch of charts) { ch.rangeMs = ms; ch.draw(); }
+    if (tableBox.open && (force || Date.now() - tableAt > 10000)) { // the table: at most every 10 s
+      tableAt = Date.now();
+      const fmt = (v, f) => (v === null ? "–" : f(v));
+      document.querySelector("#stats-table tbody").replaceChildren(...statsTable(series, ms).map((m) =>
+        el("tr", {}, el("th", { scope: "row", text: new Date(m.t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) }),
+          el("td", { text: fmt(m.cpu, (v) => v.toFixed(1)) }), el("td", { text: fmt(m.mem, dw.fmtBytes) }),
+          el("td", { text: fmt(m.rx, rate) }), el("td", { text: fmt(m.tx, rate) }),
+          el("td", { text: fmt(m.rd, rate) }), el("td", { text: fmt(m.wr, rate) }))));
+    }
+  }
+  rangeSelect.addEventListener("change", () => drawStats(true));
+  tableBox.addEventListener("toggle", () => drawStats(true));
+
+  function showNow(msg) {
+    const mem = msg.memory, net = msg.network, blk = msg.blkio;
+    document.getElementById("stats-now").textContent =
+      "CPU " + (msg.cpu.percent === null ? "–" : msg.cpu.percent.toFixed(1) + " %") +
+      " · memory " + dw.fmtBytes(mem.working_set) + (mem.limited ? " of " + dw.fmtBytes(mem.limit) : "") +
+      " (max " + dw.fmtBytes(mem.max_usage) + ") · " + msg.pids.current + " processes" +
+      " · network received " + dw.fmtBytes(net.rx_bytes) + ", sent " + dw.fmtBytes(net.tx_bytes) +
+      " · block I/O read " + dw.fmtBytes(blk.read_bytes) + ", written " + dw.fmtBytes(blk.write_bytes);
+  }
+
+  async function startStats() {
+    const r = await api("GET", "/api/containers/" + id + "/stats/history/");
+    if (r.ok) { for (const doc of r.data.samples) series.add(doc); drawStats(true); }
     const ws = new WebSocket(dw.wsURL("/ws/containers/" + id + "/stats/"));
-    const now = document.getElementById("stats-now");
     ws.onmessage = (m) => {
       const msg = JSON.parse(m.data);
       if (msg.type === "stats") {
-        chart.push(msg);
-        const mem = msg.memory;
-        now.textContent = "CPU " + (msg.cpu.percent === null ? "–" : msg.cpu.percent.toFixed(1) + " %") +
-          " · memory " + dw.fmtBytes(mem.working_set) + (mem.limited ? " of " + dw.fmtBytes(mem.limit) : "") +
-          " (max " + dw.fmtBytes(mem.max_usage) + ") · " + msg.pids.current + " processes";
+        series.add(msg);
+        showNow(msg);
+        drawStats(false);
       } else if (msg.type === "stopped") {
-        chart.gap();
-        now.textContent = "not running";
+        document.getElementById("stats-now").textContent = "not running" +
+          (series.points.length ? " (the charts show what was kept)" : "");
+        drawStats(false);
       }
     };
   }
 
   // ---- filesystem: changes, export, commit (an error answer is shown, not thrown) -----------
+  // (a failure is shown as an error: class and icon, not grey text)
   const fsOut = document.getElementById("fs-output");
+  const fsShow = (text, failed) => dw.showStatus(fsOut, text, failed ? "error" : null);
   document.getElementById("fs-changes").addEventListener("click", async () => {
     const r = await api("GET", "/api/containers/" + id + "/changes/");
-    fsOut.textContent = r.ok ? (r.data || []).map((ch) => ["M", "A", "D"][ch.kind] + " " + ch.path).join("\n") ||
-      "no changes" : "Changes: " + errorText(r);
+    if (r.ok) fsShow((r.data || []).map((ch) => ["M", "A", "D"][ch.kind] + " " + ch.path).join("\n") || "no changes");
+    else fsShow("Changes: " + errorText(r), true);
   });
   document.getElementById("fs-export").addEventListener("click", async () => {
-    const r = await fetch("/api/containers/" + id + "/export/", { method: "HEAD", credentials: "same-origin" });
-    if (r.ok) location.href = "/api/containers/" + id + "/export/";
-    else fsOut.textContent = "Export: " + (r.status === 404 ? "not available (404)" : "HTTP " + r.status);
+    const url = "/api/containers/" + id + "/export/";
+    const r = await fetch(url, { method: "HEAD", credentials: "same-origin" });
+    if (r.ok) { location.href = url; return; }
+    fsShow("Export: " + errorText(await api("GET", url)), true); // a failed GET is a small JSON message
   });
   document.getElementById("fs-commit").addEventListener("click", async () => {
     const repo = await dw.confirmDialog("Commit this container to an image named:", "Commit",
@@ -274,7 +324,8 @@
     const [name, tag] = dw.splitRef(repo);
     const r = await api("POST", "/api/containers/" + id + "/commit/?repo=" + encodeURIComponent(name) +
       "&tag=" + encodeURIComponent(tag || "latest"));
-    fsOut.textContent = r.ok ? "Committed: " + JSON.stringify(r.data) : "Commit: " + errorText(r);
+    if (r.ok) fsShow("Committed: " + JSON.stringify(r.data));
+    else fsShow("Commit: " + errorText(r), true);
   });
 
   // ---- live -------------------------------------------------------------------------------

@@ -122,17 +122,18 @@
   }
 
   // ---- actions -----------------------------------------------------------------------------
-  async function act(id, action, question) {
+  async function act(id, action, question, quiet) {
     const entry = rows.get(id);
-    if (!entry) return;
+    if (!entry) return null;
     const r = await containerAction(id, action, question && question.replace("{name}", entry.c.name), () => {
       entry.acting = action;
       patch(entry);
-    });
+    }, { name: entry.c.name, quiet });
     entry.acting = null;
-    if (r && r.ok && action === "remove") { drop(id); render(); return; }
+    if (r && r.ok && action === "remove") { drop(id); render(); return r; }
     if (r) await refresh(id);
     else patch(entry);
+    return r;
   }
 
   async function refresh(id) {
@@ -174,7 +175,11 @@
       if (action !== "start" && !(await dw.confirmDialog(
         action.charAt(0).toUpperCase() + action.slice(1) + " " + targets.length + " container(s): " +
         targets.map((e) => e.c.name).join(", ") + "?", action.charAt(0).toUpperCase() + action.slice(1)))) return;
-      await Promise.all(targets.map((e) => act(e.c.id, action, null)));
+      const n = targets.length + " container" + (targets.length === 1 ? "" : "s");
+      dw.announce(dw.actingText(action).replace("…", " ") + n + "…"); // once for all of them
+      const answers = await Promise.all(targets.map((e) => act(e.c.id, action, null, true)));
+      const failed = answers.filter((r) => r && !r.ok && r.status !== 304).length;
+      dw.announce(failed ? failed + " of " + n + " failed to " + action : n + " " + dw.doneText(action));
     });
   }
 
@@ -192,7 +197,7 @@
   // ---- create form ---------------------------------------------------------------------
   const form = document.getElementById("create-form");
   const errorEl = document.getElementById("create-error");
-  const FIELD_OF = { nano_cpus: "cpus" }; // API field -> form field
+  const FIELD_OF = { nano_cpus: "cpus", log_opts: "log_max_size" }; // API field -> form field
 
   class FieldError extends Error {
     constructor(field, message) { super(message); this.field = field; }
@@ -242,33 +247,56 @@
     b.auto_remove = form.auto_remove.checked;
     b.volumes = lines(f.get("volumes"), /,\s*/);
     b.restart_policy = f.get("restart_policy") || "no";
+    more(f, b);
     return b;
   }
 
-  function clearErrors() {
-    errorEl.textContent = "";
-    for (const e of form.querySelectorAll(".field-error")) e.textContent = "";
-    for (const f of form.querySelectorAll("[aria-invalid]")) f.removeAttribute("aria-invalid");
+  /** The "More options" fields into body `b` (blank ones left out: the API's defaults). */
+  function more(f, b) {
+    const whole = (name, min, max, hint) => {
+      const text = f.get(name).trim();
+      if (!text) return;
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < min || (max !== undefined && n > max)) throw new FieldError(name, hint);
+      b[name] = n;
+    };
+    whole("stop_timeout", -1, undefined, "whole seconds, or -1 to wait forever");
+    whole("restart_max_retries", 0, undefined, "a whole number, 0 or more");
+    whole("memory_swappiness", 0, 100, "a whole number from 0 to 100");
+    whole("cpu_shares", 0, undefined, "a whole number, such as 512 or 1024");
+    whole("cpu_period", 0, undefined, "microseconds, such as 100000");
+    whole("cpu_quota", -1, undefined, "microseconds, or -1 for none");
+    const swap = f.get("memory_swap").trim();
+    if (swap) {
+      b.memory_swap = swap === "-1" ? -1 : bytes(swap);
+      if (isNaN(b.memory_swap)) throw new FieldError("memory_swap", "use a size such as 128m, or -1");
+    }
+    for (const k of ["cap_add", "cap_drop"]) {
+      const caps = lines(f.get(k), /[,\s]+/);
+      if (caps.length) b[k] = caps;
+    }
+    b.log_driver = f.get("log_driver") || "json-file";
+    const opts = {};
+    if (f.get("log_max_size").trim()) opts["max-size"] = f.get("log_max_size").trim();
+    if (f.get("log_max_file").trim()) opts["max-file"] = f.get("log_max_file").trim();
+    if (Object.keys(opts).length) b.log_opts = opts;
+    const nets = lines(f.get("networks"), /[,\s]+/);
+    if (nets.length) b.networks = Object.fromEntries(nets.map((n) => [n, []]));
+    if (f.get("host").trim()) b.host = f.get("host").trim();
+    const tmpfs = {};
+    for (const line of lines(f.get("tmpfs"), /\n/)) {
+      const colon = line.indexOf(":");
+      const path = colon < 0 ? line : line.slice(0, colon);
+      if (!path.startsWith("/")) throw new FieldError("tmpfs", "an absolute path, then :options: " + line);
+      tmpfs[path] = colon < 0 ? "" : line.slice(colon + 1);
+    }
+    if (Object.keys(tmpfs).length) b.tmpfs = tmpfs;
+    b.privileged = form.privileged.checked;
+    b.stdin_once = form.stdin_once.checked;
   }
 
-  /** Show errors next to their fields (marked invalid), announce a summary, focus the first. */
-  function showErrors(byField, general) {
-    const named = [];
-    let first = null;
-    for (const [key, msgs] of Object.entries(byField)) {
-      const name = FIELD_OF[key] || key;
-      const input = form.elements[name];
-      const slot = document.getElementById("err-" + name);
-      const text = [].concat(msgs).map(String).join(" ");
-      if (!input || !slot) { general.push(key + ": " + text); continue; }
-      input.setAttribute("aria-invalid", "true");
-      slot.textContent = text;
-      named.push(form.querySelector("label[for='" + input.id + "']").textContent + ": " + text);
-      first = first || input;
-    }
-    errorEl.textContent = [...general, ...named].join(" · ") || "";
-    if (first) first.focus();
-  }
+  const clearErrors = () => dw.clearFieldErrors(form, errorEl);
+  const showErrors = (byField, general) => dw.showFieldErrors(form, errorEl, byField, general, FIELD_OF);
 
   /** Which field a server error without per-field detail is about, from its message. */
   function fieldOfMessage(r) {
@@ -318,13 +346,7 @@
       button.textContent = "Create";
     }
   });
-  form.addEventListener("input", (e) => { // an edited field is no longer marked wrong
-    if (e.target.getAttribute && e.target.getAttribute("aria-invalid")) {
-      e.target.removeAttribute("aria-invalid");
-      const slot = document.getElementById("err-" + e.target.name);
-      if (slot) slot.textContent = "";
-    }
-  });
+  dw.watchFieldErrors(form);
 
   // ---- start ----------------------------------------------------------------------------
   const tags = document.getElementById("image-tags");

@@ -66,6 +66,7 @@
       return;
     }
     button.disabled = true;
+    dw.announce("untagging " + t + "…");
     const r = await api("DELETE", "/api/images/" + dw.refPath(t) + "/");
     button.disabled = false;
     if (r.ok) { toast("untagged " + t); reload(); } else toast("untag: " + errorText(r), "error");
@@ -77,8 +78,13 @@
     const what = "image " + img.id.slice(0, 12) + (n ? " and its " + (n === 1 ? "tag " + img.repo_tags[0] :
       n + " tags") : "");
     if (!(await confirmDialog("Remove " + what + "?", "Remove"))) return;
+    // feedback at once: the row's buttons are off and "removing…" is said until it ends
+    const buttons = [...document.querySelectorAll("#images tr[data-id='" + img.id + "'] button")];
+    for (const b of buttons) b.disabled = true;
+    dw.announce("removing " + what + "…");
     const r = await api("DELETE", "/api/images/" + img.id + "/" + (n > 1 ? "?force=1" : ""));
-    if (r.ok) { toast("removed"); reload(); } else toast("remove: " + errorText(r), "error");
+    for (const b of buttons) b.disabled = false;
+    if (r.ok) { toast("removed " + what); reload(); } else toast("remove: " + errorText(r), "error");
   }
 
   /** Push one tag to its registry, with the credentials logged in on this page. */
@@ -206,12 +212,26 @@
     const creds = logins.get(registryOf(ref));
     if (creds) [body.username, body.password] = creds;
     if (pullForm.username.value) { body.username = pullForm.username.value; body.password = pullForm.password.value; }
+    const button = pullForm.querySelector("button[type=submit]");
+    button.disabled = true; // one pull at a time from this form
+    pullForm.image.removeAttribute("aria-invalid");
     dw.showStatus(pullStatus, "pulling…", "busy");
-    const failed = await progress("/api/images/pull/", body, pullLog);
-    if (failed) dw.showStatus(pullStatus, "failed: " + failed, "error");
-    else dw.showStatus(pullStatus, "pulled", "ok");
+    let failed;
+    try {
+      failed = await progress("/api/images/pull/", body, pullLog);
+    } catch (err) {
+      failed = err.message;
+    } finally {
+      button.disabled = false;
+    }
+    if (failed) { // the reference is what failed: marked, and described by the message
+      pullForm.image.setAttribute("aria-invalid", "true");
+      dw.showStatus(pullStatus, "failed: " + failed, "error");
+    } else dw.showStatus(pullStatus, "pulled", "ok");
     reload();
   });
+  pullForm.image.setAttribute("aria-describedby", "pull-status");
+  pullForm.image.addEventListener("input", () => pullForm.image.removeAttribute("aria-invalid"));
 
   render();
 })();

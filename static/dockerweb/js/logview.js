@@ -117,8 +117,7 @@ class LogView {
 
   row(line) {
     const div = document.createElement("div");
-    div.className = line.s ? "row stderr" : "row";
-    if (line.s) div.title = "stderr";
+    div.className = line.s ? "row stderr" : "row"; // stderr: an "err" tag in the gutter (CSS)
     if (this.stamps) div.append(dw.el("span", { class: "ts", text: line.t + " " }));
     if (!this.query) {
       div.append(line.x);

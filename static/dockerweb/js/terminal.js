@@ -1,6 +1,7 @@
 /* An xterm.js terminal attached over the dockerweb attach protocol
    (/ws/containers/{id}/attach/ or /ws/exec/{id}/):
-   - output: binary frames; raw with a tty, else 1 stream byte (1 stdout, 2 stderr) + data;
+   - output: binary frames; raw with a tty, else 1 stream byte (1 stdout, 2 stderr) + data
+     (stderr is shown red, each of its lines tagged "err": colour is not the only signal);
    - input: binary frames (stdin); text frames {"type":"resize",rows,cols} / {"type":"close_stdin"};
    - history/live boundary: a text frame {"type":"live"} after the scrollback;
    - end: a text frame {"type":"exit", exit_code, ...}, then the server closes.
@@ -18,6 +19,8 @@ class AttachTerminal {
   static MARK = 7707; // the private OSC number of the history markers
   static RED = new TextEncoder().encode("\x1b[31m");
   static PLAIN = new TextEncoder().encode("\x1b[0m");
+  // without a tty, each stderr line starts with this tag (inverse "err"): not colour alone
+  static ERR_TAG = new TextEncoder().encode("\x1b[7merr\x1b[27m ");
 
   /**
    * @param {HTMLElement} box  element to render into
@@ -117,14 +120,35 @@ class AttachTerminal {
     const parts = [];
     if (history) parts.push(this.historyStart);
     if (this.opts.tty) parts.push(bytes);
-    else if (bytes[0] === 2) parts.push(AttachTerminal.RED, bytes.subarray(1), AttachTerminal.PLAIN); // stderr in red
+    else if (bytes[0] === 2) parts.push(AttachTerminal.RED, ...this.tagged(bytes.subarray(1)), AttachTerminal.PLAIN);
     else parts.push(bytes.subarray(1));
+    if (!this.opts.tty && bytes.length > 1) {
+      this.lastStream = bytes[0];
+      this.atLineStart = bytes[bytes.length - 1] === 0x0a;
+    }
     if (history) parts.push(this.historyEnd);
     if (parts.length === 1) { this.term.write(parts[0]); return; }
     const chunk = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) { chunk.set(p, at); at += p.length; }
     this.term.write(chunk);
+  }
+
+  /** stderr data (no tty) cut at its newlines, with ERR_TAG before each line it starts: at
+      a line start, or where it follows other output on the same line. */
+  tagged(data) {
+    const out = [];
+    let tag = this.atLineStart !== false || this.lastStream !== 2;
+    let start = 0;
+    while (start < data.length) {
+      const nl = data.indexOf(0x0a, start);
+      const end = nl < 0 ? data.length : nl + 1;
+      if (tag) out.push(AttachTerminal.ERR_TAG);
+      out.push(data.subarray(start, end));
+      tag = nl >= 0;
+      start = end;
+    }
+    return out;
   }
 
   control(msg) {
@@ -154,7 +178,7 @@ class AttachTerminal {
     }
   }
 
-  reset() { this.exited = false; this.term.reset(); }
+  reset() { this.exited = false; this.atLineStart = true; this.lastStream = 0; this.term.reset(); }
 
   status(text) { if (this.opts.onStatus) this.opts.onStatus(text); }
 
