@@ -20,6 +20,7 @@ from containers.hostrelay import RelayMiddleware  # noqa: E402
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
+from dockerweb.requestthreads import RequestThreads  # noqa: E402
 
 
 class StaticFiles(ASGIStaticFilesHandler):
@@ -35,8 +36,10 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 
 application = ProtocolTypeRouter({
-    # requests for another host's container are relayed to it (issue 16)
-    "http": RelayMiddleware(StaticFiles(django_app)),  # /static/: the dashboard's files
+    # each request's sync code on a pooled thread that keeps its database connection;
+    # requests for another host's container are relayed to it (issue 16); /static/: the
+    # dashboard's files
+    "http": RequestThreads(RelayMiddleware(StaticFiles(django_app))),
     "websocket": RelayMiddleware(socket_auth(URLRouter(websocket_urlpatterns))),
     # the worker listens on its host's own engine channel (issue 16)
     "channel": ChannelNameRouter({hosts.channel(settings.DOCKERWEB_HOST): EngineConsumer.as_asgi()}),
