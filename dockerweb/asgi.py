@@ -3,10 +3,11 @@ to containers/streams (session or token auth), the engine channel to the worker.
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
-django_app = get_asgi_application()
+
+from dockerweb.djangoapp import get_application  # noqa: E402
+
+django_app = get_application()  # the middleware chain in one hop to the request's thread
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
