@@ -125,7 +125,8 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     # replies were lost and calls failed after 30 s (test_dashboard: ..._while_a_page_is_open)
     reply_to = f"dockerweb.reply.{uuid.uuid4().hex}"
     await _send(op, args, reply_to, timeout, host or settings.DOCKERWEB_HOST)
-    receiving = asyncio.ensure_future(layer.receive(reply_to))
+    # one BZPOPMIN (containers/channellayer.py), where the layer has it
+    receiving = asyncio.ensure_future(getattr(layer, "receive_reply", layer.receive)(reply_to))
     deadline = time.monotonic() + timeout
     try:
         while not receiving.done():
