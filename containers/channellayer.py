@@ -5,6 +5,11 @@ trips on the paths every container command takes.
   add, set the expiry); here one Lua script does the same four steps, atomically, with
   the same keys, message format, capacity (ChannelFull) and expiry. Every send of every
   process takes it: the web's and Docker API's commands, the worker's replies.
+- `group_send` is one round trip when the group has no member (the usual case of the
+  events and exit-hint groups: a hint per event nobody listens to) and two otherwise:
+  channels_redis makes two and four (drop stale members, list them; drop expired
+  messages, add), here a script lists the live members and a second one drops expired
+  messages and adds, with channels_redis's message per key, capacity check and expiry.
 - `receive_reply` reads the one message of a reply channel (containers/rpc.py) with one
   BZPOPMIN. channels_redis's receive costs four (a clean-up script, the pop, a copy into
   a backup queue and its removal afterwards), which keep a message safe when its
@@ -15,6 +20,7 @@ Everything else (groups, process-local channels, receive) is channels_redis's ow
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -31,6 +37,29 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 1
 """
+
+# KEYS[1] group key; ARGV[1] stale-before score. The live members' channel names.
+MEMBERS_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+# KEYS: channel keys; ARGV: a message per key, a capacity per key, expired-before score,
+# score, expiry seconds. The number of channels over capacity (not sent to).
+GROUP_SEND_SCRIPT = """
+local n = #KEYS
+local over = 0
+for i = 1, n do
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[2 * n + 1])
+    if redis.call('ZCARD', KEYS[i]) < tonumber(ARGV[n + i]) then
+        redis.call('ZADD', KEYS[i], ARGV[2 * n + 2], ARGV[i])
+        redis.call('EXPIRE', KEYS[i], ARGV[2 * n + 3])
+    else
+        over = over + 1
+    end
+end
+return over
+"""
+log = logging.getLogger(__name__)
 
 
 class RedisLayer(RedisChannelLayer):
@@ -55,6 +84,24 @@ class RedisLayer(RedisChannelLayer):
             self.get_capacity(channel), repr(now), self.serialize(message), int(self.expiry))
         if not sent:
             raise ChannelFull()
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """Send `message` to every channel of `group` (see the module docstring)."""
+        assert self.require_valid_group_name(group), "Group name not valid"
+        now = time.time()
+        members = await self.connection(self.consistent_hash(group)).eval(
+            MEMBERS_SCRIPT, 1, self._group_key(group), int(now) - self.group_expiry)
+        if not members:
+            return
+        names = [m.decode("utf8") for m in members]
+        by_connection, messages, capacities = self._map_channel_keys_to_connection(names, message)
+        for index, keys in by_connection.items():
+            over = await self.connection(index).eval(
+                GROUP_SEND_SCRIPT, len(keys), *keys, *(messages[k] for k in keys),
+                *(capacities[k] for k in keys), int(now) - int(self.expiry), repr(now),
+                int(self.expiry))
+            if over:
+                log.info("%s of %s channels over capacity in group %s", over, len(names), group)
 
     async def receive_reply(self, channel: str) -> dict[str, Any]:
         """The next message of plain channel `channel`, which only this caller reads: one
