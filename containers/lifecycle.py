@@ -691,14 +691,16 @@ def wait_condition(condition: str) -> str:
     return condition
 
 
-def wait_check(cid: str, condition: str, after_seq: int) -> WaitOutcome | None:
+def wait_check(cid: str, condition: str, after_seq: int,
+               known: Container | None = None) -> WaitOutcome | None:
     """The outcome once `condition` holds for container `cid`, else None. next-exit counts
     only die events after `after_seq` (read before the wait began: events.latest_seq);
     removed reports the last die event's exit code; not-running of a container removed
     meanwhile (an auto-remove between two polls, or before the first: the container existed
     when the wait began) reports its last die event's exit code, as dockerd tells its
-    waiters before it removes; with no die event, 0 and the error "container removed"."""
-    c = Container.objects.filter(pk=cid).first()
+    waiters before it removes; with no die event, 0 and the error "container removed".
+    `known`: the record of `cid` as the caller just read it (saves reading it again)."""
+    c = known if known is not None else Container.objects.filter(pk=cid).first()
     if c is not None and c.status not in ACTIVE and c.spec.get("auto_remove") and (
             condition != "next-exit" or _died_since(cid, after_seq)):
         _auto_remove_exited(cid)  # its exit is reported now: it may go (see _auto_remove)
@@ -728,12 +730,15 @@ def wait(ref: str, timeout: float | None = None, *, user,
     """Block until `condition` holds for the container `ref` that `user` sees; None when
     `timeout` (seconds) passes first. `wait_async` for a synchronous caller (REST): the
     looks run in the caller's thread, on its database connection; only the blocking on the
-    exit hints goes through the event loop."""
+    exit hints goes through the event loop. A condition that holds already (a wait after
+    the exit) is answered from the record just looked up, without joining the hints."""
     from asgiref.sync import async_to_sync
 
     condition = wait_condition(condition)
     c = lookup.container(ref, user)
-    after_seq = events.latest_seq()
+    after_seq = events.latest_seq() if condition == "next-exit" else 0  # next-exit's only
+    if condition != "next-exit" and (outcome := wait_check(c.id, condition, after_seq, known=c)):
+        return outcome
     deadline = None if timeout is None else time.monotonic() + timeout
     hints = exithints.Listener(c.id)
     async_to_sync(hints.__aenter__)()  # joined before the first look, as in wait_async

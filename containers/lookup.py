@@ -85,7 +85,8 @@ def container(ref: str, user) -> Container:
     """By full id, exact name, or unique id prefix. NotFound (404) / Ambiguous (400)."""
     ref = ref.lstrip("/")
     qs = containers(user)
-    found = qs.filter(pk=ref).first() or qs.filter(name=ref).first()
+    by_id = qs.filter(pk=ref).first() if ids.ID_RE.match(ref) else None  # ids are 64 hex
+    found = by_id or qs.filter(name=ref).first()
     if found:
         return found
     if ids.is_hex_prefix(ref):
@@ -122,7 +123,7 @@ def image(ref: str, user) -> Image:
             raise NotFound(f"No such image: {ref}")
         return found
     bare = ref[7:] if ref.startswith("sha256:") else ref
-    found = visible.filter(pk=bare).first()
+    found = visible.filter(pk=bare).first() if ids.ID_RE.match(bare) else None  # ids: 64 hex
     if found:
         return found
     t = tag(ref, user)

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from containers.engine.errors import Conflict
 from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
+from containers.engine.state import State
 from containers.models import Container, Endpoint, Membership, Network, PortBinding
 from containers.runtime import host_name
 
@@ -200,31 +201,47 @@ def sweep(running: set[str]) -> None:
 def describe(c: Container) -> dict[str, Any]:
     """NetworkSettings for inspect: ip, prefix, gateway, mac of eth0, ports private -> public,
     and `networks`: each network by name (ip, prefix, gateway, mac, aliases; the address
-    fields empty while the container does not run)."""
-    nets = per_network(c)
-    ep = Endpoint.objects.filter(container=c).select_related("network").first()
+    fields empty while the container does not run). Two queries for most containers (its
+    networks, its addresses; see _endpoints), a third with published ports."""
+    eps = _endpoints(c)
+    nets = per_network(c, eps)
     ports: dict[str, list[dict[str, Any]]] = {}
-    for b in PortBinding.objects.filter(container=c).order_by("container_port"):
-        ports.setdefault(f"{b.container_port}/{b.proto}", []).append(
-            {"host_ip": b.host_ip or "0.0.0.0", "host_port": b.host_port, "host": b.host or c.host})
-    if ep is None:
+    if c.spec.get("ports"):  # host ports are reserved for spec.ports only (allocate)
+        for b in PortBinding.objects.filter(container=c).order_by("container_port"):
+            ports.setdefault(f"{b.container_port}/{b.proto}", []).append(
+                {"host_ip": b.host_ip or "0.0.0.0", "host_port": b.host_port, "host": b.host or c.host})
+    if not eps:
         return {"network": c.spec.get("network_mode", "bridge"), "ip": "", "prefix": 0,
                 "gateway": "", "mac": "", "ports": ports, "networks": nets}
+    ep = eps[0]
     return {"network": ep.network.name, "ip": ep.ip, "prefix": ep.prefix, "gateway": ep.gateway,
             "mac": ep.mac, "veth": ep.veth, "ports": ports, "networks": nets}
 
 
-def per_network(c: Container) -> dict[str, dict[str, Any]]:
+def _endpoints(c: Container) -> list[Endpoint]:
+    """`c`'s addresses with their networks, eth0's first; none without a query for a container
+    never started (addresses are allocated by a start, after `created`)."""
+    if c.state == State.CREATED.value:
+        return []
+    return list(Endpoint.objects.filter(container=c).select_related("network"))  # by id
+
+
+def per_network(c: Container, eps: list[Endpoint] | None = None) -> dict[str, dict[str, Any]]:
     """Each network `c` is on, by name: {id, ip, prefix, gateway, mac, aliases}, eth0's first.
-    A stopped container is still on its networks, without an address (as Docker's)."""
+    A stopped container is still on its networks, without an address (as Docker's). `eps`:
+    its endpoints when the caller has read them (_endpoints)."""
+    eps = _endpoints(c) if eps is None else eps
     out: dict[str, dict[str, Any]] = {}
     blank = {"ip": "", "prefix": 0, "gateway": "", "mac": ""}
     if c.spec.get("network_mode", DEFAULT) == DEFAULT:
-        net = Network.objects.filter(host=c.host, name=DEFAULT).first()
+        on = [ep.network for ep in eps if ep.network.name == DEFAULT and ep.network.host == c.host]
+        net = on[0] if on else None
+        if net is None:
+            net = Network.objects.filter(host=c.host, name=DEFAULT).first()
         out[DEFAULT] = {"id": net.nid if net else "", **blank, "aliases": []}
     for m in Membership.objects.filter(container=c).select_related("network"):
         out[m.network.name] = {"id": m.network.nid, **blank, "aliases": list(m.aliases)}
-    for ep in Endpoint.objects.filter(container=c).select_related("network"):
+    for ep in eps:
         entry = out.setdefault(ep.network.name, {"id": ep.network.nid, "aliases": []})
         entry.update(ip=ep.ip, prefix=ep.prefix, gateway=ep.gateway, mac=ep.mac)
     return out

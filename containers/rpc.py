@@ -125,7 +125,8 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     # replies were lost and calls failed after 30 s (test_dashboard: ..._while_a_page_is_open)
     reply_to = f"dockerweb.reply.{uuid.uuid4().hex}"
     await _send(op, args, reply_to, timeout, host or settings.DOCKERWEB_HOST)
-    receiving = asyncio.ensure_future(layer.receive(reply_to))
+    # one BZPOPMIN (containers/channellayer.py), where the layer has it
+    receiving = asyncio.ensure_future(getattr(layer, "receive_reply", layer.receive)(reply_to))
     deadline = time.monotonic() + timeout
     try:
         while not receiving.done():
@@ -148,12 +149,13 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     raise from_kind(reply["error"]["kind"], reply["error"]["message"])
 
 
-def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, **args: Any) -> Any:
+def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, rpc_host: str = "", **args: Any) -> Any:
     """Run `op` in the worker and return its result, or raise its typed error
     (Unreachable when Redis refuses, Unavailable when no worker runs or none answers within
-    `rpc_timeout` seconds). It goes to the worker of the container's host (`target`);
-    a host that is down is Unavailable at once, "host B is down"."""
-    host = target(args)
+    `rpc_timeout` seconds). It goes to the worker of the container's host (`target`; or
+    `rpc_host`, the host of the container record the caller holds: no query); a host that
+    is down is Unavailable at once, "host B is down"."""
+    host = rpc_host or target(args)
     if (why := hosts.down_reason(host)) is not None:
         raise Unavailable(f"cannot {op}: {why}")
     return async_to_sync(acall)(op, args, rpc_timeout, host)

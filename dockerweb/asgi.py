@@ -3,10 +3,11 @@ to containers/streams (session or token auth), the engine channel to the worker.
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
-django_app = get_asgi_application()
+
+from dockerweb.djangoapp import get_application  # noqa: E402
+
+django_app = get_application()  # the middleware chain in one hop to the request's thread
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.routing import ChannelNameRouter, ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -20,6 +21,7 @@ from containers.hostrelay import RelayMiddleware  # noqa: E402
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
+from dockerweb.requestthreads import RequestThreads  # noqa: E402
 
 
 class StaticFiles(ASGIStaticFilesHandler):
@@ -35,8 +37,10 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 
 application = ProtocolTypeRouter({
-    # requests for another host's container are relayed to it (issue 16)
-    "http": RelayMiddleware(StaticFiles(django_app)),  # /static/: the dashboard's files
+    # each request's sync code on a pooled thread that keeps its database connection;
+    # requests for another host's container are relayed to it (issue 16); /static/: the
+    # dashboard's files
+    "http": RequestThreads(RelayMiddleware(StaticFiles(django_app))),
     "websocket": RelayMiddleware(socket_auth(URLRouter(websocket_urlpatterns))),
     # the worker listens on its host's own engine channel (issue 16)
     "channel": ChannelNameRouter({hosts.channel(settings.DOCKERWEB_HOST): EngineConsumer.as_asgi()}),

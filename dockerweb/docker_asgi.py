@@ -3,18 +3,20 @@ Hijacked connections (attach, exec) never reach this app: see containers/dockera
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dockerweb.settings")
-django_app = get_asgi_application()
+
+from dockerweb.djangoapp import get_application  # noqa: E402
+
+django_app = get_application()  # the middleware chain in one hop to the request's thread
 
 from containers.dockerapi.attach import attach_ws  # noqa: E402
 from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
 from containers.hostrelay import peer_of, relay_http  # noqa: E402
+from dockerweb.requestthreads import RequestThreads  # noqa: E402
 
 
-async def application(scope, receive, send):
+async def _application(scope, receive, send):
     if scope["type"] == "websocket":
         await attach_ws(scope, receive, send)
         return
@@ -29,3 +31,7 @@ async def application(scope, receive, send):
         await relay_http(scope, receive, send, peer, docker=True)
         return
     await django_app({**scope, DOCKER_SCOPE_KEY: "docker"}, receive, send)
+
+
+# each request's sync code on a pooled thread that keeps its database connection
+application = RequestThreads(_application)

@@ -128,7 +128,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("DOCKERWEB_REDIS_URL", f"unix://{os.path.join(RUN_DIR, 'redis.sock')}")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis's, with one-round-trip sends and RPC reply reads
+        "BACKEND": "containers.channellayer.RedisLayer",
         "CONFIG": {
             # socket_timeout None: redis-py 8's 5 s default kills an idle runworker.
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
@@ -160,7 +161,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "containers.tokens.KeyAuthentication",  # knox's, in one query
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

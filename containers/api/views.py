@@ -67,7 +67,8 @@ class ContainerDetail(APIView):
                    responses={204: None})
     def delete(self, request, ref):
         force = params.boolean(request.query_params, "force", False)
-        rpc.call("remove", ref=lookup.container(ref, request.user).id, force=force,
+        c = lookup.container(ref, request.user)
+        rpc.call("remove", rpc_host=c.host, ref=c.id, force=force,
                  volumes=params.boolean(request.query_params, "v", False))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -75,13 +76,13 @@ class ContainerDetail(APIView):
 class ContainerStart(APIView):
     @extend_schema(request=None, responses=ContainerSerializer)
     def post(self, request, ref):
-        cid = lookup.container(ref, request.user).id
+        c = lookup.container(ref, request.user)
         try:
-            rpc.call("start", ref=cid)
+            rpc.call("start", rpc_host=c.host, ref=c.id)
         except Exception:
-            lifecycle.abandon_start(cid)  # auto-remove honoured whoever failed the start
+            lifecycle.abandon_start(c.id)  # auto-remove honoured whoever failed the start
             raise
-        return _inspect(ref, request.user)
+        return _inspect(c.id, request.user)
 
 
 class ContainerStop(APIView):
