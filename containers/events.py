@@ -25,7 +25,10 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         owner_id = container.owner_id
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
-    with transaction.atomic():
+    # no savepoint when nested (the caller's transaction fails as a whole): Django names each
+    # savepoint anew (s<thread>_x<n>, n never reset), so on a kept connection every SAVEPOINT
+    # and RELEASE is new SQL that churns the sqlite3 module's statement cache (issue 12)
+    with transaction.atomic(savepoint=False):
         _in_commit_order()
         event = Event.objects.create(type=type, action=action, actor_id=actor_id,
                                      actor_name=actor_name, attributes=attributes, owner_id=owner_id)
