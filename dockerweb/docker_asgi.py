@@ -12,6 +12,9 @@ from containers.dockerapi.attach import attach_ws  # noqa: E402
 from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
 from containers.hostrelay import peer_of, relay_http  # noqa: E402
+from dockerweb import malloc  # noqa: E402
+
+malloc.start()  # flat RSS over many requests (issue 12)
 
 
 async def application(scope, receive, send):

@@ -23,7 +23,7 @@ from containers import heartbeat, hosts, nameservice
 from containers.asyncstream import in_thread
 from containers.rpc import LAYER_ERRORS
 from containers.worker import Watcher
-from dockerweb import instancelock
+from dockerweb import instancelock, malloc
 
 log = logging.getLogger("dockerweb.worker")
 BACKOFF_MIN = 0.1
@@ -66,6 +66,7 @@ class EngineWorker(Worker):
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
+        malloc.start()  # flat RSS over many lifecycles (issue 12)
         await in_thread(hosts.register)()  # before the first command: placements may choose it
         beating = asyncio.ensure_future(beat_forever())
         Watcher.instance = watcher = Watcher()
