@@ -21,7 +21,7 @@ Verdict, per process, over the measured window (after the warm-up):
 The exit status is 0 when all three are flat, 1 otherwise. It also prints each server's CPU
 time (utime + stime) per lifecycle over the measured window, the cost side of any allocator
 setting (load-independent, unlike wall time). DOCKERWEB_MALLOC_TUNING=0 in the environment
-runs the servers with glibc's and CPython's defaults instead (see dockerweb/malloc.py).
+runs the servers with glibc's defaults and no trimming instead (see dockerweb/malloc.py).
 """
 
 from __future__ import annotations

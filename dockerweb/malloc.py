@@ -1,9 +1,10 @@
 """The memory allocator settings of the long-running servers (web, worker, Docker API), so
 that their RSS stays flat over many container lifecycles (issue 12; docs/worker-memory.md).
 
-Their live memory (Python objects, C heap) is flat; what grew was the allocators' resident
-pages: glibc's per-thread heaps (the executor threads' arenas, whose touched pages spread)
-and pages of free memory the allocators keep. Two parts:
+Their live memory (Python objects, C heap) is flat; what grew, besides the worker's slope
+that containers/events.py caused (fixed there), was the allocators' resident pages:
+glibc's per-thread heaps (the executor threads' arenas, fragmented, whose touched pages
+spread) and pages of free memory the allocators keep. Two parts:
 
 - `ENV`: variables every server process starts with (glibc and CPython read them at exec,
   so they are set where the processes are launched: `server_env` for dockerweb.launch's
@@ -14,7 +15,7 @@ and pages of free memory the allocators keep. Two parts:
   inside every glibc arena back to the kernel. Started by each server's entry point
   (dockerweb/asgi.py, dockerweb/docker_asgi.py, runworker). A no-op off glibc.
 
-`DOCKERWEB_MALLOC_TUNING=0` turns both off (glibc's and CPython's defaults), e.g. to
+`DOCKERWEB_MALLOC_TUNING=0` turns both off (glibc's defaults, no trimming), e.g. to
 measure the difference with bench/bench_memory_lifecycles.py.
 """
 
