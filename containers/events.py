@@ -25,7 +25,10 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         owner_id = container.owner_id
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
-    with transaction.atomic():
+    # no savepoint when nested (the caller's transaction fails as a whole): Django names each
+    # savepoint anew (s<thread>_x<n>, n never reset), so on a kept connection every SAVEPOINT
+    # and RELEASE is new SQL that churns the sqlite3 module's statement cache (issue 12)
+    with transaction.atomic(savepoint=False):
         _in_commit_order()
         event = Event.objects.create(type=type, action=action, actor_id=actor_id,
                                      actor_name=actor_name, attributes=attributes, owner_id=owner_id)
@@ -49,6 +52,11 @@ def _in_commit_order() -> None:
     if conn.vendor == "postgresql":
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_LOCK])
+
+
+def _oldest_seq() -> int:
+    """The oldest event's seq (1 when there is none)."""
+    return Event.objects.order_by("seq").values_list("seq", flat=True).first() or 1
 
 
 def latest_seq() -> int:
@@ -76,15 +84,19 @@ def prune(max_age: float, max_count: int) -> int:
     """Delete the events older than `max_age` seconds, then all but the newest `max_count`
     (a bound of 0 or less is off). Returns how many rows went.
 
-    One DELETE per bound (plus one indexed read of the count bound's cut-off seq). Safe for
-    `since=<seq>` readers: only the oldest rows go and seqs are never reused (SQLite
+    One DELETE per bound. The count bound first reads the lowest and highest seq (two index
+    look-ups): seqs are distinct, so when they span at most `max_count` there is nothing to
+    cut and the table is not walked; only then is the cut-off seq read (OFFSET `max_count`
+    walks that many rows: below the bound, the whole table, which the worker did every 10 s,
+    reading every page of it into SQLite's page cache; issue 12). Safe
+    for `since=<seq>` readers: only the oldest rows go and seqs are never reused (SQLite
     AUTOINCREMENT, PostgreSQL sequences), so a reader resuming from a pruned seq simply gets
     the oldest events that are left."""
     gone = 0
     if max_age > 0:
         cutoff = timezone.now() - timedelta(seconds=max_age)
         gone += Event.objects.filter(time__lt=cutoff).delete()[0]
-    if max_count > 0:
+    if max_count > 0 and latest_seq() - _oldest_seq() + 1 > max_count:
         cut = list(Event.objects.order_by("-seq").values_list("seq", flat=True)[max_count:max_count + 1])
         if cut:
             gone += Event.objects.filter(seq__lte=cut[0]).delete()[0]

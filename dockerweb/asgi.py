@@ -21,7 +21,10 @@ from containers.hostrelay import RelayMiddleware  # noqa: E402
 from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
+from dockerweb import malloc  # noqa: E402
 from dockerweb.requestthreads import RequestThreads  # noqa: E402
+
+malloc.start()  # flat RSS over many requests (issue 12)
 
 
 class StaticFiles(ASGIStaticFilesHandler):

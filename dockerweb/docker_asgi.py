@@ -13,7 +13,10 @@ from containers.dockerapi.attach import attach_ws  # noqa: E402
 from containers.dockerapi.auth import UNAUTHORIZED, allowed  # noqa: E402
 from containers.dockerapi.middleware import DOCKER_SCOPE_KEY  # noqa: E402
 from containers.hostrelay import peer_of, relay_http  # noqa: E402
+from dockerweb import malloc  # noqa: E402
 from dockerweb.requestthreads import RequestThreads  # noqa: E402
+
+malloc.start()  # flat RSS over many requests (issue 12)
 
 
 async def _application(scope, receive, send):

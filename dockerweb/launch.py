@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dockerweb import instancelock
+from dockerweb import instancelock, malloc
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: python, uvicorn, supervisord
@@ -86,7 +86,8 @@ def redis_conf(root: str) -> str:
 
 def supervisord_conf(root: str) -> str:
     """supervisord's configuration for this state root (nodaemon; one program per process;
-    redis first, web last; output of worker, dockerapi and web on supervisord's stdout)."""
+    redis first, web last; output of worker, dockerapi and web on supervisord's stdout; the
+    Python servers get dockerweb.malloc's allocator variables)."""
     run = os.path.join(root, "run")
     py = str(BIN / "python")
     programs = {
@@ -107,9 +108,11 @@ def supervisord_conf(root: str) -> str:
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
         "[supervisorctl]", f"serverurl=unix://{run}/supervisor.sock", "",
     ]
+    allocator = ",".join(f'{k}="{v}"' for k, v in malloc.server_vars(os.environ).items())
     for name, (priority, command) in programs.items():
+        env = [f"environment={allocator}"] if allocator and name != "redis" else []
         out += [
-            f"[program:{name}]", f"command={command}", f"directory={REPO}", f"priority={priority}",
+            f"[program:{name}]", *env, f"command={command}", f"directory={REPO}", f"priority={priority}",
             # back-off: a process that dies within startsecs is retried after 1, 2, 3 … s
             "autostart=true", "autorestart=true", "startsecs=1", "startretries=20",
             "stopsignal=TERM", "stopwaitsecs=10",

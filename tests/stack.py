@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from containers.engine.layout import private
+from dockerweb import malloc
 
 REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").exists() else sys.executable
@@ -29,8 +30,10 @@ def free_port() -> int:
 class Stack:
     def __init__(self, root: str, env: dict[str, str] | None = None):
         self.root = root
-        self.env = {**os.environ, **(env or {}), "DOCKERWEB_STATE_ROOT": root,
-                    "DJANGO_SETTINGS_MODULE": "dockerweb.settings", "PYTHONUNBUFFERED": "1"}
+        # the servers' allocator settings, as make run and systemd start them
+        self.env = malloc.server_env({**os.environ, **(env or {}), "DOCKERWEB_STATE_ROOT": root,
+                                      "DJANGO_SETTINGS_MODULE": "dockerweb.settings",
+                                      "PYTHONUNBUFFERED": "1"})
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env.setdefault("DOCKERWEB_WEB_URL", self.base)  # how other hosts reach it (issue 16)

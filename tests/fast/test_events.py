@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from containers import events, lookup
 from containers.engine.state import State
@@ -20,6 +22,15 @@ def test_emit_names_the_container_its_image_and_its_owner(fake, make):
 def test_sequence_numbers_grow_in_emit_order(db):
     seqs = [events.emit("pull", actor_id=f"img{i}", type="image").seq for i in range(5)]
     assert seqs == sorted(seqs) and len(set(seqs)) == 5
+
+
+def test_emit_in_a_transaction_makes_no_savepoint(db):
+    """Django names every savepoint anew, so on a kept connection each one is new SQL for
+    the sqlite3 statement cache (issue 12: the worker's memory); the caller's transaction
+    is all an event needs."""
+    with transaction.atomic(), CaptureQueriesContext(connection) as sql:
+        events.emit("pull", actor_id="img", type="image")
+    assert not [q["sql"] for q in sql.captured_queries if "SAVEPOINT" in q["sql"].upper()]
 
 
 def test_users_see_their_own_events_and_staff_see_all(fake, make):

@@ -53,7 +53,19 @@ def test_one_delete_per_bound(db):
     with CaptureQueriesContext(connection) as q:
         events.prune(max_age=600, max_count=5)
     deletes = [x["sql"] for x in q.captured_queries if x["sql"].upper().startswith("DELETE")]
-    assert len(deletes) == 2 and len(q.captured_queries) <= 4
+    assert len(deletes) == 2 and len(q.captured_queries) <= 5
+
+
+def test_under_the_count_bound_the_table_is_not_walked(db):
+    """Two index look-ups (lowest and highest seq), no OFFSET read and no DELETE while the
+    seqs span at most max_count: the worker prunes every 10 s (issue 12: a walk of the
+    whole table kept its pages in the connection's cache)."""
+    seqs = _emit(5)
+    with CaptureQueriesContext(connection) as q:
+        assert events.prune(max_age=0, max_count=5) == 0
+    sql = [x["sql"].upper() for x in q.captured_queries]
+    assert len(sql) == 2 and not [x for x in sql if "OFFSET" in x or x.startswith("DELETE")]
+    assert _left() == seqs
 
 
 def test_a_reader_resuming_from_a_pruned_seq_gets_what_is_left_and_seqs_are_not_reused(db):

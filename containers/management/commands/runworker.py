@@ -25,7 +25,7 @@ from containers.engine.errors import EngineError
 from containers.rpc import LAYER_ERRORS
 from containers.runtime import engine
 from containers.worker import Watcher
-from dockerweb import instancelock
+from dockerweb import instancelock, malloc
 
 log = logging.getLogger("dockerweb.worker")
 BACKOFF_MIN = 0.1
@@ -57,7 +57,8 @@ async def beat_forever() -> None:
 ENGINE_THREADS = 32
 # seconds an engine thread keeps its database connection (the pool's threads live as long as
 # the worker; a new SQLite connection with its PRAGMAs costs ~2.5 ms per call on a loaded
-# host). The API servers keep 0: Django's ASGI handler runs each request in a new thread.
+# host). The API servers keep theirs too: their request threads are pooled
+# (dockerweb/requestthreads.py).
 WORKER_CONN_MAX_AGE = 600
 
 
@@ -68,6 +69,7 @@ class EngineWorker(Worker):
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
+        malloc.start()  # flat RSS over many lifecycles (issue 12)
         try:  # before the first start, which would otherwise wait for the compiler
             await in_thread(engine().build_programs)()
         except EngineError as e:  # each start reports it (and tries again)
