@@ -132,6 +132,7 @@ def main() -> None:
             p = exec_dir(root, "py")
             spec = supervision.SupervisorSpec.from_bytes(open(p.spec, "rb").read())
             fields = {k: v for k, v in spec.__dict__.items() if k != "mode"}
+            fields["hook_fifo"] = ""  # the old supervisor's field (the start hook it served is gone)
             with open(p.spec, "wb") as f:
                 marshal.dump(fields, f)
             rows["Python supervisor (old)"] = timed(lambda d, w: [*python, old, d, str(w)], p.dir, n, stop)
