@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from containers.asyncstream import in_thread
 from containers.engine.run import stats
+from containers.engine.state import State
 from containers.models import Container, StatSample
 
 log = logging.getLogger("dockerweb.stathistory")
@@ -45,7 +46,7 @@ def sample(host: str) -> int:
     parent = engine().config.cgroup_parent
     at = timezone.now()
     rows = []
-    for cid in Container.objects.filter(host=host, state="running").values_list("id", flat=True):
+    for cid in Container.objects.filter(host=host, state=State.RUNNING.value).values_list("id", flat=True):
         s = stats.read(parent, cid)
         if s is not None:  # it stopped meanwhile
             rows.append(row(cid, at, s))

@@ -37,6 +37,10 @@ class KeyAuthentication(TokenAuthentication):
     def authenticate_credentials(self, token: bytes):
         key = token.decode("utf-8")
         now = timezone.now()
+        try:
+            digest = hash_token(key)
+        except (TypeError, binascii.Error):
+            raise AuthenticationFailed("Invalid token.") from None
         rows = AuthToken.objects.select_related("user").filter(token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH])
         for row in rows:
             if row.expiry is not None and row.expiry < now:
@@ -44,10 +48,6 @@ class KeyAuthentication(TokenAuthentication):
                 row.delete()
                 token_expired.send(sender=self.__class__, username=username, source="auth_token")
                 continue
-            try:
-                digest = hash_token(key)
-            except (TypeError, binascii.Error):
-                raise AuthenticationFailed("Invalid token.") from None
             if compare_digest(digest, row.digest):
                 if knox_settings.AUTO_REFRESH and row.expiry:
                     self.renew_token(row)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from containers import asyncstream, cp, events, execs, hosts, lifecycle, logs, lookup, rpc, runtime
+from containers import (
+    asyncstream,
+    cp,
+    events,
+    execs,
+    hosts,
+    lifecycle,
+    logs,
+    lookup,
+    rpc,
+    runtime,
+    stathistory,
+)
 from containers.api import params
 from containers.api.exec_serializers import ExecCreateSerializer, ExecStartSerializer
 from containers.api.rawbody import RAW_BODY
@@ -348,10 +361,6 @@ class ContainerStatsHistory(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("seconds", int)], responses={200: dict})
     def get(self, request, ref):
-        from django.conf import settings
-
-        from containers import stathistory
-
         c = lookup.container(ref, request.user)
         keep = settings.DOCKERWEB_STATS_KEEP
         seconds = min(params.integer(request.query_params, "seconds", keep, 1), keep)
