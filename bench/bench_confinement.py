@@ -37,7 +37,7 @@ def _configs(d: str, merged: str) -> tuple[str, str, str]:
     seccomp.write(profile, caps)
     common = dict(hostname="bench", rootfs=merged, log_file=os.path.join(d, "lxc.log"),
                   cgroup_container="dwbench-conf/payload", cgroup_monitor="dwbench-conf.monitor",
-                  hook_fifo=os.path.join(d, "fifo"), working_dir="/", uid=0, gid=0,
+                  working_dir="/", uid=0, gid=0,
                   environment=["PATH=/bin"])
     confined = lxcconf.render(lxcconf.LxcParams(**common, capabilities=caps, seccomp_profile=profile))
     # the config as it was before confinement: the same lines without ours, the old cap.drop
@@ -46,7 +46,6 @@ def _configs(d: str, merged: str) -> tuple[str, str, str]:
     unconfined += "\n" + OLD_CAP_DROP
     out = []
     for name, text in (("confined", confined), ("unconfined", unconfined)):
-        text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("lxc.hook."))
         path = os.path.join(d, f"{name}.conf")
         with open(path, "w") as f:
             f.write(text + "\n")
