@@ -17,8 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -28,13 +26,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-RUN = secrets.token_hex(3)
-ROOT = tempfile.mkdtemp(prefix=f"dwb-{RUN}-", dir="/tmp")
-PARENT = f"dwbench-{RUN}"
-os.environ.update(DOCKERWEB_STATE_ROOT=ROOT, DOCKERWEB_CGROUP_PARENT=PARENT,
-                  DJANGO_SETTINGS_MODULE="dockerweb.settings")
+sys.path.insert(0, str(REPO / "bench"))
 
 import websockets  # noqa: E402
+from common import stack as bench_stack  # noqa: E402  (its own root, bridge, nft table, cgroups)
 
 from containers.engine.run.client import STDOUT, AttachClient  # noqa: E402
 from tests.stack import Stack  # noqa: E402
@@ -95,7 +90,7 @@ async def websocket_output(stack: Stack) -> tuple[float, int, list[str]]:
             if isinstance(msg, bytes):
                 first = first or time.perf_counter()
                 total += len(msg) - 1
-            else:
+            elif json.loads(msg).get("type") != "live":  # the live mark is expected
                 notes.append(msg)
         took = time.perf_counter() - first
     stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
@@ -160,17 +155,12 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> int:
-    stack = Stack(ROOT, {"DOCKERWEB_CGROUP_PARENT": PARENT})
-    try:
-        stack.start()
+    with bench_stack() as stack:
         raw = raw_pipe()
         direct = direct_socket(stack)
         ws_rate, ws_bytes, notes = asyncio.run(websocket_output(stack))
         pty = raw_pty_echo()
         echo = asyncio.run(websocket_echo(stack))
-    finally:
-        stack.shutdown()
-        cleanup()
     results = {
         "throughput_MBps": {"raw_pipe": round(raw), "supervisor_socket": round(direct),
                             "websocket": round(ws_rate)},
@@ -196,16 +186,6 @@ def main() -> int:
     out_dir.mkdir(exist_ok=True)
     (out_dir / "attach.json").write_text(json.dumps(results, indent=2) + "\n")
     return 0  # a report: the goals are printed above, the tests assert behaviour
-
-
-def cleanup() -> None:
-    from containers.engine.fs import rootfs
-    from containers.engine.run import cgroups
-
-    for mp in reversed(rootfs.mounts_under(ROOT)):
-        rootfs.unmount(mp)
-    cgroups.remove_parent(PARENT)
-    shutil.rmtree(ROOT, ignore_errors=True)
 
 
 if __name__ == "__main__":
