@@ -9,11 +9,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 from common import stack
+
+from containers.engine.fs import rootfs
+from containers.engine.image.store import ImageStore
+from containers.engine.layout import Layout
+
+LXC_EXECUTE = shutil.which("lxc-execute") or "lxc-execute"
+LXC_STOP = shutil.which("lxc-stop") or "lxc-stop"
+# the bare floor: a minimal config (no confinement, no network), as bench_lifecycle's bare
+BARE_CONFIG = """lxc.uts.name = bare
+lxc.rootfs.path = dir:{rootfs}
+lxc.mount.auto = proc:mixed sys:ro
+lxc.autodev = 1
+lxc.net.0.type = empty
+lxc.log.file = {log}
+lxc.log.level = ERROR
+"""
 
 
 def burst(s, count: int, network: str) -> tuple[float, list[str]]:
@@ -32,6 +50,56 @@ def burst(s, count: int, network: str) -> tuple[float, list[str]]:
         ids = list(pool.map(one, range(count)))
         took = time.perf_counter() - t0
     return took, ids
+
+
+def bare_burst(root: str, count: int) -> float:
+    """Seconds until `count` bare containers, each an overlay mount + `lxc-execute` of
+    `sleep` (one thread each, all at once), all run; "runs" = its command wrote a file in
+    its upper directory. Then stops and unmounts them all (not timed)."""
+    layout = Layout(root)
+    store = ImageStore(layout)
+    img = store.get(next(f[:-5] for f in os.listdir(layout.images) if f.endswith(".json")))
+    lowers = store.lower_dirs(img)
+    procs: dict[int, subprocess.Popen] = {}
+
+    def one(i: int) -> None:
+        d = os.path.join(root, "bare-burst", str(i))
+        upper, work, merged = (os.path.join(d, x) for x in ("upper", "work", "merged"))
+        rootfs.mount_overlay(lowers, upper, work, merged)
+        cfg = os.path.join(d, "config")
+        with open(cfg, "w") as f:
+            f.write(BARE_CONFIG.format(rootfs=merged, log=os.path.join(d, "lxc.log")))
+        procs[i] = subprocess.Popen(
+            [LXC_EXECUTE, "-n", f"dwbburst-{os.getpid()}-{i}", "-P", layout.lxc, "-f", cfg, "--",
+             "/bin/sh", "-c", ": > /running; exec sleep 1000"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        marker = os.path.join(upper, "running")
+        while not os.path.exists(marker):
+            if procs[i].poll() is not None:
+                raise RuntimeError(f"bare container {i} exited with {procs[i].returncode}")
+            time.sleep(0.001)
+
+    os.makedirs(layout.lxc, exist_ok=True)
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(one, range(count)))
+            took = time.perf_counter() - t0
+    finally:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda i: subprocess.run(
+                [LXC_STOP, "-k", "-n", f"dwbburst-{os.getpid()}-{i}", "-P", layout.lxc],
+                capture_output=True), list(procs)))
+        for p in procs.values():
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for i in range(count):
+            rootfs.unmount(os.path.join(root, "bare-burst", str(i), "merged"))
+        shutil.rmtree(os.path.join(root, "bare-burst"), ignore_errors=True)
+    return took
 
 
 def cpu_seconds(pid: int) -> float:
@@ -83,6 +151,10 @@ def main() -> None:
         spent["containers+LXC"] = containers_cpu(s) - lxc0
         spent |= {n: cpu_seconds(pid) - before[n] for n, pid in procs.items()}
         remove_all(s, ids)
+        bare_burst(s.root, 5)  # warm-up
+        bare0, bare_total0 = host_busy()
+        bare_took = bare_burst(s.root, a.count)
+        bare1, bare_total1 = host_busy()
     print(f"{a.count} containers created+started at once through REST, network {a.network}")
     print(f"  until all run   {took:6.2f} s")
     print(f"  rate            {a.count / took:6.1f} /s  (goal >= 40/s)")
@@ -90,6 +162,12 @@ def main() -> None:
           f"({os.cpu_count()} cores)")
     for name, sec in sorted(spent.items()):
         print(f"  CPU {name:14s} {sec * 1000 / a.count:6.1f} ms per container")
+    print("the same burst through bare lxc-execute (overlay mount + lxc-execute of sleep, "
+          "no network, minimal config):")
+    print(f"  until all run   {bare_took:6.2f} s = {a.count / bare_took:.1f} /s; "
+          f"API / bare time: {took / bare_took:.1f}x")
+    print(f"  host CPU busy   {(bare1 - bare0) * 1000 / a.count:6.1f} ms per container "
+          f"(API burst: {(busy1 - busy0) * 1000 / a.count:.1f})")
 
 
 if __name__ == "__main__":
