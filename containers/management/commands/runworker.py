@@ -112,11 +112,18 @@ class EngineWorker(Worker):
             await instance_queue.put(message)
 
     async def receive(self, channel: str) -> dict:
-        """The next message on `channel`, however long Redis is away (bounded back-off)."""
+        """The next message on `channel`, however long Redis is away (bounded back-off). Redis
+        coming back is logged when a PING answers (this host's commands do not come through
+        Redis: no message may come for long)."""
         delay, down_since, logged = BACKOFF_MIN, None, 0.0
         while True:
             try:
-                message = await self.channel_layer.receive(channel)
+                if down_since is not None:
+                    await self._ping()
+                    log.info("Redis is back after %.1fs; taking commands again",
+                             time.monotonic() - down_since)
+                    delay, down_since = BACKOFF_MIN, None
+                return await self.channel_layer.receive(channel)
             except LAYER_ERRORS as e:
                 now = time.monotonic()
                 if down_since is None:
@@ -128,11 +135,12 @@ class EngineWorker(Worker):
                     log.warning("Redis still unreachable after %.0fs: %s", now - down_since, e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
-                continue
-            if down_since is not None:
-                log.info("Redis is back after %.1fs; taking commands again",
-                         time.monotonic() - down_since)
-            return message
+
+    async def _ping(self) -> None:
+        """A PING to the layer's Redis (nothing for a layer without a connection)."""
+        connection = getattr(self.channel_layer, "connection", None)
+        if connection is not None:
+            await connection(0).ping()
 
 
 class Command(ChannelsRunworker):
