@@ -182,10 +182,14 @@ def _connect(op: str, timeout: float, deadline: float) -> socket.socket:
     while True:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            conn.settimeout(max(deadline - time.monotonic(), 0.001))  # a full backlog blocks
             conn.connect(_socket_path())
             return conn
         except (FileNotFoundError, ConnectionRefusedError):
             conn.close()
+        except TimeoutError:
+            conn.close()
+            raise _timed_out(op, timeout) from None
         except OSError as e:
             conn.close()
             raise _not_sent(op, e) from None
@@ -196,6 +200,17 @@ def _connect(op: str, timeout: float, deadline: float) -> socket.socket:
         time.sleep(CONNECT_RETRY_S)
 
 
+def _send_once(conn: socket.socket, op: str, frame: bytes, timeout: float, deadline: float) -> None:
+    """Send the whole `frame` before `deadline` (a stopped worker's full buffer blocks a
+    large one); OSError when the connection is broken (nothing was taken)."""
+    conn.settimeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        conn.sendall(frame)
+    except TimeoutError:
+        conn.close()  # part of a frame may be in the buffer: the stream is unusable
+        raise _timed_out(op, timeout) from None
+
+
 def _send_sync(op: str, frame: bytes, timeout: float, deadline: float) -> socket.socket:
     """Send `frame` on this thread's kept connection, or a new one; a kept connection found
     broken by the send (the worker restarted since) is replaced once: a send that failed
@@ -204,14 +219,14 @@ def _send_sync(op: str, frame: bytes, timeout: float, deadline: float) -> socket
     _thread.conn = None
     conn = kept or _connect(op, timeout, deadline)
     try:
-        conn.sendall(frame)
+        _send_once(conn, op, frame, timeout, deadline)
     except OSError as e:
         conn.close()
         if kept is None:
             raise _not_sent(op, e) from None
         conn = _connect(op, timeout, deadline)
         try:
-            conn.sendall(frame)
+            _send_once(conn, op, frame, timeout, deadline)
         except OSError as e2:
             conn.close()
             raise _not_sent(op, e2) from None
@@ -262,7 +277,6 @@ def _call_here(op: str, args: dict[str, Any], timeout: float) -> Any:
             log.warning("worker socket: unreadable reply to %s: %s", op, e)
             raise _lost(op) from None
         raise
-    conn.settimeout(None)
     _thread.conn = conn
     return _reply_value(reply)
 
