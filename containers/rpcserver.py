@@ -46,6 +46,18 @@ def _expired(message: dict[str, Any]) -> dict[str, Any]:
                                    "message": f"{what} expired before the worker took it"}}
 
 
+def _frame(message: dict[str, Any], reply: dict[str, Any] | None) -> bytes:
+    """The reply frame (an engine_error when the result cannot be sent: too large, or a
+    type msgpack does not know)."""
+    try:
+        return rpcwire.encode(reply if reply is not None else _expired(message))
+    except (rpcwire.FrameError, TypeError, ValueError) as e:
+        log.error("the reply to %s cannot be sent: %s", message.get("op"), e)
+        what = str(message.get("op"))[:100]
+        return rpcwire.encode({"ok": False, "error": {
+            "kind": "engine_error", "message": f"{what} failed: its result cannot be sent"}})
+
+
 async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Answer the calls of one connection, in order, until the peer closes it."""
     sock = writer.get_extra_info("socket")
@@ -65,7 +77,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             reply = await answer(message)
             if message.get("cast"):
                 continue
-            writer.write(rpcwire.encode(reply if reply is not None else _expired(message)))
+            writer.write(_frame(message, reply))
             await writer.drain()
     except (ConnectionError, BrokenPipeError):
         pass  # the caller went away (timed out): its answer has nobody to go to

@@ -182,3 +182,10 @@ def test_acall_over_the_socket(served):
     assert asyncio.run(rpc.acall("echo", {"x": 4})) == 4
     with pytest.raises(NotFound):
         asyncio.run(rpc.acall("missing", {}))
+
+
+def test_a_result_that_cannot_be_sent_is_an_engine_error(served, monkeypatch):
+    monkeypatch.setitem(worker.OPS, "odd", lambda a: object())
+    with pytest.raises(EngineError, match="cannot be sent"):
+        rpc.call("odd")
+    assert rpc.call("echo", x=1) == 1
