@@ -262,8 +262,8 @@ async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class EngineConsumer(AsyncConsumer):
-    """Calls from the channel layer: those of other hosts' API servers (issue 16; this
-    host's own come over the Unix socket) and casts sent while the socket was unreachable."""
+    """Calls from the channel layer: other hosts' API servers' (issue 16; this host's own
+    come over the Unix socket)."""
 
     async def engine_call(self, message: dict[str, Any]) -> None:
         asyncio.get_running_loop().create_task(self.handle_call(message))
