@@ -92,7 +92,14 @@ def test_worker_killed_during_a_call_says_the_answer_is_lost(api):
     assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
 
 
+def _worker_log_since(api, offset: int) -> str:
+    with open(os.path.join(api.root, "worker.log")) as f:
+        f.seek(offset)
+        return f.read()
+
+
 def test_commands_work_while_redis_is_down(api, dpy):
+    log_from = os.path.getsize(os.path.join(api.root, "worker.log"))
     api.kill("redis", signal.SIGKILL)
     try:
         c = api.create(cmd=["sh", "-c", "sleep 30"])
@@ -108,3 +115,6 @@ def test_commands_work_while_redis_is_down(api, dpy):
     finally:
         api.start_redis()
         until(lambda: _all_up(api), timeout=30, ignore=ERRORS)
+        # the worker's channel listener back too (it PINGs with back-off up to 5 s): the
+        # next test starts from a settled stack
+        until(lambda: "Redis is back" in _worker_log_since(api, log_from), timeout=15)
