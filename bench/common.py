@@ -22,8 +22,9 @@ from tests.stack import Stack  # noqa: E402
 
 
 @contextmanager
-def stack():
-    """A running dockerweb (Redis, worker, web, Docker API) in its own root; cleaned after."""
+def stack(repo: str | None = None):
+    """A running dockerweb (Redis, worker, web, Docker API) in its own root, run from
+    checkout `repo` (default: this one); cleaned after."""
     run = secrets.token_hex(3)
     root = tempfile.mkdtemp(prefix=f"dwb-{run}-", dir="/tmp")
     parent, table, br = f"dwbench-{run}", f"dwbench_{run}", f"dwb{run}"
@@ -31,7 +32,7 @@ def stack():
            "DOCKERWEB_SUBNET": f"10.214.{int(run, 16) % 250 + 1}.0/24"}
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         forward = f.read().strip()
-    s = Stack(root, env=env)
+    s = Stack(root, env=env, repo=repo)
     try:
         yield s.start()
     finally:

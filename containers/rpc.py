@@ -1,14 +1,33 @@
-"""Web -> worker commands over the channel layer, with a reply channel per call.
+"""Commands from the API servers to a worker: this host's over its Unix socket, another
+host's (issue 16) over the channel layer with a reply channel per call.
+
+This host's worker listens on `<state>/run/worker.sock` (containers/rpcserver.py; framing in
+containers/rpcwire.py). `call` runs in the caller's thread (the API servers' request threads:
+dockerweb/requestthreads.py) on a blocking socket that thread keeps for its next calls, with
+no event loop and no Redis: a call is one write and one read (measured 0.1-0.2 ms round trip
+against 1.5 ms over Redis inside one event loop, plus async_to_sync's hop to a loop and back).
+`acall` (async callers) opens an asyncio connection per call. Another host's worker is
+reached through Redis (`hosts.channel(host)`), as before: `acall`, and `call` through
+async_to_sync.
 
 A call carries a deadline; the worker drops calls that expired while it was away, so a
-worker that comes back never replays stale commands.
+worker that comes back never replays stale commands. Both transports get the same reply
+from the worker (containers/worker.answer).
 
-Faults are answered at once where they can be known: Redis refusing or closing the
-connection is `Unreachable` (503) as soon as redis-py sees it, and a worker whose heartbeat
-(containers/heartbeat.py) says it is not running is `Unavailable` (503) before anything is
-sent (once RESTART_GRACE_S seconds passed without a live heartbeat: a restarted worker is
-waited for), or while the reply is awaited (checked every WATCH_S seconds), instead of after
-the whole RPC timeout.
+Faults are answered at once where they can be known, all 503:
+- this host's worker: one whose heartbeat (containers/heartbeat.py) says it is not running
+  is `Unavailable` before anything is sent (once RESTART_GRACE_S seconds passed without a
+  live heartbeat: a restarted worker is waited for), or while the reply is awaited (checked
+  every WATCH_S seconds), instead of after the whole RPC timeout. A socket that refuses or is
+  missing while the heartbeat is alive is a worker booting (it listens after its boot
+  reconcile): tried again until the deadline. A kept connection found broken when sending
+  (the worker restarted since) is replaced once: a failed send delivered no whole frame, so
+  the command was certainly not taken. A connection lost after the command was sent is
+  `Unavailable` saying so (LOST: it may have run). No answer within the timeout is
+  `Unavailable`, "did not answer".
+- another host's worker: Redis refusing or closing the connection is `Unreachable` as soon
+  as redis-py sees it (NOT_SENT before the send, LOST after), a host not seen lately is
+  `Unavailable` ("host B is down", containers/hosts.py).
 """
 
 from __future__ import annotations
@@ -16,6 +35,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import socket
+import threading
 import time
 import uuid
 from typing import Any
@@ -25,13 +46,14 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from containers import heartbeat, hosts
+from containers import heartbeat, hosts, rpcwire
 from containers.engine.errors import Unavailable, Unreachable, from_kind
 
 DEFAULT_TIMEOUT = 30.0
 WATCH_S = 0.5
 RESTART_GRACE_S = 3.0
 PING_TIMEOUT = 1.0
+CONNECT_RETRY_S = 0.02  # while a live worker's socket is not there yet (its boot)
 # what the channel layer raises when Redis is away (refused, closed, reset, timed out)
 LAYER_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -110,21 +132,249 @@ async def _worker_present(op: str) -> None:
     _worker_gone(op)
 
 
+def _local(host: str) -> bool:
+    return not host or host == settings.DOCKERWEB_HOST
+
+
+def _timed_out(op: str, timeout: float) -> Unavailable:
+    return Unavailable(f"the worker did not answer {op!r} within {timeout:.0f}s")
+
+
+def _lost(op: str) -> Unavailable:
+    """The connection closed after the command was sent: say why when the heartbeat knows."""
+    why = heartbeat.problem() or "the worker closed the connection"
+    return Unavailable(f"cannot {op}: {why}; {LOST}")
+
+
+def _not_sent(op: str, err: BaseException) -> Unavailable:
+    log.warning("worker socket: %s not sent: %s", op, err)
+    return Unavailable(f"cannot {op}: the worker's socket failed ({type(err).__name__}); {NOT_SENT}")
+
+
+def _reply_value(reply: dict[str, Any]) -> Any:
+    if reply.get("ok"):
+        return reply.get("result")
+    raise from_kind(reply["error"]["kind"], reply["error"]["message"])
+
+
+# ---- this host's worker: its Unix socket (containers/rpcserver.py) ---------------------------
+
+_thread = threading.local()  # .conn: this thread's kept connection to the worker
+
+
+def _socket_path() -> str:
+    return rpcwire.socket_path(settings.RUN_DIR)
+
+
+def _worker_present_sync(op: str) -> None:
+    """`_worker_present` for a thread."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    while heartbeat.problem() is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _worker_gone(op)
+
+
+def _connect(op: str, timeout: float, deadline: float) -> socket.socket:
+    """A new connection to this host's worker. While none listens (refused, or no socket: a
+    worker booting, or gone) it tries again every CONNECT_RETRY_S as long as the heartbeat
+    says one runs (the socket comes after the boot reconcile), and raises Unavailable when
+    the heartbeat says none runs (after RESTART_GRACE_S) or at `deadline`."""
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.settimeout(max(deadline - time.monotonic(), 0.001))  # a full backlog blocks
+            conn.connect(_socket_path())
+            return conn
+        except (FileNotFoundError, ConnectionRefusedError):
+            conn.close()
+        except TimeoutError:
+            conn.close()
+            raise _timed_out(op, timeout) from None
+        except OSError as e:
+            conn.close()
+            raise _not_sent(op, e) from None
+        if heartbeat.problem() is not None:
+            _worker_present_sync(op)
+        if time.monotonic() >= deadline:
+            raise _timed_out(op, timeout)
+        time.sleep(CONNECT_RETRY_S)
+
+
+def _send_once(conn: socket.socket, op: str, frame: bytes, timeout: float, deadline: float) -> None:
+    """Send the whole `frame` before `deadline` (a stopped worker's full buffer blocks a
+    large one); OSError when the connection is broken (nothing was taken)."""
+    conn.settimeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        conn.sendall(frame)
+    except TimeoutError:
+        conn.close()  # part of a frame may be in the buffer: the stream is unusable
+        raise _timed_out(op, timeout) from None
+
+
+def _send_sync(op: str, frame: bytes, timeout: float, deadline: float) -> socket.socket:
+    """Send `frame` on this thread's kept connection, or a new one; a kept connection found
+    broken by the send (the worker restarted since) is replaced once: a send that failed
+    delivered no whole frame, so the command was certainly not taken."""
+    kept = getattr(_thread, "conn", None)
+    _thread.conn = None
+    conn = kept or _connect(op, timeout, deadline)
+    try:
+        _send_once(conn, op, frame, timeout, deadline)
+    except OSError as e:
+        conn.close()
+        if kept is None:
+            raise _not_sent(op, e) from None
+        conn = _connect(op, timeout, deadline)
+        try:
+            _send_once(conn, op, frame, timeout, deadline)
+        except OSError as e2:
+            conn.close()
+            raise _not_sent(op, e2) from None
+    return conn
+
+
+def _receive_sync(conn: socket.socket, op: str, timeout: float, deadline: float) -> dict[str, Any]:
+    """The reply frame on `conn`, checking the heartbeat every WATCH_S seconds meanwhile."""
+    buf = b""
+    need = rpcwire.HEADER.size
+    body_len = -1
+    while True:
+        if len(buf) >= need:
+            if body_len < 0:
+                body_len = rpcwire.length(buf[:need])
+                need += body_len
+                continue
+            if len(buf) > need:
+                raise rpcwire.FrameError("more than one reply")
+            return rpcwire.decode(buf[rpcwire.HEADER.size:])
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _timed_out(op, timeout)
+        conn.settimeout(min(WATCH_S, left))
+        try:
+            chunk = conn.recv(max(need - len(buf), 65536))
+        except TimeoutError:
+            _worker_gone(op)
+            continue
+        except OSError:
+            raise _lost(op) from None
+        if not chunk:
+            raise _lost(op)
+        buf += chunk
+
+
+def _call_here(op: str, args: dict[str, Any], timeout: float) -> Any:
+    """`call` to this host's worker over its socket, from a thread (no event loop)."""
+    _worker_present_sync(op)
+    deadline = time.monotonic() + timeout
+    frame = rpcwire.request(op, args, time.time() + timeout)
+    conn = _send_sync(op, frame, timeout, deadline)
+    try:
+        reply = _receive_sync(conn, op, timeout, deadline)
+    except BaseException as e:
+        conn.close()  # a late reply must not be taken for the next call's
+        if isinstance(e, rpcwire.FrameError):
+            log.warning("worker socket: unreadable reply to %s: %s", op, e)
+            raise _lost(op) from None
+        raise
+    _thread.conn = conn
+    return _reply_value(reply)
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
+    header = await reader.readexactly(rpcwire.HEADER.size)
+    return rpcwire.decode(await reader.readexactly(rpcwire.length(header)))
+
+
+async def _aconnect(op: str, timeout: float, deadline: float
+                    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`_connect` for async callers."""
+    while True:
+        try:
+            return await asyncio.open_unix_connection(_socket_path())
+        except (FileNotFoundError, ConnectionRefusedError):
+            pass
+        except OSError as e:
+            raise _not_sent(op, e) from None
+        if heartbeat.problem() is not None:
+            await _worker_present(op)
+        if time.monotonic() >= deadline:
+            raise _timed_out(op, timeout)
+        await asyncio.sleep(CONNECT_RETRY_S)
+
+
+async def _acall_here(op: str, args: dict[str, Any], timeout: float) -> Any:
+    """`acall` to this host's worker over its socket (a connection per call)."""
+    await _worker_present(op)
+    deadline = time.monotonic() + timeout
+    reader, writer = await _aconnect(op, timeout, deadline)
+    try:
+        try:
+            writer.write(rpcwire.request(op, args, time.time() + timeout))
+            await writer.drain()
+        except OSError as e:
+            raise _not_sent(op, e) from None
+        receiving = asyncio.ensure_future(_read_frame(reader))
+        try:
+            while not receiving.done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _timed_out(op, timeout)
+                await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
+                if not receiving.done():
+                    _worker_gone(op)
+            try:
+                reply = receiving.result()
+            except (asyncio.IncompleteReadError, OSError, rpcwire.FrameError):
+                raise _lost(op) from None
+        finally:
+            if not receiving.done():
+                receiving.cancel()
+                await asyncio.gather(receiving, return_exceptions=True)
+    finally:
+        writer.close()
+    return _reply_value(reply)
+
+
+def _cast_here(op: str, args: dict[str, Any]) -> None:
+    """Send a cast on this thread's kept connection (or a new one), not waiting for anything:
+    no worker listening is logged, nothing more (see `cast`)."""
+    frame = rpcwire.request(op, args, time.time() + DEFAULT_TIMEOUT, cast=True)
+    for kept in (getattr(_thread, "conn", None), None):
+        _thread.conn = None
+        try:
+            conn = kept
+            if conn is None:
+                conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                conn.connect(_socket_path())
+            conn.sendall(frame)
+            _thread.conn = conn
+            return
+        except OSError as e:
+            if conn is not None:
+                conn.close()
+            if kept is None:
+                log.warning("could not send %r to the worker: %s", op, e)
+                return
+
+
+# ---- another host's worker: the channel layer -------------------------------------------------
+
 async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
                 host: str = "") -> Any:
     """`call` from async code; `host` (default: this one) names the worker, whose liveness
-    the caller checked when it is another host's (`call` does)."""
-    local = not host or host == settings.DOCKERWEB_HOST
-    if local:
-        await _worker_present(op)
+    the caller checked when it is another host's (`call` does). This host's worker is
+    called over its socket, another's over the channel layer."""
+    if _local(host):
+        return await _acall_here(op, args, timeout)
     layer = get_channel_layer()
     # a plain channel name, not a process-local "prefix!..." one: channels_redis receives all
     # of a process's local channels through one lock and buffer bound to one event loop, while
-    # rpc.call's async_to_sync (nested under the audit middleware) may run this coroutine in
-    # another loop than the websocket consumers' hint receivers. With a dashboard page open,
-    # replies were lost and calls failed after 30 s (test_dashboard: ..._while_a_page_is_open)
+    # rpc.call's async_to_sync may run this coroutine in another loop than the websocket
+    # consumers' hint receivers. With a dashboard page open, replies were lost and calls
+    # failed after 30 s (test_dashboard: ..._while_a_page_is_open)
     reply_to = f"dockerweb.reply.{uuid.uuid4().hex}"
-    await _send(op, args, reply_to, timeout, host or settings.DOCKERWEB_HOST)
+    await _send(op, args, reply_to, timeout, host)
     # one BZPOPMIN (containers/channellayer.py), where the layer has it
     receiving = asyncio.ensure_future(getattr(layer, "receive_reply", layer.receive)(reply_to))
     deadline = time.monotonic() + timeout
@@ -132,10 +382,8 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
         while not receiving.done():
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Unavailable(f"the worker did not answer {op!r} within {timeout:.0f}s")
+                raise _timed_out(op, timeout)
             await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
-            if not receiving.done() and local:
-                _worker_gone(op)
         try:
             reply = receiving.result()
         except LAYER_ERRORS as e:
@@ -144,18 +392,20 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
         if not receiving.done():
             receiving.cancel()
             await asyncio.gather(receiving, return_exceptions=True)
-    if reply.get("ok"):
-        return reply.get("result")
-    raise from_kind(reply["error"]["kind"], reply["error"]["message"])
+    return _reply_value(reply)
 
 
 def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, rpc_host: str = "", **args: Any) -> Any:
-    """Run `op` in the worker and return its result, or raise its typed error
-    (Unreachable when Redis refuses, Unavailable when no worker runs or none answers within
-    `rpc_timeout` seconds). It goes to the worker of the container's host (`target`; or
-    `rpc_host`, the host of the container record the caller holds: no query); a host that
-    is down is Unavailable at once, "host B is down"."""
+    """Run `op` in the worker and return its result, or raise its typed error (Unavailable
+    when no worker runs, none answers within `rpc_timeout` seconds or the answer is lost;
+    Unreachable when Redis refuses, for another host's worker). It goes to the worker of the
+    container's host (`target`; or `rpc_host`, the host of the container record the caller
+    holds: no query): this host's over its Unix socket from the calling thread (no event
+    loop), another's over the channel layer; a host that is down is Unavailable at once,
+    "host B is down". Call it from a thread, never from an event loop."""
     host = rpc_host or target(args)
+    if _local(host):
+        return _call_here(op, args, rpc_timeout)
     if (why := hosts.down_reason(host)) is not None:
         raise Unavailable(f"cannot {op}: {why}")
     return async_to_sync(acall)(op, args, rpc_timeout, host)
@@ -164,8 +414,12 @@ def call(op: str, *, rpc_timeout: float = DEFAULT_TIMEOUT, rpc_host: str = "", *
 def cast(op: str, **args: Any) -> None:
     """Tell the worker `op` without waiting for it (nothing is lost when no worker runs: what
     a cast asks for, the worker's reconcile does anyway)."""
+    host = target(args)
+    if _local(host):
+        _cast_here(op, args)
+        return
     try:
-        async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT, target(args))
+        async_to_sync(_send)(op, args, None, DEFAULT_TIMEOUT, host)
     except Exception:  # noqa: BLE001 - a hint only; Redis being away must not fail the caller
         log.warning("could not send %r to the worker", op)
 

@@ -1,8 +1,11 @@
 """The worker: executes lifecycle commands and watches every supervisor.
 
-- EngineConsumer receives `engine.call` messages on the engine channel. Channels feeds one
-  consumer instance sequentially, so each call runs as its own task (in a thread: the
-  lifecycle service is synchronous) and slow calls (stop with a timeout) block nothing.
+- `answer` turns a call into its reply, the same for both transports: this host's API
+  servers call over the worker's Unix socket (containers/rpcserver.py), other hosts' over
+  the channel layer, whose EngineConsumer receives `engine.call` messages on this host's
+  engine channel. Channels feeds one consumer instance sequentially, so each call runs as
+  its own task (in a thread: the lifecycle service is synchronous) and slow calls (stop
+  with a timeout) block nothing; the socket server runs one task per connection.
 - Watcher holds a pidfd per running supervisor in the event loop; when one becomes
   readable the exit is recorded. It reconciles at boot and every few seconds as a net.
 - Restarter applies restart policies; stathistory.run samples this host's running
@@ -227,35 +230,48 @@ class Restarter:
             await self.sleep(delay)
 
 
+async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The reply to call `message` ({"op", "args", "deadline"}), for both transports (the
+    channel layer's EngineConsumer and the Unix socket's containers/rpcserver.py):
+    {"ok": True, "result": ...} or {"ok": False, "error": {"kind", "message"}}. None when the
+    call expired while the worker was away (dropped: a worker that comes back never replays
+    stale commands). OPS run in a thread; LOOP_OPS in the loop (result None); a Container
+    result is watched; an unexpected exception is an engine_error that never echoes what the
+    caller sent beyond 200 characters of the exception's text."""
+    op, args = message.get("op"), message.get("args") or {}
+    if not isinstance(message.get("deadline"), (int, float)) or message["deadline"] < time.time():
+        log.warning("dropping expired %s call", op)
+        return None
+    try:
+        if op in LOOP_OPS:
+            if Watcher.instance is not None:
+                Watcher.instance.watch_exec(args["cid"], args["eid"], args["pid"], args["started"])
+            return {"ok": True, "result": None}
+        if op not in OPS:
+            raise EngineError(f"unknown operation {str(op)[:100]!r}")
+        result = await in_thread(OPS[op])(args)
+        if isinstance(result, Container) and Watcher.instance is not None:
+            Watcher.instance.watch(result.id, result.supervisor_pid, result.supervisor_start)
+        return {"ok": True, "result": _result(result)}
+    except EngineError as e:
+        return {"ok": False, "error": {"kind": e.kind, "message": e.message}}
+    except Exception as e:  # noqa: BLE001 - the caller must get an answer
+        log.exception("%s failed", op)
+        text = str(e)[:200]  # never an unbounded echo of what the caller sent
+        return {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {text}"}}
+
+
 class EngineConsumer(AsyncConsumer):
+    """Calls from the channel layer: other hosts' API servers' (issue 16; this host's own
+    come over the Unix socket)."""
+
     async def engine_call(self, message: dict[str, Any]) -> None:
         asyncio.get_running_loop().create_task(self.handle_call(message))
 
     async def handle_call(self, message: dict[str, Any]) -> None:
-        op, args = message.get("op"), message.get("args") or {}
-        if message.get("deadline", 0) < time.time():
-            log.warning("dropping expired %s call", op)
-            return
-        if op in LOOP_OPS:
-            a = message.get("args") or {}
-            if Watcher.instance is not None:
-                Watcher.instance.watch_exec(a["cid"], a["eid"], a["pid"], a["started"])
-            return
-        try:
-            if op not in OPS:
-                raise EngineError(f"unknown operation {op!r}")
-            result = await in_thread(OPS[op])(args)
-            reply = {"ok": True, "result": _result(result)}
-            if isinstance(result, Container) and Watcher.instance is not None:
-                Watcher.instance.watch(result.id, result.supervisor_pid, result.supervisor_start)
-        except EngineError as e:
-            reply = {"ok": False, "error": {"kind": e.kind, "message": e.message}}
-        except Exception as e:  # noqa: BLE001 - the caller must get an answer
-            log.exception("%s failed", op)
-            text = str(e)[:200]  # never an unbounded echo of what the caller sent
-            reply = {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {text}"}}
-        if message.get("reply_to"):
+        reply = await answer(message)
+        if reply is not None and message.get("reply_to"):
             try:
                 await self.channel_layer.send(message["reply_to"], {"type": "engine.reply", **reply})
             except LAYER_ERRORS as e:  # Redis went away: the caller sees that itself (503)
-                log.warning("reply to %s lost: Redis unreachable (%s)", op, e)
+                log.warning("reply to %s lost: Redis unreachable (%s)", message.get("op"), e)

@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, root: str, env: dict[str, str] | None = None):
+    def __init__(self, root: str, env: dict[str, str] | None = None, repo: str | None = None):
+        """A stack on state root `root`, run from checkout `repo` (default: this one; a
+        bench compares two, bench/bench_ab.py)."""
         self.root = root
+        self.repo = Path(repo) if repo else REPO
         # the servers' allocator settings, as make run and systemd start them
         self.env = malloc.server_env({**os.environ, **(env or {}), "DOCKERWEB_STATE_ROOT": root,
                                       "DJANGO_SETTINGS_MODULE": "dockerweb.settings",
@@ -44,13 +47,13 @@ class Stack:
     # ---- processes -------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = open(os.path.join(self.root, f"{name}.log"), "ab", opener=private)
-        proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=self.repo, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         self.procs[name] = proc
         return proc
 
     def manage(self, *args: str) -> str:
-        return subprocess.run([PY, "manage.py", *args], cwd=REPO, env=self.env, check=True,
+        return subprocess.run([PY, "manage.py", *args], cwd=self.repo, env=self.env, check=True,
                               capture_output=True, text=True).stdout
 
     def start_redis(self) -> None:

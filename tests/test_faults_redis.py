@@ -1,6 +1,6 @@
 """Faults of the channel layer and the worker, on real processes (issue 12, points 3-5):
-Redis killed with -9 while containers run and exit; the worker killed before a
-`docker run --rm`."""
+Redis killed with -9 while containers run and exit (this host's commands do not need it: they
+go over the worker's socket); the worker killed before a `docker run --rm`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import signal
 import socket
 import time
 
-import docker
 import pytest
 import requests
 
@@ -58,25 +57,23 @@ def test_worker_survives_redis_restart_and_records_every_exit(api, dpy, redis_ki
         c = api.run(cmd=["sh", "-c", f"echo line{i}; sleep {0.5 * (i + 1)}; exit {10 + i}"])
         codes[c["id"]] = 10 + i
     idle = api.create(cmd=["true"])
+    held = api.create(cmd=["sleep", "30"])
     redis_killed()
 
-    # the APIs answer a JSON 503 with a message at once, never an HTML 500
-    r, took = _timed(lambda: api.api("POST", f"/api/containers/{idle['id']}/start/", timeout=30))
-    assert r.status_code == 503 and r.headers["Content-Type"] == "application/json", r.text[:300]
-    assert "Redis" in r.json()["message"] and took < FAST_S, (r.json(), took)
-    r, took = _timed(lambda: api.api("POST", f"/api/containers/{idle['id']}/stop/", timeout=30))
-    assert r.status_code == 503 and "Redis" in r.json()["message"] and took < FAST_S
-    with pytest.raises(docker.errors.APIError) as err:
-        t = time.monotonic()
-        dpy.api.start(idle["id"])
-    took = time.monotonic() - t
-    assert err.value.response.status_code == 503 and took < FAST_S, (err.value, took)
-    assert "Redis" in err.value.response.json()["message"]
+    # this host's commands go over the worker's socket, not Redis: they work while it is down
+    r, took = _timed(lambda: api.api("POST", f"/api/containers/{held['id']}/start/", timeout=30))
+    assert r.status_code == 200 and r.json()["state"]["status"] == "running", r.text[:300]
+    assert took < FAST_S, took
+    r, took = _timed(lambda: api.api("POST", f"/api/containers/{held['id']}/stop/?timeout=1",
+                                     timeout=30))
+    assert r.status_code == 200 and r.json()["state"]["status"] == "exited", r.text[:300]
+    dpy.api.start(idle["id"])  # the Docker API too
+    assert dpy.api.wait(idle["id"], timeout=30)["StatusCode"] == 0
     info, took = _timed(lambda: api.api("GET", "/api/info/").json())
     assert "redis" in info["down"] and "worker" not in info["down"] and took < FAST_S, info
     assert any(w.startswith("redis is down") for w in dpy.info()["Warnings"])
     # what needs no Redis keeps working: records and logs
-    assert api.inspect(idle["id"])["state"]["status"] == "created"
+    assert api.inspect(held["id"])["state"]["status"] == "exited"
 
     # every exit is recorded while Redis is down: the watcher needs the database only
     def recorded() -> bool:
@@ -98,10 +95,15 @@ def test_worker_survives_redis_restart_and_records_every_exit(api, dpy, redis_ki
     assert api.wait(c["id"])["exit_code"] == 7
     dpy.api.start(idle["id"])
     assert dpy.api.wait(idle["id"], timeout=30)["StatusCode"] == 0
-    with open(worker_log) as f:
-        f.seek(log_from)
-        log = f.read()
-    assert "Redis unreachable" in log and "Redis is back" in log
+
+    def worker_log_since() -> str:
+        with open(worker_log) as f:
+            f.seek(log_from)
+            return f.read()
+
+    # said once a PING answers (no command comes through Redis on one host)
+    log = until(lambda: "Redis is back" in worker_log_since() and worker_log_since(), timeout=15)
+    assert "Redis unreachable" in log
     assert "Traceback" not in log, log[-3000:]
 
 

@@ -1,10 +1,12 @@
-"""`manage.py runworker`: Channels' worker on the engine channel, plus the exit watcher.
+"""`manage.py runworker`: the worker's Unix socket (containers/rpcserver.py: this host's
+calls) and Channels' worker on the engine channel (other hosts' calls), plus the exit watcher.
 
-The worker outlives Redis: a refused or closed connection makes the engine-channel listener
-wait (back-off from BACKOFF_MIN to BACKOFF_MAX seconds, logged when it starts, every
-LOG_EVERY_S seconds meanwhile and when Redis is back) and listen again, while the pidfd
-watcher, the periodic reconcile and the heartbeat keep running in the same event loop
-(exits are recorded in the database, which does not need Redis)."""
+The worker outlives Redis, and this host's calls do not need it: a refused or closed
+connection makes the engine-channel listener wait (back-off from BACKOFF_MIN to BACKOFF_MAX
+seconds, logged when it starts, every LOG_EVERY_S seconds meanwhile and when Redis is back)
+and listen again, while the socket, the pidfd watcher, the periodic reconcile and the
+heartbeat keep running in the same event loop (exits are recorded in the database, which
+does not need Redis)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connections
 
-from containers import heartbeat, hosts, nameservice
+from containers import heartbeat, hosts, nameservice, rpcserver
 from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.rpc import LAYER_ERRORS
@@ -83,12 +85,16 @@ class EngineWorker(Worker):
             await watcher.reconcile(boot=True)  # adopt what runs before taking commands
             nameservice.Service.instance = names = nameservice.Service()
             await names.sync()  # the user networks' DNS (their bridges were restored at boot)
-            log.info("worker ready on %s (host %s)", self.channels, settings.DOCKERWEB_HOST)
+            listener = rpcserver.Listener()
+            await listener.start()  # this host's API servers' calls, without Redis
+            log.info("worker ready on %s and %s (host %s)", rpcserver.path(), self.channels,
+                     settings.DOCKERWEB_HOST)
             task = asyncio.ensure_future(watcher.run())
             try:
                 await super().handle()
             finally:
                 task.cancel()
+                listener.close()
                 names.close()
         finally:
             beating.cancel()
@@ -106,11 +112,18 @@ class EngineWorker(Worker):
             await instance_queue.put(message)
 
     async def receive(self, channel: str) -> dict:
-        """The next message on `channel`, however long Redis is away (bounded back-off)."""
+        """The next message on `channel`, however long Redis is away (bounded back-off). Redis
+        coming back is logged when a PING answers (this host's commands do not come through
+        Redis: no message may come for long)."""
         delay, down_since, logged = BACKOFF_MIN, None, 0.0
         while True:
             try:
-                message = await self.channel_layer.receive(channel)
+                if down_since is not None:
+                    await self._ping()
+                    log.info("Redis is back after %.1fs; taking commands again",
+                             time.monotonic() - down_since)
+                    delay, down_since = BACKOFF_MIN, None
+                return await self.channel_layer.receive(channel)
             except LAYER_ERRORS as e:
                 now = time.monotonic()
                 if down_since is None:
@@ -122,11 +135,12 @@ class EngineWorker(Worker):
                     log.warning("Redis still unreachable after %.0fs: %s", now - down_since, e)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
-                continue
-            if down_since is not None:
-                log.info("Redis is back after %.1fs; taking commands again",
-                         time.monotonic() - down_since)
-            return message
+
+    async def _ping(self) -> None:
+        """A PING to the layer's Redis (nothing for a layer without a connection)."""
+        connection = getattr(self.channel_layer, "connection", None)
+        if connection is not None:
+            await connection(0).ping()
 
 
 class Command(ChannelsRunworker):

@@ -21,7 +21,7 @@ from containers.models import Container, Network
 from containers.runtime import host_name
 from dockerweb import instancelock
 
-SOCKETS = ("docker.sock", "redis.sock", "supervisor.sock")
+SOCKETS = ("docker.sock", "redis.sock", "supervisor.sock", "worker.sock")
 
 
 class Command(BaseCommand):
