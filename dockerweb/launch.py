@@ -102,6 +102,9 @@ def supervisord_conf(root: str) -> str:
         "[supervisord]", "nodaemon=true", "user=root", f"logfile={run}/supervisord.log",
         "logfile_maxbytes=1MB", "logfile_backups=1", f"pidfile={run}/supervisord.pid",
         "umask=077", f"childlogdir={run}",
+        # the worker holds a pidfd per running container and a socket per calling request
+        # thread, the servers a socket per client: raise the soft limit the children inherit
+        "minfds=65536",
         "",
         "[unix_http_server]", f"file={run}/supervisor.sock", "chmod=0700", "",
         "[rpcinterface:supervisor]",
