@@ -27,6 +27,7 @@ from containers import (
     networks,
     placement,
     restarts,
+    rowsql,
     volumes,
 )
 from containers.engine import ids
@@ -44,7 +45,7 @@ from containers.engine.run.command import exit_code_of
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
-from containers.models import Container, Event
+from containers.models import Container, Event, Image
 from containers.runtime import engine, host_name
 
 log = logging.getLogger("dockerweb.lifecycle")
@@ -103,8 +104,9 @@ def create(spec: ContainerSpec, name: str = "", *, user,
 def current(ref: str) -> Container:
     """Look up `ref` and make its record agree with reality first (the worker reconciles
     before acting: an exit the watcher has not recorded yet is recorded now). The worker
-    acts as the system: callers resolved `ref` for their user before asking it."""
-    c = lookup.container(ref, None)
+    acts as the system: callers resolved `ref` for their user before asking it (a full id
+    then: read as plain SQL, rowsql)."""
+    c = (rowsql.get(Container, ref) if ids.ID_RE.match(ref) else None) or lookup.container(ref, None)
     if c.status in (State.RUNNING, State.STOPPING) and engine().status(c.id).kind != "running":
         c = record_exit(c.id) or c
     return c
@@ -126,6 +128,7 @@ def _start(c: Container) -> Container:
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
+        c.image = rowsql.get(Image, c.image_id) or c.image  # the ORM's lazy read compiles a query
         hostimages.ensure(c.image)  # placed on a host without it: copied or pulled first
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
@@ -257,7 +260,7 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
 
 
 def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) -> Container | None:
-    c = Container.objects.filter(pk=cid).first()
+    c = rowsql.get(Container, cid)
     if c is None or c.status not in ACTIVE:
         return c
     if c.status == State.STARTING and not settle_starting:
@@ -304,7 +307,7 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
-    return Container.objects.filter(pk=cid).first()
+    return rowsql.get(Container, cid)
 
 
 def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
@@ -650,7 +653,7 @@ def _finish_remove(c: Container, volumes: bool = False) -> None:
         engine().remove(c.id)
         with transaction.atomic():
             networking.release(c.id)
-            Container.objects.filter(pk=c.id).delete()
+            rowsql.delete_row(Container, c.id)  # and its dependent rows, without the collector
             events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref,
                         name=c.name, owner_id=c.owner_id)
     except EngineError as e:

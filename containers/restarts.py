@@ -21,9 +21,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone as djtz
 
+from containers import rowsql
 from containers.engine import restart
 from containers.engine.state import State
 from containers.models import Container
@@ -60,10 +60,11 @@ def after_exit(c: Container, exit_code: int, *, oom: bool = False, error: str = 
     fields: dict[str, Any] = {"exit_reason": reason[:255], "restart_delay_ms": decision.delay_ms}
     if decision.restart:
         fields.update(restart_at=now + timedelta(milliseconds=decision.delay_ms),
-                      restart_count=F("restart_count") + 1)
-    # only the run that was judged, and only if no one stopped it meanwhile
-    Container.objects.filter(pk=c.id, state__in=STOPPED_STATES, stopped_by=c.stopped_by,
-                             restart_at=None).update(**fields)
+                      restart_count=rowsql.Add(1))
+    # only the run that was judged, and only if no one stopped it meanwhile (plain SQL: it
+    # runs at every exit)
+    rowsql.update(Container, {"pk": c.id, "state__in": STOPPED_STATES, "stopped_by": c.stopped_by,
+                              "restart_at": None}, fields)
     return {"execDuration": str(int(ran_for)), "reason": reason[:255]}
 
 
@@ -79,8 +80,8 @@ def reset_for_user_start(cid: str) -> None:
     """A user's start (or restart), as Docker's: the user's stop is over, a pending policy
     restart is dropped, and the restart count and back-off start afresh. Only for a
     container that does not run (a start of a running one changes nothing)."""
-    Container.objects.filter(pk=cid, state__in=[*STOPPED_STATES, State.CREATED.value]).update(
-        stopped_by="", restart_at=None, restart_count=0, restart_delay_ms=0)
+    rowsql.update(Container, {"pk": cid, "state__in": [*STOPPED_STATES, State.CREATED.value]},
+                  {"stopped_by": "", "restart_at": None, "restart_count": 0, "restart_delay_ms": 0})
 
 
 def due(now: datetime | None = None) -> list[tuple[str, datetime]]:

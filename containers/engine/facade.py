@@ -269,7 +269,7 @@ class Engine:
         if own_layer_only:
             yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
             return
-        mounted_here = not rootfs.is_mounted(p.rootfs)
+        mounted_here = not rootfs.overlay_mounted(p.rootfs)
         if mounted_here:
             rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
@@ -364,7 +364,7 @@ class Engine:
         @contextmanager
         def ctx():
             p = self.paths(cid)
-            here = not rootfs.is_mounted(p.rootfs)
+            here = not rootfs.overlay_mounted(p.rootfs)
             if here:
                 rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
             try:
