@@ -122,9 +122,10 @@ def start(ref: str) -> Container:
     return _start(current(ref))
 
 
-def _start(c: Container) -> Container:
-    """`start` of the record `c` just read (`current`)."""
-    c, before = _claim_start(c)
+def _start(c: Container, reset: dict[str, Any] | None = None) -> Container:
+    """`start` of the record `c` just read (`current`); `reset`: more fields the claim
+    writes (a user's start: restarts.USER_START_RESET)."""
+    c, before = _claim_start(c, reset or {})
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
@@ -174,9 +175,10 @@ def _start(c: Container) -> Container:
 START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
 
 
-def _claim_start(c: Container) -> tuple[Container, dict[str, Any]]:
-    """Claim `c` for a start: created/exited/dead -> starting. Returns the record and the
-    fields to put back if the start is refused before anything runs.
+def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[str, Any]]:
+    """Claim `c` for a start: created/exited/dead -> starting, writing `reset` too in the
+    same UPDATE. Returns the record and the fields to put back if the start is refused
+    before anything runs (`reset` stays, as a user's start resets even a start that fails).
 
     Concurrent starts: one claims, the others wait (bounded) for its outcome and answer 304
     (NotModified) when it runs, or try again when it did not (as if they had come after it).
@@ -193,7 +195,9 @@ def _claim_start(c: Container) -> tuple[Container, dict[str, Any]]:
                   "oom_killed": c.oom_killed, "finished_at": c.finished_at}
         try:
             Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
-                                 oom_killed=False, finished_at=None)
+                                 oom_killed=False, finished_at=None, **reset)
+            for field, value in reset.items():
+                setattr(c, field, value)  # as written (what the start event and reply carry)
             return c, before
         except IllegalTransition:
             c = current(c.id)
@@ -483,10 +487,8 @@ NO_LIMIT_WAIT = 86400.0  # s: StopTimeout -1 ("wait for ever"), bounded for the 
 def start_by_user(ref: str) -> Container:
     """A user's start (REST, Docker API, dashboard, restart): as Docker, the user's stop is
     over, a pending policy restart is dropped and the restart count and back-off start
-    afresh (restarts.reset_for_user_start), then `start`."""
-    c = current(ref)
-    restarts.reset_for_user_start(c.id)  # fields the start does not read from `c`
-    return _start(c)
+    afresh (restarts.USER_START_RESET, written by the start's claim), then `start`."""
+    return _start(current(ref), reset=restarts.USER_START_RESET)
 
 
 def stop_wait(c: Container, timeout: float | None) -> float:

@@ -76,12 +76,18 @@ def cancel(cid: str, how: str) -> bool:
                 .exclude(restart_at=None).update(restart_at=None))
 
 
+# what a user's start (or restart) resets, as Docker's: the user's stop is over, a pending
+# policy restart is dropped, and the restart count and back-off start afresh
+USER_START_RESET: dict[str, Any] = {"stopped_by": "", "restart_at": None, "restart_count": 0,
+                                    "restart_delay_ms": 0}
+
+
 def reset_for_user_start(cid: str) -> None:
-    """A user's start (or restart), as Docker's: the user's stop is over, a pending policy
-    restart is dropped, and the restart count and back-off start afresh. Only for a
-    container that does not run (a start of a running one changes nothing)."""
+    """USER_START_RESET, for a container that does not run (a start of a running one
+    changes nothing). The worker's user start writes these fields in its claim's UPDATE
+    instead (lifecycle.start_by_user: one statement less)."""
     rowsql.update(Container, {"pk": cid, "state__in": [*STOPPED_STATES, State.CREATED.value]},
-                  {"stopped_by": "", "restart_at": None, "restart_count": 0, "restart_delay_ms": 0})
+                  USER_START_RESET)
 
 
 def due(now: datetime | None = None) -> list[tuple[str, datetime]]:

@@ -115,15 +115,14 @@ class Engine:
         command.check(p.rootfs, cmd[0], path_env, workdir)
         parent = self.config.cgroup_parent
         caps = capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged)
-        if not spec.privileged:
-            seccomp.write(p.seccomp, caps)
+        profile = "" if spec.privileged else seccomp.shared(self.layout.lib, caps)
         text = lxcconf.render(lxcconf.LxcParams(
             hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
             cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
             working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
             privileged=spec.privileged, capabilities=caps,
-            seccomp_profile="" if spec.privileged else p.seccomp, mounts=mount_entries,
+            seccomp_profile=profile, mounts=mount_entries,
         ))
         with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)

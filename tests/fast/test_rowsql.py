@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from django.db import connection, transaction
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.test.utils import CaptureQueriesContext
@@ -122,3 +123,32 @@ def test_exit_and_removal_statements_are_few(fake, make, endpoint_of):
                    *["DELETE"] * len(rowsql.leaf_cascades(Container)), "DELETE", "INSERT"], sql
     assert not Container.objects.filter(pk=c.id).exists()
     assert list(Event.objects.filter(actor_id=c.id).values_list("action", flat=True)) == ["die", "destroy"]
+
+
+def test_a_users_start_claims_and_resets_in_one_update(fake, make):
+    """A user's start: one read, one UPDATE that claims and resets the restart bookkeeping
+    (the reset was a statement of its own), the image read, then running + start event."""
+
+    c = make(State.EXITED, stopped_by="stop", restart_count=3, restart_delay_ms=800,
+             spec={"image": "busybox", "network_mode": "none"})
+    with CaptureQueriesContext(connection) as q:
+        got = lifecycle.start_by_user(c.id)
+    assert _statements(q) == ["SELECT", "UPDATE", "SELECT", "UPDATE", "INSERT"], _statements(q)
+    claim = next(x["sql"] for x in q.captured_queries if x["sql"].startswith("UPDATE"))
+    assert "'starting'" in claim and "restart_count" in claim
+    stored = Container.objects.get(pk=c.id)
+    assert (stored.status, stored.stopped_by, stored.restart_count, stored.restart_delay_ms) == (
+        State.RUNNING, "", 0, 0)
+    assert (got.stopped_by, got.restart_count) == ("", 0)
+
+
+def test_a_users_start_refused_by_the_engine_still_ends_the_users_stop(fake, make):
+    from containers.engine.errors import StartFailed
+
+    c = make(State.EXITED, stopped_by="stop", restart_count=2,
+             spec={"image": "busybox", "network_mode": "none"})
+    fake.start_error = StartFailed("no")
+    with pytest.raises(StartFailed):
+        lifecycle.start_by_user(c.id)
+    stored = Container.objects.get(pk=c.id)
+    assert (stored.status, stored.stopped_by, stored.restart_count) == (State.EXITED, "", 0)
