@@ -26,13 +26,13 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         owner_id = container.owner_id
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
-    # no savepoint when nested (the caller's transaction fails as a whole): Django names each
-    # savepoint anew (s<thread>_x<n>, n never reset), so on a kept connection every SAVEPOINT
-    # and RELEASE is new SQL that churns the sqlite3 module's statement cache (issue 12)
     # one plain-SQL INSERT (rowsql: Event.objects.create compiled it anew, ~0.25 ms of CPU)
     event = Event(time=timezone.now(), type=type, action=action, actor_id=actor_id,
                   actor_name=actor_name, attributes=attributes, owner_id=owner_id)
     row = {f: getattr(event, f) for f in _EVENT_COLUMNS}
+    # no savepoint when nested (the caller's transaction fails as a whole): Django names each
+    # savepoint anew (s<thread>_x<n>, n never reset), so on a kept connection every SAVEPOINT
+    # and RELEASE is new SQL that churns the sqlite3 module's statement cache (issue 12)
     with transaction.atomic(savepoint=False):
         _in_commit_order()
         event.seq = rowsql.insert(Event, row)

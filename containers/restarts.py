@@ -4,7 +4,7 @@ are engine/restart.py's (Docker's restart manager); the state lives in the datab
 survives the worker:
 
 - `stopped_by`: "stop" / "kill" once the user stopped it; no policy restarts it until the
-  user's next start (`reset_for_user_start`).
+  user's next start (`USER_START_RESET`, written by the start's claim).
 - `restart_at`: set (with the exit, by `after_exit`) while the container waits out its
   back-off (Docker's "restarting"); cleared by the claim that restarts it, or by a stop.
 - `restart_delay_ms`: the back-off in force (100 ms doubling, reset by a run of 10 s).
@@ -77,17 +77,11 @@ def cancel(cid: str, how: str) -> bool:
 
 
 # what a user's start (or restart) resets, as Docker's: the user's stop is over, a pending
-# policy restart is dropped, and the restart count and back-off start afresh
+# policy restart is dropped, and the restart count and back-off start afresh. Written by the
+# start's claim, in its UPDATE (lifecycle.start_by_user): only for a container that does not
+# run, so a start of a running one changes nothing
 USER_START_RESET: dict[str, Any] = {"stopped_by": "", "restart_at": None, "restart_count": 0,
                                     "restart_delay_ms": 0}
-
-
-def reset_for_user_start(cid: str) -> None:
-    """USER_START_RESET, for a container that does not run (a start of a running one
-    changes nothing). The worker's user start writes these fields in its claim's UPDATE
-    instead (lifecycle.start_by_user: one statement less)."""
-    rowsql.update(Container, {"pk": cid, "state__in": [*STOPPED_STATES, State.CREATED.value]},
-                  USER_START_RESET)
 
 
 def due(now: datetime | None = None) -> list[tuple[str, datetime]]:
