@@ -650,9 +650,7 @@ def _finish_remove(c: Container, volumes: bool = False) -> None:
     record and the destroy event go in one commit. With `volumes`, then the anonymous
     volumes no other container uses."""
     try:
-        if engine().status(c.id).kind == "running":
-            engine().force_kill(c.id)
-        engine().remove(c.id)
+        engine().remove(c.id, force=True)  # a run left behind is killed first
         with transaction.atomic():
             networking.release(c.id)
             rowsql.delete_row(Container, c.id)  # and its dependent rows, without the collector

@@ -462,12 +462,13 @@ class Engine:
         rootfs.unmount(self.paths(cid).rootfs)
         cgroups.remove(parent, cid)
 
-    def remove(self, cid: str) -> None:
-        """Delete the container's files. The caller guarantees it does not run. Its
-        directory is gone when this returns (renamed into tmp/); the unlinks of its files
-        happen in the background (fs/trash.py)."""
+    def remove(self, cid: str, force: bool = False) -> None:
+        """Delete the container's files. A running container is refused (EngineError), or
+        with `force` killed first (force_kill); one status read either way. Its directory
+        is gone when this returns (renamed into tmp/); the unlinks of its files happen in
+        the background (fs/trash.py)."""
         p = self.paths(cid)
-        if self.status(cid).kind == "running":
+        if self.status(cid).kind == "running" and (not force or self.force_kill(cid).kind == "running"):
             raise EngineError("container is still running")
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)
