@@ -114,7 +114,7 @@ def confined_config(s, network: str) -> tuple[str, dict[str, str]]:
     cdir = os.path.join(s.root, "containers", cid)
     d = os.path.join(s.root, f"confined-{network}")
     os.makedirs(os.path.join(d, "etc"), exist_ok=True)
-    shutil.copy(os.path.join(cdir, "seccomp.profile"), d)
+    # the seccomp profile is the engine's shared one under lib/ (seccomp.shared): used in place
     for f in ("hostname", "hosts", "resolv.conf"):
         shutil.copy(os.path.join(cdir, "etc", f), os.path.join(d, "etc", f))
     with open(os.path.join(cdir, "config.lxc")) as f:

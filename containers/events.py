@@ -8,11 +8,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from containers import exithints
+from containers import exithints, rowsql
 from containers.models import Container, Event
 from containers.streams.notify import announce_event
 
 EXIT_ACTIONS = ("die", "destroy")  # the events every wait condition is decided after
+_EVENT_COLUMNS = ("time", "type", "action", "actor_id", "actor_name", "attributes", "owner_id")
 
 
 def emit(action: str, container: Container | None = None, *, actor_id: str = "",
@@ -25,13 +26,17 @@ def emit(action: str, container: Container | None = None, *, actor_id: str = "",
         owner_id = container.owner_id
         attributes.setdefault("image", container.image_ref)
         attributes.setdefault("name", container.name)
+    # one plain-SQL INSERT (rowsql: Event.objects.create compiled it anew, ~0.25 ms of CPU)
+    event = Event(time=timezone.now(), type=type, action=action, actor_id=actor_id,
+                  actor_name=actor_name, attributes=attributes, owner_id=owner_id)
+    row = {f: getattr(event, f) for f in _EVENT_COLUMNS}
     # no savepoint when nested (the caller's transaction fails as a whole): Django names each
     # savepoint anew (s<thread>_x<n>, n never reset), so on a kept connection every SAVEPOINT
     # and RELEASE is new SQL that churns the sqlite3 module's statement cache (issue 12)
     with transaction.atomic(savepoint=False):
         _in_commit_order()
-        event = Event.objects.create(type=type, action=action, actor_id=actor_id,
-                                     actor_name=actor_name, attributes=attributes, owner_id=owner_id)
+        event.seq = rowsql.insert(Event, row)
+    event._state.adding, event._state.db = False, transaction.get_connection().alias
     transaction.on_commit(lambda: announce_event(event.seq))  # wake /ws/events/ consumers
     if type == "container" and action in EXIT_ACTIONS:
         transaction.on_commit(lambda: exithints.announce(actor_id))  # wake its waiters

@@ -60,7 +60,8 @@ def start(eid: str) -> ExecInfo:
     ctx = ExecContext(rootfs=engine().paths(cid).rootfs, image_config=dict(c.image.config),
                       env=list(spec.get("env") or []), user=spec.get("user") or "",
                       working_dir=spec.get("working_dir") or "", hostname=c.hostname,
-                      log_limits=limits(spec.get("log_opts") or {}, engine().config.log_limits))
+                      log_limits=limits(spec.get("log_opts") or {}, engine().config.log_limits),
+                      privileged=bool(spec.get("privileged")))
     info = execs().start(cid, eid, ctx)
     events.emit("exec_start", c, execID=eid, cmd=" ".join(info.config.cmd))
     sup = execs().supervisor(cid, eid)

@@ -27,6 +27,7 @@ from containers import (
     networks,
     placement,
     restarts,
+    rowsql,
     volumes,
 )
 from containers.engine import ids
@@ -44,7 +45,7 @@ from containers.engine.run.command import exit_code_of
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
-from containers.models import Container, Event
+from containers.models import Container, Event, Image
 from containers.runtime import engine, host_name
 
 log = logging.getLogger("dockerweb.lifecycle")
@@ -103,8 +104,9 @@ def create(spec: ContainerSpec, name: str = "", *, user,
 def current(ref: str) -> Container:
     """Look up `ref` and make its record agree with reality first (the worker reconciles
     before acting: an exit the watcher has not recorded yet is recorded now). The worker
-    acts as the system: callers resolved `ref` for their user before asking it."""
-    c = lookup.container(ref, None)
+    acts as the system: callers resolved `ref` for their user before asking it (a full id
+    then: read as plain SQL, rowsql)."""
+    c = (rowsql.get(Container, ref) if ids.ID_RE.match(ref) else None) or lookup.container(ref, None)
     if c.status in (State.RUNNING, State.STOPPING) and engine().status(c.id).kind != "running":
         c = record_exit(c.id) or c
     return c
@@ -120,12 +122,14 @@ def start(ref: str) -> Container:
     return _start(current(ref))
 
 
-def _start(c: Container) -> Container:
-    """`start` of the record `c` just read (`current`)."""
-    c, before = _claim_start(c)
+def _start(c: Container, reset: dict[str, Any] | None = None) -> Container:
+    """`start` of the record `c` just read (`current`); `reset`: more fields the claim
+    writes (a user's start: restarts.USER_START_RESET)."""
+    c, before = _claim_start(c, reset or {})
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
+        c.image = rowsql.get(Image, c.image_id) or c.image  # the ORM's lazy read compiles a query
         hostimages.ensure(c.image)  # placed on a host without it: copied or pulled first
         plan = networking.allocate(c, spec)
     except Exception as e:  # refused before anything ran: back to where it was
@@ -171,9 +175,10 @@ def _start(c: Container) -> Container:
 START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
 
 
-def _claim_start(c: Container) -> tuple[Container, dict[str, Any]]:
-    """Claim `c` for a start: created/exited/dead -> starting. Returns the record and the
-    fields to put back if the start is refused before anything runs.
+def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[str, Any]]:
+    """Claim `c` for a start: created/exited/dead -> starting, writing `reset` too in the
+    same UPDATE. Returns the record and the fields to put back if the start is refused
+    before anything runs (`reset` stays, as a user's start resets even a start that fails).
 
     Concurrent starts: one claims, the others wait (bounded) for its outcome and answer 304
     (NotModified) when it runs, or try again when it did not (as if they had come after it).
@@ -190,7 +195,9 @@ def _claim_start(c: Container) -> tuple[Container, dict[str, Any]]:
                   "oom_killed": c.oom_killed, "finished_at": c.finished_at}
         try:
             Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
-                                 oom_killed=False, finished_at=None)
+                                 oom_killed=False, finished_at=None, **reset)
+            for field, value in reset.items():
+                setattr(c, field, value)  # as written (what the start event and reply carry)
             return c, before
         except IllegalTransition:
             c = current(c.id)
@@ -257,7 +264,7 @@ def record_exit(cid: str, supervisor_pid: int | None = None, *, settle_starting:
 
 
 def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) -> Container | None:
-    c = Container.objects.filter(pk=cid).first()
+    c = rowsql.get(Container, cid)
     if c is None or c.status not in ACTIVE:
         return c
     if c.status == State.STARTING and not settle_starting:
@@ -304,7 +311,7 @@ def _record_exit(cid: str, supervisor_pid: int | None, settle_starting: bool) ->
         events.emit("die", c, exitCode="-1", error=reason, **restarts.after_exit(c, -1, error=reason))
         log.warning("container %s marked dead: %s", cid[:12], reason)
         _auto_remove(c)
-    return Container.objects.filter(pk=cid).first()
+    return rowsql.get(Container, cid)
 
 
 def _record_unreadable_exit(c: Container, reason: str, sources: list[State],
@@ -480,10 +487,8 @@ NO_LIMIT_WAIT = 86400.0  # s: StopTimeout -1 ("wait for ever"), bounded for the 
 def start_by_user(ref: str) -> Container:
     """A user's start (REST, Docker API, dashboard, restart): as Docker, the user's stop is
     over, a pending policy restart is dropped and the restart count and back-off start
-    afresh (restarts.reset_for_user_start), then `start`."""
-    c = current(ref)
-    restarts.reset_for_user_start(c.id)  # fields the start does not read from `c`
-    return _start(c)
+    afresh (restarts.USER_START_RESET, written by the start's claim), then `start`."""
+    return _start(current(ref), reset=restarts.USER_START_RESET)
 
 
 def stop_wait(c: Container, timeout: float | None) -> float:
@@ -645,12 +650,10 @@ def _finish_remove(c: Container, volumes: bool = False) -> None:
     record and the destroy event go in one commit. With `volumes`, then the anonymous
     volumes no other container uses."""
     try:
-        if engine().status(c.id).kind == "running":
-            engine().force_kill(c.id)
-        engine().remove(c.id)
+        engine().remove(c.id, force=True)  # a run left behind is killed first
         with transaction.atomic():
             networking.release(c.id)
-            Container.objects.filter(pk=c.id).delete()
+            rowsql.delete_row(Container, c.id)  # and its dependent rows, without the collector
             events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref,
                         name=c.name, owner_id=c.owner_id)
     except EngineError as e:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from containers import rowsql
 from containers.engine import ids
 from containers.engine import state as sm
 from containers.engine.errors import NotFound
@@ -120,11 +121,12 @@ class Container(models.Model):
         """Move `cid` to `target` if its current state allows it; else raise
         IllegalTransition (409) or NotFound. Extra `fields` are written in the same UPDATE.
         `sources` narrows the states it may come from, `match` adds conditions on other
-        columns (e.g. the supervisor whose exit is being recorded): all in the one UPDATE.
+        columns (e.g. the supervisor whose exit is being recorded; equality, None is IS
+        NULL): all in the one UPDATE, sent as plain SQL (containers/rowsql.py).
         """
         allowed = [s.value for s in sm.sources(target) if sources is None or s in set(sources)]
-        rows = cls.objects.filter(pk=cid, state__in=allowed, **(match or {}))
-        if rows.update(state=target.value, **fields):
+        if rowsql.update(cls, {"pk": cid, "state__in": allowed, **(match or {})},
+                         {"state": target.value, **fields}):
             return
         current = cls.objects.filter(pk=cid).values_list("state", flat=True).first()
         if current is None:

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from containers import rowsql
 from containers.engine.errors import Conflict
 from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
@@ -177,11 +178,12 @@ def activate(c: Container, plan: Plan) -> None:
 def release(cid: str) -> None:
     """Drop rules and reservations of `cid`. Idempotent. Rules exist only while the port
     rows do (rows first at allocate, rules removed before the rows here; the boot sweep
-    takes any other), so a container without ports costs no nft run."""
-    if PortBinding.objects.filter(container_id=cid).exists():
+    takes any other), so a container without ports costs no nft run. Plain SQL (rowsql):
+    it runs at every exit and removal."""
+    if rowsql.exists(PortBinding, {"container": cid}):
         portmap.remove(table(), cid)
-    PortBinding.objects.filter(container_id=cid).delete()
-    Endpoint.objects.filter(container_id=cid).delete()
+    rowsql.delete(PortBinding, {"container": cid})
+    rowsql.delete(Endpoint, {"container": cid})
 
 
 def sweep(running: set[str]) -> None:

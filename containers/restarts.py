@@ -4,7 +4,7 @@ are engine/restart.py's (Docker's restart manager); the state lives in the datab
 survives the worker:
 
 - `stopped_by`: "stop" / "kill" once the user stopped it; no policy restarts it until the
-  user's next start (`reset_for_user_start`).
+  user's next start (`USER_START_RESET`, written by the start's claim).
 - `restart_at`: set (with the exit, by `after_exit`) while the container waits out its
   back-off (Docker's "restarting"); cleared by the claim that restarts it, or by a stop.
 - `restart_delay_ms`: the back-off in force (100 ms doubling, reset by a run of 10 s).
@@ -21,9 +21,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
 from django.utils import timezone as djtz
 
+from containers import rowsql
 from containers.engine import restart
 from containers.engine.state import State
 from containers.models import Container
@@ -60,10 +60,11 @@ def after_exit(c: Container, exit_code: int, *, oom: bool = False, error: str = 
     fields: dict[str, Any] = {"exit_reason": reason[:255], "restart_delay_ms": decision.delay_ms}
     if decision.restart:
         fields.update(restart_at=now + timedelta(milliseconds=decision.delay_ms),
-                      restart_count=F("restart_count") + 1)
-    # only the run that was judged, and only if no one stopped it meanwhile
-    Container.objects.filter(pk=c.id, state__in=STOPPED_STATES, stopped_by=c.stopped_by,
-                             restart_at=None).update(**fields)
+                      restart_count=rowsql.Add(1))
+    # only the run that was judged, and only if no one stopped it meanwhile (plain SQL: it
+    # runs at every exit)
+    rowsql.update(Container, {"pk": c.id, "state__in": STOPPED_STATES, "stopped_by": c.stopped_by,
+                              "restart_at": None}, fields)
     return {"execDuration": str(int(ran_for)), "reason": reason[:255]}
 
 
@@ -75,12 +76,12 @@ def cancel(cid: str, how: str) -> bool:
                 .exclude(restart_at=None).update(restart_at=None))
 
 
-def reset_for_user_start(cid: str) -> None:
-    """A user's start (or restart), as Docker's: the user's stop is over, a pending policy
-    restart is dropped, and the restart count and back-off start afresh. Only for a
-    container that does not run (a start of a running one changes nothing)."""
-    Container.objects.filter(pk=cid, state__in=[*STOPPED_STATES, State.CREATED.value]).update(
-        stopped_by="", restart_at=None, restart_count=0, restart_delay_ms=0)
+# what a user's start (or restart) resets, as Docker's: the user's stop is over, a pending
+# policy restart is dropped, and the restart count and back-off start afresh. Written by the
+# start's claim, in its UPDATE (lifecycle.start_by_user): only for a container that does not
+# run, so a start of a running one changes nothing
+USER_START_RESET: dict[str, Any] = {"stopped_by": "", "restart_at": None, "restart_count": 0,
+                                    "restart_delay_ms": 0}
 
 
 def due(now: datetime | None = None) -> list[tuple[str, datetime]]:

@@ -91,8 +91,10 @@ class FakeEngine:
     def reap_dead(self, cid: str) -> None:
         self.calls.append(("reap_dead", cid))
 
-    def remove(self, cid: str) -> None:
+    def remove(self, cid: str, force: bool = False) -> None:
         self.calls.append(("remove", cid))
+        if force and self.status(cid).kind == "running":
+            self.force_kill(cid)
         if self.remove_error is not None:
             err, self.remove_error = self.remove_error, None
             raise err

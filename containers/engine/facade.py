@@ -115,15 +115,14 @@ class Engine:
         command.check(p.rootfs, cmd[0], path_env, workdir)
         parent = self.config.cgroup_parent
         caps = capabilities.resolve(spec.cap_add, spec.cap_drop, spec.privileged)
-        if not spec.privileged:
-            seccomp.write(p.seccomp, caps)
+        profile = "" if spec.privileged else seccomp.shared(self.layout.lib, caps)
         text = lxcconf.render(lxcconf.LxcParams(
             hostname=hostname, rootfs=p.rootfs, log_file=p.lxc_log,
             cgroup_container=f"{parent}/{cid}/payload", cgroup_monitor=f"{parent}/{cid}.monitor",
             working_dir=workdir, uid=user.uid, gid=user.gid,
             environment=env, network=network or netconf.lxc_lines(None),
             privileged=spec.privileged, capabilities=caps,
-            seccomp_profile="" if spec.privileged else p.seccomp, mounts=mount_entries,
+            seccomp_profile=profile, mounts=mount_entries,
         ))
         with open(p.lxc_config, "w", opener=private) as f:
             f.write(text)
@@ -269,7 +268,7 @@ class Engine:
         if own_layer_only:
             yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
             return
-        mounted_here = not rootfs.is_mounted(p.rootfs)
+        mounted_here = not rootfs.overlay_mounted(p.rootfs)
         if mounted_here:
             rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
@@ -364,7 +363,7 @@ class Engine:
         @contextmanager
         def ctx():
             p = self.paths(cid)
-            here = not rootfs.is_mounted(p.rootfs)
+            here = not rootfs.overlay_mounted(p.rootfs)
             if here:
                 rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
             try:
@@ -463,12 +462,13 @@ class Engine:
         rootfs.unmount(self.paths(cid).rootfs)
         cgroups.remove(parent, cid)
 
-    def remove(self, cid: str) -> None:
-        """Delete the container's files. The caller guarantees it does not run. Its
-        directory is gone when this returns (renamed into tmp/); the unlinks of its files
-        happen in the background (fs/trash.py)."""
+    def remove(self, cid: str, force: bool = False) -> None:
+        """Delete the container's files. A running container is refused (EngineError), or
+        with `force` killed first (force_kill); one status read either way. Its directory
+        is gone when this returns (renamed into tmp/); the unlinks of its files happen in
+        the background (fs/trash.py)."""
         p = self.paths(cid)
-        if self.status(cid).kind == "running":
+        if self.status(cid).kind == "running" and (not force or self.force_kill(cid).kind == "running"):
             raise EngineError("container is still running")
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)

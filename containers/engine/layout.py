@@ -57,7 +57,8 @@ class Layout:
 
     @property
     def lib(self) -> str:
-        """Libraries built on this host (initconfine.py)."""
+        """Programs and libraries built on this host (cbuild.py: the supervisor, initconfine)
+        and the seccomp profiles, one file per distinct profile (confine/seccomp.shared)."""
         return os.path.join(self.root, "lib")
 
     def container(self, cid: str) -> ContainerPaths:
@@ -108,6 +109,5 @@ class ContainerPaths:
     exit = property(lambda self: self._p("exit.json"))
     log = property(lambda self: self._p("container.log"))
     attach = property(lambda self: self._p("attach.sock"))
-    seccomp = property(lambda self: self._p("seccomp.profile"))
     # hostname, hosts, resolv.conf, bind-mounted into the container (0644: what it sees)
     etc = property(lambda self: self._p("etc"))

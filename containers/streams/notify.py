@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,13 +21,35 @@ EVENTS_GROUP = "dockerweb.events"
 log = logging.getLogger("dockerweb.streams")
 
 
+COALESCE_S = 1.0  # a queued hint older than this is not counted on (its send was lost)
+_queued_at: float | None = None  # when a hint not yet begun to be sent was queued
+_queued_lock = threading.Lock()
+
+
 def announce_event(seq: int) -> None:
-    """Tell every events consumer that event `seq` was committed (best effort)."""
-    if get_channel_layer() is not None:
-        post(_send_event, seq)
+    """Tell every events consumer that event `seq` was committed (best effort).
+
+    Coalesced: while a hint queued earlier has not begun to be sent, no other is queued.
+    That one still wakes every consumer after this commit (a consumer reads every event
+    after its own cursor from the database; the hint's seq is only informative), so a
+    burst of events costs one group send per loop turn, not one each (each is several
+    Redis round trips in the sender's event loop; issue 13). A queued hint that has not
+    begun within COALESCE_S is taken as lost and no longer counted on."""
+    global _queued_at
+    if get_channel_layer() is None:
+        return
+    now = time.monotonic()
+    with _queued_lock:
+        if _queued_at is not None and now - _queued_at < COALESCE_S:
+            return
+        _queued_at = now
+    post(_send_event, seq)
 
 
 async def _send_event(seq: int) -> None:
+    global _queued_at
+    with _queued_lock:
+        _queued_at = None  # from here on, an event committed now needs a hint of its own
     try:
         await get_channel_layer().group_send(EVENTS_GROUP, {"type": "events.new", "seq": seq})
     except Exception as e:  # noqa: BLE001 - a hint must never fail the caller

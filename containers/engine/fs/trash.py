@@ -5,7 +5,8 @@ directory is gone for everyone at once) and leaves the deletion to one backgroun
 process. A removal therefore never waits for the unlinks of a container's files (63 ms of a
 removal's 160 ms on a loaded host, more with a large upper dir). The thread deletes every
 `removed-*` entry of `tmp`, so what a crashed process left half-deleted goes with the next
-removal. Plain Python, no Django.
+removal. The thread is started once per process and then waits for work. Plain Python,
+no Django.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import shutil
 import threading
 
 PREFIX = "removed-"
-_lock = threading.Lock()
+_cond = threading.Condition()
 _pending: set[str] = set()  # tmp dirs with trash to delete
-_running = False
+_busy = False  # the thread is deleting
+_thread: threading.Thread | None = None
 
 
 def discard(path: str, tmp: str) -> None:
@@ -36,24 +38,28 @@ def discard(path: str, tmp: str) -> None:
 
 
 def _kick(tmp: str) -> None:
-    global _running
-    with _lock:
+    """Hand `tmp` to the process's trash thread, started on first use and then kept (it
+    waits for work): starting a thread per removal cost a thread start and a wait for the
+    scheduler on the removal's path (issue 13)."""
+    global _thread
+    with _cond:
         _pending.add(tmp)
-        if _running:
-            return
-        _running = True
-    threading.Thread(target=_empty, name="trash", daemon=True).start()
+        if _thread is None or not _thread.is_alive():  # first use, or a forked child
+            _thread = threading.Thread(target=_empty, name="trash", daemon=True)
+            _thread.start()
+        _cond.notify()
 
 
 def _empty() -> None:
-    """Delete the trash of every pending tmp dir until none is pending."""
-    global _running
+    """Delete the trash of every pending tmp dir; wait for more when none is pending."""
+    global _busy
     while True:
-        with _lock:
-            if not _pending:
-                _running = False
-                return
+        with _cond:
+            while not _pending:
+                _busy = False
+                _cond.wait()
             tmp = _pending.pop()
+            _busy = True
         try:
             names = [n for n in os.listdir(tmp) if n.startswith(PREFIX)]
         except OSError:
@@ -63,6 +69,6 @@ def _empty() -> None:
 
 
 def pending() -> bool:
-    """True while the background deletion is running (for tests)."""
-    with _lock:
-        return _running
+    """True while there is trash to delete or the thread is deleting (for tests)."""
+    with _cond:
+        return _busy or bool(_pending)

@@ -15,17 +15,32 @@ import os
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
+_controllers: tuple[str, int, list[str]] | None = None  # (CGROUP_ROOT, its mtime in ns, the list)
+
+
 def controllers() -> list[str]:
-    """Mounted controller directories (v1 hierarchies plus the unified one)."""
+    """Mounted controller directories (v1 hierarchies plus the unified one). Listed again
+    only when CGROUP_ROOT's mtime changed (an entry made, removed or replaced there): one
+    stat instead of a listing and two stats per entry at each start and removal."""
+    global _controllers
+    try:
+        mtime = os.stat(CGROUP_ROOT).st_mtime_ns
+    except FileNotFoundError:
+        return []
+    cached = _controllers
+    if cached is not None and cached[:2] == (CGROUP_ROOT, mtime):
+        return list(cached[2])
     try:
         names = sorted(os.listdir(CGROUP_ROOT))
     except FileNotFoundError:
         return []
-    return [
+    found = [
         os.path.join(CGROUP_ROOT, n)
         for n in names
         if os.path.isdir(os.path.join(CGROUP_ROOT, n)) and not os.path.islink(os.path.join(CGROUP_ROOT, n))
     ]
+    _controllers = (CGROUP_ROOT, mtime, found)
+    return list(found)
 
 
 def container_dir(parent: str, cid: str, controller: str = "memory") -> str:
