@@ -314,26 +314,33 @@ async def _acall_here(op: str, args: dict[str, Any], timeout: float) -> Any:
             await writer.drain()
         except OSError as e:
             raise _not_sent(op, e) from None
-        receiving = asyncio.ensure_future(_read_frame(reader))
         try:
-            while not receiving.done():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise _timed_out(op, timeout)
-                await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
-                if not receiving.done():
-                    _worker_gone(op)
-            try:
-                reply = receiving.result()
-            except (asyncio.IncompleteReadError, OSError, rpcwire.FrameError):
-                raise _lost(op) from None
-        finally:
-            if not receiving.done():
-                receiving.cancel()
-                await asyncio.gather(receiving, return_exceptions=True)
+            reply = await _awaited(_read_frame(reader), op, timeout, deadline, watch=True)
+        except (asyncio.IncompleteReadError, OSError, rpcwire.FrameError):
+            raise _lost(op) from None
     finally:
         writer.close()
     return _reply_value(reply)
+
+
+async def _awaited(coro: Any, op: str, timeout: float, deadline: float, watch: bool) -> Any:
+    """The result of `coro` (its own errors raised as they are), or `_timed_out` once the
+    monotonic `deadline` passes; with `watch`, `_worker_gone` is checked every WATCH_S
+    seconds meanwhile. The coroutine is cancelled when it did not finish."""
+    receiving = asyncio.ensure_future(coro)
+    try:
+        while not receiving.done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _timed_out(op, timeout)
+            await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
+            if watch and not receiving.done():
+                _worker_gone(op)
+        return receiving.result()
+    finally:
+        if not receiving.done():
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
 
 
 def _cast_here(op: str, args: dict[str, Any]) -> None:
@@ -376,22 +383,11 @@ async def acall(op: str, args: dict[str, Any], timeout: float = DEFAULT_TIMEOUT,
     reply_to = f"dockerweb.reply.{uuid.uuid4().hex}"
     await _send(op, args, reply_to, timeout, host)
     # one BZPOPMIN (containers/channellayer.py), where the layer has it
-    receiving = asyncio.ensure_future(getattr(layer, "receive_reply", layer.receive)(reply_to))
-    deadline = time.monotonic() + timeout
+    receiving = getattr(layer, "receive_reply", layer.receive)(reply_to)
     try:
-        while not receiving.done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _timed_out(op, timeout)
-            await asyncio.wait({receiving}, timeout=min(WATCH_S, left))
-        try:
-            reply = receiving.result()
-        except LAYER_ERRORS as e:
-            raise _unreachable(e, LOST) from None
-    finally:
-        if not receiving.done():
-            receiving.cancel()
-            await asyncio.gather(receiving, return_exceptions=True)
+        reply = await _awaited(receiving, op, timeout, time.monotonic() + timeout, watch=False)
+    except LAYER_ERRORS as e:
+        raise _unreachable(e, LOST) from None
     return _reply_value(reply)
 
 
