@@ -85,8 +85,8 @@ def container(ref: str, user) -> Container:
     """By full id, exact name, or unique id prefix. NotFound (404) / Ambiguous (400)."""
     ref = ref.lstrip("/")
     qs = containers(user)
-    by_id = qs.filter(pk=ref).first() if ids.ID_RE.match(ref) else None  # ids are 64 hex
-    found = by_id or qs.filter(name=ref).first()
+    by_id = _one(qs.filter(pk=ref)) if ids.ID_RE.match(ref) else None  # ids are 64 hex
+    found = by_id or _one(qs.filter(name=ref))
     if found:
         return found
     if ids.is_hex_prefix(ref):
@@ -96,6 +96,13 @@ def container(ref: str, user) -> Container:
         if len(matches) > 1:
             raise Ambiguous(f"multiple containers match prefix {ref!r}")
     raise NotFound(f"No such container: {ref}")
+
+
+def _one(qs: QuerySet[Container]) -> Container | None:
+    """The row of a query on a unique column, or None: `first()` without its ORDER BY (the
+    model's -created), which costs the ORM a quarter of compiling the query and the
+    database a sort of nothing."""
+    return next(iter(qs.order_by()[:1]), None)
 
 
 def split_reference(ref: str) -> tuple[str, str]:
