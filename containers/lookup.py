@@ -165,7 +165,21 @@ def image(ref: str, user) -> Image:
 def tag(ref: str, user) -> Tag | None:
     """The tag `ref` (repo[:tag]) names, if this user sees it."""
     name, tag_name = split_reference(ref)
-    return tags(user).select_related("image").filter(repository=name, tag=tag_name).first()
+    if sees_all(user):
+        rows = _TAG(name, tag_name)
+    elif getattr(user, "pk", None) is not None:
+        rows = _OWN_TAG(user.pk, name, tag_name)
+    else:  # not a stored user: the queryset as tags() makes it
+        rows = list(tags(user).select_related("image").filter(repository=name, tag=tag_name)[:1])
+    return rows[0] if rows else None
+
+
+# the tag of a repository:tag (unique) with its image, anyone's or one user's and the
+# system's (tags()): compiled once (containers/prepared)
+_TAG = Prepared(Tag, lambda name, tag: Tag.objects.select_related("image").filter(
+    repository=name, tag=tag).order_by()[:1])
+_OWN_TAG = Prepared(Tag, lambda owner, name, tag: Tag.objects.select_related("image").filter(
+    Q(owner=owner) | Q(owner__isnull=True), repository=name, tag=tag).order_by()[:1])
 
 
 def exec_container(eid: str, user) -> str:

@@ -47,7 +47,8 @@ def test_select_related_models_are_built(rows, django_assert_num_queries):
         with django_assert_num_queries(1):
             found = tokens._ROWS(key[:15])
             assert [(t.digest, t.user.username) for t in found] == [(token.digest, "alice")]
-    assert tokens.user_for_key(key) == alice and tokens.user_for_key(key[:-1] + "0") is None
+    wrong = key[:-1] + ("1" if key[-1] == "0" else "0")
+    assert tokens.user_for_key(key) == alice and tokens.user_for_key(wrong) is None
 
 
 def test_lookup_by_id_and_name_as_before(rows):
@@ -74,3 +75,20 @@ def test_what_cannot_be_prepared_runs_through_the_orm(rows):
     assert [c.pk for c in nullable(None, "nb")] == [made[0].pk]  # IS NULL: the ORM's own
     assert [c.pk for c in nullable(alice.pk, "nc")] == [made[1].pk]
     assert [c.pk for c in nullable(None, "nb")] == [made[0].pk]
+
+
+def test_tags_as_before(rows, django_assert_num_queries):
+    from containers.models import Tag
+
+    alice, _ = rows
+    bob = User.objects.create_user("bob", password="pw-bob-12")
+    img = Image.objects.get()
+    Tag.objects.create(repository="busybox", tag="latest", image=img)  # the system's
+    Tag.objects.create(repository="mine", tag="1", image=img, owner=alice)
+    Tag.objects.create(repository="bobs", tag="1", image=img, owner=bob)
+    for _ in range(2):
+        assert lookup.tag("busybox", alice).image.pk == img.pk
+        assert lookup.tag("mine:1", alice).owner_id == alice.pk
+        assert lookup.tag("bobs:1", alice) is None and lookup.tag("bobs:1", None).owner_id == bob.pk
+        with django_assert_num_queries(1):
+            assert lookup.image("docker.io/library/busybox:latest", bob).pk == img.pk
