@@ -111,6 +111,12 @@ def _by(column: str, owned: bool) -> Prepared[Container]:
 _BY = {(column, owned): _by(column, owned) for column in ("pk", "name") for owned in (False, True)}
 
 
+def by_id(cid: str) -> Container | None:
+    """The record of container `cid` as the system sees it, or None (a wait's look)."""
+    rows = _BY["pk", False](cid)
+    return rows[0] if rows else None
+
+
 def _one(column: str, value: str, user) -> Container | None:
     """`containers(user).filter(<column>=value).first()` for a unique column."""
     if sees_all(user):
