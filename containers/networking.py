@@ -19,6 +19,7 @@ from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.engine.state import State
 from containers.models import Container, Endpoint, Membership, Network, PortBinding
+from containers.prepared import Prepared
 from containers.runtime import host_name
 
 log = logging.getLogger("dockerweb.networking")
@@ -225,7 +226,15 @@ def _endpoints(c: Container) -> list[Endpoint]:
     (mode none: `allocate` gives it none)."""
     if c.state == State.CREATED.value or _on_no_network(c):
         return []
-    return list(Endpoint.objects.filter(container=c).select_related("network"))  # by id
+    return _ENDPOINTS(c.id)  # by id
+
+
+# inspect's reads (every GET, start and create reply): compiled once (containers/prepared)
+_ENDPOINTS = Prepared(Endpoint, lambda cid: Endpoint.objects.filter(
+    container_id=cid).select_related("network"))
+_MEMBERSHIPS = Prepared(Membership, lambda cid: Membership.objects.filter(
+    container_id=cid).select_related("network"))
+_NETWORK = Prepared(Network, lambda host, name: Network.objects.filter(host=host, name=name).order_by()[:1])
 
 
 def _on_no_network(c: Container) -> bool:
@@ -244,10 +253,9 @@ def per_network(c: Container, eps: list[Endpoint] | None = None) -> dict[str, di
         on = [ep.network for ep in eps if ep.network.name == DEFAULT and ep.network.host == c.host]
         net = on[0] if on else None
         if net is None:
-            net = Network.objects.filter(host=c.host, name=DEFAULT).first()
+            net = next(iter(_NETWORK(c.host, DEFAULT)), None)  # (host, name) is unique
         out[DEFAULT] = {"id": net.nid if net else "", **blank, "aliases": []}
-    joined = Membership.objects.filter(container=c).select_related("network")
-    for m in () if _on_no_network(c) else joined:
+    for m in () if _on_no_network(c) else _MEMBERSHIPS(c.id):
         out[m.network.name] = {"id": m.network.nid, **blank, "aliases": list(m.aliases)}
     for ep in eps:
         entry = out.setdefault(ep.network.name, {"id": ep.network.nid, "aliases": []})
