@@ -1,5 +1,5 @@
-"""Queries compiled once, run many times: the hot single-table reads of every API request
-(token authentication, a container by id or name).
+"""Queries compiled once, run many times: the hot reads of the API requests (token
+authentication, a container by id or name, inspect's network reads, create's tag and hosts).
 
 The ORM compiles a queryset into SQL at every run (the select list, the joins of
 select_related, the WHERE tree, the converters of each column): ~60 % of the CPU a small
