@@ -6,6 +6,8 @@ answered (so the row has the status); the Docker API's hijacked attach/exec and 
 websocket attach/exec sessions call `record` themselves, once at open. Nothing else
 writes here (no signals). A failure to write is logged, never turned into a failed call.
 
+One INSERT statement, its SQL made once (`_insert_sql`), not the ORM's create.
+
 Rows: who (user, or none for the system: the Docker API's unix socket, as root on
 docker.sock), action (method + route pattern, or the socket verb), target (the object the
 caller named, as named; a view without one in its route may set `request.audit_target`,
@@ -20,8 +22,9 @@ import logging
 import re
 from typing import Any
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections, router
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from containers.models import AuditEntry
 
@@ -36,12 +39,34 @@ def record(*, user, action: str, target: str, remote_addr: str, via: str, status
     """Write one audit row. `user`: a Django user, or None/anonymous (the system, or a
     caller that did not authenticate)."""
     known = user if getattr(user, "is_authenticated", False) else None
+    values = {"user": known.pk if known else None, "username": known.get_username() if known else "",
+              "action": action[:MAX_FIELD], "target": target[:MAX_FIELD],
+              "remote_addr": remote_addr[:64], "via": via, "status": status}
     try:
-        AuditEntry.objects.create(
-            user=known, username=known.get_username() if known else "", action=action[:MAX_FIELD],
-            target=target[:MAX_FIELD], remote_addr=remote_addr[:64], via=via, status=status)
+        connection = connections[router.db_for_write(AuditEntry)]
+        values["time"] = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(connection), [values[name] for name in COLUMNS])
     except DatabaseError:
         log.exception("could not write the audit row for %s", action[:MAX_FIELD])
+
+
+COLUMNS = ("time", "user", "username", "action", "target", "remote_addr", "via", "status")
+_SQL: dict[str, str] = {}
+
+
+def _insert_sql(connection) -> str:
+    """The INSERT of one row (COLUMNS), made once per database vendor: the ORM's create
+    compiled it anew for every call (Model, save, signals, the INSERT compiler: ~0.4 ms of
+    CPU per row, where the statement itself costs ~0.1 ms). No receivers of AuditEntry's
+    save signals exist (audit rows are written here only)."""
+    sql = _SQL.get(connection.vendor)
+    if sql is None:
+        meta, quote = AuditEntry._meta, connection.ops.quote_name
+        columns = ", ".join(quote(meta.get_field(name).column) for name in COLUMNS)
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+        _SQL[connection.vendor] = sql
+    return sql
 
 
 class AuditMiddleware:

@@ -703,7 +703,7 @@ def wait_check(cid: str, condition: str, after_seq: int,
     when the wait began) reports its last die event's exit code, as dockerd tells its
     waiters before it removes; with no die event, 0 and the error "container removed".
     `known`: the record of `cid` as the caller just read it (saves reading it again)."""
-    c = known if known is not None else Container.objects.filter(pk=cid).first()
+    c = known if known is not None else lookup.by_id(cid)
     if c is not None and c.status not in ACTIVE and c.spec.get("auto_remove") and (
             condition != "next-exit" or _died_since(cid, after_seq)):
         _auto_remove_exited(cid)  # its exit is reported now: it may go (see _auto_remove)

@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from containers.engine import ids
 from containers.engine.errors import Ambiguous, Forbidden, NotFound
 from containers.models import Container, Event, Image, Network, RepoDigest, Tag, Volume
+from containers.prepared import Prepared
 
 
 def sees_all(user) -> bool:
@@ -85,8 +86,8 @@ def container(ref: str, user) -> Container:
     """By full id, exact name, or unique id prefix. NotFound (404) / Ambiguous (400)."""
     ref = ref.lstrip("/")
     qs = containers(user)
-    by_id = qs.filter(pk=ref).first() if ids.ID_RE.match(ref) else None  # ids are 64 hex
-    found = by_id or qs.filter(name=ref).first()
+    by_id = _one("pk", ref, user) if ids.ID_RE.match(ref) else None  # ids are 64 hex
+    found = by_id or _one("name", ref, user)
     if found:
         return found
     if ids.is_hex_prefix(ref):
@@ -96,6 +97,35 @@ def container(ref: str, user) -> Container:
         if len(matches) > 1:
             raise Ambiguous(f"multiple containers match prefix {ref!r}")
     raise NotFound(f"No such container: {ref}")
+
+
+def _by(column: str, owned: bool) -> Prepared[Container]:
+    if owned:
+        return Prepared(Container, lambda owner, value: Container.objects.filter(
+            owner=owner, **{column: value}).order_by()[:1])
+    return Prepared(Container, lambda value: Container.objects.filter(**{column: value}).order_by()[:1])
+
+
+# a container by a unique column (pk, name), of one owner or anyone's: compiled once
+# (containers/prepared) and without first()'s ORDER BY (the model's -created)
+_BY = {(column, owned): _by(column, owned) for column in ("pk", "name") for owned in (False, True)}
+
+
+def by_id(cid: str) -> Container | None:
+    """The record of container `cid` as the system sees it, or None (a wait's look)."""
+    rows = _BY["pk", False](cid)
+    return rows[0] if rows else None
+
+
+def _one(column: str, value: str, user) -> Container | None:
+    """`containers(user).filter(<column>=value).first()` for a unique column."""
+    if sees_all(user):
+        rows = _BY[column, False](value)
+    elif getattr(user, "pk", None) is not None:
+        rows = _BY[column, True](user.pk, value)
+    else:  # not a stored user: the queryset as containers() makes it
+        rows = list(containers(user).filter(**{column: value}).order_by()[:1])
+    return rows[0] if rows else None
 
 
 def split_reference(ref: str) -> tuple[str, str]:
@@ -141,7 +171,21 @@ def image(ref: str, user) -> Image:
 def tag(ref: str, user) -> Tag | None:
     """The tag `ref` (repo[:tag]) names, if this user sees it."""
     name, tag_name = split_reference(ref)
-    return tags(user).select_related("image").filter(repository=name, tag=tag_name).first()
+    if sees_all(user):
+        rows = _TAG(name, tag_name)
+    elif getattr(user, "pk", None) is not None:
+        rows = _OWN_TAG(user.pk, name, tag_name)
+    else:  # not a stored user: the queryset as tags() makes it
+        rows = list(tags(user).select_related("image").filter(repository=name, tag=tag_name)[:1])
+    return rows[0] if rows else None
+
+
+# the tag of a repository:tag (unique) with its image, anyone's or one user's and the
+# system's (tags()): compiled once (containers/prepared)
+_TAG = Prepared(Tag, lambda name, tag: Tag.objects.select_related("image").filter(
+    repository=name, tag=tag).order_by()[:1])
+_OWN_TAG = Prepared(Tag, lambda owner, name, tag: Tag.objects.select_related("image").filter(
+    Q(owner=owner) | Q(owner__isnull=True), repository=name, tag=tag).order_by()[:1])
 
 
 def exec_container(eid: str, user) -> str:

@@ -20,6 +20,7 @@ from containers.engine.net import bridge, ipam, netconf, portmap
 from containers.engine.spec import ContainerSpec, parse_port
 from containers.engine.state import State
 from containers.models import Container, Endpoint, Membership, Network, PortBinding
+from containers.prepared import Prepared
 from containers.runtime import host_name
 
 log = logging.getLogger("dockerweb.networking")
@@ -204,7 +205,8 @@ def describe(c: Container) -> dict[str, Any]:
     """NetworkSettings for inspect: ip, prefix, gateway, mac of eth0, ports private -> public,
     and `networks`: each network by name (ip, prefix, gateway, mac, aliases; the address
     fields empty while the container does not run). Two queries for most containers (its
-    networks, its addresses; see _endpoints), a third with published ports."""
+    networks, its addresses; see _endpoints), a third with published ports; none for a
+    container in network mode none."""
     eps = _endpoints(c)
     nets = per_network(c, eps)
     ports: dict[str, list[dict[str, Any]]] = {}
@@ -222,10 +224,24 @@ def describe(c: Container) -> dict[str, Any]:
 
 def _endpoints(c: Container) -> list[Endpoint]:
     """`c`'s addresses with their networks, eth0's first; none without a query for a container
-    never started (addresses are allocated by a start, after `created`)."""
-    if c.state == State.CREATED.value:
+    never started (addresses are allocated by a start, after `created`) or on no network
+    (mode none: `allocate` gives it none)."""
+    if c.state == State.CREATED.value or _on_no_network(c):
         return []
-    return list(Endpoint.objects.filter(container=c).select_related("network"))  # by id
+    return _ENDPOINTS(c.id)  # by id
+
+
+# inspect's reads (every GET, start and create reply): compiled once (containers/prepared)
+_ENDPOINTS = Prepared(Endpoint, lambda cid: Endpoint.objects.filter(
+    container_id=cid).select_related("network"))
+_MEMBERSHIPS = Prepared(Membership, lambda cid: Membership.objects.filter(
+    container_id=cid).select_related("network"))
+_NETWORK = Prepared(Network, lambda host, name: Network.objects.filter(host=host, name=name).order_by()[:1])
+
+
+def _on_no_network(c: Container) -> bool:
+    """Mode none: never on a network (create refuses its endpoints, connect refuses it)."""
+    return c.spec.get("network_mode") == "none"
 
 
 def per_network(c: Container, eps: list[Endpoint] | None = None) -> dict[str, dict[str, Any]]:
@@ -239,9 +255,9 @@ def per_network(c: Container, eps: list[Endpoint] | None = None) -> dict[str, di
         on = [ep.network for ep in eps if ep.network.name == DEFAULT and ep.network.host == c.host]
         net = on[0] if on else None
         if net is None:
-            net = Network.objects.filter(host=c.host, name=DEFAULT).first()
+            net = next(iter(_NETWORK(c.host, DEFAULT)), None)  # (host, name) is unique
         out[DEFAULT] = {"id": net.nid if net else "", **blank, "aliases": []}
-    for m in Membership.objects.filter(container=c).select_related("network"):
+    for m in () if _on_no_network(c) else _MEMBERSHIPS(c.id):
         out[m.network.name] = {"id": m.network.nid, **blank, "aliases": list(m.aliases)}
     for ep in eps:
         entry = out.setdefault(ep.network.name, {"id": ep.network.nid, "aliases": []})

@@ -20,6 +20,7 @@ from containers import hosts
 from containers.engine import state as sm
 from containers.engine.errors import Conflict, InvalidArgument, Unavailable
 from containers.models import Container, Host, Network
+from containers.prepared import Prepared
 from containers.runtime import host_name
 
 PIN_LABEL = "com.dockerweb.host"
@@ -29,6 +30,10 @@ _REPLICA_SUFFIX = re.compile(r"[-_.]?\d+$")
 def prefix(name: str) -> str:
     """The replica group of a container name: "web-3" -> "web" ("" for no name)."""
     return _REPLICA_SUFFIX.sub("", name)
+
+
+# the hosts by draining, by name: compiled once (containers/prepared), read at every create
+_HOSTS = Prepared(Host, lambda draining: Host.objects.filter(draining=draining))
 
 
 def choose(pinned: str = "", name: str = "", networks: Iterable[Network] = ()) -> str:
@@ -47,7 +52,7 @@ def choose(pinned: str = "", name: str = "", networks: Iterable[Network] = ()) -
     if pinned:
         return _pinned(pinned)
     now = timezone.now()
-    candidates = [h for h in Host.objects.filter(draining=False) if hosts.is_up(h, now)]
+    candidates = [h for h in _HOSTS(False) if hosts.is_up(h, now)]
     if len(candidates) <= 1:
         return candidates[0].name if candidates else host_name()
     active = [s.value for s in sm.ACTIVE]

@@ -24,8 +24,13 @@ from knox.signals import token_expired
 from rest_framework.exceptions import AuthenticationFailed
 
 from containers.engine.errors import InvalidArgument, NotFound
+from containers.prepared import Prepared
 
 MAX_EXPIRY_DAYS = 3650
+
+
+# the token rows of a lookup prefix with their users, compiled once (containers/prepared)
+_ROWS = Prepared(AuthToken, lambda prefix: AuthToken.objects.select_related("user").filter(token_key=prefix))
 
 
 class KeyAuthentication(TokenAuthentication):
@@ -41,8 +46,7 @@ class KeyAuthentication(TokenAuthentication):
             digest = hash_token(key)
         except (TypeError, binascii.Error):
             raise AuthenticationFailed("Invalid token.") from None
-        rows = AuthToken.objects.select_related("user").filter(token_key=key[:CONSTANTS.TOKEN_KEY_LENGTH])
-        for row in rows:
+        for row in _ROWS(key[:CONSTANTS.TOKEN_KEY_LENGTH]):
             if row.expiry is not None and row.expiry < now:
                 username = row.user.get_username()
                 row.delete()

@@ -30,6 +30,7 @@ from containers.engine.errors import EngineError
 from containers.engine.run import procs
 from containers.models import Container, Network
 from containers.rpc import LAYER_ERRORS
+from containers.runrecord import reply as record_reply
 
 log = logging.getLogger("dockerweb.worker")
 
@@ -45,8 +46,8 @@ def _container_dirs() -> list[str]:
 
 
 def _result(value: Any) -> Any:
-    if isinstance(value, Container):
-        return {"id": value.id, "state": value.state}
+    if isinstance(value, Container):  # the record as the call left it (runrecord)
+        return record_reply(value)
     if isinstance(value, Network):
         return {"id": value.nid, "name": value.name}
     return value

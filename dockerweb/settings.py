@@ -132,7 +132,11 @@ CHANNEL_LAYERS = {
         "BACKEND": "containers.channellayer.RedisLayer",
         "CONFIG": {
             # socket_timeout None: redis-py 8's 5 s default kills an idle runworker.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            # max_connections: each RPC in flight holds a connection for its reply's
+            # BZPOPMIN, so 100 concurrent starts took redis-py's default pool of 100 and one
+            # more send failed with MaxConnectionsError, a ConnectionError ("Redis
+            # unreachable") although Redis was up (bench_burst; Redis allows 10000 clients)
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}],
             "expiry": 60,
             "capacity": 1000,
         },

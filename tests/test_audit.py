@@ -124,6 +124,28 @@ def test_one_insert_per_call(db, django_assert_num_queries):
         middleware(get)
 
 
+
+def test_the_row_written_by_its_own_insert_reads_back_as_a_model(db, django_assert_num_queries):
+    """record's one INSERT (its SQL made once, not the ORM's create): every column as the
+    model reads it, the time aware and now, the user kept with its name."""
+    from datetime import timedelta
+
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from containers.audit import record
+    from containers.models import AuditEntry
+
+    alice = User.objects.create_user("alice", password="pw-alice-1")
+    before = timezone.now()
+    with django_assert_num_queries(1):
+        record(user=alice, action="POST api/containers/", target="x" * 300, remote_addr="::1",
+               via="rest", status=201)
+    row = AuditEntry.objects.get()
+    assert (row.user_id, row.username, row.action, row.target, row.remote_addr, row.via, row.status) == (
+        alice.pk, "alice", "POST api/containers/", "x" * 255, "::1", "rest", 201)
+    assert before <= row.time <= timezone.now() + timedelta(seconds=1) and row.time.tzinfo is not None
+
 def test_ws_attach_with_stdin_is_audited(api, two_users):
     a, b = two_users
     c = a.api("POST", "/api/containers/", json={"image": "busybox", "cmd": ["cat"], "open_stdin": True,

@@ -424,3 +424,32 @@ def test_rest_wait_conditions(api):
     assert r.status_code == 408, r.text
     r = api.api("POST", f"/api/containers/{c['id']}/wait/?condition=removed&timeout=20")
     assert r.status_code == 200 and r.json() == {"exit_code": 3, "removed": True}, r.text
+
+
+def _same_document(reply: dict, later: dict) -> None:
+    """A start's reply and a later GET agree on everything but the main pid, which the reply
+    may give before LXC's init forked the command (None then)."""
+    assert reply["state"].pop("pid") in (None, later["state"].pop("pid"))
+    assert reply == later
+
+
+def test_start_reply_is_the_record_a_later_get_shows(api):
+    """The start reply is built from the worker's reply (runrecord), not read again: it must
+    be the document a GET gives, for a first start (mode none and the bridge) and for the
+    start of an exited container (which reads the record again)."""
+    for mode in ("none", "bridge"):
+        c = api.create(cmd=["sleep", "30"], network_mode=mode)
+        started = api.api("POST", f"/api/containers/{c['id']}/start/")
+        assert started.status_code == 200, started.text
+        reply = started.json()
+        assert reply["state"]["status"] == "running" and reply["state"]["started_at"]
+        _same_document(reply, api.inspect(c["id"]))
+        assert api.api("POST", f"/api/containers/{c['id']}/kill/").status_code == 200
+        assert api.wait(c["id"])["exit_code"] == 137
+        again = api.api("POST", f"/api/containers/{c['id']}/start/")
+        assert again.status_code == 200, again.text
+        reply = again.json()
+        assert reply["state"]["status"] == "running" and reply["state"]["exit_code"] is None
+        assert reply["state"]["finished_at"] is None
+        _same_document(reply, api.inspect(c["id"]))
+        api.api("DELETE", f"/api/containers/{c['id']}/?force=1")

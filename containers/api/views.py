@@ -19,6 +19,7 @@ from containers import (
     logs,
     lookup,
     rpc,
+    runrecord,
     runtime,
     stathistory,
 )
@@ -91,11 +92,14 @@ class ContainerStart(APIView):
     def post(self, request, ref):
         c = lookup.container(ref, request.user)
         try:
-            rpc.call("start", rpc_host=c.host, ref=c.id)
+            result = rpc.call("start", rpc_host=c.host, ref=c.id)
         except Exception:
             lifecycle.abandon_start(c.id)  # auto-remove honoured whoever failed the start
             raise
-        return _inspect(c.id, request.user)
+        started = runrecord.after_start(c, result)  # the record the worker wrote: no re-read
+        if started is None:
+            return _inspect(c.id, request.user)
+        return Response(ContainerSerializer(started).data)
 
 
 class ContainerStop(APIView):

@@ -18,11 +18,18 @@ def start_time(pid: int) -> int | None:
 
 
 def alive(pid: int | None, started: int | None) -> bool:
-    """True when `pid` runs and is the same process that started at `started`."""
+    """True when `pid` runs and is the same process that started at `started` (one read of
+    /proc/PID/stat: its state and start time; the kernel sums every thread's times into it,
+    so a read of a many-threaded process is not free)."""
     if not pid or started is None:
         return False
-    st = start_time(pid)
-    return st is not None and st == started and not is_zombie(pid)
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return False
+    fields = data[data.rindex(b")") + 2:].split()
+    return int(fields[19]) == started and fields[0] != b"Z"
 
 
 def is_zombie(pid: int) -> bool:
