@@ -19,6 +19,7 @@ DOCKERWEB_BIND (web address, default 127.0.0.1:8000); the rest is read by the pr
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -102,9 +103,6 @@ def supervisord_conf(root: str) -> str:
         "[supervisord]", "nodaemon=true", "user=root", f"logfile={run}/supervisord.log",
         "logfile_maxbytes=1MB", "logfile_backups=1", f"pidfile={run}/supervisord.pid",
         "umask=077", f"childlogdir={run}",
-        # the worker holds a pidfd per running container and a socket per calling request
-        # thread, the servers a socket per client: raise the soft limit the children inherit
-        "minfds=65536",
         "",
         "[unix_http_server]", f"file={run}/supervisor.sock", "chmod=0700", "",
         "[rpcinterface:supervisor]",
@@ -133,9 +131,20 @@ def _refuse(e: instancelock.AlreadyRunning) -> int:
     return 1
 
 
+def raise_open_files() -> int:
+    """Raise this process's soft limit of open files to its hard limit (inherited by what
+    it runs): the worker holds a pidfd per running container and a socket per calling
+    request thread, the servers a socket per client. Returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def run() -> int:
     """bin/run: see the module docstring. Returns only on refusal or a failed set-up."""
     root = state_root()
+    raise_open_files()
     os.umask(0o077)
     run_dir = _private_dirs(root)
     try:
