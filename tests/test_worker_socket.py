@@ -118,3 +118,53 @@ def test_commands_work_while_redis_is_down(api, dpy):
         # the worker's channel listener back too (it PINGs with back-off up to 5 s): the
         # next test starts from a settled stack
         until(lambda: "Redis is back" in _worker_log_since(api, log_from), timeout=15)
+
+
+# a stdlib-only client run as an unprivileged host user: sends the frame on stdin, prints
+# what came back ("refused: <errno name>", "closed" or "reply")
+AS_USER = r"""
+import errno, socket, sys
+frame = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect(sys.argv[1])
+except OSError as e:
+    print("refused:", errno.errorcode.get(e.errno, e.errno)); sys.exit()
+s.settimeout(10)
+try:
+    s.sendall(frame)
+    print("reply" if s.recv(4) else "closed")
+except OSError:  # dropped at once: the frame could not even be sent
+    print("closed")
+"""
+
+
+def _as_nobody(path: str, frame: bytes) -> str:
+    import subprocess
+
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          "/usr/bin/python3", "-c", AS_USER, path], input=frame,
+                         capture_output=True, timeout=30, cwd="/")
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    return out.stdout.decode().strip()
+
+
+def test_an_unprivileged_host_user_cannot_command_the_worker(api):
+    """As uid 65534: the socket cannot be reached (root's 0700 run directory, the socket's
+    0600); and with both opened up on purpose, the worker still drops a caller that is not
+    root (SO_PEERCRED) without running its command."""
+    from containers import rpcwire
+
+    c = api.create(cmd=["true"])
+    frame = rpcwire.request("remove", {"ref": c["id"], "force": True}, time.time() + 30)
+    assert _as_nobody(_sock(api), frame).startswith("refused: EACCES")
+    run_dir = os.path.dirname(_sock(api))
+    modes = {p: stat.S_IMODE(os.stat(p).st_mode) for p in (api.root, run_dir, _sock(api))}
+    try:
+        for p in modes:
+            os.chmod(p, 0o777 if p == _sock(api) else 0o711)
+        assert _as_nobody(_sock(api), frame) == "closed"
+    finally:
+        for p, mode in modes.items():
+            os.chmod(p, mode)
+    assert api.api("GET", f"/api/containers/{c['id']}/").status_code == 200  # not removed
