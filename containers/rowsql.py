@@ -1,4 +1,5 @@
-"""Plain-SQL row writes and reads for the worker's hot path (start, exit, removal).
+"""Plain-SQL row writes and reads for the worker's hot path (start, exit, removal) and
+the web's create (the Container row, `create`).
 
 Django's ORM compiles every statement anew: 0.25-0.7 ms of CPU per statement on this host
 against 0.03-0.07 ms for the same statement sent through the connection's cursor, and a
@@ -11,7 +12,8 @@ the same parameters. They go through `connection.cursor()`, so transactions (ato
 autocommit), execute wrappers and query logging apply as to any ORM statement.
 
 Shapes: equality on concrete fields (None compares with IS NULL), `<field>__in` with a
-list, and `Add(n)` as a written value (`col = col + n`). No joins, no expressions, no
+list, `Add(n)` as a written value (`col = col + n`), and the INSERT of one row (`insert`,
+`create` for a new instance whose key is given). No joins, no expressions, no
 signals (the models touched here have no receivers: "no signals doing work").
 """
 

@@ -126,3 +126,13 @@ def test_plan_keeps_a_spec_it_does_not_change(db):
     assert volumes.plan(spec, {}, None)[0] is spec
     planned, anonymous = volumes.plan(spec, {"Volumes": {"/data": {}}}, None)
     assert planned is not spec and [m["source"] for m in planned.mounts] == list(anonymous)
+
+
+def test_an_image_the_caller_read_is_not_read_again(fake, image):
+    Tag.objects.create(repository="busybox", tag="latest", image=image)
+    spec = ContainerSpec(image="busybox", network_mode="none")
+    lifecycle.create(spec, user=None)  # compiles the prepared reads
+    with CaptureQueriesContext(connection) as q:
+        c = lifecycle.create(spec, user=None, image=image)  # the Docker API's create looked it up
+    assert len([s for s in q.captured_queries if "SAVEPOINT" not in s["sql"]]) == 3  # no tag read
+    assert c.image_id == image.pk
