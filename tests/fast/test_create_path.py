@@ -115,7 +115,7 @@ def test_the_hosts_read_is_prepared_and_skips_draining_hosts(db):
     Host.objects.create(name="b", last_seen=now)
     Host.objects.create(name="c", last_seen=now - timedelta(days=1))  # down
     assert placement.choose() == "b"
-    assert placement._HOSTS._local.by_alias  # compiled: runs as its SQL from now on
+    assert placement._HOSTS._by_alias  # compiled: runs as its SQL from now on
     with CaptureQueriesContext(connection) as q:
         assert placement.choose() == "b"
     assert len(q.captured_queries) == 1 and "draining" in q.captured_queries[0]["sql"]
@@ -136,3 +136,30 @@ def test_an_image_the_caller_read_is_not_read_again(fake, image):
         c = lifecycle.create(spec, user=None, image=image)  # the Docker API's create looked it up
     assert len([s for s in q.captured_queries if "SAVEPOINT" not in s["sql"]]) == 3  # no tag read
     assert c.image_id == image.pk
+
+
+def test_a_prepared_read_compiles_once_for_all_threads(transactional_db, monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    from containers import prepared
+
+    Host.objects.create(name="h1", last_seen=timezone.now())
+    read = prepared.Prepared(Host, lambda name: Host.objects.filter(name=name))
+    assert [h.name for h in read("h1")] == ["h1"]
+    compiles = []
+    monkeypatch.setattr(prepared, "_Compiled", lambda *a: compiles.append(a))  # must not be called
+    got = []
+
+    def other():
+        try:
+            got.extend(read("h1") + read("nope"))
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert [h.name for h in got] == ["h1"] and compiles == []
+    assert got[0].last_seen.tzinfo is not None  # the converters ran, on that thread's connection
