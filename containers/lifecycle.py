@@ -67,15 +67,17 @@ def _ts(text: str | None) -> datetime | None:
 
 # ---- create (web) ---------------------------------------------------------------------
 def create(spec: ContainerSpec, name: str = "", *, user,
-           endpoints: dict[str, Any] | None = None, host: str = "") -> Container:
+           endpoints: dict[str, Any] | None = None, host: str = "",
+           image: Image | None = None) -> Container:
     """Validate and record a new container owned by `user` (None: the system), from an
     image they see, on the user networks of its NetworkMode and `endpoints` (Docker's
     NetworkingConfig.EndpointsConfig), which they must see, on `host` or the host placement
     chooses (a user network's host when it joins one). Conflict (409) when the name is
-    taken, by anyone: names are global and the message says no more than that."""
+    taken, by anyone: names are global and the message says no more than that. `image`:
+    what `lookup.image(spec.image, user)` returned to the caller already (not read again)."""
     spec = spec.validated()
     wanted = ids.validate_name(name) if name else ""
-    img = lookup.image(spec.image, user)
+    img = image if image is not None else lookup.image(spec.image, user)
     spec, anonymous = volumes.plan(spec, img.config, user)
     joins = networks.joins_at_create(spec.network_mode, endpoints or {}, user)
     where = placement.choose(host, wanted, networks=[net for net, _ in joins])
@@ -84,11 +86,11 @@ def create(spec: ContainerSpec, name: str = "", *, user,
         cname = wanted or ids.random_name()
         try:
             with transaction.atomic():
-                c = Container.objects.create(
+                c = rowsql.create(Container(  # one plain-SQL INSERT: no compile (rowsql)
                     id=cid, name=cname, image=img, image_ref=spec.image, spec=spec.to_dict(),
                     hostname=spec.hostname or ids.short(cid), host=where,
                     owner=lookup.owner_of(user),
-                )
+                ))
                 volumes.attach(c, anonymous, user)
                 networks.record_joins(c, joins)
                 events.emit("create", c)

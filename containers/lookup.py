@@ -142,25 +142,25 @@ def split_reference(ref: str) -> tuple[str, str]:
 
 def image(ref: str, user) -> Image:
     """By repo[:tag], repo@sha256:digest, full id (with or without sha256:), or unique id
-    prefix."""
-    visible = images(user)
+    prefix. The visible images' queryset (`images`) is built only where it is read: not
+    for a tag, the common case (building its filter costs more than the prepared tag read)."""
     if "@" in ref:
         name, digest = ref.split("@", 1)
         name = split_reference(name)[0]  # a tag beside the digest says nothing more
         d = RepoDigest.objects.filter(repository=name, digest=digest).first()
-        found = visible.filter(pk=d.image_id).first() if d else None
+        found = images(user).filter(pk=d.image_id).first() if d else None
         if found is None:
             raise NotFound(f"No such image: {ref}")
         return found
     bare = ref[7:] if ref.startswith("sha256:") else ref
-    found = visible.filter(pk=bare).first() if ids.ID_RE.match(bare) else None  # ids: 64 hex
+    found = images(user).filter(pk=bare).first() if ids.ID_RE.match(bare) else None  # ids: 64 hex
     if found:
         return found
     t = tag(ref, user)
     if t:
         return t.image
     if ids.is_hex_prefix(bare) and len(bare) >= 4:
-        matches = list(visible.filter(pk__startswith=bare)[:2])
+        matches = list(images(user).filter(pk__startswith=bare)[:2])
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:

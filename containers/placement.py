@@ -32,8 +32,10 @@ def prefix(name: str) -> str:
     return _REPLICA_SUFFIX.sub("", name)
 
 
-# the hosts by draining, by name: compiled once (containers/prepared), read at every create
-_HOSTS = Prepared(Host, lambda draining: Host.objects.filter(draining=draining))
+# the hosts not draining, by name: compiled once (containers/prepared), read at every create.
+# No parameter: the ORM writes a boolean filter as `NOT "draining"` (no SQL parameter), so a
+# `draining` argument could never be prepared and compiled at every create.
+_HOSTS = Prepared(Host, lambda: Host.objects.filter(draining=False))
 
 
 def choose(pinned: str = "", name: str = "", networks: Iterable[Network] = ()) -> str:
@@ -52,7 +54,7 @@ def choose(pinned: str = "", name: str = "", networks: Iterable[Network] = ()) -
     if pinned:
         return _pinned(pinned)
     now = timezone.now()
-    candidates = [h for h in _HOSTS(False) if hosts.is_up(h, now)]
+    candidates = [h for h in _HOSTS() if hosts.is_up(h, now)]
     if len(candidates) <= 1:
         return candidates[0].name if candidates else host_name()
     active = [s.value for s in sm.ACTIVE]

@@ -3,12 +3,16 @@ authentication, a container by id or name, inspect's network reads, create's tag
 
 The ORM compiles a queryset into SQL at every run (the select list, the joins of
 select_related, the WHERE tree, the converters of each column): ~60 % of the CPU a small
-read costs the web server, where executing it in SQLite is a fraction. `Prepared` keeps,
-per thread and database alias, the compiler of one run (its SQL, column converters and
-the populators of select_related models) and later runs only execute that SQL with new
-parameters and build the rows as the ORM does (`ModelIterable`: `from_db`, the related
-models). Per thread: a compiler holds its thread's connection, and API request threads
-are pooled (dockerweb/requestthreads), so each compiles once.
+read costs the web server, where executing it in SQLite is a fraction. `Prepared` keeps
+what one compile gives (its SQL, column converters and the populators of select_related
+models) and later runs only execute that SQL with new parameters and build the rows as the
+ORM does (`ModelIterable`: `from_db`, the related models). Once per process and database
+alias, shared by all threads (it was per thread until branch `create`): a burst of N
+concurrent requests runs on up to N request threads (dockerweb/requestthreads keeps 16),
+and a per-thread compile was ~7 % of the web's CPU in a burst of 100 creates (issue 13).
+A run executes on the calling thread's own connection and passes it to the column
+converters; the backend's converters are bound to the compiling connection's operations,
+which depend only on the alias's settings (time zone), the same for every thread.
 
 Contract: `build(*params)` returns a queryset whose SQL parameters are exactly `params`, in
 that order, for any values (a filter on columns by value; no annotations, no prefetch).
@@ -20,7 +24,6 @@ are those the ORM gives for `build(*params)`.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -37,7 +40,6 @@ class _Compiled:
         compiler = qs.query.get_compiler(using=alias)
         self.sql, params = compiler.as_sql()
         self.params = tuple(params)
-        self.compiler = compiler
         self.converters = compiler.get_converters([s[0] for s in compiler.select[0:compiler.col_count]])
         info = compiler.klass_info
         self.model = info["model"]
@@ -48,11 +50,20 @@ class _Compiled:
         self.plain = not compiler.annotation_col_map and not qs._known_related_objects
 
     def run(self, alias: str, params: tuple[Any, ...]) -> list[Any]:
-        with connections[alias].cursor() as cursor:
+        connection = connections[alias]  # this thread's
+        with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
             rows = cursor.fetchall()
-        if self.converters:
-            rows = self.compiler.apply_converters(rows, self.converters)
+        if self.converters:  # as SQLCompiler.apply_converters, with this thread's connection
+            converted = []
+            for row in map(list, rows):
+                for pos, (convs, expression) in self.converters.items():
+                    value = row[pos]
+                    for convert in convs:
+                        value = convert(value, expression, connection)
+                    row[pos] = value
+                converted.append(row)
+            rows = converted
         out = []
         for row in rows:
             obj = self.model.from_db(alias, self.init_list, row[self.start:self.end])
@@ -63,26 +74,27 @@ class _Compiled:
 
 
 class Prepared(Generic[M]):
-    """`build`'s query (see the module), compiled once per thread and alias."""
+    """`build`'s query (see the module), compiled once per process and alias."""
 
     def __init__(self, model: type[M], build: Callable[..., models.QuerySet[M]]):
         self.model = model
         self.build = build
-        self._local = threading.local()
+        self._by_alias: dict[str, _Compiled] = {}
+        self._never: set[str] = set()
 
     def __call__(self, *params: Any) -> list[M]:
         alias = router.db_for_read(self.model)
-        compiled = getattr(self._local, "by_alias", {}).get(alias)
+        compiled = self._by_alias.get(alias)
         if compiled is not None and None not in params:
             return compiled.run(alias, params)
-        if alias in getattr(self._local, "never", ()):
+        if alias in self._never:
             return list(self.build(*params))
         qs = self.build(*params)
         if None in params or len({repr(p) for p in params}) != len(params):  # IS NULL; which is which
             return list(qs)
         compiled = _Compiled(qs, alias)
         if compiled.params != params or not compiled.plain:
-            self._local.__dict__.setdefault("never", set()).add(alias)
+            self._never.add(alias)
             return list(qs)
-        self._local.__dict__.setdefault("by_alias", {})[alias] = compiled
+        self._by_alias[alias] = compiled  # two threads compiling at once: either one is kept
         return compiled.run(alias, params)

@@ -33,7 +33,8 @@ def plan(spec: ContainerSpec, image_config: dict[str, Any], user) -> tuple[Conta
     """The spec a new container is recorded with, and the names given to its anonymous
     volumes: the image's VOLUMEs not covered by a mount are added as anonymous volumes and
     every anonymous volume is named; VolumesFrom copies the mounts of containers `user`
-    sees. Forbidden (403) when `user` may not bind host paths."""
+    sees. Forbidden (403) when `user` may not bind host paths. `spec` is validated
+    (`ContainerSpec.validated`); so is the spec returned."""
     mounts.check_sources(spec.mounts)
     wanted = list(spec.mounts)
     taken = {m["target"] for m in wanted}
@@ -62,6 +63,8 @@ def plan(spec: ContainerSpec, image_config: dict[str, Any], user) -> tuple[Conta
             m = {**m, "source": ids.new_id()}
             anonymous.add(m["source"])
         named.append(m)
+    if len(named) == len(spec.mounts) and all(a is b for a, b in zip(named, spec.mounts, strict=True)):
+        return spec, anonymous  # nothing added or named: `spec` as validated, not again
     return dataclasses.replace(spec, mounts=named).validated(), anonymous
 
 

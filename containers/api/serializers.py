@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from containers.engine.spec import ContainerSpec
 from containers.engine.state import State
@@ -43,7 +44,41 @@ class CopiedFields:
         return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
-class ContainerCreateSerializer(CopiedFields, serializers.Serializer):
+class SentFields(CopiedFields):
+    """Serializer mixin: of a JSON object (a plain dict), only the fields it sends and the
+    required ones are bound and validated; every other writable field takes its default,
+    as DRF's validation gives it for an absent key (`Field.validate_empty_values`: the
+    default, called when callable; a field without one is left out). A create sends a few
+    of ~36 fields: DRF copied, bound and ran each one (~0.6 ms of a create's 3 ms of CPU).
+    Errors, their messages and their order are DRF's: an absent optional field never errs.
+    Form data (a QueryDict), a partial update and schema generation (no data) see all the
+    fields. Contract: every declared field's source is its name (no `source=`)."""
+
+    def _sent(self) -> dict | None:
+        data = getattr(self, "initial_data", None)
+        return data if type(data) is dict and not self.partial else None
+
+    def get_fields(self):
+        sent = self._sent()
+        if sent is None:
+            return super().get_fields()
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()
+                if name in sent or field.required or field.read_only}
+
+    def to_internal_value(self, data):
+        ret = super().to_internal_value(data)
+        if self._sent() is None:
+            return ret
+        out = {}
+        for name, field in self._declared_fields.items():
+            if name in ret:
+                out[name] = ret[name]
+            elif name not in self.fields and field.default is not empty:
+                out[name] = field.default() if callable(field.default) else field.default
+        return out
+
+
+class ContainerCreateSerializer(SentFields, serializers.Serializer):
     image = serializers.CharField(max_length=512)
     cmd = CommandField(required=False, default=list)
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=256,

@@ -68,12 +68,12 @@ def containers_create(request: HttpRequest) -> HttpResponse:
         raise InvalidArgument("config cannot be empty in order to create a container")
     spec = translate.spec_from_create(body)
     try:
-        lookup.image(spec.image, actor_of(request))
+        img = lookup.image(spec.image, actor_of(request))
     except NotFound:
         raise NotFound(f"No such image: {spec.image}") from None
     c = lifecycle.create(spec, request.GET.get("name", ""), user=actor_of(request),
                          endpoints=(body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {},
-                         host=(spec.labels or {}).get(placement.PIN_LABEL, ""))
+                         host=(spec.labels or {}).get(placement.PIN_LABEL, ""), image=img)
     return JsonResponse({"Id": c.id, "Warnings": []}, status=201)
 
 
