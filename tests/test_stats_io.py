@@ -18,7 +18,8 @@ def serve_big(cli, name: str) -> int:
         f"mkdir -p /www; head -c {BIG} /dev/zero > /www/big; exec httpd -f -p 8080 -h /www")
     port = cli("port", name, "8080").stdout.decode().split()[0].rsplit(":", 1)[1]
     url = f"http://127.0.0.1:{port}/big"
-    until(lambda: requests.get(url, timeout=5).status_code == 200)
+    until(lambda: requests.get(url, timeout=5).status_code == 200,
+          ignore=(requests.ConnectionError,))  # httpd may not listen yet when run returns
     return int(port)
 
 
