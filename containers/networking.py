@@ -26,6 +26,8 @@ from containers.runtime import host_name
 log = logging.getLogger("dockerweb.networking")
 DEFAULT = "bridge"
 ATTEMPTS = 50
+SPREAD_AFTER_LOSS = 4  # see allocate_ip
+SPREAD_MAX = 256
 
 
 @dataclass
@@ -43,7 +45,7 @@ def table() -> str:
 def default_network() -> Network:
     """The default bridge network record (created on first use) with its bridge and NAT."""
     here = host_name()
-    net = Network.objects.filter(host=here, name=DEFAULT).first()
+    net = next(iter(_NETWORK(here, DEFAULT)), None)  # (host, name) is unique
     if net is None:
         net = _create_default(here)
     verify(net)
@@ -125,7 +127,7 @@ def networks_of(c: Container, spec: ContainerSpec) -> list[Network]:
     if spec.network_mode == "none":
         return []
     nets = [default_network()] if spec.network_mode == DEFAULT else []
-    return nets + [m.network for m in Membership.objects.filter(container=c).select_related("network")]
+    return nets + [m.network for m in _MEMBERSHIPS(c.id)]
 
 
 def allocate_ip(c: Container, net: Network, veth: str) -> netconf.Endpoint:
@@ -133,9 +135,11 @@ def allocate_ip(c: Container, net: Network, veth: str) -> netconf.Endpoint:
     constraint settles races) with host-side interface name `veth`."""
     subnet = ipaddress.IPv4Network(net.subnet)
     gw = ipaddress.IPv4Address(net.gateway)
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         taken = Endpoint.objects.filter(network=net).values_list("ip", flat=True)
-        ip = ipam.next_free(subnet, taken, gw)
+        # the lowest free address first; after losing a race (concurrent starts all read
+        # the same lowest one), one at random among the SPREAD_AFTER_LOSS ** n lowest free
+        ip = ipam.next_free(subnet, taken, gw, among=min(SPREAD_AFTER_LOSS ** attempt, SPREAD_MAX))
         ep = netconf.Endpoint(bridge=net.bridge, subnet=subnet, ip=ip, gateway=gw,
                               mac=ipam.mac_for(ip), veth=veth)
         try:

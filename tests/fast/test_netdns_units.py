@@ -104,3 +104,16 @@ def test_long_answers_are_cut_for_udp():
     edns = DNSRecord.question("web")
     edns.add_ar(EDNS0(udp_len=4096))
     assert dnsmsg.fit_udp(edns.pack(), full) == full  # the client offered room for it
+
+
+def test_next_free_spreads_among_the_lowest_free_after_a_lost_race():
+    import random
+
+    sub = ipaddress.IPv4Network("10.216.2.0/24")
+    taken = ["10.216.2.2", "10.216.2.4"]
+    assert str(ipam.next_free(sub, taken)) == "10.216.2.3"  # among=1: the lowest, always
+    lowest_four = {"10.216.2.3", "10.216.2.5", "10.216.2.6", "10.216.2.7"}
+    picks = {str(ipam.next_free(sub, taken, among=4, rng=random.Random(seed))) for seed in range(64)}
+    assert picks == lowest_four  # random among the four lowest free, never a taken one
+    full = [str(ip) for ip in sub.hosts() if str(ip) != "10.216.2.1"][:-1]
+    assert str(ipam.next_free(sub, full, among=16)) == "10.216.2.254"  # fewer free than asked

@@ -4,6 +4,7 @@ uniqueness constraint; these only choose a candidate."""
 from __future__ import annotations
 
 import ipaddress
+import random
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 
@@ -41,13 +42,22 @@ def parse_gateway(text: str, subnet: IPv4Network) -> IPv4Address:
 
 
 def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str],
-              gw: IPv4Address | None = None) -> IPv4Address:
-    """Lowest host address that is not the network, gateway, broadcast or taken."""
+              gw: IPv4Address | None = None, *, among: int = 1,
+              rng: random.Random | None = None) -> IPv4Address:
+    """A host address that is not the network, gateway, broadcast or taken: the lowest one
+    with `among` 1, else one chosen at random (`rng`, default `random`) among the `among`
+    lowest free ones, so that allocations that lost a race to the lowest spread out instead
+    of all trying the same next one. Conflict when none is free."""
     used = {ipaddress.IPv4Address(str(t)) for t in taken} | {gw or gateway(subnet)}
+    free: list[IPv4Address] = []
     for ip in subnet.hosts():
         if ip not in used:
-            return ip
-    raise Conflict(f"no free IP address left in {subnet}")
+            free.append(ip)
+            if len(free) >= among:
+                break
+    if not free:
+        raise Conflict(f"no free IP address left in {subnet}")
+    return free[0] if len(free) == 1 else (rng or random).choice(free)
 
 
 def mac_for(ip: IPv4Address) -> str:
