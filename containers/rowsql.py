@@ -1,5 +1,6 @@
-"""Plain-SQL row writes and reads for the worker's hot path (start, exit, removal) and
-the web's create (the Container row, `create`).
+"""Plain-SQL row writes for the worker's hot path (start, exit, removal) and the web's
+create (the Container row, `create`); reads of a row by key go through
+containers/prepared.py (`get`), the one mechanism for compiled-once reads.
 
 Django's ORM compiles every statement anew: 0.25-0.7 ms of CPU per statement on this host
 against 0.03-0.07 ms for the same statement sent through the connection's cursor, and a
@@ -153,47 +154,21 @@ def create(obj: Model) -> Model:
     return obj
 
 
-_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection -> model -> reader
+_GETS: dict[type[Model], Any] = {}  # model -> its prepared read by primary key
 
 
 def get(model: type[Model], pk: Any) -> Model | None:
-    """The row of `model` with primary key `pk` as a model instance (every concrete field,
-    converted from the database as the ORM converts it: datetimes, JSON, booleans), or
-    None. What `model.objects.filter(pk=pk).first()` returns, without compiling a query."""
-    conn = connections[router.db_for_read(model)]
-    sql, names, converters = _reader(model, conn)
-    with conn.cursor() as cur:
-        cur.execute(sql, [model._meta.pk.get_db_prep_value(pk, conn, prepared=False)])
-        row = cur.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    for i, expr, convs in converters:
-        for convert in convs:
-            values[i] = convert(values[i], expr, conn)
-    return model.from_db(conn.alias, names, values)
+    """The row of `model` with primary key `pk` as a model instance, or None: what
+    `model.objects.filter(pk=pk).first()` returns, without compiling a query each time
+    (containers/prepared.py compiles it once per process, as the API's hot reads)."""
+    from containers.prepared import Prepared
 
-
-def _reader(model: type[Model], conn) -> tuple[str, list[str], list[tuple[int, Any, list]]]:
-    """The SELECT of one row by primary key, the field names in its column order and the
-    (column index, expression, converters) of each column that has converters (the
-    backend's, then the field's, as the ORM's compiler applies them), made once per
-    connection (a thread's) and model."""
-    per_conn = _READERS.setdefault(conn, {})
-    if model not in per_conn:
-        q = conn.ops.quote_name
-        fields = list(model._meta.concrete_fields)
-        table = model._meta.db_table
-        sql = (f"SELECT {', '.join(f'{q(table)}.{q(f.column)}' for f in fields)} FROM {q(table)} "
-               f"WHERE {q(table)}.{q(model._meta.pk.column)} = %s")
-        converters = []
-        for i, f in enumerate(fields):
-            expr = f.get_col(table)
-            convs = conn.ops.get_db_converters(expr) + expr.get_db_converters(conn)
-            if convs:
-                converters.append((i, expr, convs))
-        per_conn[model] = (sql, [f.attname for f in fields], converters)
-    return per_conn[model]
+    read = _GETS.get(model)
+    if read is None:
+        read = _GETS.setdefault(model, Prepared(
+            model, lambda key: model._base_manager.filter(pk=key).order_by()[:1]))
+    rows = read(pk)
+    return rows[0] if rows else None
 
 
 def exists(model: type[Model], where: dict[str, Any]) -> bool:
