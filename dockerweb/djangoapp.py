@@ -44,9 +44,6 @@ class SyncChainHandler(ASGIHandler):
         BaseHandler.__init__(self)  # not ASGIHandler's: it loads the chain in async mode
         self.load_middleware(is_async=False)
 
-    async def get_response_async(self, request):
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
-
     def _serve(self, request: HttpRequest, scope: dict[str, Any]) -> HttpResponseBase:
         """On the request's thread: request_started, the chain, and the close of a response
         that is not streamed (marked `_closed_in_hop`)."""
