@@ -670,6 +670,17 @@ def test_keyboard_skip_link_tabs_and_terminal_release(page, api):
     assert not pg.problems, pg.problems
 
 
+def wait_log_count(pg, n: int) -> None:
+    """Wait until the logs tab counts `n` lines; else fail with what the tab shows."""
+    try:
+        pg.wait_for_selector(f"#log-count:text-is('{n} lines')", timeout=30000)
+    except playwright.TimeoutError:
+        raise AssertionError(
+            f"not {n} lines: count {pg.inner_text('#log-count')!r}, state "
+            f"{pg.inner_text('#log-state')!r}, shown {pg.inner_text('#logview')[-500:]!r}, "
+            f"problems {pg.problems}") from None
+
+
 def test_logs_stream_filter_tail_and_since(page, api):
     script = "for i in 1 2 3 4 5; do echo out-$i; echo err-$i >&2; done; sleep 1000"
     c = api.run(cmd=["sh", "-c", script], name="e2e-logfilter")
@@ -678,14 +689,14 @@ def test_logs_stream_filter_tail_and_since(page, api):
     login(pg)
     pg.goto(pg.base + f"/containers/{c['id']}/")
     pg.click("[data-tab=logs]")
-    pg.wait_for_selector("#log-count:text-is('10 lines')")
+    wait_log_count(pg, 10)
     assert pg.inner_text("#log-state") == "live"
     pg.select_option("#log-streams", "stderr")
-    pg.wait_for_selector("#log-count:text-is('5 lines')")
+    wait_log_count(pg, 5)
     assert "out-" not in pg.inner_text("#logview") and "err-5" in pg.inner_text("#logview")
     pg.fill("#log-tail", "2")
     pg.locator("#log-tail").blur()  # a field's change comes when it is left
-    pg.wait_for_selector("#log-count:text-is('2 lines')")
+    wait_log_count(pg, 2)
     assert pg.inner_text("#logview").split() == ["err-4", "err-5"]
     assert "stderr=1" in pg.get_attribute("#log-download", "href")
     with pg.expect_download() as got:  # the download follows the filters, with progress
@@ -698,7 +709,7 @@ def test_logs_stream_filter_tail_and_since(page, api):
     pg.select_option("#log-streams", "both")
     pg.fill("#log-since", "2099-01-01T00:00:00")  # nothing is that new
     pg.locator("#log-since").blur()
-    pg.wait_for_selector("#log-count:text-is('0 lines')")
+    wait_log_count(pg, 0)
     api.api("POST", f"/api/containers/{c['id']}/kill/")
     pg.wait_for_selector("#log-state:has-text('ended')", timeout=30000)  # follow state is the truth
     assert not pg.problems, pg.problems
@@ -822,8 +833,11 @@ def test_volumes_and_networks_pages_create_use_and_remove(page, api):
     pg.fill("#create-form input[name=volumes]", "e2e-vol:/data")
     pg.select_option("#create-form select[name=network_mode]", "e2e-net")
     pg.click("#create-form button[type=submit]")
-    c = until(lambda: next((x for x in api.api("GET", "/api/containers/?all=1").json()
-                            if x["name"] == "e2e-netvol"), None))
+    # the form creates, starts, then opens the container's page: wait for that page (going
+    # elsewhere before would race the form's own navigation, which a slow start lets win)
+    pg.wait_for_url(re.compile(r".*/containers/[0-9a-f]{64}/$"))
+    c = api.inspect(pg.url.rstrip("/").rsplit("/", 1)[1])
+    assert c["name"] == "e2e-netvol"
     assert c["config"]["network_mode"] == "e2e-net"
     assert "e2e-vol:/data" in c["config"]["binds"]
     pg.goto(pg.base + "/volumes/")
