@@ -128,6 +128,12 @@ def _start(c: Container, reset: dict[str, Any] | None = None) -> Container:
     """`start` of the record `c` just read (`current`); `reset`: more fields the claim
     writes (a user's start: restarts.USER_START_RESET)."""
     c, before = _claim_start(c, reset or {})
+    return _launch(c, before)
+
+
+def _launch(c: Container, before: dict[str, Any]) -> Container:
+    """Run the container of record `c`, claimed (starting) by this caller; `before`: the
+    fields its claim changed, put back if the start is refused before anything runs."""
     # from here on every failure leaves `starting`: back where it was, or exited with the error
     try:
         spec = ContainerSpec.from_dict(c.spec)
@@ -175,6 +181,15 @@ def _start(c: Container, reset: dict[str, Any] | None = None) -> Container:
 
 
 START_RACE_WAIT = 25.0  # s a start waits for a concurrent start's outcome (< the RPC's 30 s)
+# what every start's claim clears: the last run's outcome
+START_CLEARS: dict[str, Any] = {"error": "", "exit_code": None, "oom_killed": False, "finished_at": None}
+
+
+def _before_start(c: Container) -> dict[str, Any]:
+    """The fields of record `c` that a start's claim changes, to put back if the start is
+    refused before anything runs."""
+    return {"state": c.state, "error": c.error, "exit_code": c.exit_code,
+            "oom_killed": c.oom_killed, "finished_at": c.finished_at}
 
 
 def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[str, Any]]:
@@ -193,11 +208,9 @@ def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[s
             c = lookup.container(c.id, None)
         if c.status in (State.RUNNING, State.STARTING):
             raise NotModified("container already started")
-        before = {"state": c.state, "error": c.error, "exit_code": c.exit_code,
-                  "oom_killed": c.oom_killed, "finished_at": c.finished_at}
+        before = _before_start(c)
         try:
-            Container.transition(c.id, State.STARTING, "start", error="", exit_code=None,
-                                 oom_killed=False, finished_at=None, **reset)
+            Container.transition(c.id, State.STARTING, "start", **START_CLEARS, **reset)
             for field, value in reset.items():
                 setattr(c, field, value)  # as written (what the start event and reply carry)
             return c, before
@@ -437,7 +450,7 @@ def stop(ref: str, timeout: float | None = None, signal_name: str | None = None)
     wait = stop_wait(c, timeout)
     sig = sigs.parse(signal_name, default=signal.SIGTERM)
     cancelled = restarts.cancel(c.id, "stop")  # no policy restart after the user's stop
-    c = _start_settled(c)
+    c = _start_settled(c.id)  # read after the cancel: a restart claimed before it is seen
     if c.status in (State.CREATED, State.EXITED, State.DEAD):
         if cancelled:  # it was waiting to restart (Docker's "restarting"): it stays stopped
             return c
@@ -508,12 +521,20 @@ def stop_wait(c: Container, timeout: float | None) -> float:
 
 def restart_by_policy(cid: str, at: datetime) -> Container | None:
     """The worker's restart of `cid` when its back-off (scheduled `at`) is over: claim it
-    (restarts.claim; None when someone else did, or the user stopped, started or removed
-    it meanwhile), then `start` (the `start` event; a failed start is recorded as any, and
-    ends the restarts until the next exit or user start)."""
-    if not restarts.claim(cid, at):
+    (restarts.claim, which moves it to starting in the same UPDATE; None when someone else
+    did, or the user stopped, started or removed it meanwhile), then start it as `start`
+    does (the `start` event; a failed start is recorded as any, and ends the restarts until
+    the next exit or user start)."""
+    c = rowsql.get(Container, cid)
+    if c is None:
         return None
-    return start(cid)
+    before = _before_start(c)
+    if not restarts.claim(cid, at, **START_CLEARS):
+        return None
+    c.state, c.restart_at = State.STARTING.value, None
+    for field, value in START_CLEARS.items():
+        setattr(c, field, value)
+    return _launch(c, before)
 
 
 UPDATE_FIELDS = ("memory", "memory_swap", "memory_swappiness", "pids_limit", "nano_cpus",
@@ -607,43 +628,48 @@ def remove(ref: str, force: bool = False, volumes: bool = False) -> None:
     """Delete a container that does not run (or, with force, kill it first); with
     `volumes` (docker rm -v) also its anonymous volumes no other container uses."""
     c = current(ref)
-    if force:
-        c = _policy_restarts_over(c)
-    elif c.restart_at is not None:
+    if not force and c.restart_at is not None:
         raise Conflict(f"You cannot remove a restarting container {c.id}. Stop the container "
                        "before attempting removal or force remove")
-    if c.status in ACTIVE:
-        if not force:
-            raise Conflict(
-                f"You cannot remove a running container {c.id}. Stop the container before "
-                "attempting removal or force remove"
-            )
-        if c.status != State.STARTING:
-            _thaw(c)
-            events.emit("kill", c, signal=str(int(signal.SIGKILL)))
-            engine().force_kill(c.id)
-            record_exit(c.id)
-    Container.transition(c.id, State.REMOVING, "remove")
+    if force:
+        restarts.cancel(c.id, "kill")  # as a user's kill: no policy restart from now on
+    deadline = time.monotonic() + START_RACE_WAIT
+    while True:
+        if force:  # read after the cancel: a restart claimed before it is seen starting
+            c = _start_settled(c.id, deadline)
+        if c.status in ACTIVE:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container before "
+                    "attempting removal or force remove"
+                )
+            if c.status != State.STARTING:
+                _thaw(c)
+                events.emit("kill", c, signal=str(int(signal.SIGKILL)))
+                engine().force_kill(c.id)
+                record_exit(c.id)
+        try:
+            Container.transition(c.id, State.REMOVING, "remove")
+            break
+        except IllegalTransition:
+            # a start (another user's) claimed it after the read: a forced removal waits for
+            # that start and kills what it started, as `docker rm -f` always wins
+            if not force or time.monotonic() >= deadline:
+                raise
     c.state = State.REMOVING.value  # what _finish_remove reads (id, name, image, owner) is as read
     _finish_remove(c, volumes=volumes)
 
 
-def _policy_restarts_over(c: Container) -> Container:
-    """Before a forced removal: no restart policy restarts `c` any more (as a user's kill),
-    and a start in flight (a policy restart) is waited for (bounded), so the removal finds
-    it running or stopped, never starting. Returns the fresh record."""
-    restarts.cancel(c.id, "kill")
-    return _start_settled(c)
-
-
-def _start_settled(c: Container) -> Container:
-    """The fresh record of `c` once a start in flight (a policy restart, another user's
-    start) has settled, waiting at most START_RACE_WAIT."""
-    deadline = time.monotonic() + START_RACE_WAIT
+def _start_settled(cid: str, deadline: float | None = None) -> Container:
+    """The fresh record of `cid` once a start in flight (a policy restart, another user's
+    start) has settled, waiting until `deadline` (default: START_RACE_WAIT from now)."""
+    if deadline is None:
+        deadline = time.monotonic() + START_RACE_WAIT
+    c = current(cid)
     while c.status == State.STARTING and time.monotonic() < deadline:
         time.sleep(0.02)
-        c = lookup.container(c.id, None)
-    return current(c.id)
+        c = current(cid)
+    return c
 
 
 def _finish_remove(c: Container, volumes: bool = False) -> None:

@@ -25,6 +25,7 @@ from django.utils import timezone as djtz
 
 from containers import rowsql
 from containers.engine import restart
+from containers.engine.errors import IllegalTransition, NotFound
 from containers.engine.state import State
 from containers.models import Container
 from containers.runtime import host_name
@@ -99,17 +100,25 @@ def next_due_in(now: datetime | None = None) -> float | None:
     return None if at is None else max(0.0, (at - now).total_seconds())
 
 
-def claim(cid: str, at: datetime) -> bool:
-    """Take the restart scheduled at `at` (one conditional UPDATE: a second claimant, a
-    user's stop or start, or a removal in between makes it fail)."""
-    return bool(Container.objects.filter(pk=cid, restart_at=at, state__in=STOPPED_STATES,
-                                         stopped_by="").update(restart_at=None))
+def claim(cid: str, at: datetime, **fields: Any) -> bool:
+    """Take the restart scheduled at `at` and begin its start: exited/dead -> starting,
+    writing `fields` too, in one conditional UPDATE (a second claimant, a user's stop or
+    start, or a removal in between makes it fail). The state moves in the claim itself, so
+    a user's stop or forced removal that comes after it finds the container starting and
+    waits for that start, never an exited record that a start is about to take."""
+    try:
+        Container.transition(cid, State.STARTING, "restart",
+                             sources=[State(s) for s in STOPPED_STATES],
+                             match={"restart_at": at, "stopped_by": ""}, restart_at=None, **fields)
+    except (IllegalTransition, NotFound):
+        return False
+    return True
 
 
 def reschedule_lost(now: datetime | None = None) -> list[str]:
     """At worker boot: "always" and "unless-stopped" containers that do not run, were not
-    stopped by their user and have no restart scheduled (a claim made by a worker that died
-    before the start) are scheduled now. Returns their ids."""
+    stopped by their user and have no restart scheduled (a start that failed ended their
+    restarts; as dockerd restarts them when it starts) are scheduled now. Returns their ids."""
     now = now or djtz.now()
     lost = []
     rows = Container.objects.filter(host=host_name(), state__in=STOPPED_STATES, restart_at=None,

@@ -3,7 +3,9 @@ records' side (containers/restarts.py, through lifecycle.record_exit and the ver
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone as djtz
@@ -79,10 +81,53 @@ def test_the_claim_is_taken_once_and_the_restart_starts_it(fake, make):
     c = make(State.EXITED, spec=_policy("always"), restart_at=djtz.now())
     at = Container.objects.get(pk=c.id).restart_at
     assert restarts.claim(c.id, at) and not restarts.claim(c.id, at)
-    Container.objects.filter(pk=c.id).update(restart_at=at)
+    assert Container.objects.get(pk=c.id).status == State.STARTING  # the claim begins the start
+    Container.objects.filter(pk=c.id).update(restart_at=at, state=State.EXITED.value)
     got = lifecycle.restart_by_policy(c.id, at)
     assert got.status == State.RUNNING and got.restart_at is None
     assert lifecycle.restart_by_policy(c.id, at) is None  # already taken
+
+
+def _claimed_restart(make):
+    """A policy restart the worker has claimed and not yet run: (record, its `before`)."""
+    c = make(State.EXITED, spec=_policy("always"), restart_at=djtz.now(), exit_code=3)
+    rec = Container.objects.get(pk=c.id)
+    before = lifecycle._before_start(rec)
+    assert restarts.claim(c.id, rec.restart_at, **lifecycle.START_CLEARS)
+    return rec, before
+
+
+def _start_runs_while_waited_for(monkeypatch, cid, before) -> list:
+    """The worker's claimed start runs to its end the first time a verb waits for it."""
+    done = []
+
+    def sleep(_seconds: float) -> None:
+        if not done:
+            done.append(lifecycle._launch(Container.objects.get(pk=cid), before))
+
+    monkeypatch.setattr(lifecycle, "time", SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    return done
+
+
+def test_a_forced_removal_after_a_restarts_claim_waits_for_it_and_wins(fake, make, monkeypatch):
+    """docker rm -f while the policy restart is claimed: the removal sees it starting, waits
+    for that start, kills what it started and removes it (it was a 409 when the claim and the
+    start were two steps and the removal read the record between them)."""
+    c, before = _claimed_restart(make)
+    started = _start_runs_while_waited_for(monkeypatch, c.id, before)
+    lifecycle.remove(c.id, force=True)
+    assert started and started[0].status == State.RUNNING
+    assert not Container.objects.filter(pk=c.id).exists()
+    assert [e.action for e in Event.objects.filter(actor_id=c.id)][-3:] == ["kill", "die", "destroy"]
+
+
+def test_a_stop_after_a_restarts_claim_stops_what_it_started(fake, make, monkeypatch):
+    """docker stop while the policy restart is claimed: not "already stopped" with the
+    container then running; the stop waits for the start and stops it."""
+    c, before = _claimed_restart(make)
+    started = _start_runs_while_waited_for(monkeypatch, c.id, before)
+    got = lifecycle.stop(c.id, timeout=0)
+    assert started and (got.status, got.stopped_by, got.restart_at) == (State.EXITED, "stop", None)
 
 
 def test_the_maximum_ends_the_loop(fake, make):
