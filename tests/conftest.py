@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import docker
@@ -38,15 +39,24 @@ def api(stack):
     """The stack, plus removal of every container a test created."""
     before = {c["id"] for c in stack.api("GET", "/api/containers/?all=1").json()}
     yield stack
-    refused = []
-    for c in stack.api("GET", "/api/containers/?all=1").json():
-        if c["id"] not in before:
-            r = stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
-            if r.status_code not in (204, 404):
-                refused.append(f"{c['name']} ({c['state']['status']}): {r.status_code} {r.text[:300]}")
+    left = [c for c in stack.api("GET", "/api/containers/?all=1").json() if c["id"] not in before]
+    refused = [why for c in left if (why := _removed(stack, c))]
     # a container left here would be in every later test's `before`, never removed, and seen
     # by the later tests that count containers: say which test left it
     assert not refused, f"a forced removal after the test failed: {refused}"
+
+
+def _removed(stack: Stack, c: dict, patience: float = 15.0) -> str:
+    """Force-remove container `c`; "" once it is gone, else why not. A 409 (its auto-remove
+    under way) is tried again until `patience` runs out."""
+    deadline = time.monotonic() + patience
+    while True:
+        r = stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+        if r.status_code in (204, 404):
+            return ""
+        if r.status_code != 409 or time.monotonic() >= deadline:
+            return f"{c['name']} ({c['state']['status']}): {r.status_code} {r.text[:300]}"
+        time.sleep(0.1)
 
 
 @pytest.fixture
