@@ -46,15 +46,16 @@ def api(stack):
     assert not refused, f"a forced removal after the test failed: {refused}"
 
 
-def _removed(stack: Stack, c: dict, patience: float = 15.0) -> str:
+def _removed(stack: Stack, c: dict, patience: float = 30.0) -> str:
     """Force-remove container `c`; "" once it is gone, else why not. A 409 (its auto-remove
-    under way) is tried again until `patience` runs out."""
+    under way) or a 503 (a worker the test killed, restarting) is tried again until
+    `patience` runs out."""
     deadline = time.monotonic() + patience
     while True:
         r = stack.api("DELETE", f"/api/containers/{c['id']}/?force=1")
         if r.status_code in (204, 404):
             return ""
-        if r.status_code != 409 or time.monotonic() >= deadline:
+        if r.status_code not in (409, 503) or time.monotonic() >= deadline:
             return f"{c['name']} ({c['state']['status']}): {r.status_code} {r.text[:300]}"
         time.sleep(0.1)
 
