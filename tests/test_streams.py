@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
 
 import pytest
@@ -255,6 +256,29 @@ def test_logs_socket_sends_100k_lines_in_batches(api):
     lines = [r["log"] for d in docs for r in d["records"]]
     assert len(lines) == 100000 and lines[-1] == "100000\n" and code == 1000
     assert len(docs) <= 40 and time.monotonic() - t0 < 15
+
+
+def test_a_logs_socket_whose_read_fails_says_so_and_closes(api):
+    """A read that fails on the host (here the log file replaced by a directory) ends the
+    socket with an error frame and 1011, instead of leaving it open with nothing sent (the
+    dashboard's logs tab then said "live" with no lines, forever)."""
+    c = api.run(cmd=["true"])
+    api.wait(c["id"])
+    log = f"{api.root}/containers/{c['id']}/container.log"
+    os.rename(log, log + ".kept")
+    os.mkdir(log)
+    try:
+        async def main():
+            async with connect(api, f"/ws/containers/{c['id']}/logs/?follow=1") as ws:
+                return await collect(ws, timeout=15)
+
+        msgs, code = run(main())
+    finally:
+        os.rmdir(log)
+        os.rename(log + ".kept", log)
+    assert code == 1011, (msgs, code)
+    errors = [d["message"] for d in controls(msgs) if d["type"] == "error"]
+    assert errors == ["the stream failed: Is a directory"], msgs
 
 
 # ---- stats -----------------------------------------------------------------------------------

@@ -55,15 +55,27 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.stream()
         except asyncio.CancelledError:
             raise
-        except OSError:
-            pass  # the client went away while we were sending
         except EngineError as e:
             code = next((c for cls, c in CLOSE_CODES if isinstance(e, cls)), CLOSE_INTERNAL)
-            await self.send_json({"type": "error", "message": e.message})
-            await self.close(code=code)
+            await self._fail(code, e.message)
+        except OSError as e:
+            # the client went away while we were sending (the server's "disconnected" is an
+            # OSError), or a read failed (a log file, a socket): a client still there is
+            # told, never left with an open socket that sends nothing
+            if await self._fail(CLOSE_INTERNAL, f"the stream failed: {e.strerror or type(e).__name__}"):
+                log.warning("%s failed: %s", type(self).__name__, e)
         except Exception:
             log.exception("%s failed", type(self).__name__)
-            await self.close(code=CLOSE_INTERNAL)
+            await self._fail(CLOSE_INTERNAL, "the stream failed (see the server's log)")
+
+    async def _fail(self, code: int, message: str) -> bool:
+        """Send the error frame and close with `code`; False when the client is gone."""
+        try:
+            await self.send_json({"type": "error", "message": message})
+            await self.close(code=code)
+        except OSError:
+            return False
+        return True
 
     async def stream(self) -> None:
         """The consumer's work: send frames until done, then close."""
