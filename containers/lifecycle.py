@@ -192,6 +192,15 @@ def _before_start(c: Container) -> dict[str, Any]:
             "oom_killed": c.oom_killed, "finished_at": c.finished_at}
 
 
+def _as_claimed(c: Container, fields: dict[str, Any]) -> Container:
+    """Record `c` as a start's claim just wrote it: starting, with `fields` (what the start
+    event and the worker's reply carry, without reading it again)."""
+    c.state = State.STARTING.value
+    for field, value in fields.items():
+        setattr(c, field, value)
+    return c
+
+
 def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[str, Any]]:
     """Claim `c` for a start: created/exited/dead -> starting, writing `reset` too in the
     same UPDATE. Returns the record and the fields to put back if the start is refused
@@ -211,9 +220,7 @@ def _claim_start(c: Container, reset: dict[str, Any]) -> tuple[Container, dict[s
         before = _before_start(c)
         try:
             Container.transition(c.id, State.STARTING, "start", **START_CLEARS, **reset)
-            for field, value in reset.items():
-                setattr(c, field, value)  # as written (what the start event and reply carry)
-            return c, before
+            return _as_claimed(c, {**START_CLEARS, **reset}), before
         except IllegalTransition:
             c = current(c.id)
             if c.status not in (State.STARTING, State.RUNNING, *START_SOURCES) \
@@ -531,10 +538,7 @@ def restart_by_policy(cid: str, at: datetime) -> Container | None:
     before = _before_start(c)
     if not restarts.claim(cid, at, **START_CLEARS):
         return None
-    c.state, c.restart_at = State.STARTING.value, None
-    for field, value in START_CLEARS.items():
-        setattr(c, field, value)
-    return _launch(c, before)
+    return _launch(_as_claimed(c, {**START_CLEARS, "restart_at": None}), before)
 
 
 UPDATE_FIELDS = ("memory", "memory_swap", "memory_swappiness", "pids_limit", "nano_cpus",

@@ -12,8 +12,9 @@ of them and the caller must read the record again:
   of a start holds what it wrote (state, start time, supervisor) and, for the rest, what
   it read before its claim, which for a created container are already the values the
   claim and a user's start write (no error, exit code or finish time, restart count 0, no
-  restart due); a start of an exited container clears its exit in the claim, which the
-  worker's in-memory record does not show;
+  restart due); a start of an exited container clears its exit in the claim, which an
+  older worker (another host's may be one) did not copy into the record it replies with
+  (`lifecycle._as_claimed` does now), so such a reply is not trusted;
 - or when the reply's record was read after the start (a container that exited before
   its start was recorded): that one is whole.
 """
@@ -51,7 +52,7 @@ def after_start(before: Container, result: Any) -> Container | None:
     if not isinstance(record, dict) or set(record) != set(FIELDS):
         return None
     if before.state != State.CREATED.value and record["state"] == State.RUNNING.value:
-        return None  # a restart: the claim cleared the exit, which the reply does not show
+        return None  # a restart: an older worker's reply does not show the exit its claim cleared
     c = copy.copy(before)
     for name, value in record.items():
         setattr(c, name, datetime.fromisoformat(value) if name in TIMES and value else value)
