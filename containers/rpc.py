@@ -4,8 +4,9 @@ host's (issue 16) over the channel layer with a reply channel per call.
 This host's worker listens on `<state>/run/worker.sock` (containers/rpcserver.py; framing in
 containers/rpcwire.py). `call` runs in the caller's thread (the API servers' request threads:
 dockerweb/requestthreads.py) on a blocking socket that thread keeps for its next calls, with
-no event loop and no Redis: a call is one write and one read (measured 0.1-0.2 ms round trip
-against 1.5 ms over Redis inside one event loop, plus async_to_sync's hop to a loop and back).
+no event loop and no Redis: a call is one read of the heartbeat file, one write and one
+read (measured 0.1-0.2 ms round trip for the write and read against 1.5 ms over Redis
+inside one event loop, plus async_to_sync's hop to a loop and back).
 `acall` (async callers) opens an asyncio connection per call. Another host's worker is
 reached through Redis (`hosts.channel(host)`), as before: `acall`, and `call` through
 async_to_sync.
@@ -54,6 +55,7 @@ WATCH_S = 0.5
 RESTART_GRACE_S = 3.0
 PING_TIMEOUT = 1.0
 CONNECT_RETRY_S = 0.02  # while a live worker's socket is not there yet (its boot)
+CAST_TIMEOUT_S = 1.0  # a cast's connect and send at most (it never waits for the worker)
 # what the channel layer raises when Redis is away (refused, closed, reset, timed out)
 LAYER_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
@@ -125,7 +127,9 @@ def _worker_gone(op: str) -> None:
 async def _worker_present(op: str) -> None:
     """Return once the heartbeat says a worker runs; Unavailable after RESTART_GRACE_S
     seconds without one (a worker being restarted by the process manager is back within it,
-    and its first beat comes before its boot reconcile)."""
+    and its first beat comes before its boot reconcile). One heartbeat read when it runs."""
+    if heartbeat.problem() is None:
+        return
     deadline = time.monotonic() + RESTART_GRACE_S
     while heartbeat.problem() is not None and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -168,6 +172,8 @@ def _socket_path() -> str:
 
 def _worker_present_sync(op: str) -> None:
     """`_worker_present` for a thread."""
+    if heartbeat.problem() is None:
+        return
     deadline = time.monotonic() + RESTART_GRACE_S
     while heartbeat.problem() is not None and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -176,16 +182,17 @@ def _worker_present_sync(op: str) -> None:
 
 def _connect(op: str, timeout: float, deadline: float) -> socket.socket:
     """A new connection to this host's worker. While none listens (refused, or no socket: a
-    worker booting, or gone) it tries again every CONNECT_RETRY_S as long as the heartbeat
-    says one runs (the socket comes after the boot reconcile), and raises Unavailable when
-    the heartbeat says none runs (after RESTART_GRACE_S) or at `deadline`."""
+    worker booting, or gone) or its backlog is full (EAGAIN: a burst of new connections) it
+    tries again every CONNECT_RETRY_S as long as the heartbeat says one runs (the socket
+    comes after the boot reconcile), and raises Unavailable when the heartbeat says none
+    runs (after RESTART_GRACE_S) or at `deadline`."""
     while True:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            conn.settimeout(max(deadline - time.monotonic(), 0.001))  # a full backlog blocks
+            conn.settimeout(max(deadline - time.monotonic(), 0.001))
             conn.connect(_socket_path())
             return conn
-        except (FileNotFoundError, ConnectionRefusedError):
+        except (FileNotFoundError, ConnectionRefusedError, BlockingIOError):
             conn.close()
         except TimeoutError:
             conn.close()
@@ -193,8 +200,7 @@ def _connect(op: str, timeout: float, deadline: float) -> socket.socket:
         except OSError as e:
             conn.close()
             raise _not_sent(op, e) from None
-        if heartbeat.problem() is not None:
-            _worker_present_sync(op)
+        _worker_present_sync(op)
         if time.monotonic() >= deadline:
             raise _timed_out(op, timeout)
         time.sleep(CONNECT_RETRY_S)
@@ -281,11 +287,6 @@ def _call_here(op: str, args: dict[str, Any], timeout: float) -> Any:
     return _reply_value(reply)
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
-    header = await reader.readexactly(rpcwire.HEADER.size)
-    return rpcwire.decode(await reader.readexactly(rpcwire.length(header)))
-
-
 async def _aconnect(op: str, timeout: float, deadline: float
                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """`_connect` for async callers."""
@@ -296,8 +297,7 @@ async def _aconnect(op: str, timeout: float, deadline: float
             pass
         except OSError as e:
             raise _not_sent(op, e) from None
-        if heartbeat.problem() is not None:
-            await _worker_present(op)
+        await _worker_present(op)
         if time.monotonic() >= deadline:
             raise _timed_out(op, timeout)
         await asyncio.sleep(CONNECT_RETRY_S)
@@ -315,7 +315,7 @@ async def _acall_here(op: str, args: dict[str, Any], timeout: float) -> Any:
         except OSError as e:
             raise _not_sent(op, e) from None
         try:
-            reply = await _awaited(_read_frame(reader), op, timeout, deadline, watch=True)
+            reply = await _awaited(rpcwire.read_frame(reader), op, timeout, deadline, watch=True)
         except (asyncio.IncompleteReadError, OSError, rpcwire.FrameError):
             raise _lost(op) from None
     finally:
@@ -353,6 +353,8 @@ def _cast_here(op: str, args: dict[str, Any]) -> None:
             conn = kept
             if conn is None:
                 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conn.settimeout(CAST_TIMEOUT_S)  # a stopped worker never holds the caller long
+            if kept is None:
                 conn.connect(_socket_path())
             conn.sendall(frame)
             _thread.conn = conn

@@ -8,7 +8,7 @@ gets an `unavailable` error (its caller has given up: the worker never runs it).
 that cannot be read closes the connection.
 
 The socket is 0600 in the 0700 run directory, and a peer must run as the worker's user
-(SO_PEERCRED). It is bound under a temporary name and renamed into place, so a caller sees
+or as root (SO_PEERCRED). It is bound under a temporary name and renamed into place, so a caller sees
 either the previous (stale: refused) socket or the new one, never a half-made one; the
 instance lock (dockerweb/instancelock.py) makes this worker the only one on its state root.
 """
@@ -67,8 +67,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
             return
         while True:
             try:
-                header = await reader.readexactly(rpcwire.HEADER.size)
-                message = rpcwire.decode(await reader.readexactly(rpcwire.length(header)))
+                message = await rpcwire.read_frame(reader)
             except asyncio.IncompleteReadError:
                 return  # the caller closed (or gave up mid-frame: nothing was taken)
             except rpcwire.FrameError as e:
@@ -79,7 +78,7 @@ async def _serve_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                 continue
             writer.write(_frame(message, reply))
             await writer.drain()
-    except (ConnectionError, BrokenPipeError):
+    except ConnectionError:
         pass  # the caller went away (timed out): its answer has nobody to go to
     finally:
         writer.close()

@@ -1,5 +1,5 @@
 """The framing of the worker's Unix socket (containers/rpcserver.py, containers/rpc.py): pure
-logic, no I/O, no Django.
+logic and the one frame read both ends share (`read_frame`, on an asyncio stream); no Django.
 
 A frame is a 4-byte big-endian length, then that many bytes of msgpack. A request is
 `{"op", "args", "deadline"}` (deadline: time.time() after which the worker drops it) plus
@@ -10,6 +10,7 @@ one reply per request that wants one, in order.
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from typing import Any
 
@@ -48,6 +49,13 @@ def decode(body: bytes) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise FrameError("a frame must hold a map")
     return message
+
+
+async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
+    """The next message on `reader` (IncompleteReadError at its end, FrameError when
+    unreadable)."""
+    header = await reader.readexactly(HEADER.size)
+    return decode(await reader.readexactly(length(header)))
 
 
 def request(op: str, args: dict[str, Any], deadline: float, cast: bool = False) -> bytes:
