@@ -34,7 +34,9 @@ M = TypeVar("M", bound=models.Model)
 
 
 class _Compiled:
-    """One compile of a query on one thread's connection."""
+    """One compile of a query, on the connection of the thread that first ran it and then
+    shared by every thread of the process (its converters stay bound to that connection's
+    backend operations, which keeps that connection object alive for the process's life)."""
 
     def __init__(self, qs: models.QuerySet, alias: str):
         compiler = qs.query.get_compiler(using=alias)

@@ -15,7 +15,8 @@ autocommit), execute wrappers and query logging apply as to any ORM statement.
 Shapes: equality on concrete fields (None compares with IS NULL), `<field>__in` with a
 list, `Add(n)` as a written value (`col = col + n`), and the INSERT of one row (`insert`,
 `create` for a new instance whose key is given). No joins, no expressions, no
-signals (the models touched here have no receivers: "no signals doing work").
+signals: `delete_row` checks that none is connected; the other helpers rely on their
+callers writing only models that have none ("no signals doing work").
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 
 from django.db import connections, router
 from django.db.models import Model
+
+from containers.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,6 @@ def get(model: type[Model], pk: Any) -> Model | None:
     """The row of `model` with primary key `pk` as a model instance, or None: what
     `model.objects.filter(pk=pk).first()` returns, without compiling a query each time
     (containers/prepared.py compiles it once per process, as the API's hot reads)."""
-    from containers.prepared import Prepared
-
     read = _GETS.get(model)
     if read is None:
         read = _GETS.setdefault(model, Prepared(
