@@ -84,6 +84,15 @@ def dpy(api):
     client.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (`report_call`: the dashboard's page
+    fixture says what the page showed when the test failed)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The leak check, then the last-resort sweep, even after a failure: stop the stack, list
     what the run left on the host, remove it all. A leak fails the run (exit status 1)

@@ -3,6 +3,7 @@ live stack. Screenshots go to test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -68,7 +69,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, api):
+def page(browser, api, request):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     pg = context.new_page()
     pg.problems = []
@@ -79,6 +80,11 @@ def page(browser, api):
           if r.status >= 500 else None)
     pg.base = api.base
     yield pg
+    failed = getattr(request.node, "report_call", None)
+    if failed is not None and failed.failed:  # what the page said, in the failure's report
+        print(f"page {pg.url}: problems {pg.problems}")
+        with contextlib.suppress(Exception):
+            shot(pg, f"failed-{request.node.name}")
     context.close()
 
 
