@@ -67,7 +67,7 @@ def direct_socket(stack: Stack) -> float:
     c = stack.create(cmd=["sh", "-c", "sleep 0.3; " + producer("/tmp/a")])
     stack.api("POST", f"/api/containers/{c['id']}/start/")
     total, first = 0, None
-    with AttachClient(f"{stack.root}/containers/{c['id']}/attach.sock", scrollback=True) as att:
+    with AttachClient(f"{stack.root}/runtime/{c['id']}/attach.sock", scrollback=True) as att:
         for kind, payload in att.frames():
             if kind == STDOUT:
                 first = first or time.perf_counter()

@@ -112,17 +112,19 @@ def confined_config(s, network: str) -> tuple[str, dict[str, str]]:
     assert s.api("POST", f"/api/containers/{cid}/start/").status_code == 200
     s.api("POST", f"/api/containers/{cid}/wait/")
     cdir = os.path.join(s.root, "containers", cid)
+    rundir = os.path.join(s.root, "runtime", cid)  # its runtime files (Layout.runtime)
     d = os.path.join(s.root, f"confined-{network}")
     os.makedirs(os.path.join(d, "etc"), exist_ok=True)
     # the seccomp profile is the engine's shared one under lib/ (seccomp.shared): used in place
     for f in ("hostname", "hosts", "resolv.conf"):
-        shutil.copy(os.path.join(cdir, "etc", f), os.path.join(d, "etc", f))
-    with open(os.path.join(cdir, "config.lxc")) as f:
+        shutil.copy(os.path.join(rundir, "etc", f), os.path.join(d, "etc", f))
+    with open(os.path.join(rundir, "config.lxc")) as f:
         text = f.read()
     assert s.api("DELETE", f"/api/containers/{cid}/").status_code == 204
     parent = s.env["DOCKERWEB_CGROUP_PARENT"]
     text = text.replace("{", "{{").replace("}", "}}")
     text = text.replace(os.path.join(cdir, "rootfs"), "{rootfs}").replace(cdir + "/", d + "/")
+    text = text.replace(rundir + "/", d + "/")
     text = re.sub(r"(?m)^lxc\.log\.file = .*$", "lxc.log.file = {log}", text)
     text = re.sub(r"(?m)^(lxc\.hook\.start-host = \S+) .*$", r"\1 /dev/null", text)
     text = re.sub(r"(?m)^lxc\.cgroup\.dir\.container = .*$",

@@ -45,7 +45,7 @@ def main() -> None:
         time.sleep(1)
         totals = {"supervisor": [0, 0], "lxc monitor": [0, 0], "init": [0, 0], "main (sleep)": [0, 0]}
         for cid in ids:
-            with open(os.path.join(s.root, "containers", cid, "state.json")) as f:
+            with open(os.path.join(s.root, "runtime", cid, "state.json")) as f:
                 st = json.load(f)
             kids = procs.children(st["init_pid"])
             pids = {"supervisor": st["supervisor_pid"], "lxc monitor": st["lxc_pid"],

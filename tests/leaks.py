@@ -25,7 +25,7 @@ def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: st
     problems = [f"mount {m}" for m in rootfs.mounts_under(state_root)]
     problems += [f"cgroup {c}" for c in cgroups.leftovers(cgroup_parent)]
     problems += [f"process {p}" for p in _procs_mentioning(state_root)]
-    for kind in ("containers", "lxc"):
+    for kind in ("containers", "lxc", "runtime"):
         d = os.path.join(state_root, kind)
         if os.path.isdir(d):
             problems += [f"{kind.rstrip('s')} dir {name}" for name in os.listdir(d)]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from containers.engine.layout import private
+from containers.engine.fs import runroot
+from containers.engine.layout import Layout, private
 from dockerweb import malloc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +115,8 @@ class Stack:
             proc.wait(15)
 
     def shutdown(self) -> None:
-        """Force-remove every container, then stop web, worker and redis."""
+        """Force-remove every container, then stop web, worker and redis, then unmount the
+        runtime tmpfs the worker mounted (engine/fs/runroot.py)."""
         if "web" in self.procs and "worker" in self.procs:
             try:
                 for c in self.api("GET", "/api/containers/?all=1").json():
@@ -123,6 +125,7 @@ class Stack:
                 pass
         for name in ("dockerapi", "web", "worker", "redis"):
             self.kill(name, signal.SIGTERM)
+        runroot.release(Layout(self.root).runtime)
 
     # ---- helpers ---------------------------------------------------------------------
     def _log_has(self, name: str, text: str) -> bool:

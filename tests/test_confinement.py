@@ -142,7 +142,7 @@ def test_init_confinement_library_is_preloaded_into_lxc_execute_only(api):
     into lxc-attach (an exec's supervisor overrides that hook)."""
     c = api.run(cmd=["sleep", "1000"])
     cdir = os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "containers", c["id"])
-    with open(os.path.join(cdir, "state.json")) as f:
+    with open(os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "runtime", c["id"], "state.json")) as f:
         lxc_pid = json.load(f)["lxc_pid"]
     assert any(e.startswith(b"LD_PRELOAD=") and b"initconfine-" in e for e in _environ(lxc_pid))
     r = api.api("POST", f"/api/containers/{c['id']}/exec/", json={"cmd": ["sleep", "1000"]})
@@ -221,8 +221,7 @@ def test_no_descriptor_of_the_engine_reaches_the_container(api):
 
     for tty in (False, True):
         c = api.run(cmd=["sleep", "1000"], tty=tty)
-        cdir = os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "containers", c["id"])
-        with open(os.path.join(cdir, "state.json")) as f:
+        with open(os.path.join(os.environ["DOCKERWEB_STATE_ROOT"], "runtime", c["id"], "state.json")) as f:
             init = json.load(f)["init_pid"]
         main = until(lambda init=init: procs.children(init))[0]
         for pid in (init, main):

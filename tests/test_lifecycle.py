@@ -80,7 +80,7 @@ def test_kill_right_after_start_reaches_the_command(api):
 
 
 def _init_pid(api, cid: str) -> int:
-    with open(os.path.join(api.root, "containers", cid, "state.json")) as f:
+    with open(os.path.join(api.root, "runtime", cid, "state.json")) as f:
         return json.load(f)["init_pid"]
 
 
@@ -112,7 +112,7 @@ def test_non_fatal_signals_are_delivered(api):
 def test_stdin_to_cat(api):
     c = api.create(cmd=["cat"], open_stdin=True)
     api.api("POST", f"/api/containers/{c['id']}/start/")
-    sock = f"{api.root}/containers/{c['id']}/attach.sock"
+    sock = f"{api.root}/runtime/{c['id']}/attach.sock"
     with AttachClient(sock, stdin=True) as att:
         att.write(b"hello stdin\n")
         att.close_stdin()
@@ -212,6 +212,45 @@ def test_worker_killed_containers_survive_and_exits_are_recorded(api):
     assert r.status_code == 200 and r.json()["state"]["exit_code"] == 143
 
 
+def _fs_type(path: str) -> str:
+    """The filesystem type of the mount at `path` ("" when `path` is not a mount point)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            head, _, tail = line.partition(" - ")
+            if head.split()[4] == path:
+                found = tail.split()[0]
+    return locals().get("found", "")
+
+
+def test_runtime_files_live_on_the_tmpfs_and_outlive_the_worker(api):
+    """The worker mounts a tmpfs on <state>/runtime (Podman's runroot): a running container's
+    LXC config and log, supervisor log and state, attach socket and /etc files are there; its
+    directory on the disk keeps only what outlives the host. A killed worker's successor keeps
+    the same tmpfs (the containers' sockets and state are on it); a removal leaves nothing."""
+    runtime = os.path.join(os.path.realpath(api.root), "runtime")
+    assert _fs_type(runtime) == "tmpfs"
+    c = api.run(cmd=["sh", "-c", "cat /etc/hostname; sleep 1000"])
+    run, d = os.path.join(runtime, c["id"]), os.path.join(api.root, "containers", c["id"])
+    assert sorted(os.listdir(run)) == ["attach.sock", "config.lxc", "etc", "lxc.log", "state.json",
+                                       "supervisor.log"]
+    assert sorted(os.listdir(os.path.join(run, "etc"))) == ["hostname", "hosts", "resolv.conf"]
+    assert sorted(os.listdir(d)) == ["container.log", "rootfs", "supervisor.spec", "upper", "work"]
+    until(lambda: api.logs(c["id"]) == f"{c['id'][:12]}\n".encode())
+    dev = os.stat(runtime).st_dev
+    api.kill("worker", signal.SIGKILL)
+    api.start_worker()
+    assert os.stat(runtime).st_dev == dev and _fs_type(runtime) == "tmpfs"  # the same tmpfs
+    assert api.inspect(c["id"])["state"]["status"] == "running"
+    with AttachClient(os.path.join(run, "attach.sock"), scrollback=True, timeout=10) as att:
+        assert next(p for k, p in att.frames() if k == STDOUT) == f"{c['id'][:12]}\n".encode()
+    r = api.api("POST", f"/api/containers/{c['id']}/stop/")
+    assert r.status_code == 200 and r.json()["state"]["exit_code"] == 143
+    assert sorted(os.listdir(d)) == ["container.log", "exit.json", "rootfs", "supervisor.spec", "upper",
+                                     "work"]
+    assert api.api("DELETE", f"/api/containers/{c['id']}/").status_code == 204
+    assert not os.path.exists(run) and not os.path.exists(d)
+
+
 def test_exit_recorded_when_container_exits_after_new_worker_adopts(api):
     c = api.run(cmd=["sh", "-c", "sleep 3; exit 5"])
     api.kill("worker", signal.SIGKILL)
@@ -231,7 +270,7 @@ def test_supervisor_killed_marks_dead_and_cleans_up(api):
     import os
 
     c = api.run(cmd=["sleep", "1000"])
-    pid = json.load(open(f"{api.root}/containers/{c['id']}/state.json"))["supervisor_pid"]
+    pid = json.load(open(f"{api.root}/runtime/{c['id']}/state.json"))["supervisor_pid"]
     os.kill(pid, signal.SIGKILL)
     st = until(lambda: (s := api.inspect(c["id"])["state"])["status"] == "dead" and s)
     assert "vanished" in st["error"]

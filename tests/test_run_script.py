@@ -13,6 +13,7 @@ import time
 
 import requests
 
+from containers.engine.fs import runroot
 from containers.engine.run import procs
 from tests.conftest import STATE_ROOT
 from tests.stack import PY, REPO, free_port
@@ -87,7 +88,7 @@ def test_ctrl_c_stops_services_and_containers_survive():
         assert len(programs) == 4  # redis, worker, dockerapi, web under supervisord
         _ctrl_c(proc)
         until(lambda: not any(procs.start_time(p) is not None for p in programs), timeout=20)  # they end too
-        with open(os.path.join(ROOT, "containers", cid, "state.json")) as f:
+        with open(os.path.join(ROOT, "runtime", cid, "state.json")) as f:
             sup = json.load(f)["supervisor_pid"]
         os.kill(sup, 0)  # the container's supervisor still runs
 
@@ -103,3 +104,4 @@ def test_ctrl_c_stops_services_and_containers_survive():
             s.delete(f"{base}/api/containers/{cid}/?force=1")
         if proc.poll() is None:
             _ctrl_c(proc)
+        runroot.release(os.path.join(ROOT, "runtime"))  # the worker's tmpfs outlives it

@@ -146,6 +146,9 @@ def _content(root: str) -> set[str]:
     base = os.path.join(root, "containers")
     for cid in os.listdir(base) if os.path.isdir(base) else []:
         out |= {os.path.join(base, cid, part) for part in ("upper", "work", "rootfs", "etc")}
+    base = os.path.join(root, "runtime")
+    for cid in os.listdir(base) if os.path.isdir(base) else []:
+        out.add(os.path.join(base, cid, "etc"))
     return out
 
 
@@ -178,7 +181,7 @@ def test_running_stack_state_root(api, cli):
     cli("exec", "perms-walk", "true")
     root = api.root
     ours = [os.path.join(root, d) for d in ("containers", "images", "layers", "layermeta", "lxc",
-                                            "run", "tmp", "volumes")]
+                                            "run", "runtime", "tmp", "volumes")]
     ours += [os.path.join(root, n) for n in os.listdir(root)
              if n.startswith("db.sqlite3") or n in ("secret.key", *(f"{p}.log" for p in api.procs))]
     bad = [b for path in ours for b in _open_to_others(path, _content(root))]

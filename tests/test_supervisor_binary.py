@@ -129,8 +129,7 @@ def test_a_set_up_failure_is_the_exit_error_and_nothing_runs(program, tmp_path):
     such file): "failed", exit.json names the file and the reason, the command never ran."""
     from containers.engine.layout import Layout
 
-    paths = Layout(str(tmp_path)).container("c" * 64)
-    os.makedirs(paths.dir)
+    paths = Layout(str(tmp_path)).container_to_start("c" * 64)
     cg = str(tmp_path / "notacgroup")
     spec = supervision.SupervisorSpec.container(
         paths, ["/bin/touch", str(tmp_path / "ran")], tty=False, open_stdin=False, stdin_once=False,

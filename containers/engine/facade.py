@@ -24,7 +24,7 @@ from typing import Any
 from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, mounts, rootfs, trash
+from .fs import inroot, mounts, rootfs, runroot, trash
 from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
@@ -76,6 +76,11 @@ class Engine:
         supervision.program(self.layout.lib)
         initconfine.library(self.layout.lib)
 
+    def mount_runtime(self) -> str:
+        """Put the containers' runtime directory on its tmpfs (the worker, at boot, before it
+        adopts what runs); "" when it is one, else why not (fs/runroot.py)."""
+        return runroot.ensure(self.layout.runtime)
+
     def start(self, cid: str, spec: ContainerSpec, image: ImageInfo, hostname: str,
               name: str = "", endpoint: netconf.Endpoint | None = None,
               extra: tuple[netconf.Endpoint, ...] = (), nameserver: str = "") -> RunState:
@@ -86,8 +91,7 @@ class Engine:
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
         failure nothing stays mounted.
         """
-        p = self.paths(cid)
-        os.makedirs(p.dir, mode=0o700, exist_ok=True)
+        p = self.layout.container_to_start(cid)
         rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
         try:
             os.makedirs(p.etc, mode=0o700, exist_ok=True)
@@ -473,6 +477,8 @@ class Engine:
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
+        if p.run != p.dir:
+            shutil.rmtree(p.run, ignore_errors=True)  # a tmpfs: no trash needed
         trash.discard(p.dir, self.layout.tmp)
 
 

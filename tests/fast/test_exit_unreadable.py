@@ -4,7 +4,6 @@ record says exited, exit code -1, "exit status unreadable: ...", and the contain
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -20,8 +19,7 @@ from containers.models import Container, Endpoint, Event
 @pytest.fixture
 def paths(tmp_path):
     eng = Engine(EngineConfig(str(tmp_path / "state"), "dwfake", pids_limit=4096))
-    p = eng.paths("c" * 64)
-    os.makedirs(p.dir)
+    p = eng.layout.container_to_start("c" * 64)  # its directory and runtime directory
     return eng, p
 
 

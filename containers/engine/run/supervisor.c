@@ -24,7 +24,8 @@
  *   UTF-8 are written as the escapes \udcXX of Python's surrogateescape, so
  *   engine/run/logfile.py reads back exactly the bytes written), rotated as Docker's
  *   json-file max-size/max-file;
- * - serves attach on DIR/attach.sock (0600) with the framing of frames.py;
+ * - serves attach on the spec's attach_path (0600; DIR/attach.sock for an exec, the runtime
+ *   directory's for a container: Layout.runtime) with the framing of frames.py;
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
  *   fsyncs the log (if anything was written), unmounts the rootfs, removes the container's
  *   cgroups, then writes exit.json atomically (fsync + rename + directory fsync) *before*
@@ -35,6 +36,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -896,20 +898,41 @@ static void write_state(void)
 		setup_fail("cannot write %s: %s", spec.state_path, strerror(errno));
 }
 
+/* Bind the attach socket by its name relative to its own directory (a whole path may not fit
+ * in sun_path): a container's runtime directory, or DIR (where we are) for an exec. */
 static int open_attach(void)
 {
-	const char *name = strrchr(spec.attach_path, '/') + 1; /* relative: we are in DIR */
+	const char *slash = strrchr(spec.attach_path, '/'); /* absolute: the spec's check */
+	const char *name = slash + 1;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(name) >= sizeof sa.sun_path) {
+	char dir[PATH_MAX];
+	size_t n = slash == spec.attach_path ? 1 : (size_t)(slash - spec.attach_path);
+	if (strlen(name) >= sizeof sa.sun_path || n >= sizeof dir) {
 		setup_fail("attach socket name too long");
 		return -1;
 	}
+	memcpy(dir, spec.attach_path, n);
+	dir[n] = 0;
 	strcpy(sa.sun_path, name);
+	int here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (here < 0 || chdir(dir) != 0) {
+		setup_fail("attach socket directory %s: %s", dir, strerror(errno));
+		if (here >= 0)
+			close(here);
+		return -1;
+	}
 	unlink(name);
 	listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-	    chmod(name, 0600) != 0 || listen(listener, 64) != 0) {
-		setup_fail("attach socket: %s", strerror(errno));
+	int failed = listener < 0 || bind(listener, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+		     chmod(name, 0600) != 0 || listen(listener, 64) != 0;
+	int err = errno;
+	if (fchdir(here) != 0 && !failed) {
+		failed = 1;
+		err = errno;
+	}
+	close(here);
+	if (failed) {
+		setup_fail("attach socket: %s", strerror(err));
 		return -1;
 	}
 	return 0;

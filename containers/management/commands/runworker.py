@@ -72,6 +72,9 @@ class EngineWorker(Worker):
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
         heartbeat.begin()
         malloc.start()  # flat RSS over many lifecycles (issue 12)
+        not_tmpfs = await in_thread(engine().mount_runtime)()  # before adopting what runs
+        if not_tmpfs:
+            log.warning("the containers' runtime files stay on the disk: %s", not_tmpfs)
         try:  # before the first start, which would otherwise wait for the compiler
             await in_thread(engine().build_programs)()
         except EngineError as e:  # each start reports it (and tries again)

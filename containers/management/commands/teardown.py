@@ -1,10 +1,10 @@
 """`manage.py teardown`: remove what a stopped dockerweb leaves on the host for its state root:
 the bridges of its networks (user networks' too, by record and by name prefix), its nft table
-(with the user networks' rules), its cgroup parent and stale sockets under
-`<state>/run/`. Refused (exit 1, touching nothing) while the stack runs on this state root or
-while any container runs, listing them; containers outlive the stack by design, so stop or
-remove them first. Records, images and the state root itself are kept: the next `make run`
-re-makes the bridge and table.
+(with the user networks' rules), its cgroup parent, stale sockets under `<state>/run/` and
+the tmpfs of `<state>/runtime/` (engine/fs/runroot.py). Refused (exit 1, touching nothing)
+while the stack runs on this state root or while any container runs, listing them;
+containers outlive the stack by design, so stop or remove them first. Records, images and
+the state root itself are kept: the next `make run` re-makes the bridge and table.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from containers.engine import state as sm
+from containers.engine.fs import runroot
+from containers.engine.layout import Layout
 from containers.engine.net import bridge, portmap
 from containers.engine.run import cgroups
 from containers.models import Container, Network
@@ -25,7 +27,8 @@ SOCKETS = ("docker.sock", "redis.sock", "supervisor.sock", "worker.sock")
 
 
 class Command(BaseCommand):
-    help = "Remove the bridge, nft table, cgroup parent and stale sockets when no container runs."
+    help = ("Remove the bridge, nft table, cgroup parent, stale sockets and runtime tmpfs when no "
+            "container runs.")
 
     def handle(self, *args, **options):
         root = settings.STATE_ROOT
@@ -54,6 +57,9 @@ class Command(BaseCommand):
             if os.path.exists(path):
                 os.unlink(path)
                 self.stdout.write(f"socket {path}: removed")
+        runtime = Layout(root).runtime
+        runroot.release(runtime)
+        self.stdout.write(f"runtime directory {runtime}: not mounted")
 
     def running(self) -> list[str]:
         """'<id12> <name> (<why>)' of every container that may still run: its record says so,
