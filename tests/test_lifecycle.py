@@ -235,6 +235,7 @@ def test_runtime_files_live_on_the_tmpfs_and_outlive_the_worker(api):
                                        "supervisor.log"]
     assert sorted(os.listdir(os.path.join(run, "etc"))) == ["hostname", "hosts", "resolv.conf"]
     assert sorted(os.listdir(d)) == ["container.log", "rootfs", "supervisor.spec", "upper", "work"]
+    assert os.listdir(os.path.join(d, "upper")) == []  # the /etc mount points: the init layer's
     until(lambda: api.logs(c["id"]) == f"{c['id'][:12]}\n".encode())
     dev = os.stat(runtime).st_dev
     api.kill("worker", signal.SIGKILL)

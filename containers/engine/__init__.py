@@ -11,7 +11,8 @@
 - confine/ (confinement): capabilities, seccomp, initconfine (+ initconfine.c)
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits, chunkfile,
   compression, changes, trash, mounts (bind mounts and volumes as LXC mount entries), volumes
-  (the local volume store), runroot (the runtime directory's tmpfs)
+  (the local volume store), runroot (the runtime directory's tmpfs), initlayer (the /etc mount
+  points' shared layer)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
   registry_auth, distribution, dockerfile_changes; dockerfile, dockerignore, buildcontext (docker
   build)

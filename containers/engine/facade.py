@@ -24,7 +24,7 @@ from typing import Any
 from . import logconfig
 from .confine import capabilities, initconfine, seccomp
 from .errors import CommandNotFound, EngineError, ExitUnreadable, InvalidArgument, shown
-from .fs import inroot, mounts, rootfs, runroot, trash
+from .fs import initlayer, inroot, mounts, rootfs, runroot, trash
 from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
@@ -64,9 +64,20 @@ class Engine:
         self.layout = Layout(config.state_root)
         self.images = ImageStore(self.layout)
         self.volumes = VolumeStore(self.layout.volumes)
+        self._init_fits: dict[str, bool] = {}  # image id -> whether the init layer serves it
 
     def paths(self, cid: str) -> ContainerPaths:
         return self.layout.container(cid)
+
+    def _lowers(self, image: ImageInfo) -> list[str]:
+        """The lower layers of a container of `image`, top-most first: the image's, under the
+        shared init layer when the image lacks the engine's /etc files (fs/initlayer.py;
+        an image's layers never change, so that is judged once per image)."""
+        lowers = self.images.lower_dirs(image)
+        fits = self._init_fits.get(image.id)
+        if fits is None:
+            fits = self._init_fits[image.id] = initlayer.fits(lowers)
+        return [initlayer.ensure(self.layout.lib), *lowers] if fits else lowers
 
     # ---- start ------------------------------------------------------------------------
     def build_programs(self) -> None:
@@ -92,7 +103,7 @@ class Engine:
         failure nothing stays mounted.
         """
         p = self.layout.container_to_start(cid)
-        rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+        rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
         try:
             os.makedirs(p.etc, mode=0o700, exist_ok=True)
             etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
@@ -260,7 +271,7 @@ class Engine:
         """docker diff: the container's upper dir against its image's layers."""
         from .fs.changes import changes, without
 
-        found = changes(self.paths(cid).upper, self.images.lower_dirs(image))
+        found = changes(self.paths(cid).upper, self._lowers(image))
         return without(found, netconf.ETC_FILES)  # mount points of the engine's /etc files
 
     def export(self, cid: str, image: ImageInfo, own_layer_only: bool = False):
@@ -274,7 +285,7 @@ class Engine:
             return
         mounted_here = not rootfs.overlay_mounted(p.rootfs)
         if mounted_here:
-            rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+            rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
         try:
             yield from tar_stream(p.rootfs)
         finally:
@@ -369,7 +380,7 @@ class Engine:
             p = self.paths(cid)
             here = not rootfs.overlay_mounted(p.rootfs)
             if here:
-                rootfs.mount_overlay(self.images.lower_dirs(image), p.upper, p.work, p.rootfs)
+                rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
             try:
                 yield p.rootfs
             finally:

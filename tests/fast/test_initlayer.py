@@ -1,0 +1,70 @@
+"""engine/fs/initlayer.py: the shared layer of /etc mount points serves only the images that
+lack all of them under a plain /etc; it is made once, root's, 0755/0644."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from containers.engine.fs import initlayer
+from containers.engine.fs.archive import OPAQUE_XATTR
+
+
+def _layer(root, name: str, files: dict[str, str]) -> str:
+    """A layer directory: path -> "dir", "file", "->target" (symlink) or "whiteout"."""
+    d = root / name
+    d.mkdir()
+    for rel, kind in files.items():
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "dir":
+            p.mkdir()
+        elif kind == "file":
+            p.write_text("x")
+        elif kind.startswith("->"):
+            p.symlink_to(kind[2:])
+        elif kind == "whiteout":
+            os.mknod(p, stat.S_IFCHR, os.makedev(0, 0))
+    return str(d)
+
+
+def test_an_image_with_a_plain_etc_and_none_of_the_files_fits(tmp_path):
+    assert initlayer.fits([_layer(tmp_path, "a", {"etc/passwd": "file", "bin": "dir"})])
+    assert initlayer.fits([_layer(tmp_path, "b", {"bin": "dir"})])  # no /etc at all
+
+
+@pytest.mark.parametrize("files", [
+    {"etc/hosts": "file"},
+    {"etc/resolv.conf": "->../run/resolv.conf"},  # an image's symlink is never shadowed
+    {"etc/hostname": "dir"},
+    {"etc": "->private/etc"},
+])
+def test_an_image_with_any_of_them_or_an_odd_etc_keeps_the_old_way(tmp_path, files):
+    assert not initlayer.fits([_layer(tmp_path, "a", files)])
+
+
+def test_layers_are_read_top_most_first(tmp_path):
+    lower = _layer(tmp_path, "lower", {"etc/hosts": "file"})
+    assert not initlayer.fits([_layer(tmp_path, "top", {"etc/passwd": "file"}), lower])
+    assert not initlayer.fits([_layer(tmp_path, "wh", {"etc/hosts": "whiteout"}), lower])
+    opaque = _layer(tmp_path, "opaque", {"etc/passwd": "file"})
+    try:
+        os.setxattr(os.path.join(opaque, "etc"), OPAQUE_XATTR, b"y")
+    except OSError as e:
+        pytest.skip(f"no trusted xattrs here: {e}")
+    assert initlayer.fits([opaque, lower])  # the opaque /etc hides the lower one's hosts
+
+
+def test_the_layer_is_made_once_with_empty_points(tmp_path):
+    lib = str(tmp_path / "lib")
+    os.makedirs(lib)
+    made = initlayer.ensure(lib)
+    assert initlayer.ensure(lib) == made == initlayer.path(lib)
+    assert sorted(os.listdir(os.path.join(made, "etc"))) == sorted(initlayer.POINTS)
+    assert stat.S_IMODE(os.stat(os.path.join(made, "etc")).st_mode) == 0o755
+    for name in initlayer.POINTS:
+        st = os.stat(os.path.join(made, "etc", name))
+        assert (stat.S_IMODE(st.st_mode), st.st_size) == (0o644, 0)
+    assert os.listdir(lib) == [initlayer.NAME]  # no temporary left
