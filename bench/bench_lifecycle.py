@@ -29,7 +29,7 @@ import time
 
 from common import median_ms, p90_ms, stack
 
-from containers.engine.fs import rootfs
+from containers.engine.fs import initlayer, rootfs
 from containers.engine.image.store import ImageStore
 from containers.engine.layout import Layout
 
@@ -77,12 +77,16 @@ def bare(root: str, n: int, network: str = NO_NETWORK, config: str = "",
         f.write((config or BARE_CONFIG).format(rootfs=merged, network=network,
                                                log=os.path.join(d, "lxc.log")))
     lowers = ImageStore(layout).lower_dirs(img)
+    init = initlayer.path(layout.lib)
+    shared = bool(config) and os.path.isdir(init) and initlayer.fits(lowers)
+    if shared:  # the /etc bind mounts' points from the engine's shared init layer, as its own
+        lowers = [init, *lowers]
     argv = [LXC_EXECUTE, "-n", f"dwbench-{name}", "-P", layout.lxc, "-f", cfg, "--", "/bin/true"]
     only, full = [], []
     for _ in range(n):
         t0 = time.perf_counter()
         rootfs.mount_overlay(lowers, upper, work, merged)
-        for point in ETC_POINTS if config else ():  # the /etc bind mounts' points, as the engine's
+        for point in ETC_POINTS if config and not shared else ():  # else made in the upper layer
             open(os.path.join(merged, point), "a").close()
         t1 = time.perf_counter()
         subprocess.run(argv, check=True, env={**os.environ, **(env or {})})
