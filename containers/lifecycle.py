@@ -47,6 +47,7 @@ from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
 from containers.models import Container, Event, Image
 from containers.runtime import engine, host_name
+from containers.streams.notify import post
 
 log = logging.getLogger("dockerweb.lifecycle")
 # record_exit runs in the worker from the exit watcher and from the verbs (stop, kill) at
@@ -784,8 +785,8 @@ def wait(ref: str, timeout: float | None = None, *, user,
                 return None
             async_to_sync(hints.next)(min(left, exithints.RECHECK_S))
         return outcome
-    finally:
-        async_to_sync(hints.__aexit__)(None, None, None)
+    finally:  # leaving the group is not the caller's business: its answer does not wait for it
+        post(hints.__aexit__, None, None, None)
 
 
 def _died_since(cid: str, after_seq: int) -> Event | None:
