@@ -16,6 +16,7 @@ import time
 import pytest
 import requests
 
+from containers.engine.fs import rootfs
 from containers.engine.net import bridge
 from containers.engine.run import cgroups, procs
 from tests.conftest import STATE_ROOT
@@ -159,6 +160,8 @@ def test_ctrl_c_stops_all_then_teardown(run):
     cid = run.s.post(run.base + "/api/containers/", json={"image": "busybox", "cmd": ["sleep", "1000"]},
                      timeout=30).json()["id"]
     assert run.s.post(f"{run.base}/api/containers/{cid}/start/", timeout=60).status_code == 200
+    runtime = os.path.join(ROOT, "runtime")  # its runtime files: on the tmpfs the worker mounted
+    assert rootfs.is_mounted(runtime) and os.path.exists(os.path.join(runtime, cid, "attach.sock"))
     refused = run.manage("teardown")  # the stack runs
     assert refused.returncode == 1 and "dockerweb is already running" in refused.stderr
 
@@ -181,6 +184,7 @@ def test_ctrl_c_stops_all_then_teardown(run):
 
     done = run.manage("teardown")
     assert done.returncode == 0, done
+    assert not rootfs.is_mounted(runtime) and os.listdir(runtime) == []
     assert not bridge.exists(BRIDGE)
     assert subprocess.run(["nft", "list", "table", "ip", NFT], capture_output=True).returncode != 0
     assert not cgroups.leftovers(PARENT)
