@@ -26,7 +26,6 @@ _libc = ctypes.CDLL(None, use_errno=True)
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 
 
-
 def ensure(path: str) -> str:
     """Make `path` (created 0700 if missing) a tmpfs where it can be: "" when it is one,
     else why it stays a plain directory. Never raises for a refused mount."""
