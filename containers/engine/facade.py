@@ -69,15 +69,23 @@ class Engine:
     def paths(self, cid: str) -> ContainerPaths:
         return self.layout.container(cid)
 
-    def _lowers(self, image: ImageInfo) -> list[str]:
-        """The lower layers of a container of `image`, top-most first: the image's, under the
-        shared init layer when the image lacks the engine's /etc files (fs/initlayer.py;
-        an image's layers never change, so that is judged once per image)."""
+    def _lowers(self, image: ImageInfo, p: ContainerPaths, mounting: bool = True) -> list[str]:
+        """The lower layers of container `p`'s root (of `image`), top-most first: the image's,
+        under the shared init layer when the image lacks the engine's /etc files. That is
+        chosen at the root's first mount (`mounting` and no upper directory yet; judged once
+        per image, whose layers never change) and kept for the container's life
+        (fs/initlayer.py: the mark on its upper directory)."""
         lowers = self.images.lower_dirs(image)
-        fits = self._init_fits.get(image.id)
-        if fits is None:
-            fits = self._init_fits[image.id] = initlayer.fits(lowers)
-        return [initlayer.ensure(self.layout.lib), *lowers] if fits else lowers
+        if os.path.isdir(p.upper):
+            use = initlayer.marked(p.upper)
+        elif mounting:
+            fits = self._init_fits.get(image.id)
+            if fits is None:
+                fits = self._init_fits[image.id] = initlayer.fits(lowers)
+            use = fits and initlayer.mark(p.upper)
+        else:
+            use = False
+        return [initlayer.ensure(self.layout.lib), *lowers] if use else lowers
 
     # ---- start ------------------------------------------------------------------------
     def build_programs(self) -> None:
@@ -103,7 +111,7 @@ class Engine:
         failure nothing stays mounted.
         """
         p = self.layout.container_to_start(cid)
-        rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
+        rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
         try:
             os.makedirs(p.etc, mode=0o700, exist_ok=True)
             etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
@@ -271,7 +279,8 @@ class Engine:
         """docker diff: the container's upper dir against its image's layers."""
         from .fs.changes import changes, without
 
-        found = changes(self.paths(cid).upper, self._lowers(image))
+        p = self.paths(cid)
+        found = changes(p.upper, self._lowers(image, p, mounting=False))
         return without(found, netconf.ETC_FILES)  # mount points of the engine's /etc files
 
     def export(self, cid: str, image: ImageInfo, own_layer_only: bool = False):
@@ -285,7 +294,7 @@ class Engine:
             return
         mounted_here = not rootfs.overlay_mounted(p.rootfs)
         if mounted_here:
-            rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
+            rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
         try:
             yield from tar_stream(p.rootfs)
         finally:
@@ -380,7 +389,7 @@ class Engine:
             p = self.paths(cid)
             here = not rootfs.overlay_mounted(p.rootfs)
             if here:
-                rootfs.mount_overlay(self._lowers(image), p.upper, p.work, p.rootfs)
+                rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
             try:
                 yield p.rootfs
             finally:

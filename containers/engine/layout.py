@@ -70,11 +70,13 @@ class Layout:
         return os.path.join(self.root, "lib")
 
     def container(self, cid: str) -> ContainerPaths:
-        """The files of container `cid`. A container that an older version started, whose
-        runtime files are still in its directory (state.json there, no runtime directory),
-        keeps them there until its next start (`container_to_start`)."""
+        """The files of container `cid`. A container that an older version started and that
+        still runs from its directory (state.json there, no exit.json, no runtime directory)
+        keeps its runtime files there until its next start (`container_to_start`); any other
+        (one that ended: a caller waits for its next run) is looked for in runtime/."""
         d, run = os.path.join(self.containers, cid), os.path.join(self.runtime, cid)
-        if not os.path.isdir(run) and os.path.isfile(os.path.join(d, "state.json")):
+        if (not os.path.isdir(run) and os.path.isfile(os.path.join(d, "state.json"))
+                and not os.path.exists(os.path.join(d, "exit.json"))):
             return ContainerPaths(d, d)
         return ContainerPaths(d, run)
 

@@ -68,3 +68,39 @@ def test_the_layer_is_made_once_with_empty_points(tmp_path):
         st = os.stat(os.path.join(made, "etc", name))
         assert (stat.S_IMODE(st.st_mode), st.st_size) == (0o644, 0)
     assert os.listdir(lib) == [initlayer.NAME]  # no temporary left
+
+
+def test_an_image_whose_etc_is_not_roots_0755_keeps_the_old_way(tmp_path):
+    """The merged /etc would show the init layer's owner and mode instead of the image's."""
+    layer = _layer(tmp_path, "a", {"etc/passwd": "file"})
+    os.chmod(os.path.join(layer, "etc"), 0o775)
+    assert not initlayer.fits([layer])
+    os.chmod(os.path.join(layer, "etc"), 0o755)
+    if os.geteuid() == 0:
+        os.chown(os.path.join(layer, "etc"), 1000, 0)
+        assert not initlayer.fits([layer])
+        os.chown(os.path.join(layer, "etc"), 0, 0)
+    assert initlayer.fits([layer]) == (os.stat(os.path.join(layer, "etc")).st_uid == 0)
+
+
+def test_a_container_keeps_the_stack_of_its_first_mount(tmp_path):
+    """Chosen at the root's first mount, marked on its upper directory, kept for its life: a
+    container made before the init layer (an upper without the mark) never gets it."""
+    from containers.engine.facade import Engine, EngineConfig
+    from containers.engine.image.store import ImageInfo
+
+    if os.geteuid() != 0:
+        pytest.skip("the mark is a trusted.* xattr: root only")
+    eng = Engine(EngineConfig(str(tmp_path / "state"), "dwfake", pids_limit=4096))
+    diff = "e" * 64
+    os.makedirs(os.path.join(eng.images.layer_path(diff), "etc"), mode=0o755)
+    image = ImageInfo(id="f" * 64, layers=[diff], config={}, created="", size=0)
+    own = [eng.images.layer_path(diff)]
+    shared = [initlayer.path(eng.layout.lib), *own]
+    new, old, never = (eng.layout.container(c * 64) for c in "123")
+    assert eng._lowers(image, never, mounting=False) == own  # docker diff of a created one
+    assert not os.path.exists(never.upper)
+    assert eng._lowers(image, new) == shared and initlayer.marked(new.upper)
+    assert eng._lowers(image, new) == shared  # its next mounts: the same
+    os.makedirs(old.upper)  # made by a version without the init layer
+    assert eng._lowers(image, old) == own and not initlayer.marked(old.upper)

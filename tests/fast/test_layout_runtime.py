@@ -26,12 +26,16 @@ def test_a_container_started_by_an_older_version_keeps_its_files_until_it_starts
     layout = Layout(str(tmp_path))
     d = os.path.join(layout.containers, CID)
     os.makedirs(os.path.join(d, "etc"))
-    for name in (*LEGACY_RUNTIME_FILES, "exit.json", "container.log", "supervisor.spec"):
+    for name in (*LEGACY_RUNTIME_FILES, "container.log", "supervisor.spec"):
         with open(os.path.join(d, name), "w") as f:
             f.write("{}")
-    old = layout.container(CID)  # it runs (or ran) with its state in its directory
+    old = layout.container(CID)  # it runs with its state in its directory
     assert old.run == d and old.state == os.path.join(d, "state.json")
     assert old.attach == os.path.join(d, "attach.sock") and old.etc == os.path.join(d, "etc")
+    with open(os.path.join(d, "exit.json"), "w") as f:
+        f.write("{}")
+    # once it ended, whoever waits for its next run (an attach before a start) looks in runtime/
+    assert layout.container(CID).run == os.path.join(layout.runtime, CID)
     new = layout.container_to_start(CID)  # its next start moves to runtime/
     assert new.run == os.path.join(layout.runtime, CID) and os.path.isdir(new.run)
     assert sorted(os.listdir(d)) == ["container.log", "exit.json", "supervisor.spec"]

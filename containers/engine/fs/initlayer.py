@@ -11,6 +11,15 @@ symlink, a directory, even deleted by a whiteout in a layer above) or whose /etc
 plain directory keeps the old way: mounts.prepare makes or resolves the mount point in the
 container's own layer, as before, so no image's own file or symlink is ever shadowed.
 
+The image's /etc keeps its look: the merged /etc takes its owner and mode from the top-most
+layer that has it, so the layer serves only an image whose /etc is root's 0755 (or which has
+none), as the init layer's own.
+
+A container keeps the stack of its root's first mount for its life: `mark` records on its
+upper directory that the init layer is under it, `marked` reads that. Overlay may refuse an
+upper directory over a changed stack (`index=on`), and a container made before the init
+layer existed has its mount points in its own layer already.
+
 `ensure(lib)` makes the layer once (a temporary directory renamed into place: concurrent
 starts agree on one); `fits(lowers)` says whether an image (its layer directories, top-most
 first, in overlay form: whiteouts, opaque directories) lacks all three. Plain Python, no
@@ -28,6 +37,7 @@ from .archive import OPAQUE_XATTR
 
 NAME = "init-layer"
 POINTS = ("hostname", "hosts", "resolv.conf")  # under /etc: netconf.ETC_FILES' names
+MARK = "trusted.dockerweb.init-layer"  # on a container's upper directory (see the module)
 
 
 def path(lib: str) -> str:
@@ -40,6 +50,7 @@ def ensure(lib: str) -> str:
     final = path(lib)
     if os.path.isdir(final):
         return final
+    os.makedirs(lib, mode=0o700, exist_ok=True)
     tmp = os.path.join(lib, f".{NAME}-{secrets.token_hex(4)}")
     os.makedirs(os.path.join(tmp, "etc"), mode=0o755)
     os.chmod(tmp, 0o755)
@@ -59,7 +70,9 @@ def ensure(lib: str) -> str:
 
 def fits(lowers: list[str]) -> bool:
     """Whether the image whose layer directories are `lowers` (top-most first) has a plain
-    directory at /etc, or none, and none of POINTS in it."""
+    directory at /etc, root's and 0755 as the init layer's, or none, and none of POINTS in
+    it."""
+    top = True
     for layer in lowers:
         etc = os.path.join(layer, "etc")
         try:
@@ -68,6 +81,9 @@ def fits(lowers: list[str]) -> bool:
             continue  # this layer says nothing about /etc
         if not stat.S_ISDIR(st.st_mode):
             return False  # a file, a symlink or a whiteout: not a plain directory
+        if top and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (0, 0, 0o755):
+            return False  # the merged /etc would show the init layer's owner and mode
+        top = False
         if any(os.path.lexists(os.path.join(etc, name)) for name in POINTS):
             return False  # the image has it (or a whiteout of an older one: the old way too)
         if _opaque(etc):
@@ -78,5 +94,25 @@ def fits(lowers: list[str]) -> bool:
 def _opaque(directory: str) -> bool:
     try:
         return os.getxattr(directory, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def mark(upper: str) -> bool:
+    """Record on a container's upper directory `upper` (made if missing) that its root is
+    mounted over the init layer; False when its filesystem cannot hold the mark (then the
+    container goes without the layer, for its life)."""
+    os.makedirs(upper, exist_ok=True)
+    try:
+        os.setxattr(upper, MARK, b"1", follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def marked(upper: str) -> bool:
+    """Whether the root over upper directory `upper` was first mounted over the init layer."""
+    try:
+        return os.getxattr(upper, MARK, follow_symlinks=False) == b"1"
     except OSError:
         return False

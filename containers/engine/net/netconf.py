@@ -1,7 +1,8 @@
 """A container's network as LXC config lines, plus its /etc/hostname, /etc/hosts and
-/etc/resolv.conf, written into the container's own directory (ETC_FILES) and bind-mounted
-over those paths at start (fs/mounts.py), as Docker does: they never enter the container's
-layer, so diff, export and commit do not see them."""
+/etc/resolv.conf, written into the container's runtime directory (ETC_FILES; layout.py's
+ContainerPaths.etc, on the runtime tmpfs) and bind-mounted over those paths at start
+(fs/mounts.py), as Docker does: they never enter the container's layer, so diff, export and
+commit do not see them."""
 
 from __future__ import annotations
 
@@ -95,8 +96,8 @@ def host_resolv() -> str:
 
 def write_etc(dest: str, hostname: str, name: str, cid: str, ip: IPv4Address | None,
               nameserver: str = "") -> dict[str, str]:
-    """Write hostname, hosts and resolv.conf into directory `dest` (the container's own,
-    made by us; never inside its root, so a commit or diff never sees them); return
+    """Write hostname, hosts and resolv.conf into directory `dest` (the container's runtime
+    directory's, made by us; never inside its root, so a commit or diff never sees them); return
     {container path: host file} to bind-mount. `nameserver`: a user network's DNS.
 
     Written in place (no temporary and rename): at a start nothing has them mounted (a

@@ -28,8 +28,11 @@
  *   directory's for a container: Layout.runtime) with the framing of frames.py;
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
  *   fsyncs the log (if anything was written), unmounts the rootfs, removes the container's
- *   cgroups, then writes exit.json atomically (fsync + rename + directory fsync) *before*
- *   it exits itself, and sends it to attached clients as the EXIT frame.
+ *   cgroups, unlinks the attach socket's path, then writes exit.json atomically (fsync +
+ *   rename + directory fsync) *before* it exits itself, and sends it to attached clients
+ *   as the EXIT frame;
+ * - a container's lxc.log is truncated once it started: its start's INFO lines are not read
+ *   again (the lines LXC appends after, init's end and errors, are).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -1697,6 +1700,9 @@ static void finish(int started)
 				   ", \"started\": false, \"cleanup_problems\": [");
 	cleanup(&doc);
 	bufout_str(&doc, "]}");
+	/* before exit.json: once it is there a new run may start and bind this path again,
+	 * and this run must not unlink that one's socket (connected clients keep theirs) */
+	unlink(spec.attach_path);
 	if (write_atomic(spec.exit_path, doc.b.p, doc.b.len, 1) != 0)
 		warn("cannot write %s: %s", spec.exit_path, strerror(errno));
 	if (!started)
@@ -1718,7 +1724,6 @@ static void finish(int started)
 		drop_client(c);
 	}
 	sweep_clients();
-	unlink(spec.attach_path);
 }
 
 static int run(void)
@@ -1757,6 +1762,11 @@ static int run(void)
 			goto out;
 		}
 		report("started");
+		/* LXC's INFO lines of the start (mostly its seccomp rules, ~80 KB on the runtime
+		 * tmpfs) are not read again: a start's errors matter only when it failed, and
+		 * LXC appends what it logs from now on (init's end, errors) for finish() to read */
+		if (!spec.exec_mode && truncate(spec.lxc_log, 0) != 0 && errno != ENOENT)
+			warn("cannot truncate %s: %s", spec.lxc_log, strerror(errno));
 		loop(pidfd);
 	}
 out:
