@@ -2,7 +2,10 @@
 
 Bridges the raw client stream to the container's supervisor socket:
 - stdin sent before the container starts is buffered, not dropped;
-- the client's half-close closes the container's stdin when the container has StdinOnce;
+- the client's half-close closes the container's stdin when the container has StdinOnce and
+  no tty (as dockerd: `if cfg.CloseStdin && !cfg.TTY`); a tty session's end never does, so
+  the docker CLI's own detach (its escape proxy eats ctrl-p ctrl-q and just closes the
+  connection) leaves the container running with its stdin open;
 - detach keys (default ctrl-p ctrl-q; tty only, as Docker) end the attach, never the container;
 - output is multiplexed ([stream,0,0,0,len] frames) without a tty, raw with one;
 - if the container starts and exits before we could connect, its output is sent from the
@@ -197,8 +200,8 @@ class Attach:
         finally:
             pump_in.cancel()
             if self.link is not None:
-                if self.done.is_set():
-                    _hold_until_exit(self.link)  # detached: the process keeps its stdin
+                if self.done.is_set() or (self.tty and self.want["stdin"]):
+                    _hold_until_exit(self.link)  # detached, or a tty's: the process keeps its stdin
                 else:
                     self.link.close()
             self.close()
@@ -215,7 +218,7 @@ class Attach:
         while True:
             data = await self.stream.read()
             if not data:  # half-close (or gone)
-                if self.want["stdin"] and self.stdin_once:
+                if self.want["stdin"] and self.stdin_once and not self.tty:
                     await self.send(CLOSE_STDIN)
                 return
             if not self.want["stdin"]:
@@ -323,10 +326,10 @@ _HELD: set[asyncio.Task] = set()
 
 
 def _hold_until_exit(link: SupervisorLink) -> None:
-    """Keep a detached client's link open (its output read and dropped) until the process
-    ends: the supervisor closes an exec's (or a StdinOnce container's) stdin when a client
-    that wrote to it leaves, and after Docker's detach keys the process goes on with its
-    stdin open, as with dockerd."""
+    """Keep a detached (or a tty) client's link open (its output read and dropped) until the
+    process ends: the supervisor closes an exec's (or a StdinOnce container's) stdin when a
+    client that wrote to it leaves, and after Docker's detach keys, or the end of a tty
+    session, the process goes on with its stdin open, as with dockerd."""
     async def drain() -> None:
         try:
             while (frame := await link.read_frame()) is not None and frame[0] != EXIT:
