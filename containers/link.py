@@ -100,6 +100,31 @@ class SupervisorLink:
     def close(self) -> None:
         self.writer.close()
 
+    def release(self, keep_stdin: bool) -> None:
+        """End this session: closed now, or with `keep_stdin` held open (its output read and
+        dropped) until the process ends. The supervisor closes a StdinOnce container's (or
+        an exec's) stdin when a client that wrote to it leaves; a client that detached, or
+        a tty session's end, must leave the process its stdin, as dockerd does (it closes
+        stdin only for StdinOnce without a tty)."""
+        if not keep_stdin:
+            self.close()
+            return
+        task = asyncio.get_running_loop().create_task(self._drain())
+        _HELD.add(task)
+        task.add_done_callback(_HELD.discard)
+
+    async def _drain(self) -> None:
+        try:
+            while (frame := await self.read_frame()) is not None and frame[0] != EXIT:
+                pass
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.close()
+
+
+_HELD: set[asyncio.Task] = set()  # released links held until their process ends
+
 
 class PendingInput:
     """Input for a supervisor that cannot be reached yet (attach before start), delivered

@@ -152,6 +152,25 @@ def test_binary_stdin_and_output_are_byte_exact(api):
     assert api.logs(c["id"]) == data  # the log file keeps the same bytes
 
 
+def test_closing_a_tty_session_leaves_the_shell_its_stdin(api):
+    """`docker run -it`'s container (tty, StdinOnce): a browser tab that typed into the
+    shell and then closed leaves the shell running with its stdin, as dockerd (it closes
+    stdin at an attach's end only for StdinOnce without a tty). Before, the supervisor saw
+    the writing client leave and sent the shell ^D."""
+    c = api.run(cmd=["sh"], tty=True, open_stdin=True, stdin_once=True)
+
+    async def session(word: str):
+        async with connect(api, f"/ws/containers/{c['id']}/attach/") as ws:
+            await ws.send(f"echo {word}-$((40+2))\r".encode())
+            await read_until(ws, f"{word}-42".encode())
+
+    run(session("typed"))
+    time.sleep(0.5)  # a ^D would have ended the shell by now
+    assert api.inspect(c["id"])["state"]["status"] == "running"
+    run(session("again"))  # the same shell still reads its terminal
+    assert api.api("DELETE", f"/api/containers/{c['id']}/?force=1").status_code == 204
+
+
 def test_tty_resize_and_a_1mb_paste(api):
     c = api.run(cmd=["sh"], tty=True, open_stdin=True)
     line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#%&()*+,-./:;<=>?@[]^_{|}~ 9\n"

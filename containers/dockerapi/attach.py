@@ -199,11 +199,8 @@ class Attach:
             await self.container_to_client()
         finally:
             pump_in.cancel()
-            if self.link is not None:
-                if self.done.is_set() or (self.tty and self.want["stdin"]):
-                    _hold_until_exit(self.link)  # detached, or a tty's: the process keeps its stdin
-                else:
-                    self.link.close()
+            if self.link is not None:  # detached, or a tty's end: the process keeps its stdin
+                self.link.release(keep_stdin=self.done.is_set() or (self.tty and self.want["stdin"]))
             self.close()
 
     def close(self) -> None:
@@ -320,28 +317,6 @@ class Attach:
         if records:
             await self.stream.write(b"".join(
                 self.out(STDOUT if r.stream == "stdout" else STDERR, r.data) for r in records))
-
-
-_HELD: set[asyncio.Task] = set()
-
-
-def _hold_until_exit(link: SupervisorLink) -> None:
-    """Keep a detached (or a tty) client's link open (its output read and dropped) until the
-    process ends: the supervisor closes an exec's (or a StdinOnce container's) stdin when a
-    client that wrote to it leaves, and after Docker's detach keys, or the end of a tty
-    session, the process goes on with its stdin open, as with dockerd."""
-    async def drain() -> None:
-        try:
-            while (frame := await link.read_frame()) is not None and frame[0] != EXIT:
-                pass
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            link.close()
-
-    task = asyncio.get_running_loop().create_task(drain())
-    _HELD.add(task)
-    task.add_done_callback(_HELD.discard)
 
 
 async def _audit(scope: dict[str, Any], verb: str, target: str, status: int) -> None:

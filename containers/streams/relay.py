@@ -45,6 +45,7 @@ class AttachStream(StreamConsumer):
 
     tty = False
     link: SupervisorLink | None = None
+    wants_stdin = False  # this session may write to the process (set by follow)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,6 +85,7 @@ class AttachStream(StreamConsumer):
                      running: Callable[[], Awaitable[bool]]) -> None:
         """Attach to `target` (waiting for it to start), relay until it exits, then send
         the exit frame and close."""
+        self.wants_stdin = stdin
         while True:
             got = await wait_link(target, stdin=stdin, scrollback=scrollback, gone=gone, mark_live=True)
             if isinstance(got, dict):  # started and finished between two looks
@@ -116,9 +118,9 @@ class AttachStream(StreamConsumer):
                     self.relayed_output = True
                     await self.send(bytes_data=payload if self.tty else bytes((kind,)) + payload)
             return None
-        finally:
+        finally:  # a tty session's end leaves the process its stdin, as dockerd (link.release)
             self.link = None
-            link.close()
+            link.release(keep_stdin=self.tty and self.wants_stdin)
 
     async def replay(self, records: list[Record]) -> None:
         """Send logged output as if it were live (for a run that ended before we connected)."""
