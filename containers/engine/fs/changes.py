@@ -106,7 +106,7 @@ def _scan(fd: int, rel: str, before: list[str], hidden: bool, out: list[Change],
                 if err.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
                     continue  # swapped while we looked
                 raise
-            stack.append((cfd, path, below, hidden or _opaque(cfd)))
+            stack.append((cfd, path, below, hidden or opaque(cfd)))
     if hidden:
         out.extend(Change(f"{rel}/{name}", DELETED) for name in sorted(_names(before) - seen))
 
@@ -115,7 +115,9 @@ def _is_whiteout(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 
-def _opaque(target: int | str) -> bool:
+def opaque(target: int | str) -> bool:
+    """Whether directory `target` (a path, not followed, or an fd) is an overlay opaque
+    directory: it hides what the layers beneath hold at its path."""
     try:
         if isinstance(target, int):
             return os.getxattr(target, OPAQUE_XATTR) == b"y"
@@ -161,7 +163,7 @@ def _lookup(before: list[str], name: str,
             present = True
             p = f"{lower}/{name}"
             dirs.append(p)
-            if _opaque(p):
+            if opaque(p):
                 break
             continue
         if not present and kind == OTHER:

@@ -33,7 +33,7 @@ import secrets
 import shutil
 import stat
 
-from .archive import OPAQUE_XATTR
+from .changes import opaque
 
 NAME = "init-layer"
 POINTS = ("hostname", "hosts", "resolv.conf")  # under /etc: netconf.ETC_FILES' names
@@ -86,16 +86,9 @@ def fits(lowers: list[str]) -> bool:
         top = False
         if any(os.path.lexists(os.path.join(etc, name)) for name in POINTS):
             return False  # the image has it (or a whiteout of an older one: the old way too)
-        if _opaque(etc):
+        if opaque(etc):
             break  # the layers beneath are hidden
     return True
-
-
-def _opaque(directory: str) -> bool:
-    try:
-        return os.getxattr(directory, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 def mark(upper: str) -> bool:
