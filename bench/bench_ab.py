@@ -19,6 +19,7 @@ from contextlib import ExitStack
 
 from bench_burst import burst, remove_all
 from bench_lifecycle import STEPS, api, cpu_ms
+from client import lean
 from common import REPO, stack
 
 PROCS = ("web", "worker", "redis")
@@ -36,13 +37,14 @@ def main() -> None:
         stacks = {"A": es.enter_context(stack(os.path.abspath(args.other))),
                   "B": es.enter_context(stack(REPO))}
         pids = {n: {p: s.procs[p].pid for p in PROCS} for n, s in stacks.items()}
-        for s in stacks.values():
-            api(s, 5, args.network)  # warm-up
+        clients = {n: lean(s) for n, s in stacks.items()}  # bench/client.py
+        for c in clients.values():
+            api(c, 5, args.network)  # warm-up
         steps: dict[str, dict[str, list[float]]] = {n: {k: [] for k in STEPS} for n in stacks}
         before = {n: cpu_ms(pids[n]) for n in stacks}
         for i in range(args.rounds):
             for n in ("A", "B") if i % 2 == 0 else ("B", "A"):
-                for k, v in api(stacks[n], 1, args.network).items():
+                for k, v in api(clients[n], 1, args.network).items():
                     steps[n][k] += v
         after = {n: cpu_ms(pids[n]) for n in stacks}
         rates: dict[str, list[float]] = {n: [] for n in stacks}
@@ -50,7 +52,7 @@ def main() -> None:
         for i in range(args.bursts):
             for n in ("A", "B") if i % 2 == 0 else ("B", "A"):
                 c0 = cpu_ms(pids[n])
-                took, ids = burst(stacks[n], args.count, args.network)
+                took, ids = burst(stacks[n], args.count, args.network, clients[n])
                 c1 = cpu_ms(pids[n])
                 remove_all(stacks[n], ids)
                 rates[n].append(args.count / took)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+from client import lean
 from common import stack
 
 from containers.engine.fs import rootfs
@@ -34,17 +37,21 @@ lxc.log.level = ERROR
 """
 
 
-def burst(s, count: int, network: str) -> tuple[float, list[str]]:
-    """Seconds until `count` containers created and started at once all run; their ids."""
+def burst(s, count: int, network: str, client=None) -> tuple[float, list[str]]:
+    """Seconds until `count` containers created and started at once all run; their ids.
+    The requests go through `client` (a bench/client.LeanClient; default: the stack's
+    `requests` session), one kept-alive connection per client thread."""
+    client = client or s
+
     def one(_: int) -> str:
         body = {"image": "busybox", "cmd": ["sleep", "1000"], "network_mode": network}
-        cid = s.api("POST", "/api/containers/", json=body).json()["id"]
-        r = s.api("POST", f"/api/containers/{cid}/start/", timeout=120)
+        cid = client.api("POST", "/api/containers/", json=body).json()["id"]
+        r = client.api("POST", f"/api/containers/{cid}/start/", timeout=120)
         assert r.status_code == 200 and r.json()["state"]["status"] == "running", r.text
         return cid
 
-    # one kept-alive connection per client thread (requests' default pool keeps 10)
-    s.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=count))
+    if client is s:  # requests' default pool keeps 10 connections
+        s.session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=count))
     with ThreadPoolExecutor(count) as pool:
         t0 = time.perf_counter()
         ids = list(pool.map(one, range(count)))
@@ -133,41 +140,59 @@ def remove_all(s, ids: list[str]) -> None:
         list(pool.map(lambda cid: s.api("DELETE", f"/api/containers/{cid}/?force=1", timeout=120), ids))
 
 
+def own_cpu() -> float:
+    """CPU seconds of this process (the client's side of the burst) so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def measured(s, count: int, network: str, client) -> dict[str, float]:
+    """One burst of `count`, then their removal: its rate, the host's busy CPU ms per
+    container, and each process's CPU ms per container (the stack's processes, the
+    containers with LXC's monitors under the stack's cgroup parent, and this client)."""
+    procs = {n: p.pid for n, p in s.procs.items()}
+    before = {n: cpu_seconds(pid) for n, pid in procs.items()}
+    busy0, _ = host_busy()
+    lxc0, me0 = containers_cpu(s), own_cpu()
+    took, ids = burst(s, count, network, client)
+    busy1, _ = host_busy()
+    row = {"rate": count / took, "host busy": (busy1 - busy0) * 1000 / count,
+           "containers+LXC": (containers_cpu(s) - lxc0) * 1000 / count,
+           "client": (own_cpu() - me0) * 1000 / count}
+    row |= {n: (cpu_seconds(pid) - before[n]) * 1000 / count for n, pid in procs.items()}
+    remove_all(s, ids)
+    return row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--network", default="bridge", choices=("bridge", "none"))
+    ap.add_argument("--client", default="lean", choices=("lean", "requests"),
+                    help="the API's client: http.client kept alive (bench/client.py) or requests")
+    ap.add_argument("--rounds", type=int, default=1, help="bursts one after another")
     a = ap.parse_args()
     with stack() as s:
-        took, ids = burst(s, 5, a.network)  # warm-up
+        client = lean(s) if a.client == "lean" else None
+        took, ids = burst(s, 5, a.network, client)  # warm-up
         remove_all(s, ids)
-        procs = {n: p.pid for n, p in s.procs.items()}
-        spent: dict[str, float] = {}
-        before = {n: cpu_seconds(pid) for n, pid in procs.items()}
-        busy0, total0 = host_busy()
-        lxc0 = containers_cpu(s)
-        took, ids = burst(s, a.count, a.network)
-        busy1, total1 = host_busy()
-        spent["containers+LXC"] = containers_cpu(s) - lxc0
-        spent |= {n: cpu_seconds(pid) - before[n] for n, pid in procs.items()}
-        remove_all(s, ids)
+        rows = [measured(s, a.count, a.network, client) for _ in range(a.rounds)]
         bare_burst(s.root, 5)  # warm-up
-        bare0, bare_total0 = host_busy()
+        bare0, _ = host_busy()
         bare_took = bare_burst(s.root, a.count)
-        bare1, bare_total1 = host_busy()
-    print(f"{a.count} containers created+started at once through REST, network {a.network}")
-    print(f"  until all run   {took:6.2f} s")
-    print(f"  rate            {a.count / took:6.1f} /s  (goal >= 40/s)")
-    print(f"  host CPU busy   {busy1 - busy0:6.2f} s of {total1 - total0:.2f} s "
-          f"({os.cpu_count()} cores)")
-    for name, sec in sorted(spent.items()):
-        print(f"  CPU {name:14s} {sec * 1000 / a.count:6.1f} ms per container")
+        bare1, _ = host_busy()
+    print(f"{a.count} containers created+started at once through REST, network {a.network}, "
+          f"client {a.client}, {a.rounds} burst(s) one after another")
+    print("  rate /s (goal >= 40): " + ", ".join(f"{r['rate']:.1f}" for r in rows)
+          + f"; median {statistics.median(r['rate'] for r in rows):.1f}")
+    print("  host CPU busy, ms per container: "
+          + ", ".join(f"{r['host busy']:.1f}" for r in rows) + f" ({os.cpu_count()} cores)")
+    for name in sorted(k for k in rows[0] if k not in ("rate", "host busy")):
+        print(f"  CPU {name:14s} " + ", ".join(f"{r[name]:5.1f}" for r in rows) + " ms per container")
     print("the same burst through bare lxc-execute (overlay mount + lxc-execute of sleep, "
           "no network, minimal config):")
-    print(f"  until all run   {bare_took:6.2f} s = {a.count / bare_took:.1f} /s; "
-          f"API / bare time: {took / bare_took:.1f}x")
-    print(f"  host CPU busy   {(bare1 - bare0) * 1000 / a.count:6.1f} ms per container "
-          f"(API burst: {(busy1 - busy0) * 1000 / a.count:.1f})")
+    print(f"  rate {a.count / bare_took:.1f} /s; host CPU busy "
+          f"{(bare1 - bare0) * 1000 / a.count:.1f} ms per container")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import time
 
+from client import lean
 from common import median_ms, p90_ms, stack
 
 from containers.engine.fs import initlayer, rootfs
@@ -148,7 +149,8 @@ STEPS = ("create", "start", "wait", "remove", "total")
 
 
 def api(s, n: int, network: str = "none") -> dict[str, list[float]]:
-    """Durations of each request of `n` REST lifecycles of `true` in network mode `network`."""
+    """Durations of each request of `n` REST lifecycles of `true` in network mode `network`;
+    `s` is what sends them: a stack (its `requests` session) or a bench/client.LeanClient."""
     steps: dict[str, list[float]] = {k: [] for k in STEPS}
     for _ in range(n):
         t0 = time.perf_counter()
@@ -178,11 +180,13 @@ def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
-def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[float], list[float],
-                                                list[float], list[float], dict[str, float]]:
+def interleaved(s, n: int, network: str, client=None) -> tuple[
+        dict[str, list[float]], list[float], list[float], list[float], list[float], dict[str, float]]:
     """API lifecycles in mode `network` and the matching bare baselines, one round of each
     at a time: (API steps, bare lxc-execute, bare mount + lxc-execute + umount, the same two
-    with dockerweb's confined config, CPU ms per API lifecycle of each stack process)."""
+    with dockerweb's confined config, CPU ms per API lifecycle of each stack process). The API
+    requests go through `client` (default: the stack's `requests` session)."""
+    client = client or s
     lines = NO_NETWORK if network == "none" else veth_lines(s)
     config, env = confined_config(s, network)
     steps: dict[str, list[float]] = {k: [] for k in STEPS}
@@ -190,14 +194,14 @@ def interleaved(s, n: int, network: str) -> tuple[dict[str, list[float]], list[f
     full: list[float] = []
     conf_only: list[float] = []
     conf_full: list[float] = []
-    api(s, 3, network)
+    api(client, 3, network)
     bare(s.root, 3, lines)  # warm-up
     bare(s.root, 3, lines, config, env, "confined")
     pids = {name: p.pid for name, p in s.procs.items() if name != "dockerapi"}
     cpu = dict.fromkeys(pids, 0.0)
     for _ in range(n):
         before = cpu_ms(pids)
-        for k, xs in api(s, 1, network).items():
+        for k, xs in api(client, 1, network).items():
             steps[k] += xs
         time.sleep(0.05)  # the worker's last hint and its trash thread belong to this round
         for name, ms in cpu_ms(pids).items():
@@ -240,11 +244,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--network", default="both", choices=("none", "bridge", "both"))
+    ap.add_argument("--client", default="lean", choices=("lean", "requests"),
+                    help="the API's client: http.client kept alive (bench/client.py) or requests")
     a = ap.parse_args()
     modes = ("none", "bridge") if a.network == "both" else (a.network,)
     with stack() as s:
-        results = {m: interleaved(s, a.iterations, m) for m in modes}
+        client = lean(s) if a.client == "lean" else s
+        results = {m: interleaved(s, a.iterations, m, client) for m in modes}
     for m in modes:
+        print(f"client: {a.client}")
         report(m, a.iterations, *results[m])
 
 
