@@ -685,8 +685,8 @@ def _finish_remove(c: Container, volumes: bool = False) -> None:
     try:
         engine().remove(c.id, force=True)  # a run left behind is killed first
         with transaction.atomic():
-            networking.release(c.id)
-            rowsql.delete_row(Container, c.id)  # and its dependent rows, without the collector
+            networking.drop_rules(c.id)  # its address and port rows go with the record:
+            rowsql.delete_row(Container, c.id)  # its dependent rows, without the collector
             events.emit("destroy", actor_id=c.id, actor_name=c.name, image=c.image_ref,
                         name=c.name, owner_id=c.owner_id)
     except EngineError as e:

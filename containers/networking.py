@@ -181,14 +181,20 @@ def activate(c: Container, plan: Plan) -> None:
 
 
 def release(cid: str) -> None:
-    """Drop rules and reservations of `cid`. Idempotent. Rules exist only while the port
-    rows do (rows first at allocate, rules removed before the rows here; the boot sweep
-    takes any other), so a container without ports costs no nft run. Plain SQL (rowsql):
-    it runs at every exit and removal."""
-    if rowsql.exists(PortBinding, {"container": cid}):
-        portmap.remove(table(), cid)
+    """Drop rules and reservations of `cid`. Idempotent. Plain SQL (rowsql): it runs at
+    every exit."""
+    drop_rules(cid)
     rowsql.delete(PortBinding, {"container": cid})
     rowsql.delete(Endpoint, {"container": cid})
+
+
+def drop_rules(cid: str) -> None:
+    """Drop the NAT rules of `cid`, before its port rows go (at exit: `release`; at removal
+    the record's deletion takes the rows with it). Rules exist only while the port rows do
+    (rows first at allocate, rules removed before the rows; the boot sweep takes any other),
+    so a container without ports costs one query and no nft run. Idempotent."""
+    if rowsql.exists(PortBinding, {"container": cid}):
+        portmap.remove(table(), cid)
 
 
 def sweep(running: set[str]) -> None:

@@ -65,3 +65,27 @@ def test_remove_refuses_a_running_container_unless_forced(fake, make):
     assert not Container.objects.filter(pk=c.id).exists()
     assert [x[0] for x in fake.calls] == ["force_kill", "remove"]
     assert _actions(c.id) == ["kill", "die", "destroy"]
+
+
+def test_remove_drops_the_rules_then_the_rows_with_the_record(fake, make, endpoint_of):
+    """A removed container's NAT rules go first (its port rows say it has some), then its
+    address and port rows with the record: each table once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from containers.models import Endpoint, PortBinding
+
+    c = make(State.EXITED, exit_code=0)
+    endpoint_of(c)
+    PortBinding.objects.create(container=c, host_port=40080, proto="tcp", container_port=80)
+    other = make(State.EXITED, exit_code=0)
+    endpoint_of(other)
+    with CaptureQueriesContext(connection) as q:
+        lifecycle.remove(c.id)
+    assert fake.host_network.calls[-1][0] == "remove" and fake.host_network.calls[-1][2] == c.id
+    deletes = [x["sql"] for x in q.captured_queries if x["sql"].startswith("DELETE")]
+    for table in (Endpoint._meta.db_table, PortBinding._meta.db_table):
+        assert sum(f'"{table}"' in d for d in deletes) == 1, deletes
+    assert not Endpoint.objects.filter(container_id=c.id).exists()
+    assert not PortBinding.objects.filter(container_id=c.id).exists()
+    assert Endpoint.objects.filter(container_id=other.id).count() == 1
