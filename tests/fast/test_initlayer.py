@@ -70,6 +70,30 @@ def test_the_layer_is_made_once_with_empty_points(tmp_path):
     assert os.listdir(lib) == [initlayer.NAME]  # no temporary left
 
 
+def test_a_half_made_copy_is_swept_and_a_failed_one_not_left(tmp_path, monkeypatch):
+    """A maker that died half-way left its temporary: the next make takes it away once it
+    is older than STALE_S (a young one may be a live maker's); a failing make leaves none."""
+    lib = str(tmp_path / "lib")
+    old, young = (os.path.join(lib, f".{initlayer.NAME}-{x}") for x in ("dead", "live"))
+    for d in (old, young):
+        os.makedirs(os.path.join(d, "etc"))
+    os.utime(old, (1, 1))
+    real_open = os.open
+
+    def failing_open(p, *a, **kw):
+        if p.endswith("hosts"):
+            raise OSError(28, "No space left on device")
+        return real_open(p, *a, **kw)
+
+    monkeypatch.setattr(initlayer.os, "open", failing_open)
+    with pytest.raises(OSError):
+        initlayer.ensure(lib)
+    assert os.listdir(lib) == [os.path.basename(young)]
+    monkeypatch.setattr(initlayer.os, "open", real_open)
+    initlayer.ensure(lib)
+    assert sorted(os.listdir(lib)) == sorted([initlayer.NAME, os.path.basename(young)])
+
+
 def test_an_image_whose_etc_is_not_roots_0755_keeps_the_old_way(tmp_path):
     """The merged /etc would show the init layer's owner and mode instead of the image's."""
     layer = _layer(tmp_path, "a", {"etc/passwd": "file"})

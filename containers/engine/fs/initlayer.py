@@ -28,10 +28,12 @@ Django.
 
 from __future__ import annotations
 
+import glob
 import os
 import secrets
 import shutil
 import stat
+import time
 
 from .changes import opaque
 
@@ -51,21 +53,34 @@ def ensure(lib: str) -> str:
     if os.path.isdir(final):
         return final
     os.makedirs(lib, mode=0o700, exist_ok=True)
+    for stale in glob.glob(os.path.join(glob.escape(lib), f".{NAME}-*")):
+        if _older_than(stale, STALE_S):  # a maker that died half-way (a live one takes ms)
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = os.path.join(lib, f".{NAME}-{secrets.token_hex(4)}")
-    os.makedirs(os.path.join(tmp, "etc"), mode=0o755)
-    os.chmod(tmp, 0o755)
-    os.chmod(os.path.join(tmp, "etc"), 0o755)
-    for name in POINTS:
-        fd = os.open(os.path.join(tmp, "etc", name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        os.fchmod(fd, 0o644)
-        os.close(fd)
     try:
+        os.makedirs(os.path.join(tmp, "etc"), mode=0o755)
+        os.chmod(tmp, 0o755)
+        os.chmod(os.path.join(tmp, "etc"), 0o755)
+        for name in POINTS:
+            fd = os.open(os.path.join(tmp, "etc", name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.fchmod(fd, 0o644)
+            os.close(fd)
         os.rename(tmp, final)
-    except OSError:  # another start made it first
+    except OSError:  # another start made it first, or a failure: no half-made copy stays
         shutil.rmtree(tmp, ignore_errors=True)
         if not os.path.isdir(final):
             raise
     return final
+
+
+STALE_S = 60.0
+
+
+def _older_than(p: str, seconds: float) -> bool:
+    try:
+        return time.time() - os.lstat(p).st_mtime > seconds
+    except FileNotFoundError:
+        return False
 
 
 def fits(lowers: list[str]) -> bool:
