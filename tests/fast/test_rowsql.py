@@ -119,7 +119,9 @@ def test_exit_and_removal_statements_are_few(fake, make, endpoint_of):
     with CaptureQueriesContext(connection) as q:
         lifecycle.remove(c.id)
     sql = _statements(q)
-    assert sql == ["SELECT", "UPDATE", "SELECT", "DELETE", "DELETE",
+    # its port rows looked for (NAT rules to drop), then its dependent rows (addresses and
+    # ports among them: once each), the record and the destroy event
+    assert sql == ["SELECT", "UPDATE", "SELECT",
                    *["DELETE"] * len(rowsql.leaf_cascades(Container)), "DELETE", "INSERT"], sql
     assert not Container.objects.filter(pk=c.id).exists()
     assert list(Event.objects.filter(actor_id=c.id).values_list("action", flat=True)) == ["die", "destroy"]
