@@ -181,6 +181,17 @@ def exists(model: type[Model], where: dict[str, Any]) -> bool:
         return cur.fetchone() is not None
 
 
+def column(model: type[Model], name: str, where: dict[str, Any]) -> list[Any]:
+    """`SELECT <name> FROM <table> WHERE where`: the column's values as the database gives
+    them (no field conversion: for plain text and number columns)."""
+    conn = connections[router.db_for_read(model)]
+    clause, params = _where(model, where, conn)
+    q = conn.ops.quote_name
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {q(_column(model, name)[1])} FROM {q(model._meta.db_table)}{clause}", params)
+        return [row[0] for row in cur.fetchall()]
+
+
 def leaf_cascades(model: type[Model]) -> list[tuple[type[Model], str]] | None:
     """(dependent model, its foreign key's field name) for every relation pointing at
     `model`, when deleting a row of `model` is exactly deleting the dependent rows first:

@@ -117,3 +117,26 @@ def test_next_free_spreads_among_the_lowest_free_after_a_lost_race():
     assert picks == lowest_four  # random among the four lowest free, never a taken one
     full = [str(ip) for ip in sub.hosts() if str(ip) != "10.216.2.1"][:-1]
     assert str(ipam.next_free(sub, full, among=16)) == "10.216.2.254"  # fewer free than asked
+
+
+def test_next_free_gives_what_the_address_objects_give():
+    """next_free works on integers: the same answers as a scan of subnet.hosts() with
+    address objects, for taken strings (a PostgreSQL inet's `/32` too) and objects."""
+    import random
+
+    rng = random.Random(7)
+    for text in ("10.216.3.0/24", "10.216.4.0/28", "10.216.5.0/30", "10.216.6.0/31"):
+        sub = ipaddress.IPv4Network(text)
+        hosts = list(sub.hosts())
+        gw = hosts[0]
+        for _ in range(40):
+            taken = rng.sample(hosts, rng.randrange(len(hosts)))
+            free = [h for h in hosts if h not in taken and h != gw]
+            given = [str(t) + ("/32" if rng.random() < 0.3 else "") if rng.random() < 0.7 else t
+                     for t in taken]
+            if not free:
+                with pytest.raises(Conflict):
+                    ipam.next_free(sub, given, gw)
+                continue
+            assert ipam.next_free(sub, given, gw) == free[0]
+            assert ipam.next_free(sub, given, gw, among=3, rng=rng) in free[:3]

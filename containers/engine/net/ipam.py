@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import socket
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv4Network
 
@@ -47,17 +48,35 @@ def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str],
     """A host address that is not the network, gateway, broadcast or taken: the lowest one
     with `among` 1, else one chosen at random (`rng`, default `random`) among the `among`
     lowest free ones, so that allocations that lost a race to the lowest spread out instead
-    of all trying the same next one. Conflict when none is free."""
-    used = {ipaddress.IPv4Address(str(t)) for t in taken} | {gw or gateway(subnet)}
-    free: list[IPv4Address] = []
-    for ip in subnet.hosts():
-        if ip not in used:
-            free.append(ip)
+    of all trying the same next one. Conflict when none is free. Taken strings are dotted
+    quads as `str(IPv4Address)` writes them (the Endpoint rows'; a `/32` suffix is
+    ignored). Works on integers: one
+    address object per call, not one per taken or scanned address (a start's allocation in
+    a burst of 100 parsed ~170 of them; issue 13)."""
+    used = {_as_int(t) for t in taken}
+    used.add(int(gw or gateway(subnet)))
+    free: list[int] = []
+    for n in _host_ints(subnet):
+        if n not in used:
+            free.append(n)
             if len(free) >= among:
                 break
     if not free:
         raise Conflict(f"no free IP address left in {subnet}")
-    return free[0] if len(free) == 1 else (rng or random).choice(free)
+    return IPv4Address(free[0] if len(free) == 1 else (rng or random).choice(free))
+
+
+def _as_int(ip: IPv4Address | str) -> int:
+    if isinstance(ip, IPv4Address):
+        return int(ip)
+    return int.from_bytes(socket.inet_aton(ip.split("/", 1)[0]), "big")  # PostgreSQL's inet: a/32
+
+
+def _host_ints(subnet: IPv4Network) -> Iterable[int]:
+    """`subnet.hosts()` as integers, lowest first."""
+    if subnet.prefixlen >= 31:  # hosts() has its own rules there
+        return [int(h) for h in subnet.hosts()]
+    return range(int(subnet.network_address) + 1, int(subnet.broadcast_address))
 
 
 def mac_for(ip: IPv4Address) -> str:
