@@ -8,8 +8,9 @@ what one compile gives (its SQL, column converters and the populators of select_
 models) and later runs only execute that SQL with new parameters and build the rows as the
 ORM does (`ModelIterable`: `from_db`, the related models). Once per process and database
 alias, shared by all threads (it was per thread until branch `create`): a burst of N
-concurrent requests runs on up to N request threads (dockerweb/requestthreads keeps 16),
-and a per-thread compile was ~7 % of the web's CPU in a burst of 100 creates (issue 13).
+concurrent requests runs on up to N request threads (dockerweb/requestthreads keeps 16, and
+up to 128 for 30 s after a burst), and a per-thread compile was ~7 % of the web's CPU in a
+burst of 100 creates (issue 13).
 A run executes on the calling thread's own connection and passes it to the column
 converters; the backend's converters are bound to the compiling connection's operations,
 which depend only on the alias's settings (time zone), the same for every thread.
