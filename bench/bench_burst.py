@@ -117,11 +117,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def host_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole host so far (/proc/stat)."""
+    """(busy, stolen) CPU seconds of the whole host so far (/proc/stat): busy is every
+    state but idle, iowait and steal; stolen is the time the hypervisor gave this VM's
+    CPUs to others (on this host it decides most of the noise between two bursts)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     hz = os.sysconf("SC_CLK_TCK")
-    return (sum(v) - v[3] - v[4]) / hz, sum(v) / hz
+    user, nice, system, idle, iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
 def containers_cpu(s) -> float:
@@ -148,15 +151,17 @@ def own_cpu() -> float:
 
 def measured(s, count: int, network: str, client) -> dict[str, float]:
     """One burst of `count`, then their removal: its rate, the host's busy CPU ms per
-    container, and each process's CPU ms per container (the stack's processes, the
+    container, the share of the CPUs' time the hypervisor stole (%), and each process's
+    CPU ms per container (the stack's processes, the
     containers with LXC's monitors under the stack's cgroup parent, and this client)."""
     procs = {n: p.pid for n, p in s.procs.items()}
     before = {n: cpu_seconds(pid) for n, pid in procs.items()}
-    busy0, _ = host_busy()
+    busy0, stolen0 = host_busy()
     lxc0, me0 = containers_cpu(s), own_cpu()
     took, ids = burst(s, count, network, client)
-    busy1, _ = host_busy()
+    busy1, stolen1 = host_busy()
     row = {"rate": count / took, "host busy": (busy1 - busy0) * 1000 / count,
+           "stolen": (stolen1 - stolen0) / (took * (os.cpu_count() or 1)) * 100,
            "containers+LXC": (containers_cpu(s) - lxc0) * 1000 / count,
            "client": (own_cpu() - me0) * 1000 / count}
     row |= {n: (cpu_seconds(pid) - before[n]) * 1000 / count for n, pid in procs.items()}
@@ -178,21 +183,23 @@ def main() -> None:
         remove_all(s, ids)
         rows = [measured(s, a.count, a.network, client) for _ in range(a.rounds)]
         bare_burst(s.root, 5)  # warm-up
-        bare0, _ = host_busy()
+        bare0, bare_stolen0 = host_busy()
         bare_took = bare_burst(s.root, a.count)
-        bare1, _ = host_busy()
+        bare1, bare_stolen1 = host_busy()
     print(f"{a.count} containers created+started at once through REST, network {a.network}, "
           f"client {a.client}, {a.rounds} burst(s) one after another")
     print("  rate /s (goal >= 40): " + ", ".join(f"{r['rate']:.1f}" for r in rows)
           + f"; median {statistics.median(r['rate'] for r in rows):.1f}")
     print("  host CPU busy, ms per container: "
           + ", ".join(f"{r['host busy']:.1f}" for r in rows) + f" ({os.cpu_count()} cores)")
-    for name in sorted(k for k in rows[0] if k not in ("rate", "host busy")):
+    print("  CPU time stolen by the hypervisor, %: " + ", ".join(f"{r['stolen']:.0f}" for r in rows))
+    for name in sorted(k for k in rows[0] if k not in ("rate", "host busy", "stolen")):
         print(f"  CPU {name:14s} " + ", ".join(f"{r[name]:5.1f}" for r in rows) + " ms per container")
     print("the same burst through bare lxc-execute (overlay mount + lxc-execute of sleep, "
           "no network, minimal config):")
     print(f"  rate {a.count / bare_took:.1f} /s; host CPU busy "
-          f"{(bare1 - bare0) * 1000 / a.count:.1f} ms per container")
+          f"{(bare1 - bare0) * 1000 / a.count:.1f} ms per container; stolen "
+          f"{(bare_stolen1 - bare_stolen0) / (bare_took * (os.cpu_count() or 1)) * 100:.0f} %")
 
 
 if __name__ == "__main__":

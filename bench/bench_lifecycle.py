@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import time
 
+from bench_burst import host_busy
 from client import lean
 from common import median_ms, p90_ms, stack
 
@@ -250,10 +251,15 @@ def main() -> None:
     modes = ("none", "bridge") if a.network == "both" else (a.network,)
     with stack() as s:
         client = lean(s) if a.client == "lean" else s
-        results = {m: interleaved(s, a.iterations, m, client) for m in modes}
+        results, stolen = {}, {}
+        for m in modes:
+            t0, st0 = time.monotonic(), host_busy()[1]
+            results[m] = interleaved(s, a.iterations, m, client)
+            stolen[m] = (host_busy()[1] - st0) / ((time.monotonic() - t0) * (os.cpu_count() or 1)) * 100
     for m in modes:
         print(f"client: {a.client}")
         report(m, a.iterations, *results[m])
+        print(f"CPU time stolen by the hypervisor during these rounds: {stolen[m]:.0f} %")
 
 
 if __name__ == "__main__":
