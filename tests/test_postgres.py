@@ -18,6 +18,19 @@ def test_lifecycle_on_postgresql(postgres_url):
         c = stack.run(cmd=["sh", "-c", "echo on-postgres; exit 4"], name="pg1")
         assert stack.wait(c["id"])["exit_code"] == 4
         assert stack.logs(c["id"]) == b"on-postgres\n"
+        # addresses on PostgreSQL (an inet column): starts at once get distinct ones, each
+        # read back past the others' taken ones
+        made = [stack.create(cmd=["sleep", "60"])["id"] for _ in range(4)]
+        replies: list = []
+        starts = [threading.Thread(target=lambda cid=cid: replies.append(
+            stack.api("POST", f"/api/containers/{cid}/start/"))) for cid in made]
+        [t.start() for t in starts]
+        [t.join() for t in starts]
+        assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+        ips = {r.json()["network_settings"]["ip"] for r in replies}
+        assert len(ips) == 4 and "" not in ips, ips
+        for cid in made:
+            assert stack.api("DELETE", f"/api/containers/{cid}/?force=1").status_code == 204
         codes = []
 
         def create():
