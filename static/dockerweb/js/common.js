@@ -10,6 +10,12 @@ const dw = (() => {
     return m ? decodeURIComponent(m[1]) : "";
   }
 
+  // a GET that meets a network error is tried again this many times: Chromium fails the
+  // requests in flight (net::ERR_NETWORK_CHANGED) when a host interface gets an address, and
+  // every container start adds one (its veth) on the host that `make run`'s browser runs on.
+  // Other methods are not repeated: the server may have acted on them.
+  const GET_RETRIES = 2;
+
   /** REST call; resolves to {ok, status, data} and never throws on HTTP errors. */
   async function api(method, path, body) {
     const opts = { method, credentials: "same-origin", headers: { "X-CSRFToken": cookie("csrftoken") } };
@@ -18,10 +24,15 @@ const dw = (() => {
       opts.body = JSON.stringify(body);
     }
     let res;
-    try {
-      res = await fetch(path, opts);
-    } catch (e) {
-      return { ok: false, status: 0, data: { message: "network error: " + e.message } };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(path, opts);
+        break;
+      } catch (e) {
+        if (method !== "GET" || attempt >= GET_RETRIES)
+          return { ok: false, status: 0, data: { message: "network error: " + e.message } };
+        await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+      }
     }
     let data = null;
     const text = await res.text();
