@@ -10,17 +10,12 @@ client (their `--client requests` gives the old figure).
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
+from bench_burst import own_cpu
 from bench_lifecycle import cpu_ms
 from client import lean
 from common import stack
-
-
-def own_cpu_ms() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return (r.ru_utime + r.ru_stime) * 1000
 
 
 def main() -> None:
@@ -39,11 +34,11 @@ def main() -> None:
                 for name, c in clients.items():
                     for _ in range(20):
                         c.api("GET", path)  # warm-up
-                    w0, me0, t0 = cpu_ms(web)["web"], own_cpu_ms(), time.perf_counter()
+                    w0, me0, t0 = cpu_ms(web)["web"], own_cpu() * 1000, time.perf_counter()
                     for _ in range(n):
                         c.api("GET", path)
                     wall = (time.perf_counter() - t0) * 1000 / n
-                    print(f"{name:12s} {label:8s} {wall:8.2f} {(own_cpu_ms() - me0) / n:14.2f} "
+                    print(f"{name:12s} {label:8s} {wall:8.2f} {(own_cpu() * 1000 - me0) / n:14.2f} "
                           f"{(cpu_ms(web)['web'] - w0) / n:11.2f}")
         s.api("DELETE", f"/api/containers/{cid}/")
 

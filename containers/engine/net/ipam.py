@@ -50,9 +50,8 @@ def next_free(subnet: IPv4Network, taken: Iterable[IPv4Address | str],
     lowest free ones, so that allocations that lost a race to the lowest spread out instead
     of all trying the same next one. Conflict when none is free. Taken strings are dotted
     quads as `str(IPv4Address)` writes them (the Endpoint rows'; a `/32` suffix is
-    ignored). Works on integers: one
-    address object per call, not one per taken or scanned address (a start's allocation in
-    a burst of 100 parsed ~170 of them; issue 13)."""
+    ignored). Works on integers: one address object per call, not one per taken or scanned
+    address (a start's allocation in a burst of 100 parsed ~170 of them; issue 13)."""
     used = {_as_int(t) for t in taken}
     used.add(int(gw or gateway(subnet)))
     free: list[int] = []
