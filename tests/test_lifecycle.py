@@ -86,11 +86,14 @@ def _init_pid(api, cid: str) -> int:
 
 def test_a_killed_lxc_init_reads_as_its_signal(api):
     """lxc-execute exits 1 when LXC's init dies (the OOM killer's or the engine's last-resort
-    SIGKILL); the exit record takes the signal from LXC's own log: 137. A command's own exit
-    1 stays 1."""
+    SIGKILL); the exit record takes the signal from lxc-execute's own report to the
+    supervisor (the preloaded library's waitpid): 137, with LXC logging at WARN, so no INFO
+    line says it. A command's own exit 1 stays 1."""
     c = api.run(cmd=["sleep", "1000"])
     os.kill(_init_pid(api, c["id"]), signal.SIGKILL)
     assert api.wait(c["id"])["exit_code"] == 137
+    with open(os.path.join(api.root, "runtime", c["id"], "lxc.log")) as f:
+        assert " INFO " not in f.read()
     one = api.run(cmd=["sh", "-c", "exit 1"])
     assert api.wait(one["id"])["exit_code"] == 1
 

@@ -15,17 +15,27 @@
  * whose number the supervisor put in DOCKERWEB_STARTED_FD (the kernel adds this process's
  * pid, in the supervisor's pid namespace: the init's host pid), then it closes that socket,
  * so neither the command nor anything it runs ever holds it. This replaces LXC's start-host
- * hook (a shell and a script per start, which LXC waited for). */
+ * hook (a shell and a script per start, which LXC waited for).
+ *
+ * In lxc-execute itself (LXC's monitor, on the host) it reports how the init died: LXC reaps
+ * its init with waitpid(), and when a signal killed it (the OOM killer, the engine's last
+ * resort) lxc-execute only exits 1. The library then sends the supervisor the init's pid
+ * and the signal on the same socket, before lxc-execute exits, so the exit record says 137
+ * (this replaced reading LXC's INFO line "Child <pid> ended on signal", and with it LXC's
+ * INFO log at every start). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void confine_init(void)
@@ -53,7 +63,12 @@ static void confine_init(void)
 
 #define STARTED_FD_ENV "DOCKERWEB_STARTED_FD" /* set by supervisor.c: keep both in step */
 
+#define MSG_STARTED 1 /* from the init: one byte (supervisor.c reads both kinds) */
+#define MSG_DIED 2    /* from lxc-execute: this byte, then the pid and the signal (int32 each) */
+
 static int started_fd = -1;
+static dev_t started_dev; /* the socket's identity: the fd is used only while it is still it */
+static ino_t started_ino;
 
 __attribute__((constructor)) static void forget_preload(void)
 {
@@ -61,8 +76,14 @@ __attribute__((constructor)) static void forget_preload(void)
 	char *end;
 	long fd = v ? strtol(v, &end, 10) : -1;
 
-	if (v && *v && !*end && fd > 2 && fd < 1 << 20 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0)
+	struct stat st;
+
+	if (v && *v && !*end && fd > 2 && fd < 1 << 20 && fcntl((int)fd, F_SETFD, FD_CLOEXEC) == 0 &&
+	    fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		started_fd = (int)fd; /* LXC's init forks without an exec: it keeps it */
+		started_dev = st.st_dev;
+		started_ino = st.st_ino;
+	}
 	/* LXC's hooks and helpers need not load us, nor know the socket */
 	unsetenv(STARTED_FD_ENV);
 	unsetenv("LD_PRELOAD");
@@ -70,7 +91,7 @@ __attribute__((constructor)) static void forget_preload(void)
 
 static void report_started(void)
 {
-	char byte = 1;
+	char byte = MSG_STARTED;
 	ssize_t r;
 
 	if (started_fd < 0)
@@ -94,4 +115,46 @@ pid_t fork(void)
 		umask(022); /* the command starts with Docker's umask, not the supervisor's 077 */
 	}
 	return real_fork();
+}
+
+/* lxc-execute (not PID 1) reaped a child that a signal killed: tell the supervisor which
+ * child and which signal. Only while the descriptor is still our socket (LXC could have
+ * closed it and the number been reused); a failed send changes nothing for LXC. */
+static void report_death(pid_t pid, int signo)
+{
+	char msg[1 + 2 * sizeof(int32_t)];
+	int32_t p = (int32_t)pid, s = (int32_t)signo;
+	struct stat st;
+	ssize_t r;
+
+	if (started_fd < 0 || fstat(started_fd, &st) != 0 || st.st_dev != started_dev ||
+	    st.st_ino != started_ino)
+		return;
+	msg[0] = MSG_DIED;
+	memcpy(msg + 1, &p, sizeof p);
+	memcpy(msg + 1 + sizeof p, &s, sizeof s);
+	do
+		r = send(started_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+}
+
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+	static pid_t (*real_waitpid)(pid_t, int *, int);
+	int saved, st = 0;
+	pid_t r;
+
+	if (!real_waitpid)
+		real_waitpid = (pid_t (*)(pid_t, int *, int))dlsym(RTLD_NEXT, "waitpid");
+	r = real_waitpid(pid, &st, options);
+	if (r > 0) {
+		if (status)
+			*status = st;
+		if (WIFSIGNALED(st) && getpid() != 1) {
+			saved = errno;
+			report_death(r, WTERMSIG(st));
+			errno = saved;
+		}
+	}
+	return r;
 }

@@ -31,8 +31,8 @@
  *   cgroups, unlinks the attach socket's path, then writes exit.json atomically (fsync +
  *   rename + directory fsync) *before* it exits itself, and sends it to attached clients
  *   as the EXIT frame;
- * - a container's lxc.log is truncated once it started: its start's INFO lines are not read
- *   again (the lines LXC appends after, init's end and errors, are).
+ * - records 128 + the signal when LXC's init was killed (lxc-execute exits 1 then), from
+ *   lxc-execute's own report on the started socket (initconfine.c); LXC logs at WARN.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -590,6 +590,11 @@ static size_t partial_len[2];
 static pid_t child_pid, init_pid;
 static int oom_efd = -1;
 static int started_fd[2] = {-1, -1}; /* a container's: [0] ours (SO_PASSCRED), [1] the init's */
+#define MSG_STARTED 1 /* the init's message; initconfine.c sends both kinds: keep them in step */
+#define MSG_DIED 2    /* lxc-execute's: this byte, a child's pid and the signal that killed it */
+#define MAX_DEATHS 16
+static struct death { pid_t pid; int signo; } deaths[MAX_DEATHS];
+static size_t ndeaths;
 static int held_cr;
 static int stdin_gated; /* an exec's tty: input waits until lxc-attach set up the terminal */
 static long long gate_until;
@@ -817,22 +822,33 @@ static int open_started(void)
 	return 0;
 }
 
-/* The pid of the sender of one message on our started socket: >0 the init's, 0 at the end
- * of file (lxc-execute and its children are gone; nothing was sent), -1 nothing to read
- * yet, -2 an error or a message without credentials. */
+/* One message on our started socket: >0 the init's "started" (the pid the kernel gave as
+ * its sender's), 0 at the end of file (lxc-execute and its children are gone) or an error,
+ * -1 nothing to read yet, -2 a message that is neither kind or has no credentials, -3
+ * lxc-execute's report of a child a signal killed (kept in `deaths`). */
 static pid_t read_started(void)
 {
-	char byte, control[CMSG_SPACE(sizeof(struct ucred))];
-	struct iovec iov = {&byte, 1};
+	char buf[16], control[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = {buf, sizeof buf};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
 			     .msg_controllen = sizeof control};
 	ssize_t r;
 	while ((r = recvmsg(started_fd[0], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
 		;
 	if (r < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : 0;
 	if (r == 0)
 		return 0;
+	if (r == 1 + 2 * sizeof(int32_t) && buf[0] == MSG_DIED && !(msg.msg_flags & MSG_TRUNC)) {
+		int32_t pid, signo;
+		memcpy(&pid, buf + 1, sizeof pid);
+		memcpy(&signo, buf + 1 + sizeof pid, sizeof signo);
+		if (ndeaths < MAX_DEATHS)
+			deaths[ndeaths++] = (struct death){pid, signo};
+		return -3;
+	}
+	if (r != 1 || buf[0] != MSG_STARTED)
+		return -2;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
 			struct ucred cred;
@@ -844,7 +860,8 @@ static pid_t read_started(void)
 }
 
 /* Wait for the init's "started" message (its pid) or an early exit of lxc-execute:
- * 1 started, 0 not. A message that came with a fast command's exit still counts. */
+ * 1 started, 0 not. A message that came with a fast command's exit still counts. Our end
+ * stays open: lxc-execute reports on it how the init died (init_signal_code). */
 static int wait_started(int pidfd)
 {
 	int watch = 1, started = 0;
@@ -872,8 +889,6 @@ static int wait_started(int pidfd)
 		if (p[0].revents)
 			break;
 	}
-	close(started_fd[0]);
-	started_fd[0] = -1;
 	return started;
 }
 
@@ -1530,35 +1545,18 @@ static void loop(int pidfd)
 }
 
 /* 128 + the signal that killed LXC's init (lxc-execute then exits 1: an init killed by the
- * OOM killer, or by the engine's last resort), from LXC's own log line
- * "Child <init pid> ended on signal Killed(9)"; 0 when init was not killed. */
+ * OOM killer, or by the engine's last resort), as lxc-execute reported it on the started
+ * socket before it exited (initconfine.c's waitpid); 0 when init was not killed. */
 static int init_signal_code(void)
 {
-	char mark[64], line[4096];
-	if (!init_pid)
+	if (!init_pid || started_fd[0] < 0)
 		return 0;
-	snprintf(mark, sizeof mark, "Child <%d> ended on signal ", (int)init_pid);
-	FILE *f = fopen(spec.lxc_log, "re");
-	if (!f)
-		return 0;
-	int code = 0;
-	while (!code && fgets(line, sizeof line, f)) {
-		if (!strstr(line, mark))
-			continue;
-		size_t n = strlen(line);
-		while (n && isspace((unsigned char)line[n - 1]))
-			line[--n] = 0;
-		if (!n || line[n - 1] != ')')
-			continue;
-		line[--n] = 0;
-		char *open_paren = strrchr(line, '(');
-		const char *num = open_paren ? open_paren + 1 : line;
-		long long v;
-		if (*num && strspn(num, "0123456789") == strlen(num) && parse_int(num, 0, 1 << 20, &v) == 0)
-			code = 128 + (int)v;
-	}
-	fclose(f);
-	return code;
+	for (pid_t r; (r = read_started()) > 0 || r == -2 || r == -3;)
+		; /* lxc-execute is reaped: everything it sent is here */
+	for (size_t i = 0; i < ndeaths; i++)
+		if (deaths[i].pid == init_pid && deaths[i].signo > 0 && deaths[i].signo < 128)
+			return 128 + deaths[i].signo;
+	return 0;
 }
 
 static int exit_code(void)
@@ -1647,6 +1645,9 @@ static void cleanup(struct bufout *problems)
 		any = 1;
 	}
 	for (size_t i = 0; i < spec.ndirs; i++) {
+		/* LXC removed its own cgroups below: walk the tree only when one is left */
+		if (rmdir(spec.cgroup_dirs[i]) == 0 || errno == ENOENT)
+			continue;
 		rmdir_below(spec.cgroup_dirs[i], 0);
 		if (rmdir(spec.cgroup_dirs[i]) != 0 && errno != ENOENT) {
 			snprintf(msg, sizeof msg, "rmdir %s: %s", spec.cgroup_dirs[i], strerror(errno));
@@ -1762,11 +1763,6 @@ static int run(void)
 			goto out;
 		}
 		report("started");
-		/* LXC's INFO lines of the start (mostly its seccomp rules, ~80 KB on the runtime
-		 * tmpfs) are not read again: a start's errors matter only when it failed, and
-		 * LXC appends what it logs from now on (init's end, errors) for finish() to read */
-		if (!spec.exec_mode && truncate(spec.lxc_log, 0) != 0 && errno != ENOENT)
-			warn("cannot truncate %s: %s", spec.lxc_log, strerror(errno));
 		loop(pidfd);
 	}
 out:
