@@ -15,6 +15,7 @@ trips on the paths every container command takes.
   a backup queue and its removal afterwards), which keep a message safe when its
   receiver is cancelled after the pop; a reply's only receiver is the caller that made the
   channel, and a caller that gave up does not want its reply any more.
+- `publish` is a plain Redis PUBLISH, for the exit hints (containers/exithints.py).
 Everything else (groups, process-local channels, receive) is channels_redis's own.
 """
 
@@ -102,6 +103,11 @@ class RedisLayer(RedisChannelLayer):
                 int(self.expiry))
             if over:
                 log.info("%s of %s channels over capacity in group %s", over, len(names), group)
+
+    async def publish(self, channel: str, data: str) -> None:
+        """PUBLISH `data` on the Redis pub/sub channel `channel` (exit hints: one round trip
+        to every subscribed process, containers/exithints.py)."""
+        await self.connection(0).publish(channel, data)
 
     async def receive_reply(self, channel: str) -> dict[str, Any]:
         """The next message of plain channel `channel`, which only this caller reads: one

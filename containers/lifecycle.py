@@ -47,7 +47,6 @@ from containers.engine.state import ACTIVE, State
 from containers.images import info as image_info
 from containers.models import Container, Event, Image
 from containers.runtime import engine, host_name
-from containers.streams.notify import post
 
 log = logging.getLogger("dockerweb.lifecycle")
 # record_exit runs in the worker from the exit watcher and from the verbs (stop, kill) at
@@ -765,28 +764,22 @@ def wait(ref: str, timeout: float | None = None, *, user,
          condition: str = "not-running") -> WaitOutcome | None:
     """Block until `condition` holds for the container `ref` that `user` sees; None when
     `timeout` (seconds) passes first. `wait_async` for a synchronous caller (REST): the
-    looks run in the caller's thread, on its database connection; only the blocking on the
-    exit hints goes through the event loop. A condition that holds already (a wait after
-    the exit) is answered from the record just looked up, without joining the hints."""
-    from asgiref.sync import async_to_sync
-
+    looks run in the caller's thread, on its database connection, and it blocks on its
+    process's exit hints there (no event loop, no Redis round trip). A condition that holds
+    already (a wait after the exit) is answered from the record just looked up."""
     condition = wait_condition(condition)
     c = lookup.container(ref, user)
     after_seq = events.latest_seq() if condition == "next-exit" else 0  # next-exit's only
     if condition != "next-exit" and (outcome := wait_check(c.id, condition, after_seq, known=c)):
         return outcome
     deadline = None if timeout is None else time.monotonic() + timeout
-    hints = exithints.Listener(c.id)
-    async_to_sync(hints.__aenter__)()  # joined before the first look, as in wait_async
-    try:
+    with exithints.Listener(c.id) as hints:  # joined before the first look, as in wait_async
         while (outcome := wait_check(c.id, condition, after_seq)) is None:
             left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 return None
-            async_to_sync(hints.next)(min(left, exithints.RECHECK_S))
+            hints.next(min(left, exithints.RECHECK_S))
         return outcome
-    finally:  # leaving the group is not the caller's business: its answer does not wait for it
-        post(hints.__aexit__, None, None, None)
 
 
 def _died_since(cid: str, after_seq: int) -> Event | None:
@@ -798,10 +791,10 @@ async def wait_async(cid: str, condition: str, after_seq: int,
     """The outcome once `condition` holds for container `cid`; None after `timeout` seconds
     (None: no limit, the caller's connection bounds it).
 
-    Woken by the exit itself, never by polling: it joins the container's exit-hint group
-    (exithints) before its first look at the records, then looks again only when a hint
-    comes (the worker recorded an exit, a removal finished) or, as the net for a hint lost
-    while Redis was away, after RECHECK_S seconds without one. A wait that begins after the
+    Woken by the exit itself, never by polling: it joins its process's exit hints for the
+    container (exithints) before its first look at the records, then looks again only when
+    a hint comes (the worker recorded an exit, a removal finished) or, as the net for a hint
+    lost while Redis was away, after RECHECK_S seconds without one. A wait that begins after the
     exit answers at its first look. A missing worker only delays the answer until its
     reconcile records the exit."""
     from containers.asyncstream import in_thread
@@ -813,7 +806,7 @@ async def wait_async(cid: str, condition: str, after_seq: int,
             left = exithints.RECHECK_S if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 return None
-            await hints.next(min(left, exithints.RECHECK_S))
+            await hints.next_async(min(left, exithints.RECHECK_S))
     return outcome
 
 
