@@ -8,6 +8,7 @@ take RECHECK_S). A wait begun after the exit answers at once.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -98,3 +99,27 @@ def test_hundred_containers_created_and_started_at_once(api):
         gone = list(pool.map(lambda c: api.api("DELETE", f"/api/containers/{c['id']}/?force=1",
                                                timeout=120).status_code, seen))
     assert gone == [204] * 100
+
+
+def _redis_calls(api) -> dict[str, int]:
+    import redis
+
+    r = redis.Redis(unix_socket_path=os.path.join(api.root, "run", "redis.sock"))
+    try:
+        stats = r.info("commandstats")
+    finally:
+        r.close()
+    return {name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()}
+
+
+def test_a_blocked_wait_costs_no_redis_round_trip(api):
+    """A REST wait that blocks joins its process's exit hints in memory: during it Redis
+    sees the exit's hint (one PUBLISH), but no group membership, channel or receive of the
+    waiter's (ZADD, BZPOPMIN, ZREM, as a channel-layer group cost)."""
+    c = api.run(cmd=["sleep", "1"])
+    before = _redis_calls(api)
+    assert api.wait(c["id"])["exit_code"] == 0
+    during = {k: v - before.get(k, 0) for k, v in _redis_calls(api).items()}
+    assert during.get("publish", 0) >= 1, during
+    for command in ("zadd", "bzpopmin", "zrem", "expire"):
+        assert during.get(command, 0) == 0, during
