@@ -29,7 +29,7 @@ from .fs.volumes import VolumeStore
 from .image.store import DEFAULT_PATH, ImageInfo, ImageStore
 from .layout import ContainerPaths, Layout, private
 from .logconfig import LogLimits, limits
-from .net import netconf
+from .net import netconf, veth
 from .run import cgroups, command, lxcconf, procs, supervision, users
 from .run.supervision import RunState
 from .spec import CFS_PERIOD, ContainerSpec, validate_argv_size
@@ -111,12 +111,15 @@ class Engine:
         failure nothing stays mounted.
         """
         p = self.layout.container_to_start(cid)
+        host_veths = tuple(e.veth for e in (endpoint, *extra) if e is not None)
+        veth.clear_stale(host_veths)  # a run that just ended may leave them to the kernel still
         rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
         try:
             os.makedirs(p.etc, mode=0o700, exist_ok=True)
             etc = netconf.write_etc(p.etc, hostname, name or cid[:12], cid,
                                     endpoint.ip if endpoint else None, nameserver)
-            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint, extra), etc)
+            lxc_spec = self._prepare(cid, p, spec, image, hostname, netconf.lxc_lines(endpoint, extra), etc,
+                                     host_veths)
             return supervision.launch(p, lxc_spec, supervision.program(self.layout.lib))
         except BaseException:
             rootfs.unmount(p.rootfs)
@@ -125,7 +128,8 @@ class Engine:
 
     def _prepare(self, cid: str, p: ContainerPaths, spec: ContainerSpec, image: ImageInfo,
                  hostname: str, network: list[str] | None = None,
-                 etc: dict[str, str] | None = None) -> supervision.SupervisorSpec:
+                 etc: dict[str, str] | None = None,
+                 host_veths: tuple[str, ...] = ()) -> supervision.SupervisorSpec:
         cfg = image.config
         mount_entries = mounts.prepare(p.rootfs, self._mount_plan(spec, etc or {}, p.rootfs))
         user = users.resolve(p.rootfs, spec.user or cfg.get("User") or "")
@@ -162,7 +166,7 @@ class Engine:
             cgroup_dirs=[d for ctrl in cgroups.controllers()
                          for d in (os.path.join(ctrl, parent, cid),
                                    os.path.join(ctrl, parent, f"{cid}.monitor"))],
-            preload=initconfine.library(self.layout.lib),
+            preload=initconfine.library(self.layout.lib), host_veths=host_veths,
             **self._log_limits(spec),
         )
         if spec.log_driver == logconfig.NONE:  # Docker's none driver: the output is not kept

@@ -22,7 +22,17 @@
  * resort) lxc-execute only exits 1. The library then sends the supervisor the init's pid
  * and the signal on the same socket, before lxc-execute exits, so the exit record says 137
  * (this replaced reading LXC's INFO line "Child <pid> ended on signal", and with it LXC's
- * INFO log at every start). */
+ * INFO log at every start).
+ *
+ * And it leaves the host ends of the container's veths to the kernel. At the container's
+ * end LXC deletes each host end itself (RTM_DELLINK), which waits for RCU grace periods:
+ * ~20-30 ms before lxc-execute exits, in every bridge container's exit. Once lxc-execute
+ * has reaped the init (whose pid the supervisor sent it, MSG_INIT), the library answers
+ * LXC's lookup of a host end named in DOCKERWEB_HOST_VETHS (the supervisor's spec) by
+ * taking the interface down (no frame crosses the bridge from it any more) and saying it
+ * is not there: LXC logs a warning and goes on, and the kernel deletes the pair, in the
+ * background, once the container's network namespace is gone (LXC closes it as it exits).
+ * The engine deletes a host end still there when the same name is needed again. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -36,6 +46,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static void confine_init(void)
@@ -65,10 +78,17 @@ static void confine_init(void)
 
 #define MSG_STARTED 1 /* from the init: one byte (supervisor.c reads both kinds) */
 #define MSG_DIED 2    /* from lxc-execute: this byte, then the pid and the signal (int32 each) */
+#define MSG_INIT 3    /* to lxc-execute, from the supervisor: this byte, then the init's pid */
+#define HOST_VETHS_ENV "DOCKERWEB_HOST_VETHS" /* set by supervisor.c: comma-separated */
+#define MAX_VETHS 16
 
 static int started_fd = -1;
 static dev_t started_dev; /* the socket's identity: the fd is used only while it is still it */
 static ino_t started_ino;
+static char host_veths[MAX_VETHS][IF_NAMESIZE];
+static int nveths;
+static pid_t init_pid;   /* lxc-execute: the container's init, as the supervisor said */
+static int init_reaped;  /* lxc-execute: the init is gone, the container is being torn down */
 
 __attribute__((constructor)) static void forget_preload(void)
 {
@@ -84,7 +104,17 @@ __attribute__((constructor)) static void forget_preload(void)
 		started_dev = st.st_dev;
 		started_ino = st.st_ino;
 	}
+	const char *veths = getenv(HOST_VETHS_ENV);
+	for (const char *p = veths; p && *p && nveths < MAX_VETHS;) {
+		size_t n = strcspn(p, ",");
+		if (n > 0 && n < IF_NAMESIZE) {
+			memcpy(host_veths[nveths], p, n);
+			host_veths[nveths++][n] = 0;
+		}
+		p += n + (p[n] == ',');
+	}
 	/* LXC's hooks and helpers need not load us, nor know the socket */
+	unsetenv(HOST_VETHS_ENV);
 	unsetenv(STARTED_FD_ENV);
 	unsetenv("LD_PRELOAD");
 }
@@ -138,6 +168,24 @@ static void report_death(pid_t pid, int signo)
 	while (r < 0 && errno == EINTR);
 }
 
+/* lxc-execute: read what the supervisor sent (the init's pid), without waiting. */
+static void read_supervisor(void)
+{
+	char msg[16];
+	ssize_t r;
+	int32_t pid;
+	struct stat st;
+
+	if (started_fd < 0 || fstat(started_fd, &st) != 0 || st.st_dev != started_dev ||
+	    st.st_ino != started_ino)
+		return;
+	while ((r = recv(started_fd, msg, sizeof msg, MSG_DONTWAIT)) > 0 || (r < 0 && errno == EINTR))
+		if (r == 1 + sizeof pid && msg[0] == MSG_INIT) {
+			memcpy(&pid, msg + 1, sizeof pid);
+			init_pid = (pid_t)pid;
+		}
+}
+
 pid_t waitpid(pid_t pid, int *status, int options)
 {
 	static pid_t (*real_waitpid)(pid_t, int *, int);
@@ -150,11 +198,51 @@ pid_t waitpid(pid_t pid, int *status, int options)
 	if (r > 0) {
 		if (status)
 			*status = st;
-		if (WIFSIGNALED(st) && getpid() != 1) {
+		if (getpid() != 1 && (WIFEXITED(st) || WIFSIGNALED(st))) {
 			saved = errno;
-			report_death(r, WTERMSIG(st));
+			if (!init_pid)
+				read_supervisor();
+			if (init_pid > 0 && r == init_pid)
+				init_reaped = 1;
+			if (WIFSIGNALED(st))
+				report_death(r, WTERMSIG(st));
 			errno = saved;
 		}
 	}
 	return r;
+}
+
+/* Take interface `name` down (best effort). */
+static void set_down(const char *name)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags &= ~IFF_UP;
+		ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+}
+
+unsigned int if_nametoindex(const char *name)
+{
+	static unsigned int (*real_if_nametoindex)(const char *);
+	int saved;
+
+	if (!real_if_nametoindex)
+		real_if_nametoindex = (unsigned int (*)(const char *))dlsym(RTLD_NEXT, "if_nametoindex");
+	if (init_reaped && name && getpid() != 1)
+		for (int i = 0; i < nveths; i++)
+			if (strcmp(name, host_veths[i]) == 0) {
+				saved = errno;
+				set_down(name); /* the kernel deletes it with the namespace */
+				errno = saved;
+				return 0;
+			}
+	return real_if_nametoindex(name);
 }

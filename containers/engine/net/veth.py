@@ -1,12 +1,17 @@
 """A running container's further network interfaces, added and removed live (docker network
 connect/disconnect): a veth pair made on the host, one end moved into the container's netns
-(found from its init pid, /proc/<pid>/ns/net) and set up there with pyroute2."""
+(found from its init pid, /proc/<pid>/ns/net) and set up there with pyroute2. And the host
+ends a run left behind (`clear_stale`)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import secrets
+from collections.abc import Iterable
 
 from pyroute2 import IPRoute, NetNS
+from pyroute2.netlink.exceptions import NetlinkError
 
 from ..errors import Conflict, EngineError
 from .netconf import Endpoint
@@ -56,3 +61,17 @@ def detach(veth: str) -> None:
         found = ipr.link_lookup(ifname=veth)
         if found:
             ipr.link("del", index=found[0])
+
+
+def clear_stale(names: Iterable[str]) -> None:
+    """Delete the interfaces named `names` that are still there. At a container's end its
+    host ends are left to the kernel (initconfine.c), which deletes each pair shortly after,
+    with the container's network namespace; a start that needs the same name before that
+    (a restart) deletes it here. One stat per name when there is none, the usual case."""
+    for name in names:
+        if os.path.exists(f"/sys/class/net/{name}"):
+            try:
+                detach(name)
+            except NetlinkError as e:
+                if e.code != errno.ENODEV:  # gone meanwhile: the kernel was first
+                    raise

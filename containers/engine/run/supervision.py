@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -65,7 +66,7 @@ class SupervisorSpec:
 
     On disk (`to_bytes`, read by supervisor.c): the field SPEC_MAGIC, then for each key its
     name and its value(s), every field NUL-terminated. Lists are repeated keys (`argv`,
-    `console_size`, `cgroup_dir`); `cgroup_limit` takes three values (directory, file,
+    `console_size`, `cgroup_dir`, `host_veth`); `cgroup_limit` takes three values (directory, file,
     integer); booleans are 0/1; every other key appears exactly once. Both sides validate
     the same rules (`from_bytes` is the Python reader); the supervisor refuses anything else.
     """
@@ -85,6 +86,7 @@ class SupervisorSpec:
     cgroup_dirs: tuple[str, ...] = ()
     rootfs: str = ""
     preload: str = ""
+    host_veths: tuple[str, ...] = ()  # its veths' host ends: the kernel deletes them (initconfine.c)
     log_max_size: int = 0  # bytes of container.log before a rotation; 0: never rotated
     log_max_file: int = 1  # files kept (container.log and .1 ... .N-1)
     mode: str = "container"
@@ -93,14 +95,16 @@ class SupervisorSpec:
     def container(cls, paths: ContainerPaths, argv: list[str], *, tty: bool, open_stdin: bool,
                   stdin_once: bool, console_size: list[int], memory_cgroup: str,
                   cgroup_limits: list[tuple[str, str, int]], cgroup_dirs: list[str],
-                  preload: str, log_max_size: int = 0, log_max_file: int = 1) -> SupervisorSpec:
-        """The spec of a container's supervisor (`argv` runs lxc-execute)."""
+                  preload: str, host_veths: tuple[str, ...] = (), log_max_size: int = 0,
+                  log_max_file: int = 1) -> SupervisorSpec:
+        """The spec of a container's supervisor (`argv` runs lxc-execute); `host_veths` are
+        the host ends of the veths LXC makes for it (see initconfine.c)."""
         return cls(
             argv=tuple(argv), tty=tty, open_stdin=open_stdin, stdin_once=stdin_once,
             console_size=tuple(console_size), **_files(paths),
             memory_cgroup=memory_cgroup, cgroup_limits=tuple(cgroup_limits),
             cgroup_dirs=tuple(cgroup_dirs), rootfs=paths.rootfs, preload=preload,
-            log_max_size=log_max_size, log_max_file=log_max_file,
+            host_veths=tuple(host_veths), log_max_size=log_max_size, log_max_file=log_max_file,
         )
 
     @classmethod
@@ -141,8 +145,10 @@ class SupervisorSpec:
             fail("bad log_max_size")
         if not 1 <= self.log_max_file <= MAX_LOG_FILES:
             fail("bad log_max_file")
+        if not all(IFNAME.fullmatch(v) for v in self.host_veths) or len(self.host_veths) > 16:
+            fail("bad host_veth")
         container_only = (self.memory_cgroup, self.rootfs, self.preload, self.cgroup_limits,
-                          self.cgroup_dirs)
+                          self.cgroup_dirs, self.host_veths)
         if self.mode == "exec" and any(container_only):
             fail("an exec spec has container-only fields")
         if self.mode == "container" and not (self.memory_cgroup and self.rootfs and self.preload):
@@ -165,6 +171,7 @@ class SupervisorSpec:
         items += [(k, [getattr(self, k)]) for k in _PATHS]
         items += [("cgroup_limit", [d, k, str(v)]) for d, k, v in self.cgroup_limits]
         items += [("cgroup_dir", [d]) for d in self.cgroup_dirs]
+        items += [("host_veth", [v]) for v in self.host_veths]
         items += [(k, [str(getattr(self, k))]) for k in ("log_max_size", "log_max_file")]
         return items
 
@@ -180,7 +187,8 @@ class SupervisorSpec:
         fields = [f.decode("utf-8", "surrogateescape") for f in raw[:-1].split(b"\0")]
         if fields[0] != SPEC_MAGIC.decode():
             raise fail("bad magic")
-        lists: dict[str, list] = {"argv": [], "console_size": [], "cgroup_limit": [], "cgroup_dir": []}
+        lists: dict[str, list] = {"argv": [], "console_size": [], "cgroup_limit": [], "cgroup_dir": [],
+                                  "host_veth": []}
         scalars: dict[str, str] = {}
         i = 1
         while i < len(fields):
@@ -219,7 +227,7 @@ class SupervisorSpec:
             **{k: scalars[k] for k in _PATHS},
             cgroup_limits=tuple((d, k, number(v, -2**63, 2**63 - 1, "cgroup_limit value"))
                                 for d, k, v in lists["cgroup_limit"]),
-            cgroup_dirs=tuple(lists["cgroup_dir"]),
+            cgroup_dirs=tuple(lists["cgroup_dir"]), host_veths=tuple(lists["host_veth"]),
             log_max_size=number(scalars["log_max_size"], 0, 2**63 - 1, "log_max_size"),
             log_max_file=number(scalars["log_max_file"], 1, MAX_LOG_FILES, "log_max_file"),
             mode=scalars["mode"],
@@ -228,6 +236,7 @@ class SupervisorSpec:
         return spec
 
 
+IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # an interface name: supervisor.c's valid_ifname
 _PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log", "memory_cgroup",
           "rootfs", "preload")
 _REQUIRED_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log")

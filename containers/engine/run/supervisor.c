@@ -74,6 +74,7 @@
 #define TS_SIZE 96 /* a timestamp: 31 bytes, room for what the compiler cannot bound */
 #define LXC_INIT_DIED 1 /* lxc-execute's status when LXC's init was killed */
 #define STARTED_FD_ENV "DOCKERWEB_STARTED_FD" /* read by initconfine.c: keep both in step */
+#define HOST_VETHS_ENV "DOCKERWEB_HOST_VETHS" /* the same: the spec's host_veth, comma-separated */
 
 enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO, F_LIVE };
 
@@ -390,6 +391,8 @@ static struct spec {
 	size_t nlimits;
 	const char **cgroup_dirs;
 	size_t ndirs;
+	const char **host_veths; /* a container's veths' host ends: LXC leaves them to the kernel */
+	size_t nveths;
 	long long log_max_size, log_max_file;
 } spec;
 
@@ -423,6 +426,18 @@ static void *grow(void *p, size_t n, size_t size)
 	if (!p)
 		die_oom();
 	return p;
+}
+
+/* A network interface name: 1-15 of [A-Za-z0-9_.-] (no comma: HOST_VETHS_ENV's separator). */
+static int valid_ifname(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 15)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return 0;
+	return 1;
 }
 
 static const char *const STRING_KEYS[] = {"mode", "attach_path", "log_path", "exit_path",
@@ -469,6 +484,11 @@ static int parse_spec(char *raw, size_t n)
 				return spec_fail("cgroup_dir is not an absolute path");
 			spec.cgroup_dirs = grow(spec.cgroup_dirs, spec.ndirs + 1, sizeof *spec.cgroup_dirs);
 			spec.cgroup_dirs[spec.ndirs++] = val[0];
+		} else if (strcmp(key, "host_veth") == 0) {
+			if (!valid_ifname(val[0]))
+				return spec_fail("bad host_veth %.40s", val[0]);
+			spec.host_veths = grow(spec.host_veths, spec.nveths + 1, sizeof *spec.host_veths);
+			spec.host_veths[spec.nveths++] = val[0];
 		} else if (strcmp(key, "cgroup_limit") == 0) {
 			long long v;
 			if (val[0][0] != '/' || !val[1][0] || strchr(val[1], '/'))
@@ -522,7 +542,7 @@ static int parse_spec(char *raw, size_t n)
 	if (spec.nsize == 1)
 		return spec_fail("console_size needs rows and cols");
 	int container_only = spec.memory_cgroup[0] || spec.rootfs[0] || spec.preload[0] ||
-			     spec.nlimits || spec.ndirs;
+			     spec.nlimits || spec.ndirs || spec.nveths;
 	if (spec.exec_mode && container_only)
 		return spec_fail("an exec spec has container-only fields");
 	if (!spec.exec_mode && (!spec.memory_cgroup[0] || !spec.rootfs[0] || !spec.preload[0]))
@@ -592,6 +612,7 @@ static int oom_efd = -1;
 static int started_fd[2] = {-1, -1}; /* a container's: [0] ours (SO_PASSCRED), [1] the init's */
 #define MSG_STARTED 1 /* the init's message; initconfine.c sends both kinds: keep them in step */
 #define MSG_DIED 2    /* lxc-execute's: this byte, a child's pid and the signal that killed it */
+#define MSG_INIT 3    /* ours to lxc-execute, once started: this byte and the init's pid */
 #define MAX_DEATHS 16
 static struct death { pid_t pid; int signo; } deaths[MAX_DEATHS];
 static size_t ndeaths;
@@ -782,6 +803,14 @@ static int spawn(void)
 			if (fcntl(started_fd[1], F_SETFD, 0) != 0 || setenv(STARTED_FD_ENV, num, 1) != 0 ||
 			    setenv("LD_PRELOAD", spec.preload, 1) != 0)
 				_exit(127);
+			if (spec.nveths) {
+				char veths[16 * 16] = "";
+				for (size_t i = 0; i < spec.nveths && i < 16; i++)
+					snprintf(veths + strlen(veths), sizeof veths - strlen(veths), "%s%s",
+						 i ? "," : "", spec.host_veths[i]);
+				if (setenv(HOST_VETHS_ENV, veths, 1) != 0)
+					_exit(127);
+			}
 		}
 		for (int t = 0; t < 3; t++)
 			if (dup2(child_fds[t], t) < 0)
@@ -859,6 +888,19 @@ static pid_t read_started(void)
 	return -2;
 }
 
+/* Tell lxc-execute (its initconfine) which of its children is the container's init, so that
+ * it knows the container's end when it reaps that one (the init, which shared the socket,
+ * closed it before the command existed and never reads). */
+static void tell_init_pid(void)
+{
+	char msg[1 + sizeof(int32_t)];
+	int32_t pid = (int32_t)init_pid;
+	msg[0] = MSG_INIT;
+	memcpy(msg + 1, &pid, sizeof pid);
+	while (send(started_fd[0], msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
 /* Wait for the init's "started" message (its pid) or an early exit of lxc-execute:
  * 1 started, 0 not. A message that came with a fast command's exit still counts. Our end
  * stays open: lxc-execute reports on it how the init died (init_signal_code). */
@@ -877,6 +919,7 @@ static int wait_started(int pidfd)
 			if (pid > 0) {
 				init_pid = pid;
 				started = 1;
+				tell_init_pid();
 				break;
 			}
 			if (pid == -2) {
