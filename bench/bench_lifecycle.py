@@ -12,7 +12,9 @@ config.lxc the engine rendered for an API container of the same network mode (se
 profile, kept capabilities, no_new_privs, masked and read-only paths, the devices cgroup,
 the /etc bind mounts, its log level and start hook if any) run by hand on the bench's own
 overlay with the init confinement library preloaded, as the supervisor runs it (its
-network lines are the bare baseline's, its cgroups the bench's own).
+network lines are the bare baseline's, its cgroups the bench's own). Its veth's host end is
+deleted by LXC at the end, as in the bare run: no supervisor tells the library the init's
+pid, so it does not leave it to the kernel as the API's runs do (initconfine.c).
 
     python bench/bench_lifecycle.py [--iterations 30] [--network none|bridge|both]
 """

@@ -15,7 +15,9 @@
  *   socket pair it inherits, and waits for the init's message on the other end (sent by the
  *   library when LXC's init forks the command, the container set up; its sender pid, which
  *   the kernel translates into our pid namespace, is the init's) or for lxc-execute's early
- *   exit;
+ *   exit; once started it sends lxc-execute the init's pid on that socket (MSG_INIT), and it
+ *   names the spec's host_veth in HOST_VETHS_ENV: the library leaves those to the kernel at
+ *   the container's end (initconfine.c);
  *   exec mode: no cgroup, start message or rootfs; a tty is made raw without ONLCR and becomes the
  *   child's controlling terminal; the child starts in "/"; the tty's "\r\n" become "\n";
  * - writes state.json, then reports "started" (or "failed") on STATUS_FD;
