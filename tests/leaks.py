@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 from containers.engine.fs import rootfs
 from containers.engine.net import bridge, portmap
@@ -15,6 +16,22 @@ def _procs_mentioning(text: str) -> list[str]:
     # -ww: whole command lines (without it ps cuts them at 80 columns, before a long path)
     out = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if text in line and "pytest" not in line]
+
+
+def _veths_on(bridge_name: str) -> list[str]:
+    ports = subprocess.run(["ip", "-o", "link", "show", "master", bridge_name], capture_output=True,
+                           text=True).stdout.strip()
+    return [ln.split(":")[1].strip() for ln in ports.splitlines() if ln]
+
+
+def _veths_left(bridge_name: str, grace_s: float = 5.0) -> list[str]:
+    """The veths still on the bridge after `grace_s`: a container's end leaves its pair to
+    the kernel, which deletes it with the container's namespace, in the background (tens of
+    milliseconds); one still there after the grace is a leak."""
+    deadline = time.monotonic() + grace_s
+    while (left := _veths_on(bridge_name)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: str,
@@ -29,9 +46,7 @@ def on_host(state_root: str, cgroup_parent: str, bridge_name: str, nft_table: st
         d = os.path.join(state_root, kind)
         if os.path.isdir(d):
             problems += [f"{kind.rstrip('s')} dir {name}" for name in os.listdir(d)]
-    ports = subprocess.run(["ip", "-o", "link", "show", "master", bridge_name], capture_output=True,
-                           text=True).stdout.strip()
-    problems += [f"veth on {bridge_name}: {ln.split(':')[1].strip()}" for ln in ports.splitlines() if ln]
+    problems += [f"veth on {bridge_name}: {name}" for name in _veths_left(bridge_name)]
     problems += [f"nft rules of container {cid}" for cid in portmap.owners(nft_table)]
     if network_prefix:
         problems += [f"bridge of a user network: {b}" for b in bridge.named(network_prefix)]
