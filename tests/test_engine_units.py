@@ -248,7 +248,8 @@ def _container_spec(tmp_path) -> supervision.SupervisorSpec:
         tty=True, open_stdin=True, stdin_once=False, console_size=[40, 120],
         memory_cgroup="/sys/fs/cgroup/memory/x/c",
         cgroup_limits=[("/sys/fs/cgroup/pids/x/c", "pids.max", 100)],
-        cgroup_dirs=["/sys/fs/cgroup/memory/x/c"], preload="/lib/initconfine.so")
+        cgroup_dirs=["/sys/fs/cgroup/memory/x/c"], preload="/lib/initconfine.so",
+        host_veths=("dwcccccccccccc", "dwcccccccccci01"))
 
 
 def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_path):
@@ -275,6 +276,7 @@ def test_supervisor_spec_round_trips_with_every_key_the_supervisor_reads(tmp_pat
     lambda raw: raw.replace(b"\0mode\0container\0", b"\0mode\0exec\0"),  # exec with cgroups
     lambda raw: raw.replace(b"\0tty\x001\0", b"\0tty\0yes\0"),
     lambda raw: raw + b"cgroup_limit\0/sys/fs/cgroup/x\0pids.max\0",  # two values of three
+    lambda raw: raw + b"host_veth\0dw0,eth0\0",  # not an interface name
 ])
 def test_supervisor_spec_reader_refuses_malformed_specs(tmp_path, mangle):
     """from_bytes is the Python reader of the rules supervisor.c applies

@@ -105,6 +105,9 @@ def test_log_rotation_as_docker_json_file(program, tmp_path):
     (lambda raw: raw.replace(b"\0mode\0exec\0", b"\0mode\0container\0"), "container spec needs"),
     (lambda raw: raw.replace(b"\0open_stdin\x000\0", b"\0open_stdin\0no\0"), "open_stdin"),
     (lambda raw: raw + b"cgroup_limit\0/sys/fs/cgroup/x\0pids.max\0", "without a value"),
+    (lambda raw: raw + b"host_veth\0dw0,eth0\0", "bad host_veth"),  # the library's separator
+    (lambda raw: raw + b"host_veth\0a-name-of-16-chars\0", "bad host_veth"),
+    (lambda raw: raw + b"host_veth\0dwabc\0", "exec spec has container-only fields"),
 ])
 def test_a_malformed_spec_is_refused(program, tmp_path, mangle, why):
     """The binary refuses (exit.json with the reason, "failed", nothing started) what the
