@@ -503,7 +503,7 @@ class Engine:
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)
         if p.run != p.dir:
             shutil.rmtree(p.run, ignore_errors=True)  # a tmpfs: no trash needed
-        trash.discard(p.dir, self.layout.tmp)
+        trash.discard(p.dir, self.layout.tmp, spare_dir=self.layout.spare)
 
 
 def _path_stat(fd: int, path: str) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from .fs import spares
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -52,6 +54,11 @@ class Layout:
         return os.path.join(self.root, "tmp")
 
     @property
+    def spare(self) -> str:
+        """Spare container directories, kept for the next containers (fs/spares.py)."""
+        return os.path.join(self.root, "spare")
+
+    @property
     def runtime(self) -> str:
         """The runtime files of the containers (ContainerPaths.run), as Podman's runroot: on a
         tmpfs of its own that the worker mounts at boot (fs/runroot.py), a plain directory
@@ -84,6 +91,8 @@ class Layout:
         """The files of container `cid` for a start: its directory and runtime directory
         exist (0700); the runtime files an older version left in its directory are gone."""
         p = ContainerPaths(os.path.join(self.containers, cid), os.path.join(self.runtime, cid))
+        if not os.path.isdir(p.dir):  # a first start: a spare's inodes if there is one
+            spares.take(self.spare, p.dir)
         os.makedirs(p.dir, mode=DIR_MODE, exist_ok=True)
         os.makedirs(p.run, mode=DIR_MODE, exist_ok=True)
         for name in LEGACY_RUNTIME_FILES:

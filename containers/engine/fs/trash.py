@@ -5,7 +5,9 @@ directory is gone for everyone at once) and leaves the deletion to one backgroun
 process. A removal therefore never waits for the unlinks of a container's files (63 ms of a
 removal's 160 ms on a loaded host, more with a large upper dir). The thread deletes every
 `removed-*` entry of `tmp`, so what a crashed process left half-deleted goes with the next
-removal. The thread is started once per process and then waits for work. Plain Python,
+removal. The thread is started once per process and then waits for work. A container's
+directory discarded with a `spare_dir` is made a spare there instead when it can be
+(fs/spares.py: its inodes are kept for the next container), else deleted. Plain Python,
 no Django.
 """
 
@@ -16,19 +18,28 @@ import secrets
 import shutil
 import threading
 
+from . import spares
+
 PREFIX = "removed-"
+RECYCLE = "recycle-"  # a container directory: made a spare if it can be, else deleted
 _cond = threading.Condition()
 _pending: set[str] = set()  # tmp dirs with trash to delete
 _busy = False  # the thread is deleting
 _thread: threading.Thread | None = None
+_spares: dict[str, str] = {}  # tmp dir -> the spare dir of what was discarded into it
 
 
-def discard(path: str, tmp: str) -> None:
-    """Make directory `path` disappear now and delete it soon. Nothing there: no-op. When the
-    rename is refused (another filesystem), it is deleted in place, as before."""
+def discard(path: str, tmp: str, spare_dir: str = "") -> None:
+    """Make directory `path` disappear now and delete it soon (or, with `spare_dir`, make it
+    a spare there: a container's directory). Nothing there: no-op. When the rename is
+    refused (another filesystem), it is deleted in place, as before."""
+    prefix = RECYCLE if spare_dir else PREFIX
     try:
         os.makedirs(tmp, mode=0o700, exist_ok=True)
-        os.rename(path, os.path.join(tmp, f"{PREFIX}{os.path.basename(path)}-{secrets.token_hex(4)}"))
+        if spare_dir:
+            with _cond:
+                _spares[tmp] = spare_dir
+        os.rename(path, os.path.join(tmp, f"{prefix}{os.path.basename(path)}-{secrets.token_hex(4)}"))
     except FileNotFoundError:
         return
     except OSError:
@@ -60,12 +71,16 @@ def _empty() -> None:
                 _cond.wait()
             tmp = _pending.pop()
             _busy = True
+            spare_dir = _spares.get(tmp, "")
         try:
-            names = [n for n in os.listdir(tmp) if n.startswith(PREFIX)]
+            names = [n for n in os.listdir(tmp) if n.startswith((PREFIX, RECYCLE))]
         except OSError:
             continue
         for name in names:
-            shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+            path = os.path.join(tmp, name)
+            if name.startswith(RECYCLE) and spare_dir and spares.recycle(path, spare_dir):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def pending() -> bool:
