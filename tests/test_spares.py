@@ -29,6 +29,8 @@ def _used_container_dir(d) -> str:
     os.chmod(upper, 0o777)
     os.chown(upper, 1000, 1000)
     os.makedirs(os.path.join(path, "work", "work", "#7"))
+    os.setxattr(os.path.join(path, "work"), "trusted.overlay.x", b"y")
+    os.chmod(os.path.join(path, "work"), 0o700)
     os.makedirs(os.path.join(path, "rootfs"))
     os.makedirs(os.path.join(path, "exec", "e1"))
     for name, text in (("container.log", "lines"), ("container.log.1", "older"),
@@ -50,7 +52,7 @@ def test_a_removed_containers_directory_becomes_an_empty_spare_as_new(tmp_path):
     assert spares.recycle(path, spare_dir)
     assert not os.path.exists(path)
     s = _only(spare_dir)
-    assert sorted(os.listdir(s)) == SKELETON
+    assert sorted(os.listdir(s)) == SKELETON  # without the upper directory: each its own
     for name in spares.DIRS:
         d = os.path.join(s, name)
         st = os.lstat(d)

@@ -6,16 +6,18 @@ Why: on an ext4 without a journal (this project's hosts), the inode allocator sk
 inode freed in the last seconds, reading its inode-table block each time, so each file or
 directory a start creates paid for every recent removal's unlinks: ~15 % of all CPU in a
 burst of starts that followed a burst of removals (`recently_deleted`, perf). A container's
-directory, its overlay's upper, work and mount point, and its log are 5 of the ~8 inodes a
-lifecycle made and freed on the disk; with a spare they are made once.
+directory, its overlay's work directory and mount point, and its log are 4 of the ~8 inodes
+a lifecycle made and freed on the disk; with a spare they are made once.
 
-A spare is `<spare>/s-<token>/` holding exactly: `upper/`, `work/` and `rootfs/` (empty
-directories, mode 0755, owner root, no extended attribute: an overlay's upper root is the
-container's "/", whose mode, owner and xattrs a container may change) and `container.log`
-(empty, 0600). `recycle` makes one from a removed container's directory, or refuses (the
-caller deletes it as before): anything it cannot empty, a mount point, a full pool. `take`
-moves one into place for a start, atomically (a rename: two starts cannot take the same
-one). Plain Python, no Django.
+A spare is `<spare>/s-<token>/` holding exactly: `work/` and `rootfs/` (empty directories,
+mode 0755, owner root, no extended attribute) and `container.log` (empty, 0600). Not the
+upper directory: it is the container's "/" (its mode, owner and xattrs are the
+container's to change) and it carries the engine's mark of the root's first mount
+(fs/initlayer.py), so each container gets a new one.
+
+`recycle` makes one from a removed container's directory, or refuses (the caller deletes
+it as before): anything it cannot empty, a mount point, a full pool. `take` moves one into
+place for a start, atomically (a rename: two starts cannot take the same one). Plain Python, no Django.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import shutil
 import stat
 
 CAP = 256  # spares kept at most (empty directories: a few KB of metadata each)
-DIRS = ("upper", "work", "rootfs")
+DIRS = ("work", "rootfs")
 LOG = "container.log"
 DIR_MODE = 0o755  # what mount_overlay makes them with (umask 022), and Docker's diff dir
 CONTAINER_DIR_MODE = 0o700  # layout.DIR_MODE
