@@ -17,7 +17,8 @@ container's to change) and it carries the engine's mark of the root's first moun
 
 `recycle` makes one from a removed container's directory, or refuses (the caller deletes
 it as before): anything it cannot empty, a mount point, a full pool. `take` moves one into
-place for a start, atomically (a rename: two starts cannot take the same one). Plain Python, no Django.
+place for a start, atomically (a rename: two starts cannot take the same one). Plain
+Python, no Django.
 """
 
 from __future__ import annotations
