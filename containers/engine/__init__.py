@@ -12,7 +12,7 @@
 - fs/ (filesystem trees and tars): rootfs, inroot, beneath, archive, tarcreate, tarlimits, chunkfile,
   compression, changes, trash, mounts (bind mounts and volumes as LXC mount entries), volumes
   (the local volume store), runroot (the runtime directory's tmpfs), initlayer (the /etc mount
-  points' shared layer)
+  points' shared layer), spares (removed containers' directories kept for the next ones)
 - image/ (images): store, config, save, load, layers, tarsplit, busybox, reference, registry,
   registry_auth, distribution, dockerfile_changes; dockerfile, dockerignore, buildcontext (docker
   build)
