@@ -11,7 +11,7 @@ import subprocess
 from containers.engine.fs import rootfs, spares
 from tests.waiting import until
 
-SKELETON = sorted((*spares.DIRS, spares.LOG))
+SKELETON = sorted(spares.DIRS)
 
 
 def _used_container_dir(d) -> str:
@@ -58,13 +58,21 @@ def test_a_removed_containers_directory_becomes_an_empty_spare_as_new(tmp_path):
         st = os.lstat(d)
         assert os.listdir(d) == [] and stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == 0
         assert os.listxattr(d) == []
-    assert os.path.getsize(os.path.join(s, "container.log")) == 0
     assert stat.S_IMODE(os.stat(s).st_mode) == 0o700
     assert os.path.exists("/etc/hostname")  # the link was deleted, not its target
     dest = str(tmp_path / "containers" / "c2")
     os.makedirs(os.path.dirname(dest))
     assert spares.take(spare_dir, dest) and sorted(os.listdir(dest)) == SKELETON
     assert not spares.take(spare_dir, str(tmp_path / "containers" / "c3"))  # none left
+
+
+def test_a_reader_of_the_log_keeps_what_it_holds_open(tmp_path):
+    """A log follower (docker run --rm) may still read the removed container's log: the
+    log is unlinked, never emptied in place."""
+    path = _used_container_dir(tmp_path / "removed-c1")
+    with open(os.path.join(path, "container.log"), "rb") as follower:
+        assert spares.recycle(path, str(tmp_path / "spare"))
+        assert follower.read() == b"lines"
 
 
 def test_a_mounted_or_surplus_directory_is_not_made_a_spare(tmp_path):

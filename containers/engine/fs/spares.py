@@ -6,14 +6,15 @@ Why: on an ext4 without a journal (this project's hosts), the inode allocator sk
 inode freed in the last seconds, reading its inode-table block each time, so each file or
 directory a start creates paid for every recent removal's unlinks: ~15 % of all CPU in a
 burst of starts that followed a burst of removals (`recently_deleted`, perf). A container's
-directory, its overlay's work directory and mount point, and its log are 4 of the ~8 inodes
-a lifecycle made and freed on the disk; with a spare they are made once.
+directory and its overlay's work directory and mount point are 3 of the ~8 inodes a
+lifecycle made and freed on the disk; with a spare they are made once.
 
-A spare is `<spare>/s-<token>/` holding exactly: `work/` and `rootfs/` (empty directories,
-mode 0755, owner root, no extended attribute) and `container.log` (empty, 0600). Not the
-upper directory: it is the container's "/" (its mode, owner and xattrs are the
-container's to change) and it carries the engine's mark of the root's first mount
-(fs/initlayer.py), so each container gets a new one.
+A spare is `<spare>/s-<token>/` holding exactly `work/` and `rootfs/` (empty directories,
+mode 0755, owner root, no extended attribute). Not the upper directory: it is the
+container's "/" (its mode, owner and xattrs are the container's to change) and it carries
+the engine's mark of the root's first mount (fs/initlayer.py). Not the log: a reader that
+follows it (`docker run --rm`, `logs -f`) may still hold it open after the removal and read
+what is left, so it is unlinked, never emptied in place.
 
 `recycle` makes one from a removed container's directory, or refuses (the caller deletes
 it as before): anything it cannot empty, a mount point, a full pool. `take` moves one into
@@ -30,7 +31,6 @@ import stat
 
 CAP = 256  # spares kept at most (empty directories: a few KB of metadata each)
 DIRS = ("work", "rootfs")
-LOG = "container.log"
 DIR_MODE = 0o755  # what mount_overlay makes them with (umask 022), and Docker's diff dir
 CONTAINER_DIR_MODE = 0o700  # layout.DIR_MODE
 PREFIX = "s-"
@@ -80,9 +80,6 @@ def _empty_out(path: str) -> bool:
             if os.path.ismount(full):
                 return False
             _clear_dir(full)
-        elif entry.name == LOG and entry.is_file(follow_symlinks=False):
-            with open(full, "r+b") as f:
-                f.truncate(0)
         elif entry.is_dir(follow_symlinks=False):
             shutil.rmtree(full)
         else:
@@ -94,12 +91,8 @@ def _empty_out(path: str) -> bool:
         _as_new(full, DIR_MODE)
         if os.listdir(full):
             return False
-    log = os.path.join(path, LOG)
-    if not os.path.exists(log):
-        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    _as_new(log, 0o600)
     _as_new(path, CONTAINER_DIR_MODE)
-    return sorted(os.listdir(path)) == sorted((*DIRS, LOG))
+    return sorted(os.listdir(path)) == sorted(DIRS)
 
 
 def _clear_dir(path: str) -> None:
