@@ -107,6 +107,7 @@ def test_log_rotation_as_docker_json_file(program, tmp_path):
     (lambda raw: raw + b"cgroup_limit\0/sys/fs/cgroup/x\0pids.max\0", "without a value"),
     (lambda raw: raw + b"host_veth\0dw0,eth0\0", "bad host_veth"),  # the library's separator
     (lambda raw: raw + b"host_veth\0a-name-of-16-chars\0", "bad host_veth"),
+    (lambda raw: raw + b"".join(b"host_veth\0v%d\0" % i for i in range(17)), "bad host_veth"),
     (lambda raw: raw + b"host_veth\0dwabc\0", "exec spec has container-only fields"),
 ])
 def test_a_malformed_spec_is_refused(program, tmp_path, mangle, why):

@@ -38,17 +38,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <net/if.h>
-#include <stdio.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 static void confine_init(void)
@@ -147,18 +147,25 @@ pid_t fork(void)
 	return real_fork();
 }
 
+/* lxc-execute: whether the started socket is still open as ours (LXC could have closed it
+ * and the number been reused). */
+static int our_socket(void)
+{
+	struct stat st;
+
+	return started_fd >= 0 && fstat(started_fd, &st) == 0 && st.st_dev == started_dev &&
+	       st.st_ino == started_ino;
+}
+
 /* lxc-execute (not PID 1) reaped a child that a signal killed: tell the supervisor which
- * child and which signal. Only while the descriptor is still our socket (LXC could have
- * closed it and the number been reused); a failed send changes nothing for LXC. */
+ * child and which signal (on our socket only); a failed send changes nothing for LXC. */
 static void report_death(pid_t pid, int signo)
 {
 	char msg[1 + 2 * sizeof(int32_t)];
 	int32_t p = (int32_t)pid, s = (int32_t)signo;
-	struct stat st;
 	ssize_t r;
 
-	if (started_fd < 0 || fstat(started_fd, &st) != 0 || st.st_dev != started_dev ||
-	    st.st_ino != started_ino)
+	if (!our_socket())
 		return;
 	msg[0] = MSG_DIED;
 	memcpy(msg + 1, &p, sizeof p);
@@ -174,10 +181,8 @@ static void read_supervisor(void)
 	char msg[16];
 	ssize_t r;
 	int32_t pid;
-	struct stat st;
 
-	if (started_fd < 0 || fstat(started_fd, &st) != 0 || st.st_dev != started_dev ||
-	    st.st_ino != started_ino)
+	if (!our_socket())
 		return;
 	while ((r = recv(started_fd, msg, sizeof msg, MSG_DONTWAIT)) > 0 || (r < 0 && errno == EINTR))
 		if (r == 1 + sizeof pid && msg[0] == MSG_INIT) {

@@ -145,7 +145,7 @@ class SupervisorSpec:
             fail("bad log_max_size")
         if not 1 <= self.log_max_file <= MAX_LOG_FILES:
             fail("bad log_max_file")
-        if not all(IFNAME.fullmatch(v) for v in self.host_veths) or len(self.host_veths) > 16:
+        if not all(IFNAME.fullmatch(v) for v in self.host_veths) or len(self.host_veths) > MAX_VETHS:
             fail("bad host_veth")
         container_only = (self.memory_cgroup, self.rootfs, self.preload, self.cgroup_limits,
                           self.cgroup_dirs, self.host_veths)
@@ -237,6 +237,7 @@ class SupervisorSpec:
 
 
 IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")  # an interface name: supervisor.c's valid_ifname
+MAX_VETHS = 16  # host_veth values at most (supervisor.c, initconfine.c)
 _PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log", "memory_cgroup",
           "rootfs", "preload")
 _REQUIRED_PATHS = ("attach_path", "log_path", "exit_path", "state_path", "lxc_log")

@@ -77,6 +77,7 @@
 #define LXC_INIT_DIED 1 /* lxc-execute's status when LXC's init was killed */
 #define STARTED_FD_ENV "DOCKERWEB_STARTED_FD" /* read by initconfine.c: keep both in step */
 #define HOST_VETHS_ENV "DOCKERWEB_HOST_VETHS" /* the same: the spec's host_veth, comma-separated */
+#define MAX_VETHS 16 /* host_veth values at most (initconfine.c and supervision.py: the same) */
 
 enum { F_STDIN, F_STDOUT, F_STDERR, F_EXIT, F_CLOSE_STDIN, F_RESIZE, F_HELLO, F_LIVE };
 
@@ -487,7 +488,7 @@ static int parse_spec(char *raw, size_t n)
 			spec.cgroup_dirs = grow(spec.cgroup_dirs, spec.ndirs + 1, sizeof *spec.cgroup_dirs);
 			spec.cgroup_dirs[spec.ndirs++] = val[0];
 		} else if (strcmp(key, "host_veth") == 0) {
-			if (!valid_ifname(val[0]))
+			if (!valid_ifname(val[0]) || spec.nveths >= MAX_VETHS)
 				return spec_fail("bad host_veth %.40s", val[0]);
 			spec.host_veths = grow(spec.host_veths, spec.nveths + 1, sizeof *spec.host_veths);
 			spec.host_veths[spec.nveths++] = val[0];
@@ -806,8 +807,8 @@ static int spawn(void)
 			    setenv("LD_PRELOAD", spec.preload, 1) != 0)
 				_exit(127);
 			if (spec.nveths) {
-				char veths[16 * 16] = "";
-				for (size_t i = 0; i < spec.nveths && i < 16; i++)
+				char veths[MAX_VETHS * 16] = "";
+				for (size_t i = 0; i < spec.nveths; i++)
 					snprintf(veths + strlen(veths), sizeof veths - strlen(veths), "%s%s",
 						 i ? "," : "", spec.host_veths[i]);
 				if (setenv(HOST_VETHS_ENV, veths, 1) != 0)
