@@ -410,6 +410,33 @@ def test_a_get_that_meets_a_network_error_is_tried_again(page, api):
     pg.problems.clear()  # the browser's log lines of the two aborted requests
 
 
+# The first attach socket goes to a port the browser refuses: it never opens (code 1006), as
+# a connection that Chromium fails in flight when a host interface changes.
+FIRST_ATTACH_FAILS = """(() => {
+  const Real = window.WebSocket;
+  window.attachTries = 0;
+  window.WebSocket = function (url, protocols) {
+    if (url.includes("/attach/") && window.attachTries++ === 0) return new Real("ws://127.0.0.1:9/");
+    return new Real(url, protocols);
+  };
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.WebSocket.prototype = Real.prototype;
+})();"""
+
+
+def test_a_terminal_socket_that_never_opened_is_tried_again(page, api):
+    """The terminal's attach socket that fails before it opens is opened again (a full suite
+    saw the terminal stay "disconnected" when another run's container came up meanwhile)."""
+    c = api.run(cmd=["sh"], name="e2e-retry", tty=True, open_stdin=True)
+    pg = page
+    pg.add_init_script(FIRST_ATTACH_FAILS)
+    login(pg)
+    pg.goto(pg.base + f"/containers/{c['id']}/")
+    pg.wait_for_selector("#term-status:has-text('attached')")
+    assert pg.evaluate("window.attachTries") == 2
+    pg.problems.clear()  # the browser's log line of the refused connection
+
+
 def test_images_page_load_and_import_uploads_succeed_and_fail_as_errors(page, api, tmp_path):
     c = api.run(cmd=["sh", "-c", "echo up > /up"])
     api.wait(c["id"])

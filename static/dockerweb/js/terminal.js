@@ -90,14 +90,20 @@ class AttachTerminal {
     }, 50);
   }
 
-  connect(path) {
+  /** Attach through the WebSocket at `path`. A socket that closes before it ever opened
+      (Chromium fails connections in flight when a host interface changes, as a container's
+      veth does) is tried again, twice (after 100 and 200 ms): nothing came through it, so
+      nothing is shown twice. An attach that opened and then closed is not repeated. */
+  connect(path, tries = 0) {
     this.close();
     const ws = new WebSocket(dw.wsURL(path));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.live = false;
     this.status("connecting…");
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.status(this.opts.stdin ? "attached" : "attached (read-only: stdin is not open)");
       this.sendResize(this.term.rows, this.term.cols);
     };
@@ -108,6 +114,10 @@ class AttachTerminal {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      if (!opened && e.code === 1006 && tries < 2 && !this.exited) {
+        this.retry = setTimeout(() => this.connect(path, tries + 1), 100 * (tries + 1));
+        return;
+      }
       if (e.code === 4401) this.status("not logged in");
       else if (e.code === 4404) this.status("gone");
       else if (!this.exited) this.status("disconnected");
@@ -183,6 +193,7 @@ class AttachTerminal {
   status(text) { if (this.opts.onStatus) this.opts.onStatus(text); }
 
   close() {
+    clearTimeout(this.retry);
     if (this.ws) {
       const ws = this.ws;
       this.ws = null;
