@@ -496,3 +496,59 @@ def test_start_reply_is_the_record_a_later_get_shows(api):
         assert reply["state"]["finished_at"] is None
         _same_document(reply, api.inspect(c["id"]))
         api.api("DELETE", f"/api/containers/{c['id']}/?force=1")
+
+
+def _held_like_a_cleaner(path: str) -> int:
+    """Hold an exclusive flock on a run's exit.json, as its supervisor's cleaner does while it
+    unmounts the rootfs and removes the cgroups (supervisor.c clean_after)."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_start_and_a_removal_wait_for_the_last_runs_cleaner(api):
+    """The supervisor writes exit.json and exits before the rootfs's unmount (a waiter of the
+    exit does not wait for it); a cleaner holding exit.json's lock does the unmount. A start
+    or a removal that came while it is at work waits for it, then proceeds: a start that
+    did not would find the old mount there, keep it, and lose it to the cleaner's unmount."""
+    c = api.run(cmd=["sh", "-c", "cat /mark 2>/dev/null; echo run >> /mark"])
+    assert api.wait(c["id"])["exit_code"] == 0
+    exit_json = os.path.join(api.root, "containers", c["id"], "exit.json")
+    for action in ("start", "remove"):
+        fd = _held_like_a_cleaner(exit_json)
+        out: dict[str, object] = {}
+        method, url = (("POST", f"/api/containers/{c['id']}/start/") if action == "start" else
+                       ("DELETE", f"/api/containers/{c['id']}/"))
+        call = threading.Thread(target=lambda o=out, m=method, u=url: o.update(r=api.api(m, u)))
+        call.start()
+        time.sleep(0.6)
+        try:
+            assert call.is_alive() and "r" not in out, f"{action} did not wait for the cleaner"
+            assert api.inspect(c["id"])["state"]["status"] in ("starting", "removing")  # claimed
+        finally:
+            os.close(fd)  # the cleaner is done
+        call.join(20)
+        if action == "start":
+            assert out["r"].status_code == 200, out["r"].text
+            assert api.wait(c["id"])["exit_code"] == 0
+            assert api.logs(c["id"]) == b"run\n"  # the second run saw the first one's file
+            exit_json = os.path.join(api.root, "containers", c["id"], "exit.json")
+        else:
+            assert out["r"].status_code == 204, out["r"].text
+            assert not os.path.exists(os.path.join(api.root, "containers", c["id"]))
+
+
+def test_restarts_right_after_each_exit_keep_their_root(api):
+    """Back-to-back runs of one container, each started as soon as the last one's exit is
+    recorded (its cleaner may still be unmounting): every run finds the files of the
+    runs before it."""
+    c = api.run(cmd=["sh", "-c", "touch /runs; wc -l < /runs; echo >> /runs"])
+    assert api.wait(c["id"])["exit_code"] == 0
+    for _ in range(8):
+        r = api.api("POST", f"/api/containers/{c['id']}/start/")
+        assert r.status_code == 200, r.text
+        assert api.wait(c["id"])["exit_code"] == 0
+    lines = api.logs(c["id"]).split()
+    assert [int(x) for x in lines] == list(range(9)), lines

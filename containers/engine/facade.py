@@ -110,6 +110,7 @@ class Engine:
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
         failure nothing stays mounted.
         """
+        supervision.await_cleanup(self.paths(cid).exit)  # the last run's unmount is done
         p = self.layout.container_to_start(cid)
         host_veths = tuple(e.veth for e in (endpoint, *extra) if e is not None)
         veth.clear_stale(host_veths)  # a run that just ended may leave them to the kernel still
@@ -296,6 +297,7 @@ class Engine:
         if own_layer_only:
             yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
             return
+        supervision.await_cleanup(p.exit)  # not an unmount in flight: a mount of its own
         mounted_here = not rootfs.overlay_mounted(p.rootfs)
         if mounted_here:
             rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
@@ -391,6 +393,7 @@ class Engine:
         @contextmanager
         def ctx():
             p = self.paths(cid)
+            supervision.await_cleanup(p.exit)  # not an unmount in flight: a mount of its own
             here = not rootfs.overlay_mounted(p.rootfs)
             if here:
                 rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
@@ -498,6 +501,7 @@ class Engine:
         p = self.paths(cid)
         if self.status(cid).kind == "running" and (not force or self.force_kill(cid).kind == "running"):
             raise EngineError("container is still running")
+        supervision.await_cleanup(p.exit)  # its unmount is done before the rename
         rootfs.unmount(p.rootfs)
         cgroups.remove(self.config.cgroup_parent, cid)
         shutil.rmtree(os.path.join(self.layout.lxc, cid), ignore_errors=True)

@@ -3,11 +3,14 @@
 The supervisor (supervisor.c, built by `program` into the state root's lib/) runs in its own
 session. The files it writes in the container directory are the truth about a container:
   state.json  written once the container's init exists (pids and their start times)
-  exit.json   written atomically after the container exited and was cleaned up
+  exit.json   written atomically after the container exited; a container's rootfs unmount
+              and cgroup removal follow it, in a cleaner that holds an exclusive flock on
+              exit.json until they are done (await_cleanup)
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import cbuild
-from ..errors import ExitUnreadable, InvalidArgument, StartFailed
+from ..errors import Conflict, ExitUnreadable, InvalidArgument, StartFailed
 from ..layout import ContainerPaths, private
 from . import procs
 
@@ -277,6 +280,39 @@ def read_json(path: str) -> dict[str, Any] | None:
 def read_state(paths: ContainerPaths) -> RunState | None:
     doc = read_json(paths.state)
     return RunState(**doc) if doc else None
+
+
+CLEANUP_WAIT_S = 30.0  # a run's cleaner (an unmount and rmdirs) is done in milliseconds
+CLEANUP_POLL_S = 0.001
+
+
+def await_cleanup(exit_path: str, timeout: float = CLEANUP_WAIT_S) -> None:
+    """Return once the run that wrote `exit_path` is cleaned up: its supervisor unmounts the
+    rootfs and removes the cgroups after exit.json, in a cleaner holding an exclusive flock
+    on that file (supervisor.c clean_after). Whoever mounts the rootfs, or removes the
+    container, calls this first: a cleaner still at work would unmount the new mount or
+    meet a renamed directory. No exit.json (a first start, a run that is on): at once.
+
+    Raises Conflict when the cleaner is not done after `timeout` seconds (an unmount that
+    hangs): nothing was touched, the caller may retry.
+    """
+    try:
+        fd = os.open(exit_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return  # closing the descriptor lets go of the shared lock
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Conflict("the container's last run is still being cleaned up (its "
+                                   "root filesystem is being unmounted); try again") from None
+                time.sleep(CLEANUP_POLL_S)
+    finally:
+        os.close(fd)
 
 
 def read_exit(paths: SupervisedPaths) -> dict[str, Any] | None:

@@ -29,10 +29,13 @@
  * - serves attach on the spec's attach_path (0600; DIR/attach.sock for an exec, the runtime
  *   directory's for a container: Layout.runtime) with the framing of frames.py;
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
- *   fsyncs the log (if anything was written), unmounts the rootfs, removes the container's
- *   cgroups, unlinks the attach socket's path, then writes exit.json atomically (fsync +
- *   rename + directory fsync) *before* it exits itself, and sends it to attached clients
- *   as the EXIT frame;
+ *   fsyncs the log (if anything was written), unlinks the attach socket's path, then writes
+ *   exit.json atomically (fsync + rename + directory fsync) *before* it exits itself, and
+ *   sends it to attached clients as the EXIT frame. The rootfs's unmount and the removal of
+ *   the container's cgroups come after exit.json, in a forked cleaner that holds an
+ *   exclusive flock on exit.json until they are done (engine/run/supervision.py
+ *   await_cleanup: a start or removal waits for it); the supervisor itself exits without
+ *   waiting for them (a start that failed cleans up first, as before);
  * - records 128 + the signal when LXC's init was killed (lxc-execute exits 1 then), from
  *   lxc-execute's own report on the started socket (initconfine.c); LXC logs at WARN.
  */
@@ -51,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -209,19 +213,31 @@ static unsigned long long proc_start_time(pid_t pid)
 	return p ? strtoull(p, NULL, 10) : 0;
 }
 
-/* Write `data` to `path` through `path`.tmp and a rename; `durable`: fsync file and dir. */
-static int write_atomic(const char *path, const char *data, size_t n, int durable)
+/* Write `data` to `path` through `path`.tmp and a rename; `durable`: fsync file and dir.
+ * `locked`: NULL, or where the file's descriptor goes, flocked exclusively before the
+ * rename (so nobody sees the file unlocked); the caller's to close once the file is in
+ * place, whatever is returned (-1 when it is not). */
+static int write_atomic_locked(const char *path, const char *data, size_t n, int durable, int *locked)
 {
 	char tmp[4096];
+	if (locked)
+		*locked = -1;
 	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
 		return -1;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	int bad = write_all(fd, data, n) || (durable && fsync(fd) != 0);
-	close(fd);
-	if (bad || rename(tmp, path) != 0)
+	int bad = (locked && flock(fd, LOCK_EX) != 0) || write_all(fd, data, n) ||
+		  (durable && fsync(fd) != 0);
+	if (bad || !locked)
+		close(fd);
+	if (bad || rename(tmp, path) != 0) {
+		if (!bad && locked)
+			close(fd);
 		return -1;
+	}
+	if (locked)
+		*locked = fd;
 	if (!durable)
 		return 0;
 	char dir[4096];
@@ -239,6 +255,11 @@ static int write_atomic(const char *path, const char *data, size_t n, int durabl
 	fsync(dfd);
 	close(dfd);
 	return 0;
+}
+
+static int write_atomic(const char *path, const char *data, size_t n, int durable)
+{
+	return write_atomic_locked(path, data, n, durable, NULL);
 }
 
 /* ---- JSON strings, exactly as Python's json.dumps (ensure_ascii) -------------------------- */
@@ -1705,6 +1726,36 @@ static void cleanup(struct bufout *problems)
 	}
 }
 
+/* The cleanup of a container that ran, after its exit.json: unmount the rootfs and remove
+ * the cgroups in a forked cleaner, which holds `lock_fd` (exit.json, flocked exclusively)
+ * until they are done, so that whoever mounts or removes next waits for it (the engine's
+ * await_cleanup) while the waiters of the exit need not: the overlay's unmount syncs the
+ * upper filesystem (~3 ms). The cleaner keeps no other descriptor (attached clients see
+ * their end when we close ours); what it cannot clean goes to the supervisor log. Without
+ * the lock (exit.json not written) or the fork, it is done here and now. */
+static void clean_after(int lock_fd)
+{
+	struct bufout problems = {{put_buf, 0}, {0}};
+	pid_t pid = lock_fd >= 0 ? fork() : -1;
+	if (pid == 0) {
+		if (lock_fd > 3)
+			syscall(SYS_close_range, 3, lock_fd - 1, 0);
+		syscall(SYS_close_range, lock_fd + 1, ~0U, 0);
+		cleanup(&problems);
+		if (problems.b.len)
+			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
+		_exit(0);
+	}
+	if (pid < 0) {
+		cleanup(&problems);
+		if (problems.b.len)
+			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
+	}
+	buf_free(&problems.b);
+	if (lock_fd >= 0)
+		close(lock_fd);
+}
+
 /* Stop a child that is running although the start failed after the fork (its init first:
  * the whole pid namespace goes with it). */
 static void stop_child(void)
@@ -1743,15 +1794,21 @@ static void finish(int started)
 	bufout_json(&doc, now, 1);
 	bufout_str(&doc, ", \"error\": ");
 	bufout_json(&doc, error, 1);
+	/* a container that ran is cleaned up after exit.json, by a cleaner (clean_after) */
+	int later = started && !spec.exec_mode;
 	bufout_str(&doc, started ? ", \"started\": true, \"cleanup_problems\": [" :
 				   ", \"started\": false, \"cleanup_problems\": [");
-	cleanup(&doc);
+	if (!later)
+		cleanup(&doc);
 	bufout_str(&doc, "]}");
 	/* before exit.json: once it is there a new run may start and bind this path again,
 	 * and this run must not unlink that one's socket (connected clients keep theirs) */
 	unlink(spec.attach_path);
-	if (write_atomic(spec.exit_path, doc.b.p, doc.b.len, 1) != 0)
+	int lock_fd = -1;
+	if (write_atomic_locked(spec.exit_path, doc.b.p, doc.b.len, 1, later ? &lock_fd : NULL) != 0)
 		warn("cannot write %s: %s", spec.exit_path, strerror(errno));
+	if (later)
+		clean_after(lock_fd);
 	if (!started)
 		report("failed");
 	for (struct client *c = clients; c; c = c->next) {
