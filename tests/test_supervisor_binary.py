@@ -189,3 +189,64 @@ def test_source_compiles_without_warnings(tmp_path):
     argv = ["gcc", *supervision.CFLAGS, "-Werror", "-o", str(tmp_path / "s"), supervision.SOURCE]
     out = subprocess.run(argv, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+FAKE_LXC_EXECUTE = r"""
+import os, socket, struct, sys, time
+sock = socket.socket(fileno=int(os.environ["DOCKERWEB_STARTED_FD"]))
+pid = os.fork()
+if pid == 0:  # the container's init: "started" (the kernel names it), its output, its end
+    sock.send(b"\x01")
+    sock.close()
+    sys.stdout.write("the command's output\n")
+    sys.stdout.flush()
+    os._exit(3)
+assert sock.recv(16)[:1] == b"\x03"  # the supervisor names the init (MSG_INIT)
+_, status = os.waitpid(pid, 0)
+sock.send(struct.pack("=bii", 4, pid, status))  # initconfine's MSG_ENDED, then LXC's teardown
+time.sleep(0.3)
+print("lxc-execute at its teardown", file=sys.stderr, flush=True)
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def test_the_exit_is_recorded_at_the_inits_end_and_the_cleaner_waits_for_lxc_execute(program, tmp_path):
+    """Container mode with a stand-in for lxc-execute that reports its init's end the way
+    initconfine.c does (MSG_ENDED, the init's wait status) and then takes 2 s to tear down:
+    exit.json (the init's code, its output in the log) comes at the init's end and the
+    supervisor exits, while a cleaner holds exit.json's lock until lxc-execute is gone, then
+    removes the cgroups; what lxc-execute writes meanwhile goes to the supervisor log."""
+    from containers.engine.layout import Layout
+    from containers.engine.run import cgroups
+
+    paths = Layout(str(tmp_path)).container_to_start("e" * 64)
+    fake = tmp_path / "lxc-execute.py"
+    fake.write_text(FAKE_LXC_EXECUTE)
+    cg = cgroups.container_dir(os.environ["DOCKERWEB_CGROUP_PARENT"], "fake-" + os.urandom(4).hex())
+    spec = supervision.SupervisorSpec.container(
+        paths, ["/usr/bin/python3", str(fake), "2"], tty=False, open_stdin=False, stdin_once=False,
+        console_size=[], memory_cgroup=cg, cgroup_limits=[], cgroup_dirs=[cg],
+        preload=str(tmp_path / "no-library.so"))
+    with open(paths.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    t0 = time.monotonic()
+    assert supervision.spawn(program, paths.dir, paths.supervisor_log, 10) == "started"
+    state = supervision.read_state(paths)
+    doc = _exit(paths)
+    took = time.monotonic() - t0
+    assert doc["exit_code"] == 3 and doc["started"] is True and took < 1.5, (doc, took)
+    logged = [r.data for r in _records(paths.log)]  # (and ld.so's word on the missing library)
+    assert b"the command's output\n" in logged and not any(b"teardown" in x for x in logged), logged
+    deadline = time.monotonic() + 5
+    while procs.alive(state.supervisor_pid, state.supervisor_start):
+        assert time.monotonic() < deadline, "the supervisor did not exit"
+        time.sleep(0.01)
+    assert procs.alive(state.lxc_pid, procs.start_time(state.lxc_pid))  # still tearing down
+    assert os.path.isdir(cg)
+    with pytest.raises(Exception, match="still being cleaned up"):
+        supervision.await_cleanup(paths.exit, timeout=0.2)  # the cleaner holds the lock
+    supervision.await_cleanup(paths.exit, timeout=10)
+    assert time.monotonic() - t0 > 1.9  # only once lxc-execute is gone
+    assert not os.path.exists(cg)
+    with open(paths.supervisor_log) as f:
+        assert "lxc-execute at its teardown" in f.read()

@@ -22,7 +22,10 @@
  * resort) lxc-execute only exits 1. The library then sends the supervisor the init's pid
  * and the signal on the same socket, before lxc-execute exits, so the exit record says 137
  * (this replaced reading LXC's INFO line "Child <pid> ended on signal", and with it LXC's
- * INFO log at every start).
+ * INFO log at every start). When it reaps the init (whose pid the supervisor sent it,
+ * MSG_INIT) it also sends the init's pid and wait status (MSG_ENDED), before LXC's own
+ * teardown (cgroups, network, mounts: ~7 ms): the supervisor records the exit from it
+ * (supervisor.c, "the container's end").
  *
  * And it leaves the host ends of the container's veths to the kernel. At the container's
  * end LXC deletes each host end itself (RTM_DELLINK), which waits for RCU grace periods:
@@ -79,6 +82,7 @@ static void confine_init(void)
 #define MSG_STARTED 1 /* from the init: one byte (supervisor.c reads both kinds) */
 #define MSG_DIED 2    /* from lxc-execute: this byte, then the pid and the signal (int32 each) */
 #define MSG_INIT 3    /* to lxc-execute, from the supervisor: this byte, then the init's pid */
+#define MSG_ENDED 4   /* from lxc-execute: this byte, then the init's pid and wait status */
 #define HOST_VETHS_ENV "DOCKERWEB_HOST_VETHS" /* set by supervisor.c: comma-separated */
 #define MAX_VETHS 16
 
@@ -175,6 +179,23 @@ static void report_death(pid_t pid, int signo)
 	while (r < 0 && errno == EINTR);
 }
 
+/* lxc-execute reaped the container's init: its pid and wait status to the supervisor. */
+static void report_end(pid_t pid, int status)
+{
+	char msg[1 + 2 * sizeof(int32_t)];
+	int32_t p = (int32_t)pid, s = (int32_t)status;
+	ssize_t r;
+
+	if (!our_socket())
+		return;
+	msg[0] = MSG_ENDED;
+	memcpy(msg + 1, &p, sizeof p);
+	memcpy(msg + 1 + sizeof p, &s, sizeof s);
+	do
+		r = send(started_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+}
+
 /* lxc-execute: read what the supervisor sent (the init's pid), without waiting. */
 static void read_supervisor(void)
 {
@@ -207,10 +228,12 @@ pid_t waitpid(pid_t pid, int *status, int options)
 			saved = errno;
 			if (!init_pid)
 				read_supervisor();
-			if (init_pid > 0 && r == init_pid)
-				init_reaped = 1;
 			if (WIFSIGNALED(st))
 				report_death(r, WTERMSIG(st));
+			if (init_pid > 0 && r == init_pid) {
+				init_reaped = 1;
+				report_end(r, st);
+			}
 			errno = saved;
 		}
 	}

@@ -637,6 +637,11 @@ static int started_fd[2] = {-1, -1}; /* a container's: [0] ours (SO_PASSCRED), [
 #define MSG_STARTED 1 /* the init's message; initconfine.c sends both kinds: keep them in step */
 #define MSG_DIED 2    /* lxc-execute's: this byte, a child's pid and the signal that killed it */
 #define MSG_INIT 3    /* ours to lxc-execute, once started: this byte and the init's pid */
+#define MSG_ENDED 4   /* lxc-execute's: this byte, the init's pid and its wait status, when
+		       * LXC reaped it and before LXC's own teardown (the container's end) */
+static int init_ended, init_status; /* MSG_ENDED came (from lxc-execute, about our init) */
+static int early_end; /* the run ended at MSG_ENDED: lxc-execute still tears down (finish) */
+static int child_pidfd = -1;
 #define MAX_DEATHS 16
 static struct death { pid_t pid; int signo; } deaths[MAX_DEATHS];
 static size_t ndeaths;
@@ -875,10 +880,24 @@ static int open_started(void)
 	return 0;
 }
 
+/* The pid the kernel gave as the sender of `msg` (SO_PASSCRED), or -1. */
+static pid_t sender_pid(struct msghdr *msg)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(c), sizeof cred);
+			return cred.pid > 0 ? cred.pid : -1;
+		}
+	}
+	return -1;
+}
+
 /* One message on our started socket: >0 the init's "started" (the pid the kernel gave as
  * its sender's), 0 at the end of file (lxc-execute and its children are gone) or an error,
  * -1 nothing to read yet, -2 a message that is neither kind or has no credentials, -3
- * lxc-execute's report of a child a signal killed (kept in `deaths`). */
+ * lxc-execute's report of a child a signal killed (kept in `deaths`), -4 its report of the
+ * init's end (MSG_ENDED: `init_ended` and `init_status` when it is about our init). */
 static pid_t read_started(void)
 {
 	char buf[16], control[CMSG_SPACE(sizeof(struct ucred))];
@@ -900,16 +919,22 @@ static pid_t read_started(void)
 			deaths[ndeaths++] = (struct death){pid, signo};
 		return -3;
 	}
+	if (r == 1 + 2 * sizeof(int32_t) && buf[0] == MSG_ENDED && !(msg.msg_flags & MSG_TRUNC)) {
+		int32_t pid, status;
+		memcpy(&pid, buf + 1, sizeof pid);
+		memcpy(&status, buf + 1 + sizeof pid, sizeof status);
+		/* only lxc-execute's word about our init counts (the kernel names the sender) */
+		if (init_pid > 0 && pid == init_pid && child_pid > 0 && sender_pid(&msg) == child_pid &&
+		    (WIFEXITED(status) || WIFSIGNALED(status))) {
+			init_ended = 1;
+			init_status = status;
+		}
+		return -4;
+	}
 	if (r != 1 || buf[0] != MSG_STARTED)
 		return -2;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-			struct ucred cred;
-			memcpy(&cred, CMSG_DATA(c), sizeof cred);
-			return cred.pid > 0 ? cred.pid : -2;
-		}
-	}
-	return -2;
+	pid_t sender = sender_pid(&msg);
+	return sender > 0 ? sender : -2;
 }
 
 /* Tell lxc-execute (its initconfine) which of its children is the container's init, so that
@@ -1488,7 +1513,7 @@ static size_t filter_output(const char *data, size_t n, int eof, const char **ou
 	return j;
 }
 
-/* Read from an output fd; 0 at EOF. */
+/* Read from an output fd: 2 read something, 1 nothing to read now, 0 at EOF. */
 static int on_output(int which)
 {
 	ssize_t n = read(out_fd[which], read_buf, READ_SIZE);
@@ -1504,15 +1529,43 @@ static int on_output(int which)
 		remember(stream, out, m);
 		broadcast(stream, out, m);
 	}
-	return n > 0;
+	return n > 0 ? 2 : 0;
+}
+
+/* Read what the outputs hold now, without waiting (the container's processes are gone: all
+ * they wrote is in the pipes). */
+static void drain_outputs(void)
+{
+	for (int w = 0; w < 2; w++)
+		while (out_fd[w] >= 0 && on_output(w) == 2)
+			;
+}
+
+/* Whether lxc-execute reported the init's end (read what it sent; stop watching at EOF). */
+static int init_end_reported(int *watch)
+{
+	for (pid_t r; (r = read_started()) != -1;) {
+		if (r == 0) {
+			*watch = 0;
+			break;
+		}
+	}
+	return init_ended;
 }
 
 /* ---- main loop and exit ------------------------------------------------------------------ */
-enum { W_OUT0, W_OUT1, W_PIDFD, W_LISTENER, W_STDIN, W_CLIENT };
+enum { W_OUT0, W_OUT1, W_PIDFD, W_LISTENER, W_STDIN, W_CLIENT, W_ENDED };
 
+/* The container's run: outputs, attach clients, stdin, until lxc-execute exited and the
+ * outputs are drained (DRAIN_GRACE_MS), or, sooner, until lxc-execute reported the init's
+ * end (MSG_ENDED, not with a tty: a pty hands its last output on asynchronously): the
+ * container's processes are all gone then (its pid namespace ends with its init), so what
+ * they wrote is in the pipes; LXC's own teardown follows in lxc-execute, which finish's
+ * cleaner waits for. */
 static void loop(int pidfd)
 {
 	long long exited_at = -1;
+	int watch_end = !spec.exec_mode && !spec.tty && init_pid > 0 && started_fd[0] >= 0;
 	struct pollfd *pfds = NULL;
 	struct client **who = NULL;
 	int *what = NULL;
@@ -1548,6 +1601,8 @@ static void loop(int pidfd)
 				ADD(out_fd[i], POLLIN, W_OUT0 + i, NULL);
 		if (exited_at < 0)
 			ADD(pidfd, POLLIN, W_PIDFD, NULL);
+		if (exited_at < 0 && watch_end)
+			ADD(started_fd[0], POLLIN, W_ENDED, NULL);
 		if (listener >= 0 && listener_paused_until) {
 			long long wait = listener_paused_until - now_ms();
 			if (wait <= 0)
@@ -1586,6 +1641,13 @@ static void loop(int pidfd)
 				exited_at = now_ms();
 				stdin_gated = 0;
 				break;
+			case W_ENDED:
+				if (init_end_reported(&watch_end)) {
+					drain_outputs();
+					early_end = 1;
+					goto out;
+				}
+				break;
 			case W_LISTENER:
 				accept_clients();
 				break;
@@ -1606,6 +1668,7 @@ static void loop(int pidfd)
 		}
 		sweep_clients();
 	}
+out:
 	free(pfds);
 	free(who);
 	free(what);
@@ -1618,7 +1681,7 @@ static int init_signal_code(void)
 {
 	if (!init_pid || started_fd[0] < 0)
 		return 0;
-	for (pid_t r; (r = read_started()) > 0 || r == -2 || r == -3;)
+	for (pid_t r; (r = read_started()) > 0 || r == -2 || r == -3 || r == -4;)
 		; /* lxc-execute is reaped: everything it sent is here */
 	for (size_t i = 0; i < ndeaths; i++)
 		if (deaths[i].pid == init_pid && deaths[i].signo > 0 && deaths[i].signo < 128)
@@ -1726,27 +1789,93 @@ static void cleanup(struct bufout *problems)
 	}
 }
 
+/* Close every descriptor from 3 up but the `n` in `keep` (ascending, each >= 3). */
+static void close_all_but(const int *keep, size_t n)
+{
+	unsigned from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/* After an early end (the init's end reported, lxc-execute still at its teardown): wait for
+ * lxc-execute to exit, reading what it still writes on the outputs into the supervisor log
+ * (it keeps its own stdout and stderr, the pipes: it must not meet a closed pipe); killed
+ * after TEARDOWN_MS. `reap`: we are still its parent (no cleaner: reap it here). */
+#define TEARDOWN_MS 10000
+static void await_lxc_execute(int reap)
+{
+	long long until = now_ms() + TEARDOWN_MS;
+	int killed = 0;
+	while (child_pidfd >= 0) {
+		struct pollfd p[3] = {{child_pidfd, POLLIN, 0}, {out_fd[0], POLLIN, 0}, {out_fd[1], POLLIN, 0}};
+		long long left = until - now_ms();
+		int r = poll(p, 3, left > 0 ? (int)left : 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (p[0].revents || r < 0)
+			break;
+		if (r == 0) {
+			if (killed)
+				break; /* SIGKILL did not end it within the time either: leave it */
+			warn("lxc-execute still tearing down the container after %d ms: killing it", TEARDOWN_MS);
+			kill(child_pid, SIGKILL);
+			killed = 1;
+			until = now_ms() + TEARDOWN_MS;
+			continue;
+		}
+		for (int i = 1; i < 3; i++) {
+			if (!p[i].revents)
+				continue;
+			ssize_t n = read(p[i].fd, read_buf, READ_SIZE);
+			if (n > 0)
+				write_all(2, read_buf, (size_t)n);
+			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				out_fd[i - 1] = -1; /* stop watching it (closed with the process) */
+		}
+	}
+	if (reap)
+		while (waitpid(child_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+}
+
 /* The cleanup of a container that ran, after its exit.json: unmount the rootfs and remove
  * the cgroups in a forked cleaner, which holds `lock_fd` (exit.json, flocked exclusively)
  * until they are done, so that whoever mounts or removes next waits for it (the engine's
  * await_cleanup) while the waiters of the exit need not: the overlay's unmount syncs the
- * upper filesystem (~3 ms). The cleaner keeps no other descriptor (attached clients see
- * their end when we close ours); what it cannot clean goes to the supervisor log. Without
- * the lock (exit.json not written) or the fork, it is done here and now. */
+ * upper filesystem (~3 ms), and after an early end LXC's own teardown comes first (~7 ms).
+ * The cleaner keeps no other descriptor than those (attached clients see their end when we
+ * close ours); what it cannot clean goes to the supervisor log. Without the lock (exit.json
+ * not written) or the fork, it is done here and now. */
 static void clean_after(int lock_fd)
 {
 	struct bufout problems = {{put_buf, 0}, {0}};
 	pid_t pid = lock_fd >= 0 ? fork() : -1;
 	if (pid == 0) {
-		if (lock_fd > 3)
-			syscall(SYS_close_range, 3, lock_fd - 1, 0);
-		syscall(SYS_close_range, lock_fd + 1, ~0U, 0);
+		int keep[4] = {lock_fd, early_end ? child_pidfd : -1, early_end ? out_fd[0] : -1,
+			       early_end ? out_fd[1] : -1};
+		qsort(keep, 4, sizeof keep[0], cmp_int);
+		close_all_but(keep, 4);
+		if (early_end)
+			await_lxc_execute(0);
 		cleanup(&problems);
 		if (problems.b.len)
 			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
 		_exit(0);
 	}
 	if (pid < 0) {
+		if (early_end)
+			await_lxc_execute(1);
 		cleanup(&problems);
 		if (problems.b.len)
 			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
@@ -1768,7 +1897,9 @@ static void stop_child(void)
 static void finish(int started)
 {
 	char error[6000] = "", now[TS_SIZE];
-	int code = child_pid ? exit_code() : 255;
+	/* an early end: the init's own status, as lxc-execute would have passed it on */
+	int code = early_end ? (WIFEXITED(init_status) ? WEXITSTATUS(init_status) : 128 + WTERMSIG(init_status))
+			     : child_pid ? exit_code() : 255;
 	if (log_fd >= 0) {
 		flush_partials();
 		log_flush();
@@ -1852,6 +1983,7 @@ static int run(void)
 		goto out;
 	}
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	child_pidfd = pidfd;
 	started = spec.exec_mode ? 1 : wait_started(pidfd);
 	if (setup_error[0]) { /* the start message came but said nothing usable */
 		stop_child();
