@@ -28,14 +28,24 @@
  *   json-file max-size/max-file;
  * - serves attach on the spec's attach_path (0600; DIR/attach.sock for an exec, the runtime
  *   directory's for a container: Layout.runtime) with the framing of frames.py;
+ * - a container (without a tty) ends when lxc-execute reaps its init: lxc-execute's
+ *   initconfine reports the init's pid and wait status (MSG_ENDED) before LXC's own
+ *   teardown; the container's processes are gone then (its pid namespace ends with the
+ *   init), so the output is drained without waiting and the exit code is the init's (its
+ *   exit status, or 128 + the signal), as lxc-execute would pass it on; lxc-execute's
+ *   teardown (~7 ms: cgroups, network) goes on under the cleaner below. Without that report
+ *   (a tty, whose last output a pty hands on asynchronously; an init that died before
+ *   lxc-execute knew its pid), the container ends when lxc-execute exits:
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
  *   fsyncs the log (if anything was written), unlinks the attach socket's path, then writes
  *   exit.json atomically (fsync + rename + directory fsync) *before* it exits itself, and
  *   sends it to attached clients as the EXIT frame. The rootfs's unmount and the removal of
  *   the container's cgroups come after exit.json, in a forked cleaner that holds an
  *   exclusive flock on exit.json until they are done (engine/run/supervision.py
- *   await_cleanup: a start or removal waits for it); the supervisor itself exits without
- *   waiting for them (a start that failed cleans up first, as before);
+ *   await_cleanup: a start or removal waits for it), after an early end first waiting for
+ *   lxc-execute to exit (what it still writes goes to the supervisor log; killed after
+ *   TEARDOWN_MS); the supervisor itself exits without waiting for them (a start that failed
+ *   cleans up first, as before);
  * - records 128 + the signal when LXC's init was killed (lxc-execute exits 1 then), from
  *   lxc-execute's own report on the started socket (initconfine.c); LXC logs at WARN.
  */
