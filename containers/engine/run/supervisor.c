@@ -34,7 +34,8 @@
  *   init), so the output is drained without waiting and the exit code is the init's (its
  *   exit status, or 128 + the signal), as lxc-execute would pass it on; lxc-execute's
  *   teardown (~7 ms: cgroups, network) goes on under the cleaner below. Without that report
- *   (a tty, whose last output a pty hands on asynchronously; an init that died before
+ *   (a tty, whose last output a pty hands on asynchronously; no log kept, Docker's none
+ *   driver, where an attach that came late could not replay it; an init that died before
  *   lxc-execute knew its pid), the container ends when lxc-execute exits:
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
  *   fsyncs the log (if anything was written), unlinks the attach socket's path, then writes
@@ -1575,7 +1576,10 @@ enum { W_OUT0, W_OUT1, W_PIDFD, W_LISTENER, W_STDIN, W_CLIENT, W_ENDED };
 static void loop(int pidfd)
 {
 	long long exited_at = -1;
-	int watch_end = !spec.exec_mode && !spec.tty && init_pid > 0 && started_fd[0] >= 0;
+	/* not without a log either (Docker's none driver): an attach that comes after the end
+	 * replays the log; without one it must find us (as long as lxc-execute runs) */
+	int watch_end = !spec.exec_mode && !spec.tty && init_pid > 0 && started_fd[0] >= 0 &&
+			strcmp(spec.log_path, "/dev/null") != 0;
 	struct pollfd *pfds = NULL;
 	struct client **who = NULL;
 	int *what = NULL;
