@@ -5,7 +5,8 @@ directory is gone for everyone at once) and leaves the deletion to one backgroun
 process. A removal therefore never waits for the unlinks of a container's files (63 ms of a
 removal's 160 ms on a loaded host, more with a large upper dir). The thread deletes every
 `removed-*` entry of `tmp`, so what a crashed process left half-deleted goes with the next
-removal. The thread is started once per process and then waits for work. A container's
+removal. The thread is started once per process and then waits for work; woken from
+idle, it lets the removal that woke it finish first (SETTLE_S). A container's
 directory discarded with a `spare_dir` is made a spare there instead when it can be
 (fs/spares.py: its inodes are kept for the next container), else deleted. Plain Python,
 no Django.
