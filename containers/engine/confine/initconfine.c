@@ -161,36 +161,21 @@ static int our_socket(void)
 	       st.st_ino == started_ino;
 }
 
-/* lxc-execute (not PID 1) reaped a child that a signal killed: tell the supervisor which
- * child and which signal (on our socket only); a failed send changes nothing for LXC. */
-static void report_death(pid_t pid, int signo)
+/* lxc-execute (not PID 1) tells the supervisor about a child it reaped: message `kind`, the
+ * child's pid and `value` (int32 each), on our socket only; a failed send changes nothing
+ * for LXC. MSG_DIED: a child a signal killed, and the signal; MSG_ENDED: the container's
+ * init, and its wait status. */
+static void report(char kind, pid_t pid, int value)
 {
 	char msg[1 + 2 * sizeof(int32_t)];
-	int32_t p = (int32_t)pid, s = (int32_t)signo;
+	int32_t p = (int32_t)pid, v = (int32_t)value;
 	ssize_t r;
 
 	if (!our_socket())
 		return;
-	msg[0] = MSG_DIED;
+	msg[0] = kind;
 	memcpy(msg + 1, &p, sizeof p);
-	memcpy(msg + 1 + sizeof p, &s, sizeof s);
-	do
-		r = send(started_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (r < 0 && errno == EINTR);
-}
-
-/* lxc-execute reaped the container's init: its pid and wait status to the supervisor. */
-static void report_end(pid_t pid, int status)
-{
-	char msg[1 + 2 * sizeof(int32_t)];
-	int32_t p = (int32_t)pid, s = (int32_t)status;
-	ssize_t r;
-
-	if (!our_socket())
-		return;
-	msg[0] = MSG_ENDED;
-	memcpy(msg + 1, &p, sizeof p);
-	memcpy(msg + 1 + sizeof p, &s, sizeof s);
+	memcpy(msg + 1 + sizeof p, &v, sizeof v);
 	do
 		r = send(started_fd, msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (r < 0 && errno == EINTR);
@@ -229,10 +214,10 @@ pid_t waitpid(pid_t pid, int *status, int options)
 			if (!init_pid)
 				read_supervisor();
 			if (WIFSIGNALED(st))
-				report_death(r, WTERMSIG(st));
+				report(MSG_DIED, r, WTERMSIG(st));
 			if (init_pid > 0 && r == init_pid) {
 				init_reaped = 1;
-				report_end(r, st);
+				report(MSG_ENDED, r, st);
 			}
 			errno = saved;
 		}
