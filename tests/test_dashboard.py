@@ -433,7 +433,8 @@ def test_a_terminal_socket_that_never_opened_is_tried_again(page, api):
     login(pg)
     pg.goto(pg.base + f"/containers/{c['id']}/")
     pg.wait_for_selector("#term-status:has-text('attached')")
-    assert pg.evaluate("window.attachTries") == 2
+    # 2: the refused one, then one that opened (more when a host interface changed meanwhile)
+    assert pg.evaluate("window.attachTries") >= 2
     pg.problems.clear()  # the browser's log line of the refused connection
 
 

@@ -15,6 +15,9 @@
    keyboard focus out of it. */
 "use strict";
 
+// how often an attach socket that closed before it ever opened is opened again (see connect)
+const NEVER_OPENED_TRIES = 6;
+
 class AttachTerminal {
   static MARK = 7707; // the private OSC number of the history markers
   static RED = new TextEncoder().encode("\x1b[31m");
@@ -92,8 +95,10 @@ class AttachTerminal {
 
   /** Attach through the WebSocket at `path`. A socket that closes before it ever opened
       (Chromium fails connections in flight when a host interface changes, as a container's
-      veth does) is tried again, twice (after 100 and 200 ms): nothing came through it, so
-      nothing is shown twice. An attach that opened and then closed is not repeated. */
+      veth does, and a host that starts and stops many containers changes them all the
+      time) is tried again, up to NEVER_OPENED_TRIES times, after 100, 200, 400... ms
+      (6.3 s in all): nothing came through it, so nothing is shown twice. An attach that
+      opened and then closed is not repeated. */
   connect(path, tries = 0) {
     this.close();
     const ws = new WebSocket(dw.wsURL(path));
@@ -114,8 +119,8 @@ class AttachTerminal {
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!opened && e.code === 1006 && tries < 2 && !this.exited) {
-        this.retry = setTimeout(() => this.connect(path, tries + 1), 100 * (tries + 1));
+      if (!opened && e.code === 1006 && tries < NEVER_OPENED_TRIES && !this.exited) {
+        this.retry = setTimeout(() => this.connect(path, tries + 1), 100 * 2 ** tries);
         return;
       }
       if (e.code === 4401) this.status("not logged in");
