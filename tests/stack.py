@@ -4,6 +4,7 @@ worker and uvicorn, all under one state root. Nothing is faked."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -22,7 +23,25 @@ REPO = Path(__file__).resolve().parents[1]
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").exists() else sys.executable
 
 
+LOW_PORT = 10000  # free_port's range starts here
+
+
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 below the kernel's ephemeral range: a stack keeps its
+    web port across restarts of its web server (tests kill and restart it), and a port of
+    the ephemeral range can be taken meanwhile by any outgoing connection on the host (a
+    full suite saw "address already in use" at such a restart). Random, tried until one
+    binds; the kernel's choice when none does."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral = int(f.read().split()[0])
+    for _ in range(200):
+        port = random.randrange(LOW_PORT, max(ephemeral, LOW_PORT + 1))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
