@@ -110,8 +110,8 @@ class Engine:
         Raises CommandNotFound (127/126), InvalidArgument (bad user) or StartFailed; on any
         failure nothing stays mounted.
         """
-        supervision.await_cleanup(self.paths(cid).exit)  # the last run's unmount is done
         p = self.layout.container_to_start(cid)
+        supervision.await_cleanup(p.exit)  # the last run's teardown and unmount are done
         host_veths = tuple(e.veth for e in (endpoint, *extra) if e is not None)
         veth.clear_stale(host_veths)  # a run that just ended may leave them to the kernel still
         rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
@@ -293,19 +293,11 @@ class Engine:
         does not run), or of its own layer only with whiteouts in the `.wh.` form."""
         from .fs.archive import tar_stream
 
-        p = self.paths(cid)
         if own_layer_only:
-            yield from tar_stream(p.upper, whiteouts=True, exclude=ENGINE_FILES)
+            yield from tar_stream(self.paths(cid).upper, whiteouts=True, exclude=ENGINE_FILES)
             return
-        supervision.await_cleanup(p.exit)  # not an unmount in flight: a mount of its own
-        mounted_here = not rootfs.overlay_mounted(p.rootfs)
-        if mounted_here:
-            rootfs.mount_overlay(self._lowers(image, p), p.upper, p.work, p.rootfs)
-        try:
-            yield from tar_stream(p.rootfs)
-        finally:
-            if mounted_here and self.status(cid).kind != "running":
-                rootfs.unmount(p.rootfs)
+        with self._mounted(cid, image) as root:
+            yield from tar_stream(root)
 
     def path_stat(self, cid: str, image: ImageInfo, path: str) -> dict[str, Any]:
         """docker cp's stat of `path` inside the container (NotFound when absent)."""

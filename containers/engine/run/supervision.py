@@ -282,7 +282,9 @@ def read_state(paths: ContainerPaths) -> RunState | None:
     return RunState(**doc) if doc else None
 
 
-CLEANUP_WAIT_S = 30.0  # a run's cleaner (an unmount and rmdirs) is done in milliseconds
+# a run's cleaner (LXC's teardown, an unmount, rmdirs) is done in milliseconds; it kills an
+# lxc-execute stuck in its teardown after 10 s (supervisor.c TEARDOWN_MS); below the RPC's 30 s
+CLEANUP_WAIT_S = 25.0
 CLEANUP_POLL_S = 0.001
 
 
@@ -308,8 +310,8 @@ def await_cleanup(exit_path: str, timeout: float = CLEANUP_WAIT_S) -> None:
                 return  # closing the descriptor lets go of the shared lock
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise Conflict("the container's last run is still being cleaned up (its "
-                                   "root filesystem is being unmounted); try again") from None
+                    raise Conflict("the container's last run is still being cleaned up (LXC's "
+                                   "teardown, the unmount of its root); try again") from None
                 time.sleep(CLEANUP_POLL_S)
     finally:
         os.close(fd)

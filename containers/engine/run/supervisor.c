@@ -238,17 +238,15 @@ static int write_atomic_locked(const char *path, const char *data, size_t n, int
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	int bad = (locked && flock(fd, LOCK_EX) != 0) || write_all(fd, data, n) ||
-		  (durable && fsync(fd) != 0);
-	if (bad || !locked)
+	if ((locked && flock(fd, LOCK_EX) != 0) || write_all(fd, data, n) ||
+	    (durable && fsync(fd) != 0) || rename(tmp, path) != 0) {
 		close(fd);
-	if (bad || rename(tmp, path) != 0) {
-		if (!bad && locked)
-			close(fd);
 		return -1;
 	}
 	if (locked)
 		*locked = fd;
+	else
+		close(fd);
 	if (!durable)
 		return 0;
 	char dir[4096];
@@ -1703,13 +1701,19 @@ static int init_signal_code(void)
 	return 0;
 }
 
+/* The exit code of a wait status: the exit status, or 128 + the signal that ended it. */
+static int status_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+}
+
 static int exit_code(void)
 {
 	int status;
 	while (waitpid(child_pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 255;
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+	int code = status_code(status);
 	if (code == LXC_INIT_DIED) {
 		int sig = init_signal_code();
 		return sig ? sig : code;
@@ -1863,6 +1867,19 @@ static void await_lxc_execute(int reap)
 			;
 }
 
+/* After an early end, wait for lxc-execute (`reap`: as its parent); then unmount and remove
+ * the cgroups, what failed to the supervisor log. */
+static void clean_now(int reap)
+{
+	struct bufout problems = {{put_buf, 0}, {0}};
+	if (early_end)
+		await_lxc_execute(reap);
+	cleanup(&problems);
+	if (problems.b.len)
+		warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
+	buf_free(&problems.b);
+}
+
 /* The cleanup of a container that ran, after its exit.json: unmount the rootfs and remove
  * the cgroups in a forked cleaner, which holds `lock_fd` (exit.json, flocked exclusively)
  * until they are done, so that whoever mounts or removes next waits for it (the engine's
@@ -1873,28 +1890,17 @@ static void await_lxc_execute(int reap)
  * not written) or the fork, it is done here and now. */
 static void clean_after(int lock_fd)
 {
-	struct bufout problems = {{put_buf, 0}, {0}};
 	pid_t pid = lock_fd >= 0 ? fork() : -1;
 	if (pid == 0) {
 		int keep[4] = {lock_fd, early_end ? child_pidfd : -1, early_end ? out_fd[0] : -1,
 			       early_end ? out_fd[1] : -1};
 		qsort(keep, 4, sizeof keep[0], cmp_int);
 		close_all_but(keep, 4);
-		if (early_end)
-			await_lxc_execute(0);
-		cleanup(&problems);
-		if (problems.b.len)
-			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
+		clean_now(0);
 		_exit(0);
 	}
-	if (pid < 0) {
-		if (early_end)
-			await_lxc_execute(1);
-		cleanup(&problems);
-		if (problems.b.len)
-			warn("cleanup after the exit: %.*s", (int)problems.b.len, problems.b.p + problems.b.off);
-	}
-	buf_free(&problems.b);
+	if (pid < 0)
+		clean_now(1);
 	if (lock_fd >= 0)
 		close(lock_fd);
 }
@@ -1912,8 +1918,7 @@ static void finish(int started)
 {
 	char error[6000] = "", now[TS_SIZE];
 	/* an early end: the init's own status, as lxc-execute would have passed it on */
-	int code = early_end ? (WIFEXITED(init_status) ? WEXITSTATUS(init_status) : 128 + WTERMSIG(init_status))
-			     : child_pid ? exit_code() : 255;
+	int code = early_end ? status_code(init_status) : child_pid ? exit_code() : 255;
 	if (log_fd >= 0) {
 		flush_partials();
 		log_flush();
