@@ -321,7 +321,8 @@ def read_exit(paths: SupervisedPaths) -> dict[str, Any] | None:
     """The last run's exit record, or None when there is none (yet).
 
     Raises ExitUnreadable (with the reason) when exit.json exists but is not a record: it is
-    only ever renamed into place complete, so junk there is damage, never a write in flight.
+    only ever renamed into place complete, so junk there is damage, never a write in flight
+    (or a host crash in the few milliseconds before the run's cleaner made it durable).
     """
     try:
         with open(paths.exit, "rb") as f:

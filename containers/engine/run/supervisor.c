@@ -38,11 +38,12 @@
  *   driver, where an attach that came late could not replay it; an init that died before
  *   lxc-execute knew its pid), the container ends when lxc-execute exits:
  * - after the child exited: drains the output (DRAIN_GRACE_MS), flushes partial lines,
- *   fsyncs the log (if anything was written), unlinks the attach socket's path, then writes
- *   exit.json atomically (fsync + rename + directory fsync) *before* it exits itself, and
- *   sends it to attached clients as the EXIT frame. The rootfs's unmount and the removal of
- *   the container's cgroups come after exit.json, in a forked cleaner that holds an
- *   exclusive flock on exit.json until they are done (engine/run/supervision.py
+ *   unlinks the attach socket's path, then writes exit.json atomically (a rename) *before*
+ *   it exits itself, and sends it to attached clients as the EXIT frame. The fsyncs that
+ *   make the log and exit.json durable (an exec's and a failed start's: here, before the
+ *   rename), the rootfs's unmount and the removal of the container's cgroups come after
+ *   exit.json, in a forked cleaner that holds an exclusive flock on exit.json until the
+ *   unmount and the cgroups are done (then it fsyncs) (engine/run/supervision.py
  *   await_cleanup: a start or removal waits for it), after an early end first waiting for
  *   lxc-execute to exit (what it still writes goes to the supervisor log; killed after
  *   TEARDOWN_MS); the supervisor itself exits without waiting for them (a start that failed
@@ -224,6 +225,26 @@ static unsigned long long proc_start_time(pid_t pid)
 	return p ? strtoull(p, NULL, 10) : 0;
 }
 
+/* fsync the directory holding `path` (a rename or creation in it becomes durable). */
+static int fsync_dir_of(const char *path)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		strcpy(dir, ".");
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	fsync(dfd);
+	close(dfd);
+	return 0;
+}
+
 /* Write `data` to `path` through `path`.tmp and a rename; `durable`: fsync file and dir.
  * `locked`: NULL, or where the file's descriptor goes, flocked exclusively before the
  * rename (so nobody sees the file unlocked); the caller's to close once the file is in
@@ -247,23 +268,7 @@ static int write_atomic_locked(const char *path, const char *data, size_t n, int
 		*locked = fd;
 	else
 		close(fd);
-	if (!durable)
-		return 0;
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = 0;
-	else if (slash)
-		*slash = 0;
-	else
-		strcpy(dir, ".");
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -1;
-	fsync(dfd);
-	close(dfd);
-	return 0;
+	return durable ? fsync_dir_of(path) : 0;
 }
 
 static int write_atomic(const char *path, const char *data, size_t n, int durable)
@@ -1880,27 +1885,45 @@ static void clean_now(int reap)
 	buf_free(&problems.b);
 }
 
-/* The cleanup of a container that ran, after its exit.json: unmount the rootfs and remove
- * the cgroups in a forked cleaner, which holds `lock_fd` (exit.json, flocked exclusively)
- * until they are done, so that whoever mounts or removes next waits for it (the engine's
- * await_cleanup) while the waiters of the exit need not: the overlay's unmount syncs the
- * upper filesystem (~3 ms), and after an early end LXC's own teardown comes first (~7 ms).
- * The cleaner keeps no other descriptor than those (attached clients see their end when we
- * close ours); what it cannot clean goes to the supervisor log. Without the lock (exit.json
- * not written) or the fork, it is done here and now. */
+/* Make the run's record durable: the log (when anything was written), then exit.json
+ * (`exit_fd`, already renamed into place) and its directory, in that order, so that a
+ * durable exit.json always comes with its log. */
+static void make_durable(int exit_fd)
+{
+	if (log_fd >= 0 && log_dirty)
+		fsync(log_fd);
+	if (exit_fd >= 0 && fsync(exit_fd) == 0)
+		fsync_dir_of(spec.exit_path);
+}
+
+/* The end of a container that ran, after its exit.json: unmount the rootfs, remove the
+ * cgroups and make the record durable, in a forked cleaner, so that the waiters of the exit
+ * need not wait for any of it: after an early end, LXC's own teardown (~7 ms), the
+ * overlay's unmount (it syncs the upper filesystem, ~3 ms) and the fsyncs (~4 ms when
+ * exit.json's creation commits the filesystem's journal; after the unmount's sync, little).
+ * The cleaner holds `lock_fd` (exit.json, flocked exclusively) until the unmount and the
+ * cgroups are done, so that whoever mounts or removes next waits for those (the engine's
+ * await_cleanup) but not for the fsyncs, which need neither. It keeps no other descriptor
+ * than those (attached clients see their end when we close ours); what it cannot clean
+ * goes to the supervisor log. Without the lock (exit.json not written) or the fork, it is
+ * all done here and now. */
 static void clean_after(int lock_fd)
 {
 	pid_t pid = lock_fd >= 0 ? fork() : -1;
 	if (pid == 0) {
-		int keep[4] = {lock_fd, early_end ? child_pidfd : -1, early_end ? out_fd[0] : -1,
+		int keep[5] = {lock_fd, log_fd, early_end ? child_pidfd : -1, early_end ? out_fd[0] : -1,
 			       early_end ? out_fd[1] : -1};
-		qsort(keep, 4, sizeof keep[0], cmp_int);
-		close_all_but(keep, 4);
+		qsort(keep, 5, sizeof keep[0], cmp_int);
+		close_all_but(keep, 5);
 		clean_now(0);
+		flock(lock_fd, LOCK_UN);
+		make_durable(lock_fd);
 		_exit(0);
 	}
-	if (pid < 0)
+	if (pid < 0) {
+		make_durable(lock_fd);
 		clean_now(1);
+	}
 	if (lock_fd >= 0)
 		close(lock_fd);
 }
@@ -1919,10 +1942,13 @@ static void finish(int started)
 	char error[6000] = "", now[TS_SIZE];
 	/* an early end: the init's own status, as lxc-execute would have passed it on */
 	int code = early_end ? status_code(init_status) : child_pid ? exit_code() : 255;
+	/* a container that ran is cleaned up after exit.json, by a cleaner (clean_after), which
+	 * also makes the log and exit.json durable; anything else is, here */
+	int later = started && !spec.exec_mode;
 	if (log_fd >= 0) {
 		flush_partials();
 		log_flush();
-		if (log_dirty)
+		if (log_dirty && !later)
 			fsync(log_fd); /* no output, nothing to make durable (exit.json's own fsyncs
 					* commit the file's creation) */
 	}
@@ -1944,8 +1970,6 @@ static void finish(int started)
 	bufout_json(&doc, now, 1);
 	bufout_str(&doc, ", \"error\": ");
 	bufout_json(&doc, error, 1);
-	/* a container that ran is cleaned up after exit.json, by a cleaner (clean_after) */
-	int later = started && !spec.exec_mode;
 	bufout_str(&doc, started ? ", \"started\": true, \"cleanup_problems\": [" :
 				   ", \"started\": false, \"cleanup_problems\": [");
 	if (!later)
@@ -1955,7 +1979,7 @@ static void finish(int started)
 	 * and this run must not unlink that one's socket (connected clients keep theirs) */
 	unlink(spec.attach_path);
 	int lock_fd = -1;
-	if (write_atomic_locked(spec.exit_path, doc.b.p, doc.b.len, 1, later ? &lock_fd : NULL) != 0)
+	if (write_atomic_locked(spec.exit_path, doc.b.p, doc.b.len, !later, later ? &lock_fd : NULL) != 0)
 		warn("cannot write %s: %s", spec.exit_path, strerror(errno));
 	if (later)
 		clean_after(lock_fd);
