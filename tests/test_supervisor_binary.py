@@ -250,3 +250,52 @@ def test_the_exit_is_recorded_at_the_inits_end_and_the_cleaner_waits_for_lxc_exe
     assert not os.path.exists(cg)
     with open(paths.supervisor_log) as f:
         assert "lxc-execute at its teardown" in f.read()
+
+
+def test_the_exit_is_known_before_it_is_made_durable_and_a_start_waits_for_neither_fsync(program, tmp_path):
+    """The supervisor renames exit.json into place without an fsync and exits; its cleaner
+    unmounts and removes the cgroups, lets go of exit.json's lock, and only then fsyncs the
+    log, exit.json and the directory (seen with strace: which process makes which call, in
+    which order). Before, the supervisor fsynced both before the rename, on every waiter's
+    path."""
+    import re
+    import shutil
+
+    from containers.engine.layout import Layout
+    from containers.engine.run import cgroups
+
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    paths = Layout(str(tmp_path)).container_to_start("f" * 64)
+    fake = tmp_path / "lxc-execute.py"
+    fake.write_text(FAKE_LXC_EXECUTE)
+    cg = cgroups.container_dir(os.environ["DOCKERWEB_CGROUP_PARENT"], "fake-" + os.urandom(4).hex())
+    spec = supervision.SupervisorSpec.container(
+        paths, ["/usr/bin/python3", str(fake), "0"], tty=False, open_stdin=False, stdin_once=False,
+        console_size=[], memory_cgroup=cg, cgroup_limits=[], cgroup_dirs=[cg],
+        preload=str(tmp_path / "no-library.so"))
+    with open(paths.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    trace = tmp_path / "strace.txt"
+    traced = tmp_path / "traced-supervisor"
+    traced.write_text(f"#!/bin/sh\nexec {strace} -f -qq -o {trace} -e trace=fsync,rename,flock,exit_group"
+                      f" -- {program} \"$@\"\n")
+    traced.chmod(0o700)
+    assert supervision.spawn(str(traced), paths.dir, paths.supervisor_log, 20) == "started"
+    assert _exit(paths)["exit_code"] == 3
+    supervision.await_cleanup(paths.exit, timeout=10)
+    deadline = time.monotonic() + 10
+    while "fsync" not in trace.read_text() or trace.read_text().count("exit_group") < 4:
+        assert time.monotonic() < deadline, trace.read_text()
+        time.sleep(0.05)
+    calls = [(int(m[1]), m[2], m[3]) for m in
+             re.finditer(r"^(\d+) +(\w+)\((.*?)\)\s+= ", trace.read_text(), re.M)]
+    renamer = next(pid for pid, name, args in calls if name == "rename" and "exit.json" in args)
+    renamed_at = next(i for i, (pid, name, args) in enumerate(calls) if name == "rename" and pid == renamer)
+    assert not [c for c in calls if c[0] == renamer and c[1] == "fsync"], calls  # none by the supervisor
+    cleaner_fsyncs = [i for i, (pid, name, _) in enumerate(calls) if name == "fsync"]
+    unlocked = [i for i, (pid, name, args) in enumerate(calls) if name == "flock" and "LOCK_UN" in args]
+    assert len(cleaner_fsyncs) == 3, calls  # the log (the command wrote), exit.json, its directory
+    assert unlocked and renamed_at < unlocked[0] < cleaner_fsyncs[0], calls
+    assert not os.path.exists(cg)
