@@ -3,9 +3,9 @@
 Every transaction here is `BEGIN IMMEDIATE` (settings): it takes SQLite's write lock at its
 start. A second writer meets SQLITE_BUSY and SQLite's busy handler sleeps 1, 2, 5, 10, 15,
 20, 25, ... 100 ms between its tries, so a lock given back after 0.3 ms is found only after
-the sleep: in a burst of 100 creates and starts the web's request threads slept ~5 ms each
-that way, and the worker's threads as long, while the CPU idled (perf trace of
-clock_nanosleep, issue 13). Here a transaction first takes the process's writer lock (a
+the sleep: in a burst of 100 creates and starts, the web's request threads slept ~0.5 s in
+all that way, and the worker's engine threads as long (perf trace of clock_nanosleep, issue
+13). Here a transaction first takes the process's writer lock (a
 `threading.Lock`, handed on as soon as it is released), so only writers of different
 processes (web, worker) still meet SQLite's busy handler. A writer that waits longer than
 WRITER_WAIT_S goes ahead without it (SQLite's own lock and busy timeout still guard the
