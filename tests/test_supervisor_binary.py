@@ -210,25 +210,32 @@ time.sleep(float(sys.argv[1]))
 """
 
 
+def _fake_container(tmp_path, teardown_s: float):
+    """A container's directory and spec whose "lxc-execute" is FAKE_LXC_EXECUTE, taking
+    `teardown_s` seconds to tear down, with a cgroup of its own: (paths, cgroup dir)."""
+    from containers.engine.layout import Layout
+    from containers.engine.run import cgroups
+
+    paths = Layout(str(tmp_path)).container_to_start(os.urandom(32).hex())
+    fake = tmp_path / "lxc-execute.py"
+    fake.write_text(FAKE_LXC_EXECUTE)
+    cg = cgroups.container_dir(os.environ["DOCKERWEB_CGROUP_PARENT"], "fake-" + os.urandom(4).hex())
+    spec = supervision.SupervisorSpec.container(
+        paths, ["/usr/bin/python3", str(fake), str(teardown_s)], tty=False, open_stdin=False,
+        stdin_once=False, console_size=[], memory_cgroup=cg, cgroup_limits=[], cgroup_dirs=[cg],
+        preload=str(tmp_path / "no-library.so"))
+    with open(paths.spec, "wb") as f:
+        f.write(spec.to_bytes())
+    return paths, cg
+
+
 def test_the_exit_is_recorded_at_the_inits_end_and_the_cleaner_waits_for_lxc_execute(program, tmp_path):
     """Container mode with a stand-in for lxc-execute that reports its init's end the way
     initconfine.c does (MSG_ENDED, the init's wait status) and then takes 2 s to tear down:
     exit.json (the init's code, its output in the log) comes at the init's end and the
     supervisor exits, while a cleaner holds exit.json's lock until lxc-execute is gone, then
     removes the cgroups; what lxc-execute writes meanwhile goes to the supervisor log."""
-    from containers.engine.layout import Layout
-    from containers.engine.run import cgroups
-
-    paths = Layout(str(tmp_path)).container_to_start("e" * 64)
-    fake = tmp_path / "lxc-execute.py"
-    fake.write_text(FAKE_LXC_EXECUTE)
-    cg = cgroups.container_dir(os.environ["DOCKERWEB_CGROUP_PARENT"], "fake-" + os.urandom(4).hex())
-    spec = supervision.SupervisorSpec.container(
-        paths, ["/usr/bin/python3", str(fake), "2"], tty=False, open_stdin=False, stdin_once=False,
-        console_size=[], memory_cgroup=cg, cgroup_limits=[], cgroup_dirs=[cg],
-        preload=str(tmp_path / "no-library.so"))
-    with open(paths.spec, "wb") as f:
-        f.write(spec.to_bytes())
+    paths, cg = _fake_container(tmp_path, teardown_s=2)
     t0 = time.monotonic()
     assert supervision.spawn(program, paths.dir, paths.supervisor_log, 10) == "started"
     state = supervision.read_state(paths)
@@ -261,22 +268,10 @@ def test_the_exit_is_known_before_it_is_made_durable_and_a_start_waits_for_neith
     import re
     import shutil
 
-    from containers.engine.layout import Layout
-    from containers.engine.run import cgroups
-
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed")
-    paths = Layout(str(tmp_path)).container_to_start("f" * 64)
-    fake = tmp_path / "lxc-execute.py"
-    fake.write_text(FAKE_LXC_EXECUTE)
-    cg = cgroups.container_dir(os.environ["DOCKERWEB_CGROUP_PARENT"], "fake-" + os.urandom(4).hex())
-    spec = supervision.SupervisorSpec.container(
-        paths, ["/usr/bin/python3", str(fake), "0"], tty=False, open_stdin=False, stdin_once=False,
-        console_size=[], memory_cgroup=cg, cgroup_limits=[], cgroup_dirs=[cg],
-        preload=str(tmp_path / "no-library.so"))
-    with open(paths.spec, "wb") as f:
-        f.write(spec.to_bytes())
+    paths, cg = _fake_container(tmp_path, teardown_s=0)
     trace = tmp_path / "strace.txt"
     traced = tmp_path / "traced-supervisor"
     traced.write_text(f"#!/bin/sh\nexec {strace} -f -qq -o {trace} -e trace=fsync,rename,flock,exit_group"
