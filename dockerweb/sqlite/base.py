@@ -14,6 +14,7 @@ data): a transaction that waits on another thread cannot deadlock on this lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 from django.db.backends.sqlite3 import base
@@ -33,9 +34,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     _holds_writer = False
 
+    @functools.cached_property
+    def _writer_lock(self) -> threading.Lock:
+        """The writer lock of this connection's file (looked up once per wrapper)."""
+        return _writer(str(self.settings_dict["NAME"]))
+
     def _start_transaction_under_autocommit(self) -> None:
-        lock = _writer(str(self.settings_dict["NAME"]))
-        self._holds_writer = lock.acquire(timeout=WRITER_WAIT_S)
+        self._holds_writer = self._writer_lock.acquire(timeout=WRITER_WAIT_S)
         try:
             super()._start_transaction_under_autocommit()
         except BaseException:
@@ -45,7 +50,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _release_writer(self) -> None:
         if self._holds_writer:
             self._holds_writer = False
-            _writer(str(self.settings_dict["NAME"])).release()
+            self._writer_lock.release()
 
     def _commit(self) -> None:
         try:
