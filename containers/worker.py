@@ -1,11 +1,12 @@
 """The worker: executes lifecycle commands and watches every supervisor.
 
-- `answer` turns a call into its reply, the same for both transports: this host's API
-  servers call over the worker's Unix socket (containers/rpcserver.py), other hosts' over
-  the channel layer, whose EngineConsumer receives `engine.call` messages on this host's
-  engine channel. Channels feeds one consumer instance sequentially, so each call runs as
-  its own task (in a thread: the lifecycle service is synchronous) and slow calls (stop
-  with a timeout) block nothing; the socket server runs one task per connection.
+- `answer_here` turns a call into its reply on a thread, the same for both transports:
+  this host's API servers call over the worker's Unix socket (containers/rpcserver.py: a
+  thread per connection calls it directly), other hosts' over the channel layer, whose
+  EngineConsumer receives `engine.call` messages on this host's engine channel. Channels
+  feeds one consumer instance sequentially, so each call runs as its own task (`answer`:
+  in a pool thread, the lifecycle service is synchronous) and slow calls (stop with a
+  timeout) block nothing.
 - Watcher holds a pidfd per running supervisor in the event loop; when one becomes
   readable the exit is recorded. It reconciles at boot and every few seconds as a net.
 - Restarter applies restart policies; stathistory.run samples this host's running
@@ -18,11 +19,13 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from channels.consumer import AsyncConsumer
 from django.conf import settings
+from django.db import close_old_connections
 
 from containers import events, execs, lifecycle, nameservice, networks, restarts, stathistory
 from containers.asyncstream import in_thread
@@ -75,48 +78,55 @@ OPS = {
 LOOP_OPS = {"watch_exec"}
 
 
+EXIT_THREADS = 8  # threads recording exits at once
+
+
 class Watcher:
-    """Watches supervisors by pidfd; one per worker process."""
+    """Watches supervisors by pidfd; one per worker process. A container's exit is recorded
+    on a thread of its own pool, straight from the loop (no task, no thread hop back: the
+    `wait` of a quick container waits for it)."""
 
     instance: Watcher | None = None
 
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.watched: dict[tuple[str, int | None], int] = {}  # (container id or exec:<id>, pid) -> pidfd
+        self.exits = ThreadPoolExecutor(EXIT_THREADS, thread_name_prefix="exit")
 
     def watch(self, cid: str, pid: int | None, started: int | None) -> None:
         """Record the exit of supervisor `pid` of `cid` (idempotent; a restart adds the new
-        supervisor)."""
-        self._when_gone((cid, pid), pid, started, lambda: self.record(cid, pid))
+        supervisor). In the loop."""
+        self._when_gone((cid, pid), pid, started, lambda: self.exits.submit(self.record, cid, pid))
 
     def watch_exec(self, cid: str, eid: str, pid: int, started: int) -> None:
-        """Report the end of exec `eid` (exec_die) when its supervisor `pid` exits."""
-        self._when_gone((f"exec:{eid}", pid), pid, started, lambda: self.report_exec(cid, eid))
+        """Report the end of exec `eid` (exec_die) when its supervisor `pid` exits. In the loop."""
+        self._when_gone((f"exec:{eid}", pid), pid, started,
+                        lambda: self.loop.create_task(self.report_exec(cid, eid)))
 
     def _when_gone(self, key: tuple[str, int | None], pid: int | None, started: int | None,
-                   then: Callable[[], Awaitable[None]]) -> None:
-        """Run `then()` in the loop once process `pid` (started at `started`) is gone: at
+                   then: Callable[[], Any]) -> None:
+        """Call `then()` in the loop once process `pid` (started at `started`) is gone: at
         once if it is already, else when its pidfd becomes readable. Once per `key`."""
         if not pid or key in self.watched:
             return
         try:
             fd = os.pidfd_open(pid)
         except OSError:
-            self.loop.create_task(then())
+            then()
             return
         if not procs.alive(pid, started):  # gone, or the pid now names another process
             os.close(fd)
-            self.loop.create_task(then())
+            then()
             return
         self.watched[key] = fd
         self.loop.add_reader(fd, self._gone, key, then)
 
-    def _gone(self, key: tuple[str, int | None], then: Callable[[], Awaitable[None]]) -> None:
+    def _gone(self, key: tuple[str, int | None], then: Callable[[], Any]) -> None:
         fd = self.watched.pop(key, None)
         if fd is not None:
             self.loop.remove_reader(fd)
             os.close(fd)
-        self.loop.create_task(then())
+        then()
 
     async def report_exec(self, cid: str, eid: str) -> None:
         for _ in range(50):  # the supervisor writes exit.json just before it exits
@@ -124,10 +134,14 @@ class Watcher:
                 return
             await asyncio.sleep(0.02)
 
-    async def record(self, cid: str, pid: int) -> None:
+    @staticmethod
+    def record(cid: str, pid: int | None) -> None:
+        """Record the exit of supervisor `pid` of `cid` (on an exit thread), then wake the
+        Restarter when it scheduled a restart."""
         scheduled = True  # unknown when the recording failed: look
         try:
-            c = await in_thread(lifecycle.record_exit)(cid, pid)
+            close_old_connections()  # a broken or expired database connection is made anew
+            c = lifecycle.record_exit(cid, pid)
             scheduled = c is not None and c.restart_at is not None
         except Exception:
             log.exception("recording the exit of %s failed", cid[:12])
@@ -231,14 +245,15 @@ class Restarter:
             await self.sleep(delay)
 
 
-async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The reply to call `message` ({"op", "args", "deadline"}), for both transports (the
-    channel layer's EngineConsumer and the Unix socket's containers/rpcserver.py):
-    {"ok": True, "result": ...} or {"ok": False, "error": {"kind", "message"}}. None when the
-    call expired while the worker was away (dropped: a worker that comes back never replays
-    stale commands). OPS run in a thread; LOOP_OPS in the loop (result None); a Container
-    result is watched; an unexpected exception is an engine_error that never echoes what the
-    caller sent beyond 200 characters of the exception's text."""
+def answer_here(message: dict[str, Any], loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
+    """The reply to call `message` ({"op", "args", "deadline"}), on the calling thread (a
+    thread of the worker's, never its event loop `loop`): {"ok": True, "result": ...} or
+    {"ok": False, "error": {"kind", "message"}}. None when the call expired while the worker
+    was away (dropped: a worker that comes back never replays stale commands). LOOP_OPS are
+    handed to `loop` (result None); a Container result's supervisor is handed to the
+    Watcher in `loop` to watch (it records an exit that came first: Watcher.watch); an
+    unexpected exception is an engine_error that never echoes what the caller sent beyond
+    200 characters of the exception's text."""
     op, args = message.get("op"), message.get("args") or {}
     if not isinstance(message.get("deadline"), (int, float)) or message["deadline"] < time.time():
         log.warning("dropping expired %s call", op)
@@ -246,13 +261,15 @@ async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
     try:
         if op in LOOP_OPS:
             if Watcher.instance is not None:
-                Watcher.instance.watch_exec(args["cid"], args["eid"], args["pid"], args["started"])
+                loop.call_soon_threadsafe(Watcher.instance.watch_exec, args["cid"], args["eid"],
+                                          args["pid"], args["started"])
             return {"ok": True, "result": None}
         if op not in OPS:
             raise EngineError(f"unknown operation {str(op)[:100]!r}")
-        result = await in_thread(OPS[op])(args)
+        result = OPS[op](args)
         if isinstance(result, Container) and Watcher.instance is not None:
-            Watcher.instance.watch(result.id, result.supervisor_pid, result.supervisor_start)
+            loop.call_soon_threadsafe(Watcher.instance.watch, result.id, result.supervisor_pid,
+                                      result.supervisor_start)
         return {"ok": True, "result": _result(result)}
     except EngineError as e:
         return {"ok": False, "error": {"kind": e.kind, "message": e.message}}
@@ -260,6 +277,13 @@ async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
         log.exception("%s failed", op)
         text = str(e)[:200]  # never an unbounded echo of what the caller sent
         return {"ok": False, "error": {"kind": "engine_error", "message": f"{op} failed: {text}"}}
+
+
+async def answer(message: dict[str, Any]) -> dict[str, Any] | None:
+    """`answer_here` from the event loop, in a pool thread: the channel layer's calls
+    (EngineConsumer). The Unix socket's connections have threads of their own
+    (containers/rpcserver.py) and call `answer_here` directly."""
+    return await in_thread(answer_here)(message, asyncio.get_running_loop())
 
 
 class EngineConsumer(AsyncConsumer):

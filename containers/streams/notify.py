@@ -21,6 +21,8 @@ EVENTS_GROUP = "dockerweb.events"
 log = logging.getLogger("dockerweb.streams")
 
 
+_home_loop: asyncio.AbstractEventLoop | None = None  # use_loop's
+
 COALESCE_S = 1.0  # a queued hint older than this is not counted on (its send was lost)
 _queued_at: float | None = None  # when a hint not yet begun to be sent was queued
 _queued_lock = threading.Lock()
@@ -56,12 +58,20 @@ async def _send_event(seq: int) -> None:
         log.debug("event hint %s not sent: %s", seq, e)
 
 
+def use_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Hand the hints of this process's own threads (not started by sync_to_async: the
+    worker's socket connections, containers/rpcserver.py) to `loop`, its event loop."""
+    global _home_loop
+    _home_loop = loop
+
+
 def post(send: Callable[..., Awaitable[None]], *args: Any) -> None:
     """Send a hint, `await send(*args)` (which must catch its own errors), from synchronous
     code without waiting for it: from a thread that sync_to_async started (the worker's and
-    the API servers' calls) it is handed to that event loop and not awaited, so no state
-    change waits on Redis; elsewhere (a management command) it is sent at once."""
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    the API servers' calls) it is handed to that event loop, from the process's own threads
+    to the loop given to use_loop, and not awaited, so no state change waits on Redis;
+    elsewhere (a management command) it is sent at once."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None) or _home_loop
     if loop is not None and loop.is_running():
         try:
             asyncio.run_coroutine_threadsafe(send(*args), loop)

@@ -123,6 +123,23 @@ def test_calls_reuse_one_connection_and_map_errors(served):
     assert rpc.call("echo", x=6) == 6 and rpc._thread.conn is conn
 
 
+def test_a_kept_connection_is_answered_while_the_event_loop_is_busy(served):
+    """A connection's calls run on its own thread: none waits for the worker's event loop
+    (which only accepts connections), nor crosses it."""
+    assert rpc.call("echo", x=1) == 1  # the connection is accepted and kept
+    busy = threading.Event()
+
+    def hog() -> None:
+        busy.set()
+        time.sleep(1.0)
+
+    served["loop"].call_soon_threadsafe(hog)
+    assert busy.wait(5)
+    t = time.monotonic()
+    assert rpc.call("echo", x=2) == 2
+    assert time.monotonic() - t < 0.5
+
+
 def test_concurrent_threads_each_get_their_answer(served):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -26,6 +26,7 @@ from containers.asyncstream import in_thread
 from containers.engine.errors import EngineError
 from containers.rpc import LAYER_ERRORS
 from containers.runtime import engine
+from containers.streams import notify
 from containers.worker import Watcher
 from dockerweb import instancelock, malloc
 
@@ -70,6 +71,8 @@ class EngineWorker(Worker):
             connections.settings[alias]["CONN_MAX_AGE"] = WORKER_CONN_MAX_AGE
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
+        # the worker's own threads (socket connections, exit recorders) hand it their hints
+        notify.use_loop(asyncio.get_running_loop())
         heartbeat.begin()
         malloc.start()  # flat RSS over many lifecycles (issue 12)
         not_tmpfs = await in_thread(engine().mount_runtime)()  # before adopting what runs
