@@ -6,6 +6,12 @@ Two pairs: network mode none vs bare lxc-execute without a network, and the defa
 network vs bare lxc-execute with a veth on the same bridge. Goal (issue 13): API <= 2x bare
 for both. Prints medians, p90 and the ratios, plus where the API time goes (each request).
 
+A floor, in the same rounds: four authenticated GETs of one container (the cheapest
+authenticated request, one per step of a lifecycle) plus the confined bare run with its mount
+and unmount. No lifecycle through this API stack can take less: it adds the records, the
+worker's calls, the supervisor and the exit's recording on top. Its ratio to the bare run
+says how much of the 2x goal the stack leaves for that work.
+
 A third baseline, in the same interleaved rounds, separates the price of confinement from
 dockerweb's own overhead: bare lxc-execute with dockerweb's confined config, i.e. the
 config.lxc the engine rendered for an API container of the same network mode (seccomp
@@ -183,12 +189,22 @@ def cpu_ms(pids: dict[str, int]) -> dict[str, float]:
     return out
 
 
+def gets(client, cid: str) -> float:
+    """Seconds for four authenticated GETs of container `cid` (the API's floor per lifecycle)."""
+    t0 = time.perf_counter()
+    for _ in range(4):
+        assert client.api("GET", f"/api/containers/{cid}/").status_code == 200
+    return time.perf_counter() - t0
+
+
 def interleaved(s, n: int, network: str, client=None) -> tuple[
-        dict[str, list[float]], list[float], list[float], list[float], list[float], dict[str, float]]:
+        dict[str, list[float]], list[float], list[float], list[float], list[float], dict[str, float],
+        list[float]]:
     """API lifecycles in mode `network` and the matching bare baselines, one round of each
     at a time: (API steps, bare lxc-execute, bare mount + lxc-execute + umount, the same two
-    with dockerweb's confined config, CPU ms per API lifecycle of each stack process). The API
-    requests go through `client` (default: the stack's `requests` session)."""
+    with dockerweb's confined config, CPU ms per API lifecycle of each stack process, four
+    GETs of a container). The API requests go through `client` (default: the stack's
+    `requests` session)."""
     client = client or s
     lines = NO_NETWORK if network == "none" else veth_lines(s)
     config, env = confined_config(s, network)
@@ -197,6 +213,9 @@ def interleaved(s, n: int, network: str, client=None) -> tuple[
     full: list[float] = []
     conf_only: list[float] = []
     conf_full: list[float] = []
+    floor: list[float] = []
+    kept = client.api("POST", "/api/containers/", json={"image": "busybox", "cmd": ["true"],
+                                                         "network_mode": network}).json()["id"]
     api(client, 3, network)
     bare(s.root, 3, lines)  # warm-up
     bare(s.root, 3, lines, config, env, "confined")
@@ -215,18 +234,21 @@ def interleaved(s, n: int, network: str, client=None) -> tuple[
         o, f = bare(s.root, 1, lines, config, env, "confined")
         conf_only += o
         conf_full += f
-    return steps, only, full, conf_only, conf_full, cpu
+        floor.append(gets(client, kept))
+    assert client.api("DELETE", f"/api/containers/{kept}/").status_code == 204
+    return steps, only, full, conf_only, conf_full, cpu, floor
 
 
 def report(network: str, n: int, steps: dict[str, list[float]], only: list[float],
            full: list[float], conf_only: list[float], conf_full: list[float],
-           cpu: dict[str, float]) -> None:
+           cpu: dict[str, float], floor: list[float]) -> None:
     peer = "no network" if network == "none" else "a veth on the same bridge"
     print(f"lifecycle of `true`, network {network}, {n} interleaved rounds (bare: {peer})")
     print(f"{'what':52s} {'median ms':>10s} {'p90 ms':>8s}")
     rows = [("bare lxc-execute", only), ("bare overlay mount + lxc-execute + umount", full),
             ("bare lxc-execute with dockerweb's confined config", conf_only),
             ("  same + overlay mount + umount", conf_full),
+            ("4 authenticated GETs of a container", floor),
             ("API create+start+wait+remove", steps["total"])]
     rows += [(f"  API {k}", steps[k]) for k in STEPS[:-1]]
     for name, xs in rows:
@@ -238,6 +260,10 @@ def report(network: str, n: int, steps: dict[str, list[float]], only: list[float
           f"  (the price of confinement: {median_ms(conf_only) - median_ms(only):+.1f} ms)")
     print(f"ratio API / confined mount+execute+umount: {total / median_ms(conf_full):.2f}x"
           f"  (dockerweb's own overhead: {total - median_ms(conf_full):+.1f} ms)")
+    least = median_ms(conf_full) + median_ms(floor)
+    print(f"floor (confined mount+execute+umount + 4 GETs): {least:.1f} ms = "
+          f"{least / median_ms(full):.2f}x bare mount+execute+umount, leaving "
+          f"{2 * median_ms(full) - least:+.1f} ms of the 2x goal for the lifecycle's own work")
     print("CPU per API lifecycle, ms (clock ticks summed over the rounds): "
           + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items()))
     print(f"load average {os.getloadavg()[0]:.2f}")
