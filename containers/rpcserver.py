@@ -2,13 +2,15 @@
 (containers/rpc.py), without Redis.
 
 Each connection has a thread of its own, which reads frames (containers/rpcwire.py) in
-sequence and writes each call's reply (containers/worker.answer_here, the same as the
-channel layer's) before reading the next; connections run concurrently. The event loop only
-accepts connections; a call never crosses it (measured: a `ping` cost ~0.5 ms of the
-worker's CPU and latency through an asyncio stream and a thread pool's hop there and back,
-~0.05 ms on the connection's own thread). A cast (`"cast": true`) gets no reply; an expired
-call gets an `unavailable` error (its caller has given up: the worker never runs it). A
-frame that cannot be read closes the connection.
+sequence, hands each call to one of CALLS_AT_ONCE call threads (containers/worker.answer_here,
+the same as the channel layer's; each keeps its database connection, so the worker holds a
+bounded number) and writes its reply before reading the next; connections run concurrently.
+The event loop only accepts connections; a call never crosses it (measured on a `ping`: ~0.5
+ms of the worker's CPU through an asyncio stream and a pool thread's hop there and back,
+0.15-0.28 ms with the connection's thread and a call thread, 0.02-0.06 ms on the
+connection's thread alone, which would make a database connection per connection). A cast
+(`"cast": true`) gets no reply; an expired call gets an `unavailable` error (its caller has
+given up: the worker never runs it). A frame that cannot be read closes the connection.
 
 The socket is 0600 in the 0700 run directory, and a peer must run as the worker's user
 or as root (SO_PEERCRED). It is bound under a temporary name and renamed into place, so a caller sees
@@ -25,20 +27,22 @@ import os
 import socket
 import struct
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 
 from containers import rpcwire
 from containers.worker import answer_here
 
 log = logging.getLogger("dockerweb.worker")
 ACCEPT_PAUSE_S = 0.1  # after a failed accept (EMFILE), before the next
-# calls run at once, as many as the engine's thread pool ran before the connections had
-# threads of their own (runworker.ENGINE_THREADS): a burst's further calls wait their turn
+# calls run at once, on the call threads (runworker.ENGINE_THREADS, as the engine's pool
+# before): a burst's further calls wait their turn, and the worker holds at most this many
+# database connections for them (each thread keeps its own; PostgreSQL's are counted)
 CALLS_AT_ONCE = 32
-_turns = threading.BoundedSemaphore(CALLS_AT_ONCE)
+_calls = ThreadPoolExecutor(CALLS_AT_ONCE, thread_name_prefix="call")
 
 
 def path() -> str:
@@ -101,16 +105,20 @@ def _serve_connection(sock: socket.socket, loop: asyncio.AbstractEventLoop) -> N
                 return
             if message is None:
                 return  # the caller closed (or gave up mid-frame: nothing was taken)
-            with _turns:
-                close_old_connections()  # a broken or expired database connection is made anew
-                reply = answer_here(message, loop)
+            reply = _calls.submit(_call, message, loop).result()
             if not message.get("cast"):
                 sock.sendall(_frame(message, reply))
     except OSError:
         pass  # the caller went away (timed out): its answer has nobody to go to
     finally:
         sock.close()
-        connections.close_all()
+
+
+def _call(message: dict[str, Any], loop: asyncio.AbstractEventLoop) -> dict[str, Any] | None:
+    """`answer_here` on a call thread, with its kept database connection (made anew when
+    broken or expired)."""
+    close_old_connections()
+    return answer_here(message, loop)
 
 
 class Listener:
