@@ -72,24 +72,6 @@ def _frame(message: dict[str, Any], reply: dict[str, Any] | None) -> bytes:
             "kind": "engine_error", "message": f"{what} failed: its result cannot be sent"}})
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
-    """`n` bytes from `sock`; None when the peer closed first."""
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def _read_frame(sock: socket.socket) -> dict[str, Any] | None:
-    """The next message on `sock` (None at its end, FrameError when unreadable)."""
-    header = _read_exactly(sock, rpcwire.HEADER.size)
-    body = None if header is None else _read_exactly(sock, rpcwire.length(header))
-    return None if body is None else rpcwire.decode(body)
-
-
 def _serve_connection(sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
     """Answer the calls of one connection, in order, until the peer closes it (on the
     connection's own thread; `loop` is the worker's event loop)."""
@@ -99,7 +81,7 @@ def _serve_connection(sock: socket.socket, loop: asyncio.AbstractEventLoop) -> N
             return
         while True:
             try:
-                message = _read_frame(sock)
+                message = rpcwire.recv_frame(sock)
             except rpcwire.FrameError as e:
                 log.warning("closing a worker socket connection: %s", e)
                 return

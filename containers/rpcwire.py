@@ -1,5 +1,6 @@
 """The framing of the worker's Unix socket (containers/rpcserver.py, containers/rpc.py): pure
-logic and the one frame read both ends share (`read_frame`, on an asyncio stream); no Django.
+logic and the frame reads: `read_frame` on an asyncio stream (async callers), `recv_frame` on
+a blocking socket (the worker's connection threads); no Django.
 
 A frame is a 4-byte big-endian length, then that many bytes of msgpack. A request is
 `{"op", "args", "deadline"}` (deadline: time.time() after which the worker drops it) plus
@@ -11,6 +12,7 @@ one reply per request that wants one, in order.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from typing import Any
 
@@ -56,6 +58,25 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
     unreadable)."""
     header = await reader.readexactly(HEADER.size)
     return decode(await reader.readexactly(length(header)))
+
+
+def recv_frame(sock: socket.socket) -> dict[str, Any] | None:
+    """The next message on the blocking socket `sock` (None at its end, also when it ends
+    mid-frame; FrameError when unreadable)."""
+    header = _recv_exactly(sock, HEADER.size)
+    body = None if header is None else _recv_exactly(sock, length(header))
+    return None if body is None else decode(body)
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes | None:
+    """`n` bytes from `sock`; None when the peer closed first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
 
 
 def request(op: str, args: dict[str, Any], deadline: float, cast: bool = False) -> bytes:

@@ -1,8 +1,8 @@
 """The worker: executes lifecycle commands and watches every supervisor.
 
 - `answer_here` turns a call into its reply on a thread, the same for both transports:
-  this host's API servers call over the worker's Unix socket (containers/rpcserver.py: a
-  thread per connection calls it directly), other hosts' over the channel layer, whose
+  this host's API servers call over the worker's Unix socket (containers/rpcserver.py: its call
+  threads call it directly), other hosts' over the channel layer, whose
   EngineConsumer receives `engine.call` messages on this host's engine channel. Channels
   feeds one consumer instance sequentially, so each call runs as its own task (`answer`:
   in a pool thread, the lifecycle service is synchronous) and slow calls (stop with a

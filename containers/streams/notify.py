@@ -60,7 +60,7 @@ async def _send_event(seq: int) -> None:
 
 def use_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Hand the hints of this process's own threads (not started by sync_to_async: the
-    worker's socket connections, containers/rpcserver.py) to `loop`, its event loop."""
+    worker's socket call threads and exit threads) to `loop`, its event loop."""
     global _home_loop
     _home_loop = loop
 

@@ -52,6 +52,21 @@ def test_frames_round_trip_and_bad_frames_are_refused():
         rpcwire.decode(b"\x93\x01\x02\x03")  # a list, not a map
 
 
+def test_frames_are_read_from_a_blocking_socket_until_its_end():
+    a, b = socket.socketpair()
+    with a, b:
+        frame = rpcwire.request("ping", {"x": "y" * 70000}, 1.0)  # more than one recv
+        a.sendall(frame + frame[:10])  # a whole frame, then one cut short by the close
+        a.shutdown(socket.SHUT_WR)
+        assert rpcwire.recv_frame(b)["args"] == {"x": "y" * 70000}
+        assert rpcwire.recv_frame(b) is None
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(rpcwire.HEADER.pack(4) + b"\x93\x01\x02\x03")  # a list, not a map
+        with pytest.raises(rpcwire.FrameError):
+            rpcwire.recv_frame(b)
+
+
 # ---- answer: the same for the socket and the channel layer --------------------------------
 
 def _answer(message):

@@ -71,7 +71,7 @@ class EngineWorker(Worker):
             connections.settings[alias]["CONN_MAX_AGE"] = WORKER_CONN_MAX_AGE
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix="engine"))
-        # the worker's own threads (socket connections, exit recorders) hand it their hints
+        # the worker's own threads (socket call threads, exit recorders) hand it their hints
         notify.use_loop(asyncio.get_running_loop())
         heartbeat.begin()
         malloc.start()  # flat RSS over many lifecycles (issue 12)
