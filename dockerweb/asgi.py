@@ -22,7 +22,7 @@ from containers.streams.auth import socket_auth  # noqa: E402
 from containers.streams.routing import websocket_urlpatterns  # noqa: E402
 from containers.worker import EngineConsumer  # noqa: E402
 from dockerweb import malloc  # noqa: E402
-from dockerweb.requestthreads import RequestThreads  # noqa: E402
+from dockerweb.requestthreads import RequestThreads, creates_and_starts  # noqa: E402
 
 malloc.start()  # flat RSS over many requests (issue 12)
 
@@ -40,10 +40,10 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 
 application = ProtocolTypeRouter({
-    # each request's sync code on a pooled thread that keeps its database connection;
-    # requests for another host's container are relayed to it (issue 16); /static/: the
-    # dashboard's files
-    "http": RequestThreads(RelayMiddleware(StaticFiles(django_app))),
+    # each request's sync code on a pooled thread that keeps its database connection,
+    # creates and starts paced; requests for another host's container are relayed to it
+    # (issue 16); /static/: the dashboard's files
+    "http": RequestThreads(RelayMiddleware(StaticFiles(django_app)), paced=creates_and_starts),
     "websocket": RelayMiddleware(socket_auth(URLRouter(websocket_urlpatterns))),
     # the worker listens on its host's own engine channel (issue 16)
     "channel": ChannelNameRouter({hosts.channel(settings.DOCKERWEB_HOST): EngineConsumer.as_asgi()}),

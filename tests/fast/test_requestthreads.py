@@ -81,3 +81,70 @@ def test_a_burst_keeps_its_threads_for_the_next_then_ends_them(monkeypatch):
         assert set(third) <= kept and pool._trim_at is None
 
     asyncio.run(scenario())
+
+
+def _paced_app(gate: asyncio.Event, running: list[int], peaks: list[int]):
+    """An HTTP app whose paced requests (scope "paced") count themselves in `running`
+    (`peaks`: the count as each one began), then wait for `gate`."""
+
+    async def app(scope, receive, send) -> None:
+        await sync_to_async(lambda: None, thread_sensitive=True)()
+        if scope["paced"]:
+            running[0] += 1
+            peaks.append(running[0])
+            await gate.wait()
+            running[0] -= 1
+
+    return app
+
+
+def _request(pool: RequestThreads, paced: bool):
+    return pool({"type": "http", "paced": paced}, None, None)
+
+
+def test_paced_requests_take_turns_and_a_turn_is_waited_for_at_most_pace_wait_s(monkeypatch):
+    """At most `pace` paced requests run at once, each holding its turn until answered;
+    other requests are not held up; a turn not come within pace_wait_s is gone without."""
+    monkeypatch.setattr(requestthreads, "connections", _Connections())
+
+    async def scenario() -> None:
+        gate, running, peaks = asyncio.Event(), [0], []
+        pool = RequestThreads(_paced_app(gate, running, peaks), paced=lambda scope: scope["paced"],
+                              pace=2, pace_wait_s=5)
+        pool._configured = True
+        tasks = [asyncio.create_task(_request(pool, True)) for _ in range(6)]
+        await asyncio.sleep(0.1)
+        assert running[0] == 2  # four wait for a turn
+        await asyncio.wait_for(_request(pool, False), 1)  # not paced: not held up
+        gate.set()
+        await asyncio.gather(*tasks)
+        assert max(peaks) == 2 and len(peaks) == 6  # in turns, all answered
+        assert pool._turns._value == 2  # every turn given back
+
+        gate, running, peaks = asyncio.Event(), [0], []
+        pool.app, pool.pace_wait_s = _paced_app(gate, running, peaks), 0.3
+        tasks = [asyncio.create_task(_request(pool, True)) for _ in range(5)]
+        await asyncio.sleep(0.1)
+        assert running[0] == 2
+        await asyncio.sleep(0.35)  # past pace_wait_s: the other three went on without a turn
+        assert running[0] == 5
+        gate.set()
+        await asyncio.gather(*tasks)
+        assert pool._turns._value == 2  # only the turns taken were given back
+
+    asyncio.run(scenario())
+
+
+def test_the_web_paces_rest_creates_and_starts_only():
+    def scope(method, path):
+        return {"type": "http", "method": method, "path": path}
+
+    paced = requestthreads.creates_and_starts
+    assert paced(scope("POST", "/api/containers/"))
+    assert paced(scope("POST", "/api/containers/abc/start/"))
+    assert not paced(scope("GET", "/api/containers/"))
+    assert not paced(scope("POST", "/api/containers/abc/stop/"))
+    assert not paced(scope("POST", "/api/containers/abc/restart/"))
+    assert not paced(scope("POST", "/api/exec/abc/start/"))  # an exec's start
+    assert not paced(scope("POST", "/api/containers/abc/x/start/"))
+    assert not paced(scope("POST", "/v1.41/containers/abc/start"))  # the Docker API's own server
