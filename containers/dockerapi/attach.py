@@ -256,8 +256,10 @@ class Attach:
 
     async def pump_frames(self, link: SupervisorLink) -> str:
         """Forward supervisor frames; "exit", "detached", or "lost" when the connection
-        ended before any output or exit frame (we connected as the supervisor was leaving:
-        the log has it all)."""
+        ended, or the exit came, before any output (we connected as the supervisor was
+        leaving: the log has it all). An exit without output is "lost" too: a supervisor
+        that ends before it read our HELLO sends the exit without the scrollback (the
+        output came before we connected), and a run with no output replays nothing."""
         waiter = asyncio.create_task(self.done.wait())
         got_output = False
         try:
@@ -272,7 +274,7 @@ class Attach:
                     return "exit" if got_output else "lost"
                 kind, payload = frame
                 if kind == EXIT:
-                    return "exit"
+                    return "exit" if got_output else "lost"
                 got_output = True
                 if self.want.get(kind):
                     await self.stream.write(self.out(kind, payload))
