@@ -54,9 +54,10 @@ async def beat_forever() -> None:
         await asyncio.sleep(min(heartbeat.BEAT_S, settings.DOCKERWEB_HOST_BEAT_S))
 
 
-# threads running engine calls at once (asyncio's default, cpu + 4 = 6 here, let a burst of
-# starts queue behind six supervisors' start-up); each call holds one while it waits on a
-# supervisor, LXC or the database, mostly not on the CPU
+# threads of the loop's blocking work (asyncio's default executor: other hosts' calls over
+# the channel layer, the reconcile, restarts, exec ends; asyncio's own default, cpu + 4 = 6
+# here, let a burst of starts queue behind six supervisors' start-up). This host's socket
+# calls have their own threads (rpcserver.CALLS_AT_ONCE), exits theirs (worker.EXIT_THREADS).
 ENGINE_THREADS = 32
 # seconds an engine thread keeps its database connection (the pool's threads live as long as
 # the worker; a new SQLite connection with its PRAGMAs costs ~2.5 ms per call on a loaded
